@@ -1,0 +1,108 @@
+# overview-operator. `make help` lists the targets.
+
+IMG ?= ghcr.io/overview-operator/overview-operator:latest
+CONTAINER_TOOL ?= docker
+
+# Tools and the envtest control plane are built from source into ./bin (no prebuilt downloads).
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+ENVTEST_DIR ?= $(LOCALBIN)/k8s
+KUBECTL ?= $(ENVTEST_DIR)/kubectl
+export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
+
+GO_TEST_FLAGS ?=
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate the deepcopy functions.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code (fails in CI when a file is not formatted).
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/.*/go.mod')); \
+	if [ -n "$$out" ]; then \
+		if [ -n "$$CI" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; \
+		gofmt -w $$out; echo "formatted: $$out"; \
+	fi
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: test
+test: fmt vet envtest ## Run the unit tests and the envtest suites (builds the control plane the first time).
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: verify
+verify: manifests generate ## Fail when regenerating the CRDs, RBAC or deepcopy changes the tree.
+	@git diff --exit-code -- config api || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- config api)" || { git status --porcelain -- config api; echo "untracked generated files: commit them"; exit 1; }
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/manager.
+	go build -o $(LOCALBIN)/manager .
+
+.PHONY: run
+run: manifests generate ## Run the manager from your host against the cluster in ~/.kube/config.
+	go run . $(ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the container image.
+	$(CONTAINER_TOOL) push $(IMG)
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster in ~/.kube/config.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: kustomize ## Remove the CRDs (and every resource of these kinds) from the cluster.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator to the cluster in ~/.kube/config, with image $(IMG).
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Build controller-gen (pinned in hack/tools) into bin/.
+$(CONTROLLER_GEN): hack/tools/go.mod
+	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Build kustomize (pinned in hack/tools) into bin/.
+$(KUSTOMIZE): hack/tools/go.mod
+	cd hack/tools && go build -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, kubectl and etcd from source into bin/k8s (minutes the first time, then cached).
+	hack/build-controlplane.sh $(ENVTEST_DIR)

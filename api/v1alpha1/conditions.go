@@ -1,0 +1,51 @@
+package v1alpha1
+
+// Condition types.
+const (
+	// ConditionReady is the summary: True when Graph holds what the spec declares (or, under
+	// ObserveOnly, when Graph was observed), and for a connection, when its credentials work. It is
+	// what `kubectl wait --for=condition=Ready` and kstatus read.
+	ConditionReady = "Ready"
+	// ConditionSynced says how the last attempt to reach Graph went.
+	ConditionSynced = "Synced"
+)
+
+// Condition reasons. A reason marked "needs a person" is not retried until the resource, its
+// connection or the connection's Secret changes; its message says what to fix.
+const (
+	// ReasonProgressing: the first sync of this generation has not finished yet.
+	ReasonProgressing = "Progressing"
+	// ReasonUpToDate: Graph holds every managed value.
+	ReasonUpToDate = "UpToDate"
+	// ReasonDriftDetected: ObserveOnly, and Graph differs from the spec (see status.drift).
+	ReasonDriftDetected = "DriftDetected"
+	// ReasonPaused: the paused annotation is set; no Graph call is made.
+	ReasonPaused = "Paused"
+	// ReasonNotPersisted: Graph accepted a PATCH but did not keep a value; retried with backoff.
+	ReasonNotPersisted = "NotPersisted"
+	// ReasonNotFound: Graph has no device configuration with that id; retried slowly.
+	ReasonNotFound = "NotFound"
+	// ReasonThrottled: Graph or the operator's own budget asked to wait; retried after Retry-After.
+	ReasonThrottled = "Throttled"
+	// ReasonGraphUnavailable: a 5xx, a timeout, a reset connection or an unreadable answer; retried
+	// with backoff.
+	ReasonGraphUnavailable = "GraphUnavailable"
+	// ReasonBadRequest: Graph refused the request as malformed (needs a person).
+	ReasonBadRequest = "BadRequest"
+	// ReasonForbidden: the app lacks the Graph permission (needs a person).
+	ReasonForbidden = "Forbidden"
+	// ReasonInvalidCredentials: Entra ID refused the credentials (needs a person).
+	ReasonInvalidCredentials = "InvalidCredentials"
+	// ReasonSecretNotFound: the Secret or key the connection names is missing (needs a person).
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidConfiguration: the connection's settings cannot be used, e.g. an unreadable
+	// certificate or CA bundle (needs a person).
+	ReasonInvalidConfiguration = "InvalidConfiguration"
+	// ReasonConnectionNotFound: the referenced connection does not exist (needs a person).
+	ReasonConnectionNotFound = "ConnectionNotFound"
+	// ReasonConnectionNotAllowed: the ClusterGraphConnection does not admit this namespace (needs a
+	// person).
+	ReasonConnectionNotAllowed = "ConnectionNotAllowed"
+	// ReasonCredentialsValid: a token was obtained with the connection's credentials.
+	ReasonCredentialsValid = "CredentialsValid"
+)

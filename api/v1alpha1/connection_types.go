@@ -1,0 +1,292 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Cloud is a Microsoft cloud: it decides the Graph endpoint, the login host and the token scope.
+// +kubebuilder:validation:Enum=Public;USGovernment;USGovernmentDoD;China
+type Cloud string
+
+const (
+	// CloudPublic is the global cloud (graph.microsoft.com), GCC included.
+	CloudPublic Cloud = "Public"
+	// CloudUSGovernment is US Government L4, GCC High (graph.microsoft.us).
+	CloudUSGovernment Cloud = "USGovernment"
+	// CloudUSGovernmentDoD is US Government L5, DoD (dod-graph.microsoft.us).
+	CloudUSGovernmentDoD Cloud = "USGovernmentDoD"
+	// CloudChina is the cloud operated by 21Vianet (microsoftgraph.chinacloudapi.cn).
+	CloudChina Cloud = "China"
+)
+
+// APIVersion is a Graph API version.
+// +kubebuilder:validation:Enum=v1.0;beta
+type APIVersion string
+
+const (
+	// APIVersionV1 is Graph's stable v1.0 API.
+	APIVersionV1 APIVersion = "v1.0"
+	// APIVersionBeta is Graph's beta API; it adds conflictCount.
+	APIVersionBeta APIVersion = "beta"
+)
+
+// CredentialSource is how the operator proves the app's identity to Entra ID.
+// +kubebuilder:validation:Enum=ClientSecret;ClientCertificate;WorkloadIdentity
+type CredentialSource string
+
+const (
+	// CredentialSourceClientSecret uses a client secret read from a Secret.
+	CredentialSourceClientSecret CredentialSource = "ClientSecret"
+	// CredentialSourceClientCertificate uses a certificate and its private key read from a Secret.
+	CredentialSourceClientCertificate CredentialSource = "ClientCertificate"
+	// CredentialSourceWorkloadIdentity uses the operator pod's federated service account token
+	// (Azure workload identity). Allowed on ClusterGraphConnection only.
+	CredentialSourceWorkloadIdentity CredentialSource = "WorkloadIdentity"
+)
+
+// ConnectionSpec is what GraphConnection and ClusterGraphConnection have in common: which tenant and
+// app to act as, in which cloud, and with which credentials.
+type ConnectionSpec struct {
+	// tenantID is the Entra ID tenant (directory) id, a GUID.
+	// +required
+	// +kubebuilder:validation:MinLength=36
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tenantID must be a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
+	TenantID string `json:"tenantID"`
+
+	// clientID is the application (client) id of the app registration, a GUID. The app needs the
+	// application permission DeviceManagementConfiguration.ReadWrite.All (Read.All for ObserveOnly).
+	// +required
+	// +kubebuilder:validation:MinLength=36
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="clientID must be a GUID such as 0b9c1d2e-3f4a-5b6c-7d8e-9f0a1b2c3d4e"
+	ClientID string `json:"clientID"`
+
+	// cloud is the Microsoft cloud of the tenant: Public (the default, GCC included), USGovernment
+	// (GCC High), USGovernmentDoD or China. It sets the Graph endpoint, the login host and the scope.
+	// +optional
+	// +kubebuilder:default=Public
+	Cloud Cloud `json:"cloud,omitempty"`
+
+	// apiVersion is the Graph API version: v1.0 (the default) or beta.
+	// +optional
+	// +kubebuilder:default="v1.0"
+	APIVersion APIVersion `json:"apiVersion,omitempty"`
+
+	// endpoint overrides the cloud's Graph endpoint, e.g. for a proxy or an emulator. An https URL
+	// without a path, such as https://graph.example.net.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="endpoint must be an https URL"
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// authorityHost overrides the cloud's login host (Entra ID), such as
+	// https://login.microsoftonline.com. An https URL. Instance discovery is turned off when set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="authorityHost must be an https URL"
+	AuthorityHost string `json:"authorityHost,omitempty"`
+
+	// caBundle is PEM-encoded CA certificates trusted in addition to the system's for Graph and the
+	// login host: for TLS-inspecting proxies and for the emulator.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	// +kubebuilder:validation:XValidation:rule="self.contains('-----BEGIN CERTIFICATE-----')",message="caBundle must hold PEM-encoded certificates"
+	CABundle string `json:"caBundle,omitempty"`
+
+	// credentials say how the operator signs in as the app.
+	// +required
+	Credentials Credentials `json:"credentials"`
+}
+
+// Credentials say how the operator signs in as the app. Each source requires its own field and
+// forbids the others.
+// +kubebuilder:validation:XValidation:rule="self.source != 'ClientSecret' || has(self.clientSecret)",message="source ClientSecret requires clientSecret"
+// +kubebuilder:validation:XValidation:rule="self.source == 'ClientSecret' || !has(self.clientSecret)",message="clientSecret is allowed only with source ClientSecret"
+// +kubebuilder:validation:XValidation:rule="self.source != 'ClientCertificate' || has(self.clientCertificate)",message="source ClientCertificate requires clientCertificate"
+// +kubebuilder:validation:XValidation:rule="self.source == 'ClientCertificate' || !has(self.clientCertificate)",message="clientCertificate is allowed only with source ClientCertificate"
+type Credentials struct {
+	// source is ClientSecret, ClientCertificate or WorkloadIdentity (ClusterGraphConnection only:
+	// the operator pod's federated service account token).
+	// +required
+	Source CredentialSource `json:"source"`
+
+	// clientSecret names the Secret key that holds the client secret. Required with source
+	// ClientSecret.
+	// +optional
+	ClientSecret *SecretKeyReference `json:"clientSecret,omitempty"`
+
+	// clientCertificate names the Secret that holds the certificate and its private key. Required
+	// with source ClientCertificate.
+	// +optional
+	ClientCertificate *CertificateReference `json:"clientCertificate,omitempty"`
+}
+
+// SecretKeyReference names one key of a Secret. A GraphConnection reads Secrets of its own namespace;
+// a ClusterGraphConnection reads them from its secretNamespace.
+type SecretKeyReference struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key is the key in the Secret's data; default "clientSecret".
+	// +optional
+	// +kubebuilder:default=clientSecret
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// CertificateReference names a Secret holding a PEM certificate and its private key, such as a
+// kubernetes.io/tls Secret made by cert-manager.
+type CertificateReference struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// certificateKey is the key holding the PEM certificate; default "tls.crt".
+	// +optional
+	// +kubebuilder:default="tls.crt"
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	CertificateKey string `json:"certificateKey,omitempty"`
+
+	// privateKeyKey is the key holding the PEM private key; default "tls.key".
+	// +optional
+	// +kubebuilder:default="tls.key"
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	PrivateKeyKey string `json:"privateKeyKey,omitempty"`
+
+	// passwordKey is the key holding the private key's password, if it is encrypted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	PasswordKey string `json:"passwordKey,omitempty"`
+}
+
+// ConnectionStatus says whether the connection's credentials work.
+type ConnectionStatus struct {
+	// observedGeneration is the metadata.generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready is True when a token was obtained with the credentials; otherwise its reason
+	// and message say what to fix.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// lastCheckedTime is when the credentials were last tried.
+	// +optional
+	LastCheckedTime *metav1.Time `json:"lastCheckedTime,omitempty"`
+}
+
+// GraphConnectionSpec is a connection usable by resources of its own namespace.
+// +kubebuilder:validation:XValidation:rule="self.credentials.source != 'WorkloadIdentity'",message="WorkloadIdentity is allowed only on a ClusterGraphConnection: on a namespaced GraphConnection it would let any namespace borrow the operator's identity"
+type GraphConnectionSpec struct {
+	ConnectionSpec `json:",inline"`
+}
+
+// GraphConnection says how resources of its namespace reach Microsoft Graph: tenant, app, cloud
+// and credentials (read from Secrets of the same namespace).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=intune
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantID`
+// +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.spec.cloud`
+// +kubebuilder:printcolumn:name="Credentials",type=string,JSONPath=`.spec.credentials.source`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type GraphConnection struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the connection's settings.
+	// +required
+	Spec GraphConnectionSpec `json:"spec"`
+	// status says whether the credentials work.
+	// +optional
+	Status ConnectionStatus `json:"status,omitempty"`
+}
+
+// GraphConnectionList is a list of GraphConnection.
+// +kubebuilder:object:root=true
+type GraphConnectionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []GraphConnection `json:"items"`
+}
+
+// AllowedNamespaces says which namespaces may use a ClusterGraphConnection: a namespace is admitted
+// when it is in names or matches selector. When both are empty, no namespace is admitted.
+type AllowedNamespaces struct {
+	// names lists namespaces by name.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1024
+	// +kubebuilder:validation:items:MaxLength=63
+	Names []string `json:"names,omitempty"`
+
+	// selector admits the namespaces whose labels match; {} admits every namespace.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// ClusterGraphConnectionSpec is a connection shared by the namespaces it admits.
+// +kubebuilder:validation:XValidation:rule="self.credentials.source == 'WorkloadIdentity' || (has(self.secretNamespace) && self.secretNamespace != ”)",message="secretNamespace is required unless the source is WorkloadIdentity"
+type ClusterGraphConnectionSpec struct {
+	ConnectionSpec `json:",inline"`
+
+	// secretNamespace is the namespace of the Secret named by credentials. Required unless the
+	// source is WorkloadIdentity.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	SecretNamespace string `json:"secretNamespace,omitempty"`
+
+	// allowedNamespaces says which namespaces' resources may use this connection. Unset admits none.
+	// +optional
+	AllowedNamespaces AllowedNamespaces `json:"allowedNamespaces,omitempty"`
+}
+
+// ClusterGraphConnection says how resources of the namespaces it admits reach Microsoft Graph. It is
+// the only kind that may use WorkloadIdentity.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,categories=intune
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantID`
+// +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.spec.cloud`
+// +kubebuilder:printcolumn:name="Credentials",type=string,JSONPath=`.spec.credentials.source`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ClusterGraphConnection struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the connection's settings.
+	// +required
+	Spec ClusterGraphConnectionSpec `json:"spec"`
+	// status says whether the credentials work.
+	// +optional
+	Status ConnectionStatus `json:"status,omitempty"`
+}
+
+// ClusterGraphConnectionList is a list of ClusterGraphConnection.
+// +kubebuilder:object:root=true
+type ClusterGraphConnectionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterGraphConnection `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&GraphConnection{}, &GraphConnectionList{},
+		&ClusterGraphConnection{}, &ClusterGraphConnectionList{})
+}

@@ -1,0 +1,262 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ManagementPolicy says whether the operator may change Graph or only watch it.
+// +kubebuilder:validation:Enum=Manage;ObserveOnly
+type ManagementPolicy string
+
+const (
+	// ManagementPolicyManage PATCHes Graph whenever a managed field differs from the spec.
+	ManagementPolicyManage ManagementPolicy = "Manage"
+	// ManagementPolicyObserveOnly never PATCHes; differences are reported in status.drift.
+	ManagementPolicyObserveOnly ManagementPolicy = "ObserveOnly"
+)
+
+// Annotations a person or a pipeline can set on a DeviceConfigurationUserOverview.
+const (
+	// AnnotationPaused set to "true" stops every Graph call for the resource until it is removed.
+	AnnotationPaused = "intune.overview-operator.io/paused"
+	// AnnotationReconcileRequestedAt set to any new value forces a sync now; the value is echoed in
+	// status.lastHandledReconcileAt once served.
+	AnnotationReconcileRequestedAt = "intune.overview-operator.io/reconcile-requested-at"
+)
+
+// DeviceConfigurationUserOverviewSpec declares the desired state of one deviceConfigurationUserOverview.
+type DeviceConfigurationUserOverviewSpec struct {
+	// deviceConfigurationId is the id (a GUID) of the Intune device configuration whose user status
+	// overview this resource manages. It cannot be changed: create another resource instead.
+	// +required
+	// +kubebuilder:validation:MinLength=36
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="deviceConfigurationId must be a GUID such as 6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="deviceConfigurationId is immutable; create a new resource for another device configuration"
+	DeviceConfigurationID string `json:"deviceConfigurationId"`
+
+	// connectionRef names the GraphConnection (in this namespace) or ClusterGraphConnection (one that
+	// admits this namespace) used to reach Microsoft Graph. It cannot be changed.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="connectionRef is immutable; create a new resource to use another connection"
+	ConnectionRef ConnectionReference `json:"connectionRef"`
+
+	// managementPolicy is Manage (the default: PATCH Graph whenever a managed field differs) or
+	// ObserveOnly (never PATCH; report the differences in status.drift).
+	// +optional
+	// +kubebuilder:default=Manage
+	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
+
+	// syncInterval is how often Graph is read to detect drift, as a Go duration such as "10m" or "1h".
+	// At least 30s and at most 24h; when unset, the operator's --sync-interval (default 10m) applies.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="syncInterval must be at least 30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="syncInterval must be at most 24h"
+	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
+
+	// overview holds the desired values. Only the fields set here are managed; the others are left as
+	// Graph has them and are only reported in status.observed.
+	// +optional
+	Overview OverviewFields `json:"overview,omitempty"`
+}
+
+// ConnectionKind is the kind of connection a resource refers to.
+// +kubebuilder:validation:Enum=GraphConnection;ClusterGraphConnection
+type ConnectionKind string
+
+const (
+	// ConnectionKindNamespaced refers to a GraphConnection in the resource's own namespace.
+	ConnectionKindNamespaced ConnectionKind = "GraphConnection"
+	// ConnectionKindCluster refers to a ClusterGraphConnection.
+	ConnectionKindCluster ConnectionKind = "ClusterGraphConnection"
+)
+
+// ConnectionReference names a GraphConnection or a ClusterGraphConnection.
+type ConnectionReference struct {
+	// kind is GraphConnection (the default; it must be in the same namespace as the resource) or
+	// ClusterGraphConnection (its allowedNamespaces must admit the resource's namespace).
+	// +optional
+	// +kubebuilder:default=GraphConnection
+	Kind ConnectionKind `json:"kind,omitempty"`
+
+	// name is the connection's metadata.name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// OverviewFields are the properties of a deviceConfigurationUserOverview that can be declared. Each
+// unset field is left alone.
+type OverviewFields struct {
+	// pendingCount is the number of users whose status is pending. 0 to 2147483647.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	PendingCount *int32 `json:"pendingCount,omitempty"`
+
+	// notApplicableCount is the number of users the configuration does not apply to. 0 to 2147483647.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	NotApplicableCount *int32 `json:"notApplicableCount,omitempty"`
+
+	// successCount is the number of users with the configuration applied successfully. 0 to 2147483647.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	SuccessCount *int32 `json:"successCount,omitempty"`
+
+	// errorCount is the number of users whose status is error. 0 to 2147483647.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	ErrorCount *int32 `json:"errorCount,omitempty"`
+
+	// failedCount is the number of users whose status is failed. 0 to 2147483647.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	FailedCount *int32 `json:"failedCount,omitempty"`
+
+	// configurationVersion is the version of the device configuration the counts refer to.
+	// 0 to 2147483647.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	ConfigurationVersion *int32 `json:"configurationVersion,omitempty"`
+
+	// lastUpdateDateTime is the time of the last update, as an RFC 3339 date-time such as
+	// "2026-11-28T10:00:00Z". It is compared with Graph's value as an instant, so another offset or
+	// precision for the same instant is not drift.
+	// +optional
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:MaxLength=64
+	LastUpdateDateTime *string `json:"lastUpdateDateTime,omitempty"`
+}
+
+// ObservedOverview is a deviceConfigurationUserOverview as Graph last returned it.
+type ObservedOverview struct {
+	// id is the entity's id in Graph.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// pendingCount as Graph returned it.
+	PendingCount int32 `json:"pendingCount"`
+	// notApplicableCount as Graph returned it.
+	NotApplicableCount int32 `json:"notApplicableCount"`
+	// successCount as Graph returned it.
+	SuccessCount int32 `json:"successCount"`
+	// errorCount as Graph returned it.
+	ErrorCount int32 `json:"errorCount"`
+	// failedCount as Graph returned it.
+	FailedCount int32 `json:"failedCount"`
+	// conflictCount as Graph returned it; only the beta API has it.
+	// +optional
+	ConflictCount *int32 `json:"conflictCount,omitempty"`
+	// configurationVersion as Graph returned it.
+	ConfigurationVersion int32 `json:"configurationVersion"`
+	// lastUpdateDateTime as Graph returned it (RFC 3339).
+	// +optional
+	LastUpdateDateTime string `json:"lastUpdateDateTime,omitempty"`
+}
+
+// FieldDrift is one managed field whose value in Graph differed from the spec.
+type FieldDrift struct {
+	// field is the property's name, as in spec.overview.
+	Field string `json:"field"`
+	// desired is the value in spec.overview.
+	Desired string `json:"desired"`
+	// observed is the value Graph returned.
+	Observed string `json:"observed"`
+}
+
+// DeviceConfigurationUserOverviewStatus is what the operator last saw in Graph and did about it.
+type DeviceConfigurationUserOverviewStatus struct {
+	// observedGeneration is the metadata.generation of the spec that the last successful sync served.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready summarises whether Graph matches the spec (for kubectl wait, kstatus, Argo CD
+	// and Flux health checks); Synced says how the last attempt to reach Graph went. The reason of a
+	// False condition says what to fix.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// observed is the entity as Graph last returned it: its id and every property.
+	// +optional
+	Observed *ObservedOverview `json:"observed,omitempty"`
+
+	// drift lists the managed fields that differed from Graph at the last observation (before any
+	// PATCH). Under ObserveOnly it is the difference still standing.
+	// +optional
+	// +listType=map
+	// +listMapKey=field
+	Drift []FieldDrift `json:"drift,omitempty"`
+
+	// driftCount is the number of entries in drift, for kubectl get.
+	// +optional
+	DriftCount int32 `json:"driftCount,omitempty"`
+
+	// lastSyncTime is when Graph was last read and the result written here. When nothing changes it
+	// is refreshed at most once an hour, so that a steady resource costs no writes.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// lastAppliedTime is when Graph last accepted a PATCH from the operator.
+	// +optional
+	LastAppliedTime *metav1.Time `json:"lastAppliedTime,omitempty"`
+
+	// lastRequestID is Graph's request-id of the last call, which Microsoft support asks for.
+	// +optional
+	LastRequestID string `json:"lastRequestID,omitempty"`
+
+	// lastHandledReconcileAt is the value of the intune.overview-operator.io/reconcile-requested-at
+	// annotation that the last sync served.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// DeviceConfigurationUserOverview keeps Microsoft Intune's deviceConfigurationUserOverview of one
+// device configuration (Graph: /deviceManagement/deviceConfigurations/{id}/userStatusOverview) in
+// the state declared in spec.overview, and reports what Graph holds in status.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=dcuo,categories=intune
+// +kubebuilder:printcolumn:name="Configuration",type=string,JSONPath=`.spec.deviceConfigurationId`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
+// +kubebuilder:printcolumn:name="Drift",type=integer,JSONPath=`.status.driftCount`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type DeviceConfigurationUserOverview struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state.
+	// +required
+	Spec DeviceConfigurationUserOverviewSpec `json:"spec"`
+	// status is what the operator last observed; it writes nothing else.
+	// +optional
+	Status DeviceConfigurationUserOverviewStatus `json:"status,omitempty"`
+}
+
+// DeviceConfigurationUserOverviewList is a list of DeviceConfigurationUserOverview.
+// +kubebuilder:object:root=true
+type DeviceConfigurationUserOverviewList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DeviceConfigurationUserOverview `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DeviceConfigurationUserOverview{}, &DeviceConfigurationUserOverviewList{})
+}

@@ -1,0 +1,273 @@
+package v1alpha1_test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	validOverview = `
+apiVersion: intune.overview-operator.io/v1alpha1
+kind: DeviceConfigurationUserOverview
+metadata: {name: wifi}
+spec:
+  deviceConfigurationId: 6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d
+  connectionRef: {name: contoso}
+  overview: {successCount: 12, lastUpdateDateTime: "2026-11-28T10:00:00Z"}
+`
+	validConnection = `
+apiVersion: intune.overview-operator.io/v1alpha1
+kind: GraphConnection
+metadata: {name: contoso}
+spec:
+  tenantID: 72f988bf-86f1-41af-91ab-2d7cd011db47
+  clientID: 0b9c1d2e-3f4a-4b6c-8d8e-9f0a1b2c3d4e
+  credentials:
+    source: ClientSecret
+    clientSecret: {name: contoso-graph}
+`
+	validClusterConnection = `
+apiVersion: intune.overview-operator.io/v1alpha1
+kind: ClusterGraphConnection
+metadata: {name: fabrikam}
+spec:
+  tenantID: 72f988bf-86f1-41af-91ab-2d7cd011db47
+  clientID: 0b9c1d2e-3f4a-4b6c-8d8e-9f0a1b2c3d4e
+  secretNamespace: it-ops
+  credentials:
+    source: ClientSecret
+    clientSecret: {name: fabrikam-graph}
+`
+)
+
+// object parses a manifest and applies edits, each a dotted path and a value (nil removes the field).
+func object(manifest string, edits ...any) *unstructured.Unstructured {
+	GinkgoHelper()
+	u := &unstructured.Unstructured{}
+	Expect(yaml.Unmarshal([]byte(manifest), &u.Object)).To(Succeed())
+	for i := 0; i < len(edits); i += 2 {
+		path := strings.Split(edits[i].(string), ".")
+		if edits[i+1] == nil {
+			unstructured.RemoveNestedField(u.Object, path...)
+			continue
+		}
+		Expect(unstructured.SetNestedField(u.Object, edits[i+1], path...)).To(Succeed())
+	}
+	return u
+}
+
+// newNamespace makes a namespace of its own for one test: envtest has no garbage collector.
+func newNamespace() string {
+	GinkgoHelper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+func create(u *unstructured.Unstructured) error {
+	if u.GetKind() != "ClusterGraphConnection" {
+		u.SetNamespace(newNamespace())
+	} else {
+		u.SetGenerateName(u.GetName() + "-")
+		u.SetName("")
+	}
+	return k8sClient.Create(ctx, u)
+}
+
+var _ = Describe("The API server", func() {
+	DescribeTable("refuses bad input with a message a person understands",
+		func(u *unstructured.Unstructured, want string) {
+			err := create(u)
+			Expect(err).To(HaveOccurred(), "the API server accepted it")
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
+			Expect(err.Error()).To(ContainSubstring(want))
+		},
+		Entry("a negative count",
+			object(validOverview, "spec.overview.failedCount", int64(-1)),
+			"spec.overview.failedCount: Invalid value: -1: spec.overview.failedCount in body should be greater than or equal to 0"),
+		Entry("a count above int32",
+			object(validOverview, "spec.overview.successCount", int64(2147483648)),
+			"spec.overview.successCount in body should be less than or equal to 2147483647"),
+		Entry("a malformed configuration GUID",
+			object(validOverview, "spec.deviceConfigurationId", "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6z"),
+			"deviceConfigurationId must be a GUID"),
+		Entry("a configuration id of the wrong length",
+			object(validOverview, "spec.deviceConfigurationId", "wifi-baseline"),
+			"spec.deviceConfigurationId in body should be at least 36 chars long"),
+		Entry("no configuration id",
+			object(validOverview, "spec.deviceConfigurationId", nil),
+			"spec.deviceConfigurationId: Required value"),
+		Entry("an unknown management policy",
+			object(validOverview, "spec.managementPolicy", "Sometimes"),
+			`spec.managementPolicy: Unsupported value: "Sometimes": supported values: "Manage", "ObserveOnly"`),
+		Entry("a sync interval under 30s",
+			object(validOverview, "spec.syncInterval", "5s"),
+			"syncInterval must be at least 30s"),
+		Entry("a sync interval over a day",
+			object(validOverview, "spec.syncInterval", "25h"),
+			"syncInterval must be at most 24h"),
+		Entry("a sync interval that is not a duration",
+			object(validOverview, "spec.syncInterval", "hourly"),
+			"spec.syncInterval in body should match"),
+		Entry("a date-time that is not RFC 3339",
+			object(validOverview, "spec.overview.lastUpdateDateTime", "28/11/2026 10:00"),
+			"spec.overview.lastUpdateDateTime in body must be of type date-time"),
+		Entry("an unknown connection kind",
+			object(validOverview, "spec.connectionRef.kind", "Secret"),
+			`spec.connectionRef.kind: Unsupported value: "Secret"`),
+		Entry("a connection name that is not a Kubernetes name",
+			object(validOverview, "spec.connectionRef.name", "Contoso Graph"),
+			"spec.connectionRef.name in body should match"),
+		Entry("a malformed tenant GUID",
+			object(validConnection, "spec.tenantID", "72f988bf86f141af91ab2d7cd011db47abcd"),
+			"tenantID must be a GUID"),
+		Entry("a malformed client GUID",
+			object(validConnection, "spec.clientID", "0b9c1d2e-3f4a-4b6c-8d8e-9f0a1b2c3d4g"),
+			"clientID must be a GUID"),
+		Entry("an unknown cloud",
+			object(validConnection, "spec.cloud", "Germany"),
+			`spec.cloud: Unsupported value: "Germany"`),
+		Entry("an unknown API version",
+			object(validConnection, "spec.apiVersion", "v2.0"),
+			`spec.apiVersion: Unsupported value: "v2.0": supported values: "v1.0", "beta"`),
+		Entry("an http:// endpoint",
+			object(validConnection, "spec.endpoint", "http://graph.example.net"),
+			"endpoint must be an https URL"),
+		Entry("an http:// authority host",
+			object(validConnection, "spec.authorityHost", "http://login.example.net"),
+			"authorityHost must be an https URL"),
+		Entry("a CA bundle that is not PEM",
+			object(validConnection, "spec.caBundle", "MIIBszCCAVmgAwIBAgIU"),
+			"caBundle must hold PEM-encoded certificates"),
+		Entry("an unknown credential source",
+			object(validConnection, "spec.credentials.source", "Password"),
+			`spec.credentials.source: Unsupported value: "Password"`),
+		Entry("ClientSecret without a Secret reference",
+			object(validConnection, "spec.credentials.clientSecret", nil),
+			"source ClientSecret requires clientSecret"),
+		Entry("ClientSecret with a certificate reference too",
+			object(validConnection, "spec.credentials.clientCertificate", map[string]any{"name": "cert"}),
+			"clientCertificate is allowed only with source ClientCertificate"),
+		Entry("ClientCertificate without a certificate reference",
+			object(validConnection, "spec.credentials.source", "ClientCertificate", "spec.credentials.clientSecret", nil),
+			"source ClientCertificate requires clientCertificate"),
+		Entry("WorkloadIdentity with a Secret reference",
+			object(validClusterConnection, "spec.credentials.source", "WorkloadIdentity"),
+			"clientSecret is allowed only with source ClientSecret"),
+		Entry("WorkloadIdentity on a namespaced GraphConnection",
+			object(validConnection, "spec.credentials.source", "WorkloadIdentity", "spec.credentials.clientSecret", nil),
+			"WorkloadIdentity is allowed only on a ClusterGraphConnection"),
+		Entry("a ClusterGraphConnection with a Secret but no secretNamespace",
+			object(validClusterConnection, "spec.secretNamespace", nil),
+			"secretNamespace is required unless the source is WorkloadIdentity"),
+	)
+
+	DescribeTable("refuses changes to immutable fields",
+		func(path string, value any, want string) {
+			u := object(validOverview)
+			Expect(create(u)).To(Succeed())
+			Expect(unstructured.SetNestedField(u.Object, value, strings.Split(path, ".")...)).To(Succeed())
+			err := k8sClient.Update(ctx, u)
+			Expect(err).To(HaveOccurred(), "the API server accepted the change")
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
+			Expect(err.Error()).To(ContainSubstring(want))
+		},
+		Entry("deviceConfigurationId", "spec.deviceConfigurationId", "11111111-2222-4333-8444-555555555555",
+			"deviceConfigurationId is immutable"),
+		Entry("connectionRef.name", "spec.connectionRef.name", "fabrikam", "connectionRef is immutable"),
+		Entry("connectionRef.kind", "spec.connectionRef.kind", "ClusterGraphConnection", "connectionRef is immutable"),
+	)
+
+	It("allows changing the managed values, the policy and the interval", func() {
+		u := object(validOverview)
+		Expect(create(u)).To(Succeed())
+		for path, value := range map[string]any{
+			"spec.overview.successCount": int64(13),
+			"spec.managementPolicy":      "ObserveOnly",
+			"spec.syncInterval":          "1h30m",
+		} {
+			Expect(unstructured.SetNestedField(u.Object, value, strings.Split(path, ".")...)).To(Succeed())
+		}
+		Expect(k8sClient.Update(ctx, u)).To(Succeed())
+	})
+
+	It("fills in the defaults", func() {
+		u := object(validOverview)
+		Expect(create(u)).To(Succeed())
+		Expect(u.Object["spec"]).To(HaveKeyWithValue("managementPolicy", "Manage"))
+		Expect(u.Object["spec"]).To(HaveKeyWithValue("connectionRef",
+			map[string]any{"kind": "GraphConnection", "name": "contoso"}))
+
+		c := object(validConnection)
+		Expect(create(c)).To(Succeed())
+		spec := c.Object["spec"].(map[string]any)
+		Expect(spec).To(HaveKeyWithValue("cloud", "Public"))
+		Expect(spec).To(HaveKeyWithValue("apiVersion", "v1.0"))
+		Expect(spec["credentials"]).To(HaveKeyWithValue("clientSecret",
+			map[string]any{"name": "contoso-graph", "key": "clientSecret"}))
+	})
+
+	It("accepts every sample in config/samples", func() {
+		files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "intune_*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(5))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(create(object(string(data)))).To(Succeed(), file)
+		}
+	})
+})
+
+// runKubectl runs the control plane's kubectl (built by `make envtest`) as the admin user.
+func runKubectl(args ...string) string {
+	GinkgoHelper()
+	stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run(args...)
+	errText, _ := io.ReadAll(stderr)
+	Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), errText)
+	out, err := io.ReadAll(stdout)
+	Expect(err).NotTo(HaveOccurred())
+	return string(out)
+}
+
+var _ = Describe("kubectl", func() {
+	It("shows the printer columns for get dcuo", func() {
+		u := object(validOverview, "spec.managementPolicy", "ObserveOnly")
+		Expect(create(u)).To(Succeed())
+		out := runKubectl("get", "dcuo", "-n", u.GetNamespace())
+		Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(Equal(
+			[]string{"NAME", "CONFIGURATION", "POLICY", "READY", "SYNCED", "DRIFT", "AGE"}))
+		Expect(out).To(ContainSubstring("wifi"))
+		Expect(out).To(ContainSubstring("6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"))
+		Expect(out).To(ContainSubstring("ObserveOnly"))
+	})
+
+	It("lists all three kinds under the intune category", func() {
+		for _, m := range []string{validOverview, validConnection} {
+			Expect(create(object(m))).To(Succeed())
+		}
+		Expect(create(object(validClusterConnection))).To(Succeed())
+		out := runKubectl("get", "intune", "--all-namespaces")
+		Expect(out).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi"))
+		Expect(out).To(ContainSubstring("graphconnection.intune.overview-operator.io/contoso"))
+		Expect(out).To(ContainSubstring("clustergraphconnection.intune.overview-operator.io/fabrikam-"))
+	})
+
+	It("explains the fields", func() {
+		out := runKubectl("explain", "dcuo.spec.overview.successCount")
+		Expect(out).To(ContainSubstring("successCount is the number of users"))
+		Expect(out).To(ContainSubstring("0 to 2147483647"))
+		out = runKubectl("explain", "graphconnection.spec.credentials.source")
+		Expect(out).To(ContainSubstring("ClientSecret, ClientCertificate or WorkloadIdentity"))
+	})
+})

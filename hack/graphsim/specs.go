@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// parseApp reads "tenant:clientID:secret[:read|readwrite|none]".
+func parseApp(spec string) (graphtest.App, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) < 3 || len(parts) > 4 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return graphtest.App{}, fmt.Errorf("--app %q: want tenant:clientID:secret[:read|readwrite|none]", spec)
+	}
+	app := graphtest.App{TenantID: parts[0], ClientID: parts[1], ClientSecret: parts[2]}
+	if len(parts) == 4 {
+		switch parts[3] {
+		case "read":
+			app.Permissions = []string{graphtest.PermissionRead}
+		case "readwrite":
+			app.Permissions = []string{graphtest.PermissionReadWrite}
+		case "none":
+			app.Permissions = []string{}
+		default:
+			return graphtest.App{}, fmt.Errorf("--app %q: permission must be read, readwrite or none", spec)
+		}
+	}
+	return app, nil
+}
+
+// seed is one --seed: a configuration and its starting overview.
+type seed struct {
+	tenantID, configurationID string
+	overview                  graphtest.Overview
+}
+
+// parseSeed reads "tenant:configurationID[=property=value,...]", properties named as on the wire.
+func parseSeed(spec string) (seed, error) {
+	ids, values, _ := strings.Cut(spec, "=")
+	tenant, config, ok := strings.Cut(ids, ":")
+	if !ok || tenant == "" || config == "" || strings.Contains(config, ":") {
+		return seed{}, fmt.Errorf("--seed %q: want tenant:configurationID[=property=value,...]", spec)
+	}
+	s := seed{tenantID: tenant, configurationID: config}
+	if values == "" {
+		return s, nil
+	}
+	o := &s.overview
+	counts := map[string]*int32{
+		"pendingCount": &o.PendingCount, "notApplicableCount": &o.NotApplicableCount,
+		"successCount": &o.SuccessCount, "errorCount": &o.ErrorCount, "failedCount": &o.FailedCount,
+		"conflictCount": &o.ConflictCount, "configurationVersion": &o.ConfigurationVersion,
+	}
+	for _, kv := range strings.Split(values, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "lastUpdateDateTime" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return seed{}, fmt.Errorf("--seed %q: lastUpdateDateTime: %w", spec, err)
+			}
+			o.LastUpdateDateTime = t
+			continue
+		}
+		field, known := counts[k]
+		if !known {
+			return seed{}, fmt.Errorf("--seed %q: unknown property %q", spec, k)
+		}
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return seed{}, fmt.Errorf("--seed %q: %s must be an Int32: %w", spec, k, err)
+		}
+		*field = int32(n)
+	}
+	return s, nil
+}
+
+// parseFault reads a comma-separated list of key[=value] (see the --fault help).
+func parseFault(spec string) (graphtest.Fault, error) {
+	var f graphtest.Fault
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, hasValue := strings.Cut(strings.TrimSpace(kv), "=")
+		var err error
+		flag := func() bool {
+			if !hasValue {
+				return true
+			}
+			b, perr := strconv.ParseBool(v)
+			err = perr
+			return b
+		}
+		switch k {
+		case "method":
+			f.Method = strings.ToUpper(v)
+		case "tenant":
+			f.TenantID = v
+		case "config":
+			f.ConfigurationID = v
+		case "times":
+			f.Times, err = strconv.Atoi(v)
+		case "latency":
+			f.Latency, err = time.ParseDuration(v)
+		case "status":
+			f.Status, err = strconv.Atoi(v)
+		case "code":
+			f.Code = v
+		case "message":
+			f.Message = v
+		case "retry-after":
+			f.RetryAfter = v
+		case "drop":
+			f.DropConnection = flag()
+		case "malformed":
+			f.MalformedBody = flag()
+		case "no-content":
+			f.NoContent = flag()
+		case "discard-patch":
+			f.DiscardPatch = flag()
+		default:
+			return graphtest.Fault{}, fmt.Errorf("--fault %q: unknown key %q", spec, k)
+		}
+		if err != nil {
+			return graphtest.Fault{}, fmt.Errorf("--fault %q: %s: %w", spec, k, err)
+		}
+	}
+	if f.Status == 0 && f.Latency == 0 && !f.DropConnection && !f.MalformedBody && !f.NoContent && !f.DiscardPatch {
+		return graphtest.Fault{}, fmt.Errorf("--fault %q: does nothing; give status, latency, drop, malformed, no-content or discard-patch", spec)
+	}
+	return f, nil
+}

@@ -1,0 +1,60 @@
+package graphtest_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// A test seeds a configuration, makes a PATCH fail once, and checks what the client sent.
+func Example() {
+	srv, err := graphtest.NewServer(graphtest.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	const tenant, client, config = "tenant-1", "client-1", "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	srv.AddApp(graphtest.App{TenantID: tenant, ClientID: client, ClientSecret: "s3cret"})
+	srv.Seed(tenant, config, graphtest.Overview{SuccessCount: 3})
+	srv.Inject(graphtest.Fault{Method: http.MethodPatch, Status: http.StatusServiceUnavailable, RetryAfter: "1.5", Times: 1})
+
+	// A real test would use its Graph client here; IssueToken stands in for the token endpoint.
+	token, err := srv.IssueToken(tenant, client)
+	if err != nil {
+		panic(err)
+	}
+	url := srv.URL() + "/v1.0/deviceManagement/deviceConfigurations/" + config + "/userStatusOverview"
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPatch, url, strings.NewReader(`{"successCount":12}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var body struct {
+			SuccessCount int32 `json:"successCount"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		fmt.Println(res.StatusCode, res.Header.Get("Retry-After"), body.SuccessCount)
+	}
+
+	o, _ := srv.Overview(tenant, config)
+	fmt.Println("successCount:", o.SuccessCount)
+	for _, r := range srv.Requests() {
+		fmt.Println(r.Method, r.Status, string(r.Body))
+	}
+	// Output:
+	// 503 1.5 0
+	// 200  12
+	// successCount: 12
+	// PATCH 503 {"successCount":12}
+	// PATCH 200 {"successCount":12}
+}

@@ -1,0 +1,235 @@
+package graphtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestStatusFaults(t *testing.T) {
+	cases := map[string]struct {
+		fault          Fault
+		wantStatus     int
+		wantCode       string
+		wantRetryAfter string
+	}{
+		"503 with a fractional Retry-After": {Fault{Status: 503, RetryAfter: "1.5"}, 503, "serviceNotAvailable", "1.5"},
+		"429 burst":                         {Fault{Status: 429, RetryAfter: "2.128"}, 429, "TooManyRequests", "2.128"},
+		"500 with a code":                   {Fault{Status: 500, Code: "generalException"}, 500, "generalException", ""},
+		"504":                               {Fault{Status: 504}, 504, "UnknownError", ""},
+		"409":                               {Fault{Status: 409}, 409, "Conflict", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv := newTestServer(t, Options{})
+			tok := mustToken(t, srv, tenantA, clientRW)
+			u := srv.URL() + overviewPath("v1.0", configA)
+			tc.fault.Times = 2
+			srv.Inject(tc.fault)
+			for i := range 2 {
+				res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":9}`, nil)
+				if res.status != tc.wantStatus || res.graphError(t).Code != tc.wantCode || res.header.Get("Retry-After") != tc.wantRetryAfter {
+					t.Fatalf("answer %d: %d %q %s, want %d %q Retry-After %q", i, res.status, res.header.Get("Retry-After"), res.body, tc.wantStatus, tc.wantCode, tc.wantRetryAfter)
+				}
+				if res.header.Get("request-id") == "" {
+					t.Error("a fault's answer has no request-id")
+				}
+			}
+			if o, _ := srv.Overview(tenantA, configA); o.SuccessCount == 9 {
+				t.Error("a faulted PATCH changed the state")
+			}
+			// Times counts down: the third request is served.
+			if res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":9}`, nil); res.status != http.StatusOK {
+				t.Fatalf("after the fault: %d %s", res.status, res.body)
+			}
+			// Faults are not throttling.
+			if n := srv.CountRequests(func(r Request) bool { return r.Throttled }); n != 0 {
+				t.Errorf("%d faulted requests marked throttled", n)
+			}
+		})
+	}
+}
+
+func TestLatencyFault(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	srv.Inject(Fault{Method: http.MethodGet, Latency: 300 * time.Millisecond, Times: 1})
+	u := srv.URL() + overviewPath("v1.0", configA)
+	start := time.Now()
+	if res := call(t, srv.Client(), http.MethodGet, u, tok, "", nil); res.status != http.StatusOK {
+		t.Fatalf("status %d", res.status)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("answered after %v, want at least 300ms", d)
+	}
+	start = time.Now()
+	call(t, srv.Client(), http.MethodGet, u, tok, "", nil)
+	if d := time.Since(start); d >= 300*time.Millisecond {
+		t.Errorf("the latency applied twice (%v)", d)
+	}
+
+	// A client that gives up during the latency gets nothing, and its PATCH does not apply.
+	srv.Inject(Fault{Latency: time.Minute, Times: 1})
+	impatient := srv.Client()
+	impatient.Timeout = 100 * time.Millisecond
+	req, _ := http.NewRequest(http.MethodPatch, u, strings.NewReader(`{"successCount":77}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if res, err := impatient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatal("the request did not time out")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.CountRequests(func(r Request) bool { return r.Method == http.MethodPatch }) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the handler notices the client went away asynchronously
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount == 77 {
+		t.Error("an abandoned PATCH applied")
+	}
+	if log := srv.Requests(); log[len(log)-1].Status != 0 {
+		t.Errorf("abandoned request logged with status %d, want 0", log[len(log)-1].Status)
+	}
+}
+
+func TestDropConnectionFault(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	u := srv.URL() + overviewPath("v1.0", configA)
+	client := srv.Client()
+	send := func(method, body string) (*http.Response, error) {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return client.Do(req)
+	}
+	// Until cleared, since the transport may resend a GET on a fresh connection.
+	srv.Inject(Fault{Method: http.MethodGet, DropConnection: true})
+	if res, err := send(http.MethodGet, ""); err == nil {
+		res.Body.Close()
+		t.Fatalf("GET got an answer (%d) through a dropped connection", res.StatusCode)
+	}
+	srv.ClearFaults()
+	res, err := send(http.MethodGet, "")
+	if err != nil {
+		t.Fatalf("GET after the fault: %v", err)
+	}
+	res.Body.Close()
+
+	srv.Inject(Fault{Method: http.MethodPatch, DropConnection: true, Times: 1})
+	if res, err := send(http.MethodPatch, `{"successCount":8}`); err == nil {
+		res.Body.Close()
+		t.Fatal("PATCH got an answer through a dropped connection")
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount == 8 {
+		t.Error("a dropped PATCH applied")
+	}
+	if res, err := send(http.MethodPatch, `{"successCount":8}`); err != nil {
+		t.Fatalf("PATCH after the fault was used up: %v", err)
+	} else {
+		res.Body.Close()
+	}
+	dropped := srv.CountRequests(func(r Request) bool { return r.Method == http.MethodPatch && r.Status == 0 })
+	if dropped != 1 {
+		t.Errorf("%d dropped PATCHes logged with status 0, want 1", dropped)
+	}
+}
+
+func TestMalformedBodyFault(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	srv.Inject(Fault{MalformedBody: true, Times: 1})
+	res := call(t, srv.Client(), http.MethodPatch, srv.URL()+overviewPath("beta", configA), tok, `{"successCount":6}`, nil)
+	if res.status != http.StatusOK || json.Valid(res.body) || len(res.body) == 0 {
+		t.Fatalf("got %d %q, want 200 with a body that is not JSON", res.status, res.body)
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount == 6 {
+		t.Error("a PATCH answered by a malformed-body fault applied")
+	}
+}
+
+func TestNoContentFault(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	u := srv.URL() + overviewPath("v1.0", configA)
+	srv.Inject(Fault{NoContent: true, Times: 1})
+	// A GET does not match a fault that only changes PATCH, and does not use it up.
+	if res := call(t, srv.Client(), http.MethodGet, u, tok, "", nil); res.status != http.StatusOK {
+		t.Fatalf("GET: %d", res.status)
+	}
+	res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":21}`, nil)
+	if res.status != http.StatusNoContent || len(res.body) != 0 {
+		t.Fatalf("PATCH: %d %q, want 204 without a body", res.status, res.body)
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount != 21 {
+		t.Errorf("successCount %d: the 204 PATCH did not apply", o.SuccessCount)
+	}
+	if res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":22}`, nil); res.status != http.StatusOK {
+		t.Errorf("second PATCH: %d, want 200", res.status)
+	}
+}
+
+func TestDiscardPatchFault(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	u := srv.URL() + overviewPath("v1.0", configA)
+	srv.Inject(Fault{DiscardPatch: true})
+	res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":42}`, nil)
+	var answered map[string]any
+	if err := json.Unmarshal(res.body, &answered); err != nil || res.status != http.StatusOK || answered["successCount"] != 42.0 {
+		t.Fatalf("PATCH: %d %s, want 200 with successCount 42", res.status, res.body)
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount != 3 {
+		t.Errorf("successCount %d: a discarded PATCH was kept", o.SuccessCount)
+	}
+	get := call(t, srv.Client(), http.MethodGet, u, tok, "", nil)
+	if strings.Contains(string(get.body), `"successCount":42`) {
+		t.Errorf("GET shows the discarded value: %s", get.body)
+	}
+	srv.ClearFaults()
+	call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":42}`, nil)
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount != 42 {
+		t.Errorf("successCount %d after ClearFaults", o.SuccessCount)
+	}
+}
+
+func TestFaultMatching(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	srv.AddApp(App{TenantID: tenantB, ClientID: clientRW, ClientSecret: secret})
+	const configB = "7e7d4c6f-1a0b-4d2f-8e8f-3a2b4c5d6e7f"
+	srv.Seed(tenantA, configB, Overview{})
+	srv.Seed(tenantB, configA, Overview{})
+	srv.Inject(Fault{Method: http.MethodPatch, TenantID: tenantA, ConfigurationID: configB, Status: 500})
+	srv.Inject(Fault{TenantID: tenantB, Status: 502, Times: 1})
+	srv.Inject(Fault{TenantID: tenantB, Status: 504, Times: 1})
+
+	type req struct{ tenant, method, config string }
+	reqs := []req{
+		{tenantA, http.MethodPatch, configB}, // the first fault
+		{tenantA, http.MethodGet, configB},   // not the method
+		{tenantA, http.MethodPatch, configA}, // not the configuration
+		{tenantB, http.MethodGet, configA},   // the second fault, used up
+		{tenantB, http.MethodGet, configA},   // then the third
+		{tenantB, http.MethodGet, configA},   // then none
+		{tenantA, http.MethodPatch, configB}, // the first fault has no limit
+	}
+	var got []int
+	for _, r := range reqs {
+		body := ""
+		if r.method == http.MethodPatch {
+			body = `{}`
+		}
+		got = append(got, call(t, srv.Client(), r.method, srv.URL()+overviewPath("v1.0", r.config), mustToken(t, srv, r.tenant, clientRW), body, nil).status)
+	}
+	if d := cmp.Diff([]int{500, 200, 200, 502, 504, 200, 500}, got); d != "" {
+		t.Errorf("statuses (-want +got):\n%s", d)
+	}
+
+	// Token requests are never faulted.
+	res := postForm(t, srv.Client(), tokenURL(srv, tenantB), secretForm(srv, clientRW, secret))
+	if res.status != http.StatusOK {
+		t.Errorf("a token request was faulted: %d", res.status)
+	}
+}

@@ -1,0 +1,185 @@
+package graphtest
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxBodyBytes bounds a PATCH body; the entity's JSON is a few hundred bytes.
+const maxBodyBytes = 1 << 20
+
+// graphRoute is a parsed Graph path.
+type graphRoute struct {
+	apiVersion      string // "v1.0" or "beta"
+	configurationID string // "" when the path is not the overview's
+}
+
+// parseGraphPath recognises /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview.
+// Graph matches segment names without regard to case; ok is false for paths outside /v1.0 and /beta.
+func parseGraphPath(path string) (route graphRoute, ok bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	switch strings.ToLower(segs[0]) {
+	case "v1.0":
+		route.apiVersion = "v1.0"
+	case "beta":
+		route.apiVersion = "beta"
+	default:
+		return route, false
+	}
+	if len(segs) == 5 && strings.EqualFold(segs[1], "deviceManagement") &&
+		strings.EqualFold(segs[2], "deviceConfigurations") && segs[3] != "" &&
+		strings.EqualFold(segs[4], "userStatusOverview") {
+		route.configurationID = segs[3]
+	}
+	return route, true
+}
+
+// serveGraph answers a Graph call. The checks come in this order: the bearer token (so that an
+// anonymous caller learns nothing), throttling, any injected fault, the route, the permission, the
+// body, the configuration.
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphRoute, rec *Request) int {
+	rec.Kind = KindGraph
+	rec.APIVersion = route.apiVersion
+	rec.ConfigurationID = route.configurationID
+
+	var body []byte
+	if r.Body != nil && r.Method != http.MethodGet {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		rec.Body = b
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return writeGraphError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than the emulator accepts.")
+			}
+			return 0 // the client went away
+		}
+		body = b
+	}
+
+	claims, err := s.authenticate(r.Header.Get("Authorization"))
+	if claims != nil {
+		rec.TenantID, rec.ClientID = claims.TenantID, claims.AppID
+	}
+	if err != nil {
+		return writeGraphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error())
+	}
+
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	if wait := s.admit(claims.TenantID, claims.AppID, write); wait > 0 {
+		rec.Throttled = true
+		w.Header().Set("Retry-After", formatRetryAfter(wait, s.opts.FractionalRetryAfter))
+		return writeGraphError(w, http.StatusTooManyRequests, "TooManyRequests", "")
+	}
+
+	fault, faulted := s.takeFault(r.Method, claims.TenantID, route.configurationID)
+	if faulted && fault.Latency > 0 {
+		t := time.NewTimer(fault.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return 0
+		case <-s.closed:
+			t.Stop()
+			return 0
+		}
+	}
+	switch {
+	case faulted && fault.DropConnection:
+		dropConnection(w)
+		return 0
+	case faulted && fault.Status != 0:
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		return writeGraphError(w, fault.Status, fault.Code, fault.Message)
+	case faulted && fault.MalformedBody:
+		w.Header().Set("Content-Type", graphContentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"@odata.context":"`+s.url+`/$metadata#deviceManagement","id":`)
+		return http.StatusOK
+	}
+
+	if route.configurationID == "" {
+		segment := strings.Trim(r.URL.Path, "/")
+		return writeGraphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+segment+"'.")
+	}
+	switch r.Method {
+	case http.MethodGet:
+		if !claims.hasRole(PermissionRead, PermissionReadWrite) {
+			return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionRead+", "+PermissionReadWrite)
+		}
+		return s.getOverview(w, r, route, claims.TenantID)
+	case http.MethodPatch:
+		if !claims.hasRole(PermissionReadWrite) {
+			return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionReadWrite)
+		}
+		return s.patchOverview(w, r, route, claims.TenantID, body, fault)
+	default:
+		w.Header().Set("Allow", "GET, PATCH")
+		return writeGraphError(w, http.StatusMethodNotAllowed, "", "The HTTP method '"+r.Method+"' is not allowed on userStatusOverview.")
+	}
+}
+
+func (s *Server) admit(tenantID, clientID string, write bool) time.Duration {
+	if s.throttle == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttle.admit(time.Since(s.started), tenantID, clientID, write)
+}
+
+func notFound(w http.ResponseWriter, configurationID string) int {
+	return writeGraphError(w, http.StatusNotFound, "ResourceNotFound",
+		intuneMessage("No deviceConfiguration with id '"+configurationID+"' was found.", w.Header().Get("request-id")))
+}
+
+func (s *Server) getOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string) int {
+	o, ok := s.Overview(tenantID, route.configurationID)
+	if !ok {
+		return notFound(w, route.configurationID)
+	}
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
+}
+
+// patchOverview validates the body and applies it, unless the fault says to discard it; it answers
+// with the updated entity, or 204 when the fault says so.
+func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, body []byte, fault Fault) int {
+	p, err := parsePatch(body, route.apiVersion)
+	if err != nil {
+		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+	}
+	key := newOverviewKey(tenantID, route.configurationID)
+	s.mu.Lock()
+	o, ok := s.overviews[key]
+	if ok && p.id != nil && *p.id != o.ID {
+		s.mu.Unlock()
+		return writeGraphError(w, http.StatusBadRequest, "BadRequest", "The key property 'id' cannot be changed.")
+	}
+	if ok {
+		p.apply(&o)
+		if !fault.DiscardPatch {
+			s.overviews[key] = o
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return notFound(w, route.configurationID)
+	}
+	if fault.NoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent
+	}
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
+}
+
+func writeEntity(w http.ResponseWriter, b []byte) int {
+	w.Header().Set("Content-Type", graphContentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return http.StatusOK
+}

@@ -1,0 +1,95 @@
+package graphtest
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Overview is the emulator's state of one deviceConfigurationUserOverview.
+type Overview struct {
+	// ID is the entity's id property; Seed sets it to the configuration id when empty.
+	ID                 string
+	PendingCount       int32
+	NotApplicableCount int32
+	SuccessCount       int32
+	ErrorCount         int32
+	FailedCount        int32
+	// ConflictCount is kept on every API version but served (and accepted by PATCH) on beta only.
+	ConflictCount        int32
+	ConfigurationVersion int32
+	LastUpdateDateTime   time.Time
+}
+
+// entityType is the OData type name Graph puts in @odata.type.
+const entityType = "#microsoft.graph.deviceConfigurationUserOverview"
+
+type overviewKey struct{ tenantID, configurationID string } // both lower case: Graph ids are GUIDs
+
+func newOverviewKey(tenantID, configurationID string) overviewKey {
+	return overviewKey{strings.ToLower(tenantID), strings.ToLower(configurationID)}
+}
+
+// Seed creates or overwrites the overview of a device configuration in a tenant, as if someone
+// had changed it in Intune (use it to make drift in tests). o.ID defaults to configurationID.
+func (s *Server) Seed(tenantID, configurationID string, o Overview) {
+	if o.ID == "" {
+		o.ID = configurationID
+	}
+	o.LastUpdateDateTime = o.LastUpdateDateTime.UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.overviews[newOverviewKey(tenantID, configurationID)] = o
+	s.tenants[strings.ToLower(tenantID)] = true
+}
+
+// Overview returns the current state of a seeded overview, and false if it was never seeded.
+func (s *Server) Overview(tenantID, configurationID string) (Overview, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.overviews[newOverviewKey(tenantID, configurationID)]
+	return o, ok
+}
+
+// entityJSON is the wire form, in the property order of Graph's metadata.
+type entityJSON struct {
+	Context              string `json:"@odata.context"`
+	Type                 string `json:"@odata.type"`
+	ID                   string `json:"id"`
+	PendingCount         int32  `json:"pendingCount"`
+	NotApplicableCount   int32  `json:"notApplicableCount"`
+	SuccessCount         int32  `json:"successCount"`
+	ErrorCount           int32  `json:"errorCount"`
+	FailedCount          int32  `json:"failedCount"`
+	ConflictCount        *int32 `json:"conflictCount,omitempty"`
+	LastUpdateDateTime   string `json:"lastUpdateDateTime"`
+	ConfigurationVersion int32  `json:"configurationVersion"`
+}
+
+// marshalEntity renders an overview as Graph answers it under apiVersion; baseURL is the scheme and
+// host the client called, which Graph repeats in @odata.context.
+func marshalEntity(o Overview, baseURL, apiVersion, configurationID string) []byte {
+	e := entityJSON{
+		Context: baseURL + "/" + apiVersion + "/$metadata#deviceManagement/deviceConfigurations('" +
+			configurationID + "')/userStatusOverview/$entity",
+		Type:                 entityType,
+		ID:                   o.ID,
+		PendingCount:         o.PendingCount,
+		NotApplicableCount:   o.NotApplicableCount,
+		SuccessCount:         o.SuccessCount,
+		ErrorCount:           o.ErrorCount,
+		FailedCount:          o.FailedCount,
+		LastUpdateDateTime:   o.LastUpdateDateTime.UTC().Format(time.RFC3339Nano),
+		ConfigurationVersion: o.ConfigurationVersion,
+	}
+	if apiVersion == "beta" {
+		c := o.ConflictCount
+		e.ConflictCount = &c
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		// A struct of strings and integers always marshals.
+		panic(err)
+	}
+	return b
+}

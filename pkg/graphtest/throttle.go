@@ -1,0 +1,180 @@
+package graphtest
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits are throttling limits per Window, modelled on Intune's device configuration service limits
+// (Window 20s; AppRequests 1000 and AppWrites 100 per app per tenant; TenantRequests 2000 and
+// TenantWrites 200 per tenant, all apps together).
+//
+// A write is any request that is not a GET (Graph counts POST, PUT, DELETE and PATCH as writes);
+// a write also counts as a request. In Options, a zero field takes Intune's value and a negative one
+// means no limit for that class.
+type Limits struct {
+	// Window is the length of the sliding window the counts apply to, before Options.TimeScale.
+	Window time.Duration
+	// AppRequests and AppWrites limit one app (client id) in one tenant.
+	AppRequests, AppWrites int
+	// TenantRequests and TenantWrites limit all apps of one tenant together.
+	TenantRequests, TenantWrites int
+}
+
+// IntuneLimits returns Intune's documented limits for device configuration calls.
+func IntuneLimits() Limits {
+	return Limits{
+		Window:         20 * time.Second,
+		AppRequests:    1000,
+		AppWrites:      100,
+		TenantRequests: 2000,
+		TenantWrites:   200,
+	}
+}
+
+// withDefaults fills zero fields with Intune's values, so that a test can tighten one class
+// without restating the others.
+func (l Limits) withDefaults() Limits {
+	d := IntuneLimits()
+	if l.Window <= 0 {
+		l.Window = d.Window
+	}
+	fill := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill(&l.AppRequests, d.AppRequests)
+	fill(&l.AppWrites, d.AppWrites)
+	fill(&l.TenantRequests, d.TenantRequests)
+	fill(&l.TenantWrites, d.TenantWrites)
+	return l
+}
+
+// slidingLog remembers when each admitted request of one class arrived, oldest first. It is an
+// exact sliding window: a request is admitted when fewer than limit requests arrived in the last
+// window, so the wait it reports is exactly how long until the oldest of them leaves the window.
+// It never holds more than limit entries.
+type slidingLog struct {
+	times []time.Duration // arrival, as time since the server started; monotonic
+	head  int             // times[head:] are the live entries
+}
+
+// expire drops the entries that have left the window ending at now.
+func (l *slidingLog) expire(now, window time.Duration) {
+	for l.head < len(l.times) && l.times[l.head] <= now-window {
+		l.head++
+	}
+	// Compact now and then so that the slice does not grow without bound.
+	if l.head > 0 && l.head >= len(l.times)/2 {
+		n := copy(l.times, l.times[l.head:])
+		l.times = l.times[:n]
+		l.head = 0
+	}
+}
+
+// wait returns how long a request arriving at now must wait before this class admits it: zero if
+// it is admitted now.
+func (l *slidingLog) wait(now, window time.Duration, limit int) time.Duration {
+	l.expire(now, window)
+	live := l.times[l.head:]
+	if len(live) < limit {
+		return 0
+	}
+	// The request fits once all but limit-1 of the live entries have left the window.
+	return live[len(live)-limit] + window - now
+}
+
+func (l *slidingLog) add(now time.Duration) {
+	l.times = append(l.times, now)
+}
+
+// throttle holds the sliding logs of every tenant and app. It is guarded by Server.mu.
+type throttle struct {
+	limits Limits
+	window time.Duration // limits.Window after the time scale
+	logs   map[throttleKey]*slidingLog
+}
+
+type throttleClass int
+
+const (
+	appRequests throttleClass = iota
+	appWrites
+	tenantRequests
+	tenantWrites
+)
+
+type throttleKey struct {
+	class    throttleClass
+	tenantID string // lower case
+	clientID string // lower case; empty for the tenant classes
+}
+
+func newThrottle(l Limits, timeScale float64) *throttle {
+	return &throttle{
+		limits: l,
+		window: time.Duration(float64(l.Window) / timeScale),
+		logs:   map[throttleKey]*slidingLog{},
+	}
+}
+
+func (t *throttle) limit(c throttleClass) int {
+	switch c {
+	case appRequests:
+		return t.limits.AppRequests
+	case appWrites:
+		return t.limits.AppWrites
+	case tenantRequests:
+		return t.limits.TenantRequests
+	default:
+		return t.limits.TenantWrites
+	}
+}
+
+// admit decides whether a request of the app at now fits every class it counts against. If it
+// does, it is recorded in each; if not, nothing is recorded (a throttled request does not use up
+// the budget) and the wait until it would fit is returned.
+func (t *throttle) admit(now time.Duration, tenantID, clientID string, write bool) time.Duration {
+	tenantID, clientID = strings.ToLower(tenantID), strings.ToLower(clientID)
+	keys := make([]throttleKey, 0, 4)
+	keys = append(keys, throttleKey{appRequests, tenantID, clientID}, throttleKey{tenantRequests, tenantID, ""})
+	if write {
+		keys = append(keys, throttleKey{appWrites, tenantID, clientID}, throttleKey{tenantWrites, tenantID, ""})
+	}
+	var wait time.Duration
+	for _, k := range keys {
+		limit := t.limit(k.class)
+		if limit < 0 {
+			continue
+		}
+		l := t.logs[k]
+		if l == nil {
+			l = &slidingLog{}
+			t.logs[k] = l
+		}
+		wait = max(wait, l.wait(now, t.window, limit))
+	}
+	if wait > 0 {
+		return wait
+	}
+	for _, k := range keys {
+		if t.limit(k.class) >= 0 {
+			t.logs[k].add(now)
+		}
+	}
+	return 0
+}
+
+// formatRetryAfter renders a wait as Graph does: whole seconds rounded up, or seconds with up to
+// three decimals (rounded up to the millisecond) when fractional. Rounding up keeps the promise
+// that a client which waits that long is admitted.
+func formatRetryAfter(d time.Duration, fractional bool) string {
+	if !fractional {
+		return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10)
+	}
+	ms := max(int64(math.Ceil(float64(d)/float64(time.Millisecond))), 1)
+	return strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)
+}
