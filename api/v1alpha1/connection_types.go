@@ -241,7 +241,7 @@ type AllowedNamespaces struct {
 }
 
 // ClusterGraphConnectionSpec is a connection shared by the namespaces it admits.
-// +kubebuilder:validation:XValidation:rule="self.credentials.source == 'WorkloadIdentity' || (has(self.secretNamespace) && self.secretNamespace != ”)",message="secretNamespace is required unless the source is WorkloadIdentity"
+// +kubebuilder:validation:XValidation:rule="self.credentials.source == 'WorkloadIdentity' || (has(self.secretNamespace) && size(self.secretNamespace) > 0)",message="secretNamespace is required unless the source is WorkloadIdentity"
 type ClusterGraphConnectionSpec struct {
 	ConnectionSpec `json:",inline"`
 
