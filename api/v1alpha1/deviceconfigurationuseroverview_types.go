@@ -194,8 +194,8 @@ type DeviceConfigurationUserOverviewStatus struct {
 	// +optional
 	Observed *ObservedOverview `json:"observed,omitempty"`
 
-	// drift lists the managed fields that differed from Graph at the last observation (before any
-	// PATCH). Under ObserveOnly it is the difference still standing.
+	// drift lists the managed fields that differ from Graph: under ObserveOnly, what was observed;
+	// under Manage, what a PATCH did not fix (normally nothing).
 	// +optional
 	// +listType=map
 	// +listMapKey=field
@@ -214,7 +214,8 @@ type DeviceConfigurationUserOverviewStatus struct {
 	// +optional
 	LastAppliedTime *metav1.Time `json:"lastAppliedTime,omitempty"`
 
-	// lastRequestID is Graph's request-id of the last call, which Microsoft support asks for.
+	// lastRequestID is Graph's request-id of the last call written to status, which Microsoft support
+	// asks for. Like lastSyncTime, it alone does not cause a status write.
 	// +optional
 	LastRequestID string `json:"lastRequestID,omitempty"`
 

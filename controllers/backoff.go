@@ -1,0 +1,55 @@
+package controllers
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// jitteredBackoff is an exponential per-item backoff with "equal jitter": each wait is half the
+// exponential delay plus a random part of the other half, so that resources that failed together
+// (a Graph outage) do not come back together.
+type jitteredBackoff struct {
+	base, max time.Duration
+
+	mu       sync.Mutex
+	failures map[reconcile.Request]int
+}
+
+var _ workqueue.TypedRateLimiter[reconcile.Request] = (*jitteredBackoff)(nil)
+
+func newJitteredBackoff(base, max time.Duration) *jitteredBackoff {
+	return &jitteredBackoff{base: base, max: max, failures: map[reconcile.Request]int{}}
+}
+
+// When returns how long the item waits after one more failure.
+func (b *jitteredBackoff) When(item reconcile.Request) time.Duration {
+	b.mu.Lock()
+	n := b.failures[item]
+	b.failures[item] = n + 1
+	b.mu.Unlock()
+
+	d := b.max
+	if n < 20 { // beyond, the shift would pass any sane max (and overflow)
+		d = min(b.base<<n, b.max)
+	}
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+// Forget resets the item's failures after a pass that succeeded.
+func (b *jitteredBackoff) Forget(item reconcile.Request) {
+	b.mu.Lock()
+	delete(b.failures, item)
+	b.mu.Unlock()
+}
+
+// NumRequeues is how many failures in a row the item has had.
+func (b *jitteredBackoff) NumRequeues(item reconcile.Request) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures[item]
+}

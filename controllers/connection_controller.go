@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// connectionObject is either connection kind.
+type connectionObject interface {
+	client.Object
+	intunev1alpha1.Connection
+}
+
+// credentialsRecheck is how often working credentials are tried again, so that a secret revoked or
+// expired in Entra ID shows on the connection without waiting for a resource to fail.
+const credentialsRecheck = time.Hour
+
+// ConnectionReconciler checks that a GraphConnection's or ClusterGraphConnection's credentials work
+// (a token can be obtained) and says so in its Ready condition. It re-checks when the connection or
+// its Secret changes, and hourly.
+type ConnectionReconciler struct {
+	client.Client
+	connections *connections
+	recorder    events.EventRecorder
+	clock       clock.PassiveClock
+	newObject   func() connectionObject
+}
+
+// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections;clustergraphconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections/status;clustergraphconnections/status,verbs=get;update;patch
+
+// Reconcile checks one connection's credentials.
+func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	obj := r.newObject()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base := obj.DeepCopyObject().(connectionObject)
+	defer func() {
+		if patchErr := r.patchStatus(ctx, base, obj); patchErr != nil {
+			result, err = ctrl.Result{}, patchErr
+		}
+	}()
+
+	gc, err := r.connections.forConnection(ctx, obj)
+	if err == nil {
+		err = gc.CheckCredentials(ctx)
+	}
+	now := r.clock.Now()
+	st := obj.ConnectionStatus()
+	st.LastCheckedTime = &metav1.Time{Time: now}
+	ready := metav1.Condition{Type: intunev1alpha1.ConditionReady, ObservedGeneration: obj.GetGeneration(),
+		LastTransitionTime: metav1.NewTime(now)}
+	if err == nil {
+		st.ObservedGeneration = obj.GetGeneration()
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid,
+			"A token was obtained with the credentials"
+		meta.SetStatusCondition(&st.Conditions, ready)
+		return ctrl.Result{RequeueAfter: credentialsRecheck}, nil
+	}
+
+	f := classify(err)
+	if f.class == 0 {
+		return ctrl.Result{}, err
+	}
+	was := meta.FindStatusCondition(st.Conditions, intunev1alpha1.ConditionReady)
+	ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, f.reason, f.message
+	meta.SetStatusCondition(&st.Conditions, ready)
+	if was == nil || was.Reason != f.reason {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, f.reason, "CheckCredentials", "%s", f.message)
+	}
+	logf.FromContext(ctx).Info("Credentials do not work", "reason", f.reason, "message", f.message)
+	switch f.class {
+	case graph.ClassNeedsPerson:
+		st.ObservedGeneration = obj.GetGeneration()
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case graph.ClassThrottled:
+		return ctrl.Result{RequeueAfter: f.retryAfter}, nil
+	default:
+		return ctrl.Result{}, err
+	}
+}
+
+func (r *ConnectionReconciler) patchStatus(ctx context.Context, base, obj connectionObject) error {
+	was, st := base.ConnectionStatus(), obj.ConnectionStatus()
+	withoutTime := st.DeepCopy()
+	withoutTime.LastCheckedTime = was.LastCheckedTime
+	if equality.Semantic.DeepEqual(was, withoutTime) && was.LastCheckedTime != nil &&
+		st.LastCheckedTime.Sub(was.LastCheckedTime.Time) < credentialsRecheck/2 {
+		return nil // nothing new to say
+	}
+	err := r.Status().Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(fieldOwner))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// setupWithManager watches the connection kind and, by metadata only, the Secrets it reads.
+func (r *ConnectionReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
+	obj := r.newObject()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		WithOptions(controllerOptions(opts)).
+		Named(string(kindOf(obj))).
+		Complete(r)
+}
+
+// forSecret maps a Secret to the connections of this kind that read it.
+func (r *ConnectionReconciler) forSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	want := kindOf(r.newObject())
+	for _, conn := range connectionsReading(ctx, r.Client, obj) {
+		if kindOf(conn) == want {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(conn)})
+		}
+	}
+	return reqs
+}

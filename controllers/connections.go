@@ -1,0 +1,241 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// connectionKey names a connection of either kind: "GraphConnection/<namespace>/<name>" or
+// "ClusterGraphConnection/<name>". It is also the value of the field index that finds the resources
+// using a connection.
+func connectionKey(kind intunev1alpha1.ConnectionKind, namespace, name string) string {
+	if kind == intunev1alpha1.ConnectionKindCluster {
+		return string(kind) + "/" + name
+	}
+	return string(kind) + "/" + namespace + "/" + name
+}
+
+// refKey is the connectionKey of the connection a resource refers to.
+func refKey(o *intunev1alpha1.DeviceConfigurationUserOverview) string {
+	kind := o.Spec.ConnectionRef.Kind
+	if kind == "" {
+		kind = intunev1alpha1.ConnectionKindNamespaced
+	}
+	return connectionKey(kind, o.Namespace, o.Spec.ConnectionRef.Name)
+}
+
+// connections resolves connection references, enforces the namespace rules, and builds (and caches)
+// one Graph client per connection.
+type connections struct {
+	client    client.Client // cached reads: connections, namespaces, Secrets' metadata
+	apiReader client.Reader // direct reads of the Secret values, which are never cached
+	factory   ClientFactory
+	opts      graph.Options
+	tokenFile string
+
+	mu      sync.Mutex
+	clients map[string]cachedClient
+}
+
+// cachedClient is a Graph client and the version of its inputs it was built from.
+type cachedClient struct {
+	version string
+	client  graph.Client
+}
+
+// forResource resolves the connection a resource refers to, checks that the resource may use it,
+// and returns its Graph client.
+func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (graph.Client, error) {
+	ref := o.Spec.ConnectionRef
+	var conn interface {
+		client.Object
+		intunev1alpha1.Connection
+	}
+	switch ref.Kind {
+	case intunev1alpha1.ConnectionKindCluster:
+		cc := &intunev1alpha1.ClusterGraphConnection{}
+		if err := c.client.Get(ctx, types.NamespacedName{Name: ref.Name}, cc); err != nil {
+			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
+				"ClusterGraphConnection %q does not exist: create it or fix spec.connectionRef", ref.Name)
+		}
+		if err := c.admits(ctx, cc, o.Namespace); err != nil {
+			return nil, err
+		}
+		conn = cc
+	default:
+		// A namespaced reference has no namespace field: it can only name a connection of the
+		// resource's own namespace.
+		gc := &intunev1alpha1.GraphConnection{}
+		if err := c.client.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: ref.Name}, gc); err != nil {
+			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
+				"GraphConnection %q does not exist in namespace %q: create it or fix spec.connectionRef", ref.Name, o.Namespace)
+		}
+		conn = gc
+	}
+	return c.forConnection(ctx, conn)
+}
+
+// admits checks a ClusterGraphConnection's allowedNamespaces against a namespace.
+func (c *connections) admits(ctx context.Context, cc *intunev1alpha1.ClusterGraphConnection, namespace string) error {
+	allowed := cc.Spec.AllowedNamespaces
+	if slices.Contains(allowed.Names, namespace) {
+		return nil
+	}
+	if allowed.Selector != nil {
+		selector, err := metav1.LabelSelectorAsSelector(allowed.Selector)
+		if err != nil {
+			return stalledf(intunev1alpha1.ReasonConnectionNotAllowed,
+				"ClusterGraphConnection %q has an invalid allowedNamespaces.selector: %v", cc.Name, err)
+		}
+		ns := &metav1.PartialObjectMetadata{}
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := c.client.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+			return err
+		}
+		if selector.Matches(labels.Set(ns.Labels)) {
+			return nil
+		}
+	}
+	return stalledf(intunev1alpha1.ReasonConnectionNotAllowed,
+		"ClusterGraphConnection %q does not admit namespace %q: add it to the connection's spec.allowedNamespaces", cc.Name, namespace)
+}
+
+// forConnection returns the connection's Graph client, building it again when the connection or its
+// Secret has changed since the cached one was built, so that a rotated secret takes effect at once.
+func (c *connections) forConnection(ctx context.Context, conn interface {
+	client.Object
+	intunev1alpha1.Connection
+}) (graph.Client, error) {
+	spec := conn.Settings()
+	key := connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName())
+
+	secretVersion := ""
+	secretName := spec.Credentials.SecretName()
+	if secretName != "" {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		err := c.client.Get(ctx, types.NamespacedName{Namespace: conn.SecretNamespace(), Name: secretName}, meta)
+		if err != nil {
+			return nil, notFoundAs(err, intunev1alpha1.ReasonSecretNotFound,
+				"Secret %q does not exist in namespace %q: create it with the app's credentials", secretName, conn.SecretNamespace())
+		}
+		secretVersion = meta.ResourceVersion
+	}
+	version := fmt.Sprintf("%s/%d/%s", conn.GetUID(), conn.GetGeneration(), secretVersion)
+
+	c.mu.Lock()
+	cached, ok := c.clients[key]
+	c.mu.Unlock()
+	if ok && cached.version == version {
+		return cached.client, nil
+	}
+
+	cfg, err := c.config(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	gc, err := c.factory(cfg, c.opts)
+	if err != nil {
+		return nil, stalledf(intunev1alpha1.ReasonInvalidConfiguration, "%s %q cannot be used: %v", kindOf(conn), conn.GetName(), err)
+	}
+	c.mu.Lock()
+	c.clients[key] = cachedClient{version: version, client: gc}
+	c.mu.Unlock()
+	return gc, nil
+}
+
+// config turns a connection and its Secret into the Graph client's settings.
+func (c *connections) config(ctx context.Context, conn interface {
+	client.Object
+	intunev1alpha1.Connection
+}) (graph.Config, error) {
+	spec := conn.Settings()
+	cfg := graph.Config{
+		Cloud:         graph.Cloud(spec.Cloud),
+		APIVersion:    string(spec.APIVersion),
+		Endpoint:      spec.Endpoint,
+		AuthorityHost: spec.AuthorityHost,
+		CABundle:      []byte(spec.CABundle),
+		TenantID:      spec.TenantID,
+		ClientID:      spec.ClientID,
+	}
+	creds := spec.Credentials
+	switch creds.Source {
+	case intunev1alpha1.CredentialSourceClientSecret:
+		data, err := c.secretData(ctx, conn, creds.ClientSecret.Name, creds.ClientSecret.Key)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Credential = graph.Credential{Kind: graph.CredentialClientSecret, ClientSecret: string(data[creds.ClientSecret.Key])}
+	case intunev1alpha1.CredentialSourceClientCertificate:
+		ref := creds.ClientCertificate
+		data, err := c.secretData(ctx, conn, ref.Name, ref.CertificateKey, ref.PrivateKeyKey, ref.PasswordKey)
+		if err != nil {
+			return cfg, err
+		}
+		pem := append(append(slices.Clone(data[ref.CertificateKey]), '\n'), data[ref.PrivateKeyKey]...)
+		cfg.Credential = graph.Credential{Kind: graph.CredentialClientCertificate, CertificatePEM: pem}
+		if ref.PasswordKey != "" {
+			cfg.Credential.CertificatePassword = data[ref.PasswordKey]
+		}
+	case intunev1alpha1.CredentialSourceWorkloadIdentity:
+		if c.tokenFile == "" {
+			return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration,
+				"the operator has no federated token (AZURE_FEDERATED_TOKEN_FILE is unset): label its service account and pod for Azure workload identity")
+		}
+		cfg.Credential = graph.Credential{Kind: graph.CredentialWorkloadIdentity, TokenFile: c.tokenFile}
+	default:
+		return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration, "unknown credentials.source %q", creds.Source)
+	}
+	return cfg, nil
+}
+
+// secretData reads a Secret directly from the API server (Secret values are never cached) and checks
+// that it has the keys named ("" keys are optional and skipped).
+func (c *connections) secretData(ctx context.Context, conn intunev1alpha1.Connection, name string, keys ...string) (map[string][]byte, error) {
+	secret := &corev1.Secret{}
+	if err := c.apiReader.Get(ctx, types.NamespacedName{Namespace: conn.SecretNamespace(), Name: name}, secret); err != nil {
+		return nil, notFoundAs(err, intunev1alpha1.ReasonSecretNotFound,
+			"Secret %q does not exist in namespace %q: create it with the app's credentials", name, conn.SecretNamespace())
+	}
+	for _, k := range keys {
+		if k != "" && len(secret.Data[k]) == 0 {
+			return nil, stalledf(intunev1alpha1.ReasonSecretNotFound,
+				"Secret %q in namespace %q has no key %q", name, conn.SecretNamespace(), k)
+		}
+	}
+	return secret.Data, nil
+}
+
+// kindOf is the connection's kind, from its Go type (typed objects read from the cache carry no GVK).
+func kindOf(conn intunev1alpha1.Connection) intunev1alpha1.ConnectionKind {
+	if _, ok := conn.(*intunev1alpha1.ClusterGraphConnection); ok {
+		return intunev1alpha1.ConnectionKindCluster
+	}
+	return intunev1alpha1.ConnectionKindNamespaced
+}
+
+// notFoundAs turns a NotFound from the API server into a stalled error; other errors pass through
+// to be retried.
+func notFoundAs(err error, reason, format string, args ...any) error {
+	if apierrors.IsNotFound(err) {
+		return stalledf(reason, format, args...)
+	}
+	return err
+}
+
+// federatedTokenFile is where Azure workload identity's webhook mounts the pod's token.
+func federatedTokenFile() string { return os.Getenv("AZURE_FEDERATED_TOKEN_FILE") }

@@ -1,0 +1,354 @@
+package controllers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+var lastUpdate = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+
+// newOverview creates a resource for a configuration of the tenant that manages successCount,
+// failedCount and lastUpdateDateTime; edit adjusts it before it is created.
+func newOverview(t *tenant, configurationID string, edit ...func(*intunev1alpha1.DeviceConfigurationUserOverview)) *intunev1alpha1.DeviceConfigurationUserOverview {
+	GinkgoHelper()
+	o := &intunev1alpha1.DeviceConfigurationUserOverview{
+		ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, GenerateName: "wifi-"},
+		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+			DeviceConfigurationID: configurationID,
+			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: t.connection},
+			Overview: intunev1alpha1.OverviewFields{
+				SuccessCount:       ptr.To[int32](12),
+				FailedCount:        ptr.To[int32](0),
+				LastUpdateDateTime: ptr.To("2026-11-28T10:00:00Z"),
+			},
+		},
+	}
+	for _, e := range edit {
+		e(o)
+	}
+	Expect(k8sClient.Create(ctx, o)).To(Succeed())
+	return o
+}
+
+// fetch reads the resource again from the API server.
+func fetch(o *intunev1alpha1.DeviceConfigurationUserOverview) *intunev1alpha1.DeviceConfigurationUserOverview {
+	GinkgoHelper()
+	got := &intunev1alpha1.DeviceConfigurationUserOverview{}
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(o), got)).To(Succeed())
+	return got
+}
+
+// expectCondition waits until the resource's condition has the status and reason.
+func expectCondition(o *intunev1alpha1.DeviceConfigurationUserOverview, typ string, status metav1.ConditionStatus, reason string) *intunev1alpha1.DeviceConfigurationUserOverview {
+	GinkgoHelper()
+	var got *intunev1alpha1.DeviceConfigurationUserOverview
+	Eventually(func(g Gomega) {
+		got = &intunev1alpha1.DeviceConfigurationUserOverview{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(o), got)).To(Succeed())
+		c := meta.FindStatusCondition(got.Status.Conditions, typ)
+		g.Expect(c).NotTo(BeNil(), "no %s condition yet", typ)
+		g.Expect(c.Status).To(Equal(status), "%s: %s", c.Reason, c.Message)
+		g.Expect(c.Reason).To(Equal(reason), c.Message)
+		g.Expect(c.ObservedGeneration).To(Equal(got.Generation))
+	}).WithTimeout(20 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
+	return got
+}
+
+// patchBodies are the JSON bodies of the tenant's PATCHes.
+func patchBodies(t *tenant) []map[string]any {
+	GinkgoHelper()
+	var bodies []map[string]any
+	for _, r := range t.requests() {
+		if r.Method == http.MethodPatch {
+			var body map[string]any
+			Expect(json.Unmarshal(r.Body, &body)).To(Succeed(), string(r.Body))
+			bodies = append(bodies, body)
+		}
+	}
+	return bodies
+}
+
+var _ = Describe("A DeviceConfigurationUserOverview", func() {
+	It("is applied with one GET and one PATCH of exactly the differing fields, and reports Graph's answer", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{SuccessCount: 3, FailedCount: 0, PendingCount: 7, LastUpdateDateTime: lastUpdate.Add(-time.Hour)})
+		o := newOverview(t, id)
+
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		Expect(t.count(http.MethodGet)).To(Equal(1))
+		Expect(patchBodies(t)).To(Equal([]map[string]any{{
+			"successCount":       float64(12), // a JSON number; failedCount already matched
+			"lastUpdateDateTime": "2026-11-28T10:00:00Z",
+		}}))
+
+		state, ok := emulator.Overview(t.id, id)
+		Expect(ok).To(BeTrue())
+		Expect(got.Status.Observed).To(Equal(&intunev1alpha1.ObservedOverview{
+			ID:                   state.ID,
+			PendingCount:         state.PendingCount,
+			SuccessCount:         12,
+			FailedCount:          0,
+			ConfigurationVersion: state.ConfigurationVersion,
+			LastUpdateDateTime:   "2026-11-28T10:00:00Z",
+		}))
+		Expect(state.SuccessCount).To(Equal(int32(12)))
+		Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		Expect(got.Status.Drift).To(BeEmpty())
+		Expect(got.Status.LastAppliedTime).NotTo(BeNil())
+		Expect(got.Status.LastSyncTime).NotTo(BeNil())
+		Expect(got.Status.LastRequestID).To(Equal(t.requests()[len(t.requests())-1].RequestID))
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, intunev1alpha1.ConditionSynced)).To(BeTrue())
+	})
+
+	It("is waited for with kubectl wait --for=condition=Ready", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run("wait", "--for=condition=Ready", "--timeout=30s",
+			"-n", o.Namespace, "dcuo/"+o.Name)
+		out, _ := io.ReadAll(stdout)
+		errOut, _ := io.ReadAll(stderr)
+		Expect(err).NotTo(HaveOccurred(), string(errOut))
+		Expect(string(out)).To(ContainSubstring("condition met"))
+	})
+
+	It("corrects drift made in Graph within one resync", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{LastUpdateDateTime: lastUpdate})
+		o := newOverview(t, id)
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+
+		state, _ := emulator.Overview(t.id, id)
+		state.SuccessCount, state.FailedCount = 40, 2
+		emulator.Seed(t.id, id, state)
+		Eventually(func(g Gomega) {
+			now, _ := emulator.Overview(t.id, id)
+			g.Expect(now.SuccessCount).To(Equal(int32(12)))
+			g.Expect(now.FailedCount).To(Equal(int32(0)))
+		}).WithTimeout(syncInterval + 5*time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+		Expect(patchBodies(t)).To(HaveLen(2))
+		Expect(patchBodies(t)[1]).To(Equal(map[string]any{"successCount": float64(12), "failedCount": float64(0)}))
+	})
+
+	It("under ObserveOnly never PATCHes and lists the drift", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{SuccessCount: 3, FailedCount: 1, LastUpdateDateTime: lastUpdate})
+		o := newOverview(t, id, func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.ManagementPolicy = intunev1alpha1.ManagementPolicyObserveOnly
+		})
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonDriftDetected)
+		Expect(got.Status.Drift).To(Equal([]intunev1alpha1.FieldDrift{
+			{Field: "successCount", Desired: "12", Observed: "3"},
+			{Field: "failedCount", Desired: "0", Observed: "1"},
+		}))
+		Expect(got.Status.DriftCount).To(Equal(int32(2)))
+		Consistently(func() int { return t.count(http.MethodPatch) }).
+			WithTimeout(2 * syncInterval).WithPolling(200 * time.Millisecond).Should(BeZero())
+		Expect(t.count(http.MethodGet)).To(BeNumerically(">=", 2), "it kept observing")
+	})
+
+	It("makes no Graph call while paused, and syncs once unpaused", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{})
+		o := newOverview(t, id, func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Annotations = map[string]string{intunev1alpha1.AnnotationPaused: "true"}
+		})
+		expectCondition(o, intunev1alpha1.ConditionSynced, metav1.ConditionFalse, intunev1alpha1.ReasonPaused)
+		Consistently(func() int { return t.count("") }).
+			WithTimeout(2 * syncInterval).WithPolling(200 * time.Millisecond).Should(BeZero())
+
+		got := fetch(o)
+		delete(got.Annotations, intunev1alpha1.AnnotationPaused)
+		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+	})
+
+	It("resyncs a steady resource with exactly one GET per interval, no PATCH and no status write", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{SuccessCount: 12, LastUpdateDateTime: lastUpdate})
+		o := newOverview(t, id)
+		synced := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		before := t.count(http.MethodGet)
+
+		Eventually(func() int { return t.count(http.MethodGet) }).
+			WithTimeout(3*syncInterval + 5*time.Second).WithPolling(100 * time.Millisecond).Should(BeNumerically(">=", before+3))
+		Expect(t.count(http.MethodPatch)).To(BeZero())
+		Expect(fetch(o).ResourceVersion).To(Equal(synced.ResourceVersion), "a steady resync wrote status")
+
+		// The first resync falls at the resource's phase, anywhere in the interval after creation;
+		// from then on the resyncs are one interval apart.
+		var gets []time.Time
+		for _, r := range t.requests() {
+			gets = append(gets, r.Time)
+		}
+		for i := 2; i < len(gets); i++ {
+			Expect(gets[i].Sub(gets[i-1])).To(BeNumerically(">", syncInterval*8/10),
+				"GETs %d and %d came closer than one interval", i-1, i)
+		}
+	})
+
+	It("syncs at once when the sync-now annotation changes, and echoes it in status", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.SyncInterval = &metav1.Duration{Duration: time.Hour}
+		})
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		gets := t.count(http.MethodGet)
+
+		got := fetch(o)
+		got.Annotations = map[string]string{intunev1alpha1.AnnotationReconcileRequestedAt: "2026-11-28T12:00:00Z"}
+		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		Eventually(func() string { return fetch(o).Status.LastHandledReconcileAt }).
+			WithTimeout(10 * time.Second).Should(Equal("2026-11-28T12:00:00Z"))
+		Expect(t.count(http.MethodGet)).To(Equal(gets + 1))
+	})
+
+	It("makes no Graph call when deleted", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		before := t.count("")
+		Expect(k8sClient.Delete(ctx, o)).To(Succeed())
+		Consistently(func() int { return t.count("") }).
+			WithTimeout(2 * syncInterval).WithPolling(200 * time.Millisecond).Should(Equal(before))
+	})
+
+	It("says NotFound for an unknown configuration and retries slowly", func() {
+		t := newTenant()
+		o := newOverview(t, "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d")
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonNotFound)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionSynced).Reason).To(Equal(intunev1alpha1.ReasonNotFound))
+		Consistently(func() int { return t.count("") }).
+			WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(BeNumerically("<=", 2))
+	})
+
+	DescribeTable("stops on what needs a person, says what to fix, and does not hot-loop",
+		func(setup func(*tenant) *intunev1alpha1.DeviceConfigurationUserOverview, reason string) {
+			t := newTenant()
+			o := setup(t)
+			got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, reason)
+			Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message).NotTo(BeEmpty())
+			before := t.count("")
+			Consistently(func() int { return t.count("") - before }).
+				WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(BeNumerically("<=", 2))
+		},
+		Entry("400 from Graph", func(t *tenant) *intunev1alpha1.DeviceConfigurationUserOverview {
+			id := t.seed(graphtest.Overview{})
+			emulator.Inject(graphtest.Fault{ConfigurationID: id, Status: http.StatusBadRequest})
+			return newOverview(t, id)
+		}, intunev1alpha1.ReasonBadRequest),
+		Entry("403: an app that may only read", func(t *tenant) *intunev1alpha1.DeviceConfigurationUserOverview {
+			emulator.AddApp(graphtest.App{TenantID: t.id, ClientID: t.clientID, ClientSecret: t.secret,
+				Permissions: []string{graphtest.PermissionRead}})
+			return newOverview(t, t.seed(graphtest.Overview{}))
+		}, intunev1alpha1.ReasonForbidden),
+		Entry("a wrong client secret", func(t *tenant) *intunev1alpha1.DeviceConfigurationUserOverview {
+			Expect(k8sClient.Update(ctx, t.secretObject("not-the-secret"))).To(Succeed())
+			return newOverview(t, t.seed(graphtest.Overview{}))
+		}, intunev1alpha1.ReasonInvalidCredentials),
+		Entry("a missing Secret", func(t *tenant) *intunev1alpha1.DeviceConfigurationUserOverview {
+			Expect(k8sClient.Delete(ctx, t.secretObject(""))).To(Succeed())
+			return newOverview(t, t.seed(graphtest.Overview{}))
+		}, intunev1alpha1.ReasonSecretNotFound),
+	)
+
+	It("sends nothing to a throttled tenant before Retry-After has passed", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{})
+		emulator.Inject(graphtest.Fault{TenantID: t.id, Status: http.StatusTooManyRequests, RetryAfter: "2.5", Times: 1})
+		o := newOverview(t, id)
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+
+		reqs := t.requests()
+		Expect(reqs[0].Status).To(Equal(http.StatusTooManyRequests))
+		Expect(reqs[1].Time.Sub(reqs[0].Time)).To(BeNumerically(">=", 2500*time.Millisecond),
+			"the next call came %v after the 429", reqs[1].Time.Sub(reqs[0].Time))
+	})
+
+	It("says NotPersisted when Graph does not keep a PATCH, and backs off", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{})
+		emulator.Inject(graphtest.Fault{ConfigurationID: id, DiscardPatch: true})
+		DeferCleanup(emulator.ClearFaults)
+		o := newOverview(t, id)
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonNotPersisted)
+		before := t.count(http.MethodPatch)
+		time.Sleep(10 * time.Second) // watch the backoff at work over a fixed span
+		Expect(t.count(http.MethodPatch)-before).To(BeNumerically("<=", 5), "PATCHes in 10s: no hot loop")
+		var patches []time.Time
+		for _, r := range t.requests() {
+			if r.Method == http.MethodPatch {
+				patches = append(patches, r.Time)
+			}
+		}
+		Expect(len(patches)).To(BeNumerically(">=", 3))
+		first, last := patches[1].Sub(patches[0]), patches[len(patches)-1].Sub(patches[len(patches)-2])
+		Expect(last).To(BeNumerically(">", first), "the waits between retries grow")
+	})
+})
+
+var _ = Describe("Connections", func() {
+	It("take a fixed client secret without a restart", func() {
+		t := newTenant()
+		Expect(k8sClient.Update(ctx, t.secretObject("an-old-secret"))).To(Succeed())
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonInvalidCredentials)
+
+		Expect(k8sClient.Update(ctx, t.secretObject(t.secret))).To(Succeed())
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+	})
+
+	It("refuse a GraphConnection of another namespace, without a Graph call", func() {
+		t := newTenant()
+		elsewhere := newNamespace(nil)
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Namespace = elsewhere // the connection "contoso" lives in t.namespace only
+		})
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotFound)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message).To(
+			ContainSubstring(fmt.Sprintf("in namespace %q", elsewhere)))
+		Consistently(func() int { return t.count("") }).WithTimeout(3 * time.Second).Should(BeZero())
+	})
+
+	It("refuse a ClusterGraphConnection whose allowedNamespaces exclude the namespace, without a Graph call", func() {
+		t := newTenant()
+		cc := newClusterConnection(t, intunev1alpha1.AllowedNamespaces{
+			Names:    []string{"someone-else"},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "it"}},
+		})
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: cc}
+		})
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotAllowed)
+		Consistently(func() int { return t.count("") }).WithTimeout(3 * time.Second).Should(BeZero())
+
+		By("admitting the namespace by label")
+		nsObj := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: t.namespace}, nsObj)).To(Succeed())
+		nsObj.Labels = map[string]string{"team": "it"}
+		Expect(k8sClient.Update(ctx, nsObj)).To(Succeed())
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+	})
+
+	It("admit a namespace listed by name in a ClusterGraphConnection", func() {
+		t := newTenant()
+		cc := newClusterConnection(t, intunev1alpha1.AllowedNamespaces{Names: []string{t.namespace}})
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: cc}
+		})
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+	})
+})

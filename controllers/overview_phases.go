@@ -1,0 +1,201 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// overviewPass is the state of one pass over one resource: the object as read (base), the object
+// whose status the pass writes, and what Graph answered.
+type overviewPass struct {
+	obj      *intunev1alpha1.DeviceConfigurationUserOverview
+	base     *intunev1alpha1.DeviceConfigurationUserOverview
+	now      time.Time
+	patch    graph.Fields // what the managed fields need to match the spec
+	reverted string       // managed fields back at their value from before the last PATCH
+	synced   bool         // the pass read Graph successfully
+}
+
+// patchMark remembers the values a PATCH replaced, to recognise a PATCH that Graph answered with
+// success but did not keep: the next observation finds the old values again.
+type patchMark struct {
+	uid        types.UID
+	generation int64
+	replaced   map[string]string // field → the value Graph had before the PATCH
+}
+
+// reverted lists the drifting fields that are back at the value the PATCH replaced.
+func (m patchMark) reverted(drift []intunev1alpha1.FieldDrift) string {
+	var back []intunev1alpha1.FieldDrift
+	for _, d := range drift {
+		if old, ok := m.replaced[d.Field]; ok && old == d.Observed {
+			back = append(back, d)
+		}
+	}
+	return driftFields(back)
+}
+
+// syncDue says whether the pass must call Graph: for a new generation, a sync requested through the
+// annotation, after a failed or paused pass, and when the resource's sync slot has come. Any other
+// event (a restart, a connection that changed while the resource was fine) waits for the slot.
+func (r *OverviewReconciler) syncDue(p *overviewPass) bool {
+	obj := p.obj
+	if obj.Status.ObservedGeneration != obj.Generation {
+		return true
+	}
+	if at := obj.Annotations[intunev1alpha1.AnnotationReconcileRequestedAt]; at != "" && at != obj.Status.LastHandledReconcileAt {
+		return true
+	}
+	if !meta.IsStatusConditionTrue(obj.Status.Conditions, intunev1alpha1.ConditionSynced) {
+		return true
+	}
+	key := client.ObjectKeyFromObject(obj)
+	last, ok := r.lastSync.Load(key)
+	if !ok || last.(syncMark).uid != obj.UID {
+		// Synced before this process started: wait for the slot rather than sync every resource at
+		// start-up.
+		r.lastSync.Store(key, syncMark{uid: obj.UID, at: p.now})
+		return false
+	}
+	return last.(syncMark).at.Before(lastSlot(obj.UID, r.interval(obj), p.now))
+}
+
+// nextSync requeues the resource at its next sync slot, behind any change that is waiting.
+func (r *OverviewReconciler) nextSync(p *overviewPass) reconcile.Result {
+	next := nextSlot(p.obj.UID, r.interval(p.obj), p.now)
+	return reconcile.Result{RequeueAfter: next.Sub(p.now), Priority: ptr.To(handler.LowPriority)}
+}
+
+// observe reads the overview from Graph, records it in status and works out the drift.
+func (r *OverviewReconciler) observe(ctx context.Context, p *overviewPass, gc graph.Client) error {
+	resp, err := gc.GetOverview(ctx, p.obj.Spec.DeviceConfigurationID)
+	if err != nil {
+		return err
+	}
+	st := &p.obj.Status
+	st.LastRequestID = resp.RequestID
+	st.Observed = observedFrom(&resp.Overview)
+	patch, drift, err := diffOverview(&p.obj.Spec.Overview, &resp.Overview)
+	if err != nil {
+		return stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+	}
+	p.patch = patch
+	st.Drift, st.DriftCount = drift, int32(len(drift))
+	key := client.ObjectKeyFromObject(p.obj)
+	if v, ok := r.patched.Load(key); ok {
+		if m := v.(patchMark); m.uid == p.obj.UID && m.generation == p.obj.Generation {
+			p.reverted = m.reverted(drift)
+		}
+		if len(drift) == 0 {
+			r.patched.Delete(key)
+		}
+	}
+	if len(drift) > 0 {
+		driftDetected.WithLabelValues(string(policyOf(p.obj))).Inc()
+		if !meta.IsStatusConditionTrue(p.base.Status.Conditions, intunev1alpha1.ConditionSynced) || len(p.base.Status.Drift) == 0 {
+			r.recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
+				"Graph differs from the spec in %s", driftFields(drift))
+		}
+	}
+	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", resp.RequestID, "drift", len(drift))
+	return nil
+}
+
+// apply PATCHes the differing managed fields (Manage only) and checks that Graph kept them.
+func (r *OverviewReconciler) apply(ctx context.Context, p *overviewPass, gc graph.Client) error {
+	if policyOf(p.obj) == intunev1alpha1.ManagementPolicyObserveOnly || p.patch.IsEmpty() {
+		return nil
+	}
+	resp, err := gc.PatchOverview(ctx, p.obj.Spec.DeviceConfigurationID, p.patch)
+	if err != nil {
+		return err
+	}
+	st := &p.obj.Status
+	st.LastRequestID = resp.RequestID
+	st.Observed = observedFrom(&resp.Overview)
+	st.LastAppliedTime = ptr.To(metav1.NewTime(p.now))
+	patchesApplied.Inc()
+	replaced := make(map[string]string, len(st.Drift))
+	for _, d := range st.Drift {
+		replaced[d.Field] = d.Observed
+	}
+	r.patched.Store(client.ObjectKeyFromObject(p.obj), patchMark{uid: p.obj.UID, generation: p.obj.Generation, replaced: replaced})
+	fields := driftFields(st.Drift)
+	r.recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, "Patched", "Patch", "Set %s in Graph", fields)
+	logf.FromContext(ctx).Info("Patched the overview", "fields", fields, "requestID", resp.RequestID)
+
+	_, remaining, err := diffOverview(&p.obj.Spec.Overview, &resp.Overview)
+	if err != nil {
+		return stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+	}
+	st.Drift, st.DriftCount = remaining, int32(len(remaining))
+	switch {
+	case len(remaining) > 0:
+		return &notPersisted{fields: driftFields(remaining)}
+	case p.reverted != "":
+		return &notPersisted{fields: p.reverted}
+	}
+	return nil
+}
+
+// failed records a failed pass in the conditions and ends it as its class says: backoff, a wait, or
+// nothing until a person changes something.
+func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, err error) (reconcile.Result, error) {
+	f := classify(err)
+	if f.class == 0 {
+		return reconcile.Result{}, err // the Kubernetes API failed us: retried with backoff, status untouched
+	}
+	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
+	p.markFailed(f)
+	if was == nil || was.Reason != f.reason {
+		eventType := corev1.EventTypeWarning
+		r.recorder.Eventf(p.obj, nil, eventType, f.reason, "Sync", "%s", f.message)
+	}
+	log := logf.FromContext(ctx)
+	switch f.class {
+	case graph.ClassNeedsPerson:
+		log.Info("Graph sync needs a person", "reason", f.reason, "message", f.message)
+		return reconcile.Result{}, reconcile.TerminalError(err)
+	case graph.ClassThrottled:
+		wait := f.retryAfter + time.Duration(rand.Int64N(int64(f.retryAfter/10)+1))
+		log.V(1).Info("Throttled", "retryAfter", wait)
+		return reconcile.Result{RequeueAfter: wait}, nil
+	case graph.ClassNotFound:
+		return reconcile.Result{RequeueAfter: notFoundRetry}, nil
+	default:
+		return reconcile.Result{}, err
+	}
+}
+
+// policyOf is the resource's management policy, Manage when unset.
+func policyOf(o *intunev1alpha1.DeviceConfigurationUserOverview) intunev1alpha1.ManagementPolicy {
+	if o.Spec.ManagementPolicy == "" {
+		return intunev1alpha1.ManagementPolicyManage
+	}
+	return o.Spec.ManagementPolicy
+}
+
+// driftFields lists drift as "successCount=12, failedCount=0" (the desired values).
+func driftFields(drift []intunev1alpha1.FieldDrift) string {
+	parts := make([]string, len(drift))
+	for i, d := range drift {
+		parts[i] = fmt.Sprintf("%s=%s", d.Field, d.Desired)
+	}
+	return strings.Join(parts, ", ")
+}

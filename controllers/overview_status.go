@@ -1,0 +1,86 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// fieldOwner is the operator's field manager. It writes status only, never spec, so that GitOps
+// tools see no diff after a reconcile.
+const fieldOwner = "overview-operator"
+
+// heartbeat is how often lastSyncTime is refreshed when nothing else in status changes.
+const heartbeat = time.Hour
+
+// markSynced records a pass that read Graph (and, under Manage, made it match).
+func (p *overviewPass) markSynced() {
+	p.synced = true
+	st := &p.obj.Status
+	st.ObservedGeneration = p.obj.Generation
+	st.LastHandledReconcileAt = p.obj.Annotations[intunev1alpha1.AnnotationReconcileRequestedAt]
+	ready := metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: intunev1alpha1.ReasonUpToDate, Message: "Graph holds every managed value"}
+	if len(st.Drift) > 0 { // ObserveOnly: Graph was observed and the difference is reported
+		ready.Reason = intunev1alpha1.ReasonDriftDetected
+		ready.Message = fmt.Sprintf("ObserveOnly: Graph differs from the spec in %d managed fields (see status.drift)", len(st.Drift))
+	}
+	p.setCondition(ready)
+	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
+		Reason: "Succeeded", Message: "Graph was read successfully"})
+}
+
+// markPaused records a pass that made no Graph call because of the paused annotation.
+func (p *overviewPass) markPaused() {
+	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
+		Reason:  intunev1alpha1.ReasonPaused,
+		Message: "The " + intunev1alpha1.AnnotationPaused + " annotation is \"true\": no Graph calls are made until it is removed"})
+}
+
+// markFailed records a failed pass. A passing fault (throttling, an unavailable Graph) leaves a Ready
+// condition that holds for this generation alone: Graph did not stop matching because it could not
+// be read for a while.
+func (p *overviewPass) markFailed(f failure) {
+	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
+		Reason: f.reason, Message: f.message})
+	ready := meta.FindStatusCondition(p.obj.Status.Conditions, intunev1alpha1.ConditionReady)
+	passing := f.reason == graph.ReasonThrottled || f.reason == graph.ReasonGraphUnavailable
+	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.Generation {
+		return
+	}
+	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: f.reason, Message: f.message})
+}
+
+func (p *overviewPass) setCondition(c metav1.Condition) {
+	c.ObservedGeneration = p.obj.Generation
+	c.LastTransitionTime = metav1.NewTime(p.now)
+	meta.SetStatusCondition(&p.obj.Status.Conditions, c)
+}
+
+// patchStatus writes the pass's status in one merge patch, and nothing when only the request-id or
+// the sync time would change: a steady resource costs no writes but a heartbeat once an hour.
+func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) error {
+	st, was := &p.obj.Status, &p.base.Status
+	resourceMetrics.observe(client.ObjectKeyFromObject(p.obj), st.Conditions)
+
+	steady := st.DeepCopy()
+	steady.LastSyncTime, steady.LastRequestID = was.LastSyncTime, was.LastRequestID
+	changed := !equality.Semantic.DeepEqual(was, steady)
+	heartbeatDue := p.synced && (was.LastSyncTime == nil || p.now.Sub(was.LastSyncTime.Time) >= heartbeat)
+	if !changed && !heartbeatDue {
+		return nil
+	}
+	if p.synced {
+		st.LastSyncTime = &metav1.Time{Time: p.now}
+	}
+	return r.Status().Patch(ctx, p.obj, client.MergeFrom(p.base), client.FieldOwner(fieldOwner))
+}

@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// ClientFactory builds the Graph client of one connection. graph.NewClient is the default; tests may
+// wrap it.
+type ClientFactory func(graph.Config, graph.Options) (graph.Client, error)
+
+// Options configure the reconcilers. The zero value is usable: every field has a default.
+type Options struct {
+	// SyncInterval is how often a resource without spec.syncInterval reads Graph (default 10m).
+	SyncInterval time.Duration
+	// MaxConcurrentReconciles is how many resources are reconciled at once (default 4).
+	MaxConcurrentReconciles int
+	// Limits is each tenant's Graph budget (default: Intune's per-app limits, graph.DefaultLimits).
+	Limits graph.Limits
+	// GraphOptions tune the Graph clients; Budgets is set from Limits when nil.
+	GraphOptions graph.Options
+	// NewClient builds Graph clients (default graph.NewClient).
+	NewClient ClientFactory
+	// WorkloadIdentityTokenFile is the federated token of WorkloadIdentity connections (default: the
+	// AZURE_FEDERATED_TOKEN_FILE environment variable that Azure workload identity sets).
+	WorkloadIdentityTokenFile string
+	// Clock tells the time (default: the real clock).
+	Clock clock.PassiveClock
+	// RetryBaseDelay and RetryMaxDelay bound the jittered exponential backoff after a retryable
+	// failure (defaults 1s and 5m).
+	RetryBaseDelay, RetryMaxDelay time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 10 * time.Minute
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = 4
+	}
+	if o.Limits == (graph.Limits{}) {
+		o.Limits = graph.DefaultLimits()
+	}
+	if o.GraphOptions.Budgets == nil {
+		o.GraphOptions.Budgets = graph.NewBudgets(o.Limits)
+	}
+	if o.NewClient == nil {
+		o.NewClient = graph.NewClient
+	}
+	if o.WorkloadIdentityTokenFile == "" {
+		o.WorkloadIdentityTokenFile = federatedTokenFile()
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.RetryBaseDelay <= 0 {
+		o.RetryBaseDelay = time.Second
+	}
+	if o.RetryMaxDelay <= 0 {
+		o.RetryMaxDelay = 5 * time.Minute
+	}
+	return o
+}
+
+// Field indexes that map a change to the objects it concerns, so that no watch lists everything.
+const (
+	// indexConnection indexes DeviceConfigurationUserOverviews by the connectionKey they refer to.
+	indexConnection = ".spec.connectionRef.key"
+	// indexSecret indexes both connection kinds by "<namespace>/<name>" of the Secret they read.
+	indexSecret = ".spec.credentials.secret"
+)
+
+// SetupWithManager registers the DeviceConfigurationUserOverview, GraphConnection and
+// ClusterGraphConnection reconcilers, and the field indexes they use, with mgr.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	opts = opts.withDefaults()
+	if err := setupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	conns := &connections{
+		client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
+		factory:   opts.NewClient,
+		opts:      opts.GraphOptions,
+		tokenFile: opts.WorkloadIdentityTokenFile,
+		clients:   map[string]cachedClient{},
+	}
+	overviews := &OverviewReconciler{
+		Client:       mgr.GetClient(),
+		connections:  conns,
+		recorder:     mgr.GetEventRecorder("overview-operator"),
+		clock:        opts.Clock,
+		syncInterval: opts.SyncInterval,
+	}
+	if err := overviews.setupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("set up the DeviceConfigurationUserOverview controller: %w", err)
+	}
+	for _, conn := range []connectionObject{&intunev1alpha1.GraphConnection{}, &intunev1alpha1.ClusterGraphConnection{}} {
+		r := &ConnectionReconciler{
+			Client:      mgr.GetClient(),
+			connections: conns,
+			recorder:    mgr.GetEventRecorder("overview-operator"),
+			clock:       opts.Clock,
+			newObject:   func() connectionObject { return conn.DeepCopyObject().(connectionObject) },
+		}
+		if err := r.setupWithManager(mgr, opts); err != nil {
+			return fmt.Errorf("set up the %T controller: %w", conn, err)
+		}
+	}
+	return nil
+}
+
+func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{}, indexConnection,
+		func(obj client.Object) []string {
+			return []string{refKey(obj.(*intunev1alpha1.DeviceConfigurationUserOverview))}
+		}); err != nil {
+		return fmt.Errorf("index resources by connection: %w", err)
+	}
+	for _, conn := range []connectionObject{&intunev1alpha1.GraphConnection{}, &intunev1alpha1.ClusterGraphConnection{}} {
+		if err := indexer.IndexField(ctx, conn, indexSecret, func(obj client.Object) []string {
+			c := obj.(connectionObject)
+			name := c.Settings().Credentials.SecretName()
+			if name == "" {
+				return nil
+			}
+			return []string{c.SecretNamespace() + "/" + name}
+		}); err != nil {
+			return fmt.Errorf("index connections by Secret: %w", err)
+		}
+	}
+	return nil
+}

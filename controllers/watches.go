@@ -1,0 +1,112 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+)
+
+// setupWithManager wires the resource reconciler's watches. A status write does not trigger a pass
+// (only a new generation or annotation does), a connection or Secret change reaches the resources
+// that use it through field indexes, and Secrets are watched by metadata only: their values are never
+// cached.
+func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&intunev1alpha1.DeviceConfigurationUserOverview{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&intunev1alpha1.GraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&intunev1alpha1.ClusterGraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WithOptions(controllerOptions(opts)).
+		Named("deviceconfigurationuseroverview").
+		Complete(r)
+}
+
+// controllerOptions are the queue settings both kinds of reconciler share: the priority queue, so
+// that a change is served before routine resyncs, and jittered exponential backoff.
+func controllerOptions(opts Options) controller.Options {
+	return controller.Options{
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		UsePriorityQueue:        ptr.To(true),
+		RateLimiter:             newJitteredBackoff(opts.RetryBaseDelay, opts.RetryMaxDelay),
+	}
+}
+
+// forConnection maps a connection to the resources that refer to it.
+func (r *OverviewReconciler) forConnection(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.usersOf(ctx, connectionKey(kindOf(obj.(intunev1alpha1.Connection)), obj.GetNamespace(), obj.GetName()))
+}
+
+// forSecret maps a Secret to the resources whose connections read it.
+func (r *OverviewReconciler) forSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, conn := range connectionsReading(ctx, r.Client, obj) {
+		reqs = append(reqs, r.usersOf(ctx, connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName()))...)
+	}
+	return reqs
+}
+
+// forNamespace maps a namespace whose labels changed to its resources: a ClusterGraphConnection's
+// selector may now admit or refuse them.
+func (r *OverviewReconciler) forNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
+		logf.FromContext(ctx).Error(err, "Unable to list the resources of a namespace", "namespace", obj.GetName())
+		return nil
+	}
+	return requestsFor(list)
+}
+
+func (r *OverviewReconciler) usersOf(ctx context.Context, key string) []reconcile.Request {
+	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+	if err := r.List(ctx, list, client.MatchingFields{indexConnection: key}); err != nil {
+		logf.FromContext(ctx).Error(err, "Unable to list the resources of a connection", "connection", key)
+		return nil
+	}
+	return requestsFor(list)
+}
+
+func requestsFor(list *intunev1alpha1.DeviceConfigurationUserOverviewList) []reconcile.Request {
+	reqs := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
+}
+
+// connectionsReading lists the connections of both kinds that read a Secret.
+func connectionsReading(ctx context.Context, c client.Client, secret client.Object) []connectionObject {
+	key := client.MatchingFields{indexSecret: secret.GetNamespace() + "/" + secret.GetName()}
+	var conns []connectionObject
+	namespaced := &intunev1alpha1.GraphConnectionList{}
+	if err := c.List(ctx, namespaced, key); err != nil {
+		logf.FromContext(ctx).Error(err, "Unable to list the connections of a Secret")
+	}
+	for i := range namespaced.Items {
+		conns = append(conns, &namespaced.Items[i])
+	}
+	cluster := &intunev1alpha1.ClusterGraphConnectionList{}
+	if err := c.List(ctx, cluster, key); err != nil {
+		logf.FromContext(ctx).Error(err, "Unable to list the cluster connections of a Secret")
+	}
+	for i := range cluster.Items {
+		conns = append(conns, &cluster.Items[i])
+	}
+	return conns
+}

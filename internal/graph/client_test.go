@@ -1,0 +1,411 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// TestAnswers plays every class of Graph answer to GetOverview and
+// PatchOverview, and checks what the caller gets and what Graph saw.
+func TestAnswers(t *testing.T) {
+	patch := Fields{SuccessCount: ptr[int32](12)}
+	patched := wantOverview(func() graphtest.Overview {
+		o := newEmulatorSeed()
+		o.SuccessCount = 12
+		return o
+	}())
+	type want struct {
+		Overview *Overview       // on success
+		Class    Class           // on failure
+		Reason   string          // on failure
+		Statuses []int           // the Graph requests the emulator answered, in order
+		Tokens   int             // token requests
+		Message  string          // a part of the classification's message
+		Methods  []string        // the methods of the Graph requests, if not all the call's
+		Status   int             // the *Error's StatusCode
+		Code     string          // the *Error's Code
+		Extra    func(*emulator) // a further check on the emulator
+		// Tries is the number of distinct client-request-ids, when Go's
+		// transport resends a GET on its own after a dropped connection
+		// (with the same id); otherwise every request has its own.
+		Tries int
+	}
+	tests := map[string]struct {
+		fault  *graphtest.Fault
+		setup  func(*emulator)
+		method string // GET (default) or PATCH
+		id     string
+		want   want
+	}{
+		"200 GET": {
+			want: want{Overview: ptr(wantOverview(newEmulatorSeed())), Statuses: []int{200}, Tokens: 1},
+		},
+		"200 PATCH": {
+			method: http.MethodPatch,
+			want:   want{Overview: &patched, Statuses: []int{200}, Tokens: 1},
+		},
+		"204 PATCH, then a GET": {
+			method: http.MethodPatch,
+			fault:  &graphtest.Fault{Method: http.MethodPatch, NoContent: true, Times: 1},
+			want: want{Overview: &patched, Statuses: []int{204, 200}, Methods: []string{"PATCH", "GET"}, Tokens: 1,
+				Extra: func(e *emulator) {
+					if o, _ := e.Overview(testTenant, configID); o.SuccessCount != 12 {
+						t.Errorf("the emulator kept successCount %d, want 12", o.SuccessCount)
+					}
+				}},
+		},
+		"400": {
+			method: http.MethodPatch,
+			fault:  &graphtest.Fault{Status: 400, Message: "Invalid value"},
+			want: want{Class: ClassNeedsPerson, Reason: ReasonBadRequest, Statuses: []int{400}, Tokens: 1,
+				Status: 400, Code: "BadRequest", Message: "Invalid value"},
+		},
+		"401 once: a fresh token, then success": {
+			fault: &graphtest.Fault{Status: 401, Times: 1},
+			want:  want{Overview: ptr(wantOverview(newEmulatorSeed())), Statuses: []int{401, 200}, Tokens: 2},
+		},
+		"401 always: one fresh token, then an error": {
+			fault: &graphtest.Fault{Status: 401},
+			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidCredentials, Statuses: []int{401, 401}, Tokens: 2,
+				Status: 401, Code: "InvalidAuthenticationToken"},
+		},
+		"403: the app may only read": {
+			method: http.MethodPatch,
+			setup: func(e *emulator) {
+				e.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient, ClientSecret: testSecret,
+					Permissions: []string{graphtest.PermissionRead}})
+			},
+			want: want{Class: ClassNeedsPerson, Reason: ReasonForbidden, Statuses: []int{403}, Tokens: 1, Status: 403,
+				Message: "the app lacks DeviceManagementConfiguration.ReadWrite.All"},
+		},
+		"404": {
+			id:   otherConfigID,
+			want: want{Class: ClassNotFound, Reason: ReasonNotFound, Statuses: []int{404}, Tokens: 1, Status: 404, Code: "ResourceNotFound"},
+		},
+		"409 then 200": {
+			method: http.MethodPatch,
+			fault:  &graphtest.Fault{Status: 409, Times: 1},
+			want:   want{Overview: &patched, Statuses: []int{409, 200}, Tokens: 1},
+		},
+		"500 then 200": {
+			fault: &graphtest.Fault{Status: 500, Times: 2},
+			want:  want{Overview: ptr(wantOverview(newEmulatorSeed())), Statuses: []int{500, 500, 200}, Tokens: 1},
+		},
+		"500 always: the retries run out": {
+			method: http.MethodPatch,
+			fault:  &graphtest.Fault{Status: 500},
+			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{500, 500, 500, 500}, Tokens: 1,
+				Status: 500, Code: "InternalError"},
+		},
+		"503 with Retry-After, then 200": {
+			fault: &graphtest.Fault{Status: 503, RetryAfter: "0.25", Times: 1},
+			want:  want{Overview: ptr(wantOverview(newEmulatorSeed())), Statuses: []int{503, 200}, Tokens: 1},
+		},
+		"503 with a Retry-After too long to wait": {
+			fault: &graphtest.Fault{Status: 503, RetryAfter: "30"},
+			want: want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{503}, Tokens: 1, Status: 503,
+				Extra: func(e *emulator) {}},
+		},
+		"429 with a Retry-After too long to wait": {
+			method: http.MethodPatch,
+			fault:  &graphtest.Fault{Status: 429, RetryAfter: "12.5"},
+			want:   want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{429}, Tokens: 1, Status: 429, Code: "TooManyRequests"},
+		},
+		"dropped connection, then 200": {
+			method: http.MethodPatch,
+			fault:  &graphtest.Fault{DropConnection: true, Times: 1},
+			want:   want{Overview: &patched, Statuses: []int{0, 200}, Tokens: 1},
+		},
+		"dropped connection always": {
+			fault: &graphtest.Fault{DropConnection: true},
+			want:  want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Tokens: 1, Message: "dropped", Tries: 4},
+		},
+		"malformed body": {
+			fault: &graphtest.Fault{MalformedBody: true},
+			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{200}, Tokens: 1, Status: 200,
+				Message: "not a deviceConfigurationUserOverview"},
+		},
+		"an id that is not one": {
+			id:   "../../me",
+			want: want{Class: ClassNeedsPerson, Reason: ReasonBadRequest, Tokens: 0},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEmulator(t, graphtest.Options{})
+			if tc.setup != nil {
+				tc.setup(e)
+			}
+			if tc.fault != nil {
+				e.Inject(*tc.fault)
+			}
+			c := e.client(t, e.config(), fastOptions())
+			ctx := testContext(t)
+			id := configID
+			if tc.id != "" {
+				id = tc.id
+			}
+			var resp Response
+			var err error
+			if tc.method == http.MethodPatch {
+				resp, err = c.PatchOverview(ctx, id, patch)
+			} else {
+				resp, err = c.GetOverview(ctx, id)
+			}
+
+			reqs := e.graphRequests()
+			if tc.want.Overview != nil {
+				if err != nil {
+					t.Fatalf("error %v", err)
+				}
+				if diff := cmp.Diff(*tc.want.Overview, resp.Overview); diff != "" {
+					t.Errorf("overview (-want +got):\n%s", diff)
+				}
+				if last := reqs[len(reqs)-1]; resp.RequestID != last.RequestID {
+					t.Errorf("request-id %q, want the last answer's %q", resp.RequestID, last.RequestID)
+				}
+			} else {
+				var gerr *Error
+				if !errors.As(err, &gerr) {
+					t.Fatalf("error %v (%T), want an *Error", err, err)
+				}
+				got := Classify(err)
+				if got.Class != tc.want.Class || got.Reason != tc.want.Reason {
+					t.Errorf("%v classified %+v, want %s %s", err, got, tc.want.Class, tc.want.Reason)
+				}
+				if !strings.Contains(got.Message, tc.want.Message) {
+					t.Errorf("message %q does not contain %q", got.Message, tc.want.Message)
+				}
+				if gerr.StatusCode != tc.want.Status {
+					t.Errorf("StatusCode %d, want %d", gerr.StatusCode, tc.want.Status)
+				}
+				if tc.want.Code != "" && gerr.Code != tc.want.Code {
+					t.Errorf("Code %q, want %q", gerr.Code, tc.want.Code)
+				}
+				if gerr.StatusCode != 0 && (gerr.RequestID == "" || gerr.RequestID != reqs[len(reqs)-1].RequestID) {
+					t.Errorf("request-id %q, want the last answer's %q", gerr.RequestID, reqs[len(reqs)-1].RequestID)
+				}
+			}
+
+			if tc.want.Statuses != nil {
+				var statuses []int
+				var methods []string
+				for _, r := range reqs {
+					statuses = append(statuses, r.Status)
+					methods = append(methods, r.Method)
+				}
+				if diff := cmp.Diff(tc.want.Statuses, statuses); diff != "" {
+					t.Errorf("statuses Graph answered (-want +got):\n%s", diff)
+				}
+				wantMethods := tc.want.Methods
+				if wantMethods == nil {
+					m := tc.method
+					if m == "" {
+						m = http.MethodGet
+					}
+					for range tc.want.Statuses {
+						wantMethods = append(wantMethods, m)
+					}
+				}
+				if diff := cmp.Diff(wantMethods, methods); diff != "" {
+					t.Errorf("methods Graph saw (-want +got):\n%s", diff)
+				}
+			}
+			if n := e.tokenRequests(); n != tc.want.Tokens {
+				t.Errorf("%d token requests, want %d", n, tc.want.Tokens)
+			}
+			// Every try carries a fresh client-request-id.
+			seen := map[string]bool{}
+			for _, r := range reqs {
+				if _, err := uuid.Parse(r.ClientRequestID); err != nil || (seen[r.ClientRequestID] && tc.want.Tries == 0) {
+					t.Errorf("client-request-id %q is not a fresh GUID", r.ClientRequestID)
+				}
+				seen[r.ClientRequestID] = true
+			}
+			if tc.want.Tries != 0 && len(seen) != tc.want.Tries {
+				t.Errorf("%d tries, want %d", len(seen), tc.want.Tries)
+			}
+			if tc.want.Extra != nil {
+				tc.want.Extra(e)
+			}
+		})
+	}
+}
+
+func newEmulatorSeed() graphtest.Overview {
+	return graphtest.Overview{
+		ID: configID, PendingCount: 1, NotApplicableCount: 2, SuccessCount: 3, ErrorCount: 4, FailedCount: 5,
+		ConfigurationVersion: 6, LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC),
+	}
+}
+
+// TestPatchBody checks, on Graph's side, that a PATCH holds exactly the
+// fields asked for, as JSON numbers, and that Graph kept them.
+func TestPatchBody(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	c := e.client(t, e.config(), fastOptions())
+	when := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
+	resp, err := c.PatchOverview(testContext(t), configID, Fields{
+		SuccessCount:       ptr[int32](12),
+		FailedCount:        ptr[int32](0),
+		LastUpdateDateTime: &when,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.graphRequests()
+	if len(reqs) != 1 || reqs[0].Method != http.MethodPatch {
+		t.Fatalf("requests %+v, want one PATCH", reqs)
+	}
+	dec := json.NewDecoder(bytes.NewReader(reqs[0].Body))
+	dec.UseNumber()
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("body %s: %v", reqs[0].Body, err)
+	}
+	wantBody := map[string]any{
+		"successCount":       json.Number("12"),
+		"failedCount":        json.Number("0"),
+		"lastUpdateDateTime": "2026-12-01T08:30:00Z",
+	}
+	if diff := cmp.Diff(wantBody, body); diff != "" {
+		t.Errorf("PATCH body (-want +got):\n%s", diff)
+	}
+
+	want := newEmulatorSeed()
+	want.SuccessCount, want.FailedCount, want.LastUpdateDateTime = 12, 0, when
+	if diff := cmp.Diff(wantOverview(want), resp.Overview); diff != "" {
+		t.Errorf("answer (-want +got):\n%s", diff)
+	}
+	kept, _ := e.Overview(testTenant, configID)
+	if diff := cmp.Diff(want, kept); diff != "" {
+		t.Errorf("the emulator's state (-want +got):\n%s", diff)
+	}
+}
+
+func TestBeta(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	seed := newEmulatorSeed()
+	seed.ConflictCount = 9
+	e.Seed(testTenant, configID, seed)
+	cfg := e.config()
+	cfg.APIVersion = APIVersionBeta
+	c := e.client(t, cfg, fastOptions())
+	resp, err := c.GetOverview(testContext(t), configID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Overview.ConflictCount == nil || *resp.Overview.ConflictCount != 9 {
+		t.Errorf("conflictCount %v, want 9", resp.Overview.ConflictCount)
+	}
+	if reqs := e.graphRequests(); reqs[0].APIVersion != "beta" {
+		t.Errorf("API version %q, want beta", reqs[0].APIVersion)
+	}
+}
+
+// TestFractionalRetryAfter checks, with the emulator's clock, that a 429's
+// fractional Retry-After was waited out before the next try, and that the
+// tenant's other calls waited too.
+func TestFractionalRetryAfter(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: 429, RetryAfter: "1.234", Times: 1})
+	opts := fastOptions()
+	opts.MaxBudgetWait = 5 * time.Second
+	c := e.client(t, e.config(), opts)
+	ctx := testContext(t)
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatal(err)
+	}
+	// The pause holds back the PATCH too, since the budget is the tenant's.
+	if _, err := c.PatchOverview(ctx, configID, Fields{ErrorCount: ptr[int32](0)}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.graphRequests()
+	if len(reqs) != 3 || reqs[0].Status != 429 || reqs[1].Status != 200 || reqs[2].Status != 200 {
+		t.Fatalf("requests %+v, want 429, 200, 200", reqs)
+	}
+	if gap := reqs[1].Time.Sub(reqs[0].Time); gap < 1234*time.Millisecond {
+		t.Errorf("the retry came %s after the 429, before its Retry-After of 1.234s", gap)
+	}
+	if gap := reqs[1].Time.Sub(reqs[0].Time); gap > 3*time.Second {
+		t.Errorf("the retry came %s after the 429, far after its Retry-After of 1.234s", gap)
+	}
+}
+
+// TestDeadlines checks that the client never sleeps past the caller's deadline.
+func TestDeadlines(t *testing.T) {
+	t.Run("Retry-After past the deadline", func(t *testing.T) {
+		e := newEmulator(t, graphtest.Options{})
+		e.Inject(graphtest.Fault{Status: 429, RetryAfter: "5", Times: 1})
+		opts := fastOptions()
+		c := e.client(t, e.config(), opts)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := c.GetOverview(ctx, configID)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("returned after %s, want at once", took)
+		}
+		got := Classify(err)
+		if got.Class != ClassThrottled || got.RetryAfter != 5*time.Second {
+			t.Errorf("%v classified %+v, want throttled for 5s", err, got)
+		}
+		// The tenant's budget is paused: the next call does not reach Graph.
+		_, err = c.GetOverview(context.Background(), configID)
+		if !errors.Is(err, ErrBudgetExhausted) {
+			t.Errorf("error %v, want ErrBudgetExhausted", err)
+		}
+		if got := Classify(err); got.Class != ClassThrottled || got.RetryAfter < 4*time.Second {
+			t.Errorf("%v classified %+v, want throttled for about 5s", err, got)
+		}
+		if n := len(e.graphRequests()); n != 1 {
+			t.Errorf("%d Graph requests, want 1", n)
+		}
+	})
+
+	t.Run("a try that takes too long", func(t *testing.T) {
+		e := newEmulator(t, graphtest.Options{})
+		e.Inject(graphtest.Fault{Latency: 5 * time.Second, Times: 1})
+		opts := fastOptions()
+		opts.Timeout = 300 * time.Millisecond
+		c := e.client(t, e.config(), opts)
+		if err := c.CheckCredentials(testContext(t)); err != nil { // the token is not what is timed here
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := c.GetOverview(testContext(t), configID); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("took %s: the slow try was not cut at 300ms", took)
+		}
+		if n := len(e.graphRequests()); n != 2 {
+			t.Errorf("%d Graph requests, want the slow one and its retry", n)
+		}
+	})
+
+	t.Run("the caller's deadline cuts a slow answer", func(t *testing.T) {
+		e := newEmulator(t, graphtest.Options{})
+		e.Inject(graphtest.Fault{Latency: 5 * time.Second})
+		c := e.client(t, e.config(), fastOptions())
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err := c.GetOverview(ctx, configID)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("error %v, want the deadline", err)
+		}
+		if got := Classify(err); got.Class != ClassRetryable {
+			t.Errorf("classified %+v, want retryable", got)
+		}
+	})
+}

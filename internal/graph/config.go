@@ -1,0 +1,347 @@
+package graph
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Cloud is a Microsoft national cloud.
+type Cloud string
+
+// The national clouds, with the names a connection's spec uses.
+const (
+	// CloudPublic is the global service (also GCC).
+	CloudPublic Cloud = "Public"
+	// CloudUSGovernment is US Government L4 (GCC High).
+	CloudUSGovernment Cloud = "USGovernment"
+	// CloudUSGovernmentDoD is US Government L5 (DoD).
+	CloudUSGovernmentDoD Cloud = "USGovernmentDoD"
+	// CloudChina is the service operated by 21Vianet.
+	CloudChina Cloud = "China"
+)
+
+// CloudEndpoints are a cloud's Graph endpoint and login authority host.
+type CloudEndpoints struct {
+	// Graph is the Graph endpoint, e.g. https://graph.microsoft.com.
+	Graph string
+	// AuthorityHost is the Entra ID login host, e.g. https://login.microsoftonline.com.
+	AuthorityHost string
+}
+
+// clouds is the national clouds table of Graph's documentation.
+var clouds = map[Cloud]CloudEndpoints{
+	CloudPublic:          {Graph: "https://graph.microsoft.com", AuthorityHost: "https://login.microsoftonline.com"},
+	CloudUSGovernment:    {Graph: "https://graph.microsoft.us", AuthorityHost: "https://login.microsoftonline.us"},
+	CloudUSGovernmentDoD: {Graph: "https://dod-graph.microsoft.us", AuthorityHost: "https://login.microsoftonline.us"},
+	CloudChina:           {Graph: "https://microsoftgraph.chinacloudapi.cn", AuthorityHost: "https://login.chinacloudapi.cn"},
+}
+
+// Endpoints returns the cloud's Graph endpoint and authority host; the empty
+// Cloud is CloudPublic. ok is false for a cloud this package does not know.
+func (c Cloud) Endpoints() (e CloudEndpoints, ok bool) {
+	if c == "" {
+		c = CloudPublic
+	}
+	e, ok = clouds[c]
+	return e, ok
+}
+
+// The Graph API versions.
+const (
+	// APIVersionV1 is Graph's stable version, the default.
+	APIVersionV1 = "v1.0"
+	// APIVersionBeta is Graph's beta version, which adds conflictCount.
+	APIVersionBeta = "beta"
+)
+
+// CredentialKind says how the client authenticates.
+type CredentialKind string
+
+// The credential kinds.
+const (
+	// CredentialClientSecret authenticates with an app registration's client secret.
+	CredentialClientSecret CredentialKind = "ClientSecret"
+	// CredentialClientCertificate authenticates with a certificate and its private key.
+	CredentialClientCertificate CredentialKind = "ClientCertificate"
+	// CredentialWorkloadIdentity authenticates with a projected service account
+	// token (workload identity federation).
+	CredentialWorkloadIdentity CredentialKind = "WorkloadIdentity"
+)
+
+// Config is a connection's settings.
+type Config struct {
+	// Cloud picks the Graph endpoint, authority host and token scope; "" is CloudPublic.
+	Cloud Cloud
+	// APIVersion is "v1.0" (the default, for "") or "beta".
+	APIVersion string
+	// Endpoint optionally replaces the cloud's Graph endpoint (https only). The
+	// token scope follows it ({Endpoint}/.default), since a token's audience is
+	// the Graph it is sent to.
+	Endpoint string
+	// AuthorityHost optionally replaces the cloud's login host (https only).
+	// Instance discovery is then off: the authority is trusted as given.
+	AuthorityHost string
+	// CABundle is optional PEM: certificates trusted in addition to the system
+	// roots, for Graph and the authority both.
+	CABundle []byte
+	// TenantID is the Entra ID tenant (a GUID or a domain name).
+	TenantID string
+	// ClientID is the app registration's application (client) id.
+	ClientID string
+	// Credential says how to authenticate.
+	Credential Credential
+}
+
+// Credential holds the secret material of one credential kind; fields of the
+// other kinds are ignored.
+type Credential struct {
+	// Kind is the credential kind.
+	Kind CredentialKind
+	// ClientSecret is the client secret (CredentialClientSecret).
+	ClientSecret string
+	// CertificatePEM is the certificate and its private key, PEM
+	// (CredentialClientCertificate), parsed with azidentity.ParseCertificates.
+	CertificatePEM []byte
+	// CertificatePassword decrypts the private key, if it is encrypted.
+	CertificatePassword []byte
+	// TokenFile is the path of the projected service account token
+	// (CredentialWorkloadIdentity); it is read again as Kubernetes rotates it.
+	TokenFile string
+}
+
+// Options tune a Client.
+type Options struct {
+	// Budgets is the registry of per-tenant budgets shared by every client; required.
+	Budgets *Budgets
+	// MaxBudgetWait bounds the wait on the budget before a try: when the wait
+	// would be longer, the call returns a throttled *Error at once, so that the
+	// caller can requeue instead of holding a worker (default 1s).
+	MaxBudgetWait time.Duration
+	// Timeout bounds each try, token acquisition included (default 30s).
+	Timeout time.Duration
+	// MaxRetries is how many times a retryable failure is tried again (default
+	// 3; negative: never). The one try again after a 401 does not count.
+	MaxRetries int
+	// RetryDelay is the base of the exponential backoff (default 500ms).
+	RetryDelay time.Duration
+	// MaxRetryDelay bounds a wait between tries, Retry-After included: when
+	// the wait would be longer, the call returns the throttled or retryable
+	// *Error instead of sleeping (default 10s).
+	MaxRetryDelay time.Duration
+	// Logger receives a V(1) line per try; a logger in the call's context
+	// takes precedence. The zero value discards.
+	Logger logr.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxBudgetWait = time.Second
+	DefaultTimeout       = 30 * time.Second
+	DefaultMaxRetries    = 3
+	DefaultRetryDelay    = 500 * time.Millisecond
+	DefaultMaxRetryDelay = 10 * time.Second
+)
+
+// withDefaults returns o with zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	if o.MaxBudgetWait <= 0 {
+		o.MaxBudgetWait = DefaultMaxBudgetWait
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = DefaultMaxRetries
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	return o
+}
+
+// settings is a validated Config with everything derived from it.
+type settings struct {
+	graph         string // Graph endpoint, no trailing slash
+	authorityHost string // login host, no trailing slash
+	customAuth    bool   // the authority was overridden: no instance discovery
+	scope         string
+	apiVersion    string
+	roots         *x509.CertPool // nil: the system roots
+}
+
+// resolve validates cfg and derives the endpoints. Its errors say which
+// setting is wrong and never quote secret material.
+func (cfg Config) resolve() (settings, error) {
+	var errs []error
+	var s settings
+
+	ends, ok := cfg.Cloud.Endpoints()
+	if !ok {
+		errs = append(errs, fmt.Errorf("cloud %q is not one of %s, %s, %s, %s",
+			cfg.Cloud, CloudPublic, CloudUSGovernment, CloudUSGovernmentDoD, CloudChina))
+	}
+	s.graph, s.authorityHost = ends.Graph, ends.AuthorityHost
+	if cfg.Endpoint != "" {
+		u, err := httpsURL(cfg.Endpoint)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoint: %w", err))
+		} else {
+			s.graph = u
+		}
+	}
+	if cfg.AuthorityHost != "" {
+		u, err := httpsURL(cfg.AuthorityHost)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("authority host: %w", err))
+		} else {
+			s.authorityHost, s.customAuth = u, true
+		}
+	}
+	if s.graph != "" {
+		s.scope = scopeFor(s.graph)
+	}
+
+	switch cfg.APIVersion {
+	case "", APIVersionV1:
+		s.apiVersion = APIVersionV1
+	case APIVersionBeta:
+		s.apiVersion = APIVersionBeta
+	default:
+		errs = append(errs, fmt.Errorf("API version %q is not %q or %q", cfg.APIVersion, APIVersionV1, APIVersionBeta))
+	}
+
+	if err := checkTenantID(cfg.TenantID); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		errs = append(errs, errors.New("client id is empty"))
+	} else if strings.ContainsAny(cfg.ClientID, " \t\r\n/?#") {
+		errs = append(errs, fmt.Errorf("client id %q is not an application id", cfg.ClientID))
+	}
+	if err := cfg.Credential.check(); err != nil {
+		errs = append(errs, err)
+	}
+
+	if len(cfg.CABundle) > 0 {
+		pool, err := rootsWith(cfg.CABundle)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		s.roots = pool
+	}
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("invalid Graph connection: %w", err)
+	}
+	return s, nil
+}
+
+// httpsURL checks an endpoint override and returns it without a trailing slash.
+func httpsURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL", raw)
+	}
+	switch {
+	case u.Scheme != "https":
+		return "", fmt.Errorf("%q must be an https URL", raw)
+	case u.Host == "":
+		return "", fmt.Errorf("%q has no host", raw)
+	case u.User != nil:
+		return "", errors.New("the URL must not carry user information")
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%q must not have a query or a fragment", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// scopeFor returns the app-only scope of a Graph endpoint: its origin plus /.default.
+func scopeFor(graph string) string {
+	u, err := url.Parse(graph)
+	if err != nil {
+		return graph + "/.default"
+	}
+	return u.Scheme + "://" + u.Host + "/.default"
+}
+
+// checkTenantID accepts what Entra ID accepts in an authority URL: a GUID or a
+// domain name.
+func checkTenantID(id string) error {
+	if id == "" {
+		return errors.New("tenant id is empty")
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return fmt.Errorf("tenant id %q is not a GUID or a domain name", id)
+		}
+	}
+	return nil
+}
+
+// check validates the fields of the credential's kind.
+func (c Credential) check() error {
+	switch c.Kind {
+	case CredentialClientSecret:
+		if c.ClientSecret == "" {
+			return errors.New("credential ClientSecret: the client secret is empty")
+		}
+	case CredentialClientCertificate:
+		if len(c.CertificatePEM) == 0 {
+			return errors.New("credential ClientCertificate: the certificate PEM is empty")
+		}
+		if _, _, err := parseCertificate(c.CertificatePEM, c.CertificatePassword); err != nil {
+			return err
+		}
+	case CredentialWorkloadIdentity:
+		if c.TokenFile == "" {
+			return errors.New("credential WorkloadIdentity: the token file path is empty")
+		}
+	case "":
+		return errors.New("credential kind is empty")
+	default:
+		return fmt.Errorf("credential kind %q is not one of %s, %s, %s",
+			c.Kind, CredentialClientSecret, CredentialClientCertificate, CredentialWorkloadIdentity)
+	}
+	return nil
+}
+
+// rootsWith returns the system roots plus the certificates of bundle.
+func rootsWith(bundle []byte) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	n := 0
+	for rest := bundle; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("CA bundle: certificate %d does not parse: %v", n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("CA bundle holds no PEM certificate")
+	}
+	return pool, nil
+}

@@ -1,0 +1,274 @@
+package graph
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// parseCertificate parses a client certificate and its key. Its errors never
+// quote the PEM.
+func parseCertificate(pemData, password []byte) ([]*x509.Certificate, crypto.PrivateKey, error) {
+	certs, key, err := azidentity.ParseCertificates(pemData, password)
+	if err != nil {
+		return nil, nil, fmt.Errorf("credential ClientCertificate: the certificate PEM (a certificate and its private key) does not parse: %v", err)
+	}
+	return certs, key, nil
+}
+
+// newCredentialFactory returns a function that builds a fresh azidentity
+// credential for cfg each time it is called: a fresh credential has an empty
+// token cache, which is how a token Graph refused is dropped (MSAL would
+// otherwise hand the same one out again).
+func newCredentialFactory(cfg Config, s settings, transport policy.Transporter) func() (azcore.TokenCredential, error) {
+	co := azcore.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: s.authorityHost},
+		Transport: recordingTransport{next: transport},
+		// The token endpoint is retried briefly here; the reconciler's backoff does the rest.
+		Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
+	}
+	c := cfg.Credential
+	return func() (azcore.TokenCredential, error) {
+		switch c.Kind {
+		case CredentialClientSecret:
+			return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, c.ClientSecret,
+				&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: s.customAuth})
+		case CredentialClientCertificate:
+			certs, key, err := parseCertificate(c.CertificatePEM, c.CertificatePassword)
+			if err != nil {
+				return nil, err
+			}
+			return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
+				&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: s.customAuth})
+		case CredentialWorkloadIdentity:
+			return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+				ClientOptions:            co,
+				ClientID:                 cfg.ClientID,
+				TenantID:                 cfg.TenantID,
+				TokenFilePath:            c.TokenFile,
+				DisableInstanceDiscovery: s.customAuth,
+			})
+		default:
+			return nil, fmt.Errorf("credential kind %q is not supported", c.Kind)
+		}
+	}
+}
+
+// credential is the TokenCredential of a client's bearer-token policy. It
+// turns azidentity's failures into *tokenError and can start over with a
+// fresh azidentity credential when Graph refuses a token.
+type credential struct {
+	kind      CredentialKind
+	tokenFile string
+	build     func() (azcore.TokenCredential, error)
+
+	mu  sync.Mutex
+	cur azcore.TokenCredential
+	gen uint64
+}
+
+func newCredential(kind CredentialKind, tokenFile string, build func() (azcore.TokenCredential, error)) (*credential, error) {
+	cur, err := build()
+	if err != nil {
+		return nil, err
+	}
+	return &credential{kind: kind, tokenFile: tokenFile, build: build, cur: cur}, nil
+}
+
+// GetToken implements azcore.TokenCredential.
+func (c *credential) GetToken(ctx context.Context, tro policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	if c.kind == CredentialWorkloadIdentity {
+		// azidentity reports a missing file only inside a generic message; say it plainly.
+		if _, err := os.Stat(c.tokenFile); err != nil {
+			return azcore.AccessToken{}, &tokenError{kind: c.kind,
+				detail:      fmt.Sprintf("the workload identity token file %s cannot be read (%v); check the pod's service account token projection", c.tokenFile, unwrapPathError(err)),
+				missingFile: true,
+				cause:       err}
+		}
+	}
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	rec := &transportRecorder{}
+	tk, err := cur.GetToken(context.WithValue(ctx, transportRecorderKey{}, rec), tro)
+	if err != nil {
+		return azcore.AccessToken{}, newTokenError(ctx, c.kind, err, rec.get())
+	}
+	return tk, nil
+}
+
+// generation identifies the current azidentity credential.
+func (c *credential) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// renew replaces the azidentity credential, dropping its cached tokens,
+// unless it was already replaced since generation seen: concurrent calls that
+// all got a 401 for the same token renew it once.
+func (c *credential) renew(seen uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != seen {
+		return nil
+	}
+	cur, err := c.build()
+	if err != nil {
+		return err
+	}
+	c.cur = cur
+	c.gen++
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// tokenError is a failure to obtain a token. Its text is built from what is
+// safe to show: the credential kind, the login endpoint's status and OAuth
+// error, and the first line of its description.
+type tokenError struct {
+	kind        CredentialKind
+	status      int    // the login endpoint's HTTP status; 0 without an answer
+	code        string // the OAuth error, e.g. invalid_client
+	description string // first line of error_description
+	detail      string // what happened, when there was no answer
+	transient   bool   // worth trying again later: no answer, 5xx, 429, a timeout
+	missingFile bool   // the workload identity token file cannot be read
+	transport   error  // the last transport error, when the login endpoint did not answer
+	cause       error
+}
+
+func (e *tokenError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cannot obtain a token with the %s credential", e.kind)
+	switch {
+	case e.status != 0:
+		fmt.Fprintf(&b, ": the login endpoint answered %d", e.status)
+		if e.code != "" {
+			fmt.Fprintf(&b, " %s", e.code)
+		}
+		if e.description != "" {
+			fmt.Fprintf(&b, ": %s", e.description)
+		}
+	case e.detail != "":
+		fmt.Fprintf(&b, ": %s", e.detail)
+	}
+	return b.String()
+}
+
+// Unwrap returns azidentity's error, so that errors.As finds
+// *azidentity.AuthenticationFailedError. Its own text may hold the login
+// endpoint's whole answer, so this package never prints it.
+func (e *tokenError) Unwrap() error { return e.cause }
+
+// maxDetail bounds the text taken from an error we do not control.
+const maxDetail = 300
+
+// newTokenError describes an azidentity failure.
+func newTokenError(ctx context.Context, kind CredentialKind, err error, transportErr error) *tokenError {
+	te := &tokenError{kind: kind, cause: err}
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) && afe.RawResponse != nil {
+		te.status = afe.RawResponse.StatusCode
+		te.code, te.description = oauthError(afe.RawResponse)
+		te.transient = te.status >= 500 || te.status == http.StatusTooManyRequests || te.status == http.StatusRequestTimeout
+		return te
+	}
+	switch {
+	case ctx.Err() != nil:
+		te.detail, te.transient = "the token request did not finish in time", true
+	case transportErr != nil:
+		te.detail, te.transient = "the login endpoint could not be reached: "+firstLine(transportErr.Error()), true
+		te.transport = transportErr
+	default:
+		te.detail = firstLine(err.Error())
+	}
+	return te
+}
+
+// oauthError reads the error and the first line of error_description from a
+// login endpoint's answer; the rest of the description holds trace ids and
+// timestamps that would change a condition on every pass.
+func oauthError(resp *http.Response) (code, description string) {
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		return "", ""
+	}
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	return firstLine(e.Error), firstLine(e.Description)
+}
+
+// firstLine returns s up to its first line break, at most maxDetail bytes.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	line = strings.TrimSpace(line)
+	if len(line) > maxDetail {
+		line = strings.ToValidUTF8(line[:maxDetail], "") + "..."
+	}
+	return line
+}
+
+// transportRecorder keeps the last transport error of one token acquisition:
+// azidentity folds it into a message, and whether the login endpoint answered
+// decides between "try again" and "fix the credentials".
+type transportRecorder struct {
+	mu  sync.Mutex
+	err error
+}
+
+type transportRecorderKey struct{}
+
+func (r *transportRecorder) set(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+}
+
+func (r *transportRecorder) get() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// recordingTransport is the credential's transport: it notes transport errors
+// in the recorder of the token acquisition that sent the request.
+type recordingTransport struct {
+	next policy.Transporter
+}
+
+func (t recordingTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.Do(req)
+	if err != nil {
+		if rec, ok := req.Context().Value(transportRecorderKey{}).(*transportRecorder); ok {
+			rec.set(err)
+		}
+	}
+	return resp, err
+}

@@ -1,0 +1,107 @@
+package graph
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// The ids the integration tests use in the emulator.
+const (
+	configID      = "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	otherConfigID = "0b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+)
+
+// emulator is a graphtest server with one app (a client secret) and one
+// seeded overview.
+type emulator struct {
+	*graphtest.Server
+	seeded graphtest.Overview
+}
+
+func newEmulator(t *testing.T, opts graphtest.Options) *emulator {
+	t.Helper()
+	if opts.Limits == (graphtest.Limits{}) && opts.TimeScale == 0 {
+		opts.ThrottlingDisabled = true
+	}
+	srv, err := graphtest.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient, ClientSecret: testSecret})
+	seeded := graphtest.Overview{
+		ID: configID, PendingCount: 1, NotApplicableCount: 2, SuccessCount: 3, ErrorCount: 4, FailedCount: 5,
+		ConfigurationVersion: 6, LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC),
+	}
+	srv.Seed(testTenant, configID, seeded)
+	return &emulator{Server: srv, seeded: seeded}
+}
+
+// config returns a connection to the emulator with the client secret.
+func (e *emulator) config() Config {
+	return Config{
+		Endpoint:      e.URL(),
+		AuthorityHost: e.URL(),
+		CABundle:      e.CACertPEM(),
+		TenantID:      testTenant,
+		ClientID:      testClient,
+		Credential:    Credential{Kind: CredentialClientSecret, ClientSecret: testSecret},
+	}
+}
+
+// fastOptions are Options for tests: short backoff, a fresh budget registry.
+func fastOptions() Options {
+	return Options{Budgets: NewBudgets(DefaultLimits()), RetryDelay: 10 * time.Millisecond}
+}
+
+func (e *emulator) client(t *testing.T, cfg Config, opts Options) Client {
+	t.Helper()
+	c, err := NewClient(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// graphRequests returns the Graph entries of the emulator's log.
+func (e *emulator) graphRequests() []graphtest.Request {
+	var out []graphtest.Request
+	for _, r := range e.Requests() {
+		if r.Kind == graphtest.KindGraph {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (e *emulator) tokenRequests() int {
+	return e.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindToken })
+}
+
+// wantOverview is the graph.Overview of a graphtest.Overview on v1.0.
+func wantOverview(o graphtest.Overview) Overview {
+	return Overview{ID: o.ID, PendingCount: o.PendingCount, NotApplicableCount: o.NotApplicableCount,
+		SuccessCount: o.SuccessCount, ErrorCount: o.ErrorCount, FailedCount: o.FailedCount,
+		ConfigurationVersion: o.ConfigurationVersion, LastUpdateDateTime: o.LastUpdateDateTime}
+}
+
+// writeFile writes data to a new file of the test's temporary directory.
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,121 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Overview is Graph's deviceConfigurationUserOverview: how many users a
+// device configuration reached, by state. Decoding ignores properties it does
+// not know and the @odata.* annotations, since Graph adds properties over time.
+type Overview struct {
+	// ID is the entity's key.
+	ID string `json:"id"`
+	// PendingCount is the number of users whose state is pending.
+	PendingCount int32 `json:"pendingCount"`
+	// NotApplicableCount is the number of users the configuration does not apply to.
+	NotApplicableCount int32 `json:"notApplicableCount"`
+	// SuccessCount is the number of users the configuration succeeded for.
+	SuccessCount int32 `json:"successCount"`
+	// ErrorCount is the number of users with errors.
+	ErrorCount int32 `json:"errorCount"`
+	// FailedCount is the number of users for which the configuration failed.
+	FailedCount int32 `json:"failedCount"`
+	// ConfigurationVersion is the version of the device configuration.
+	ConfigurationVersion int32 `json:"configurationVersion"`
+	// LastUpdateDateTime is when the overview last changed.
+	LastUpdateDateTime time.Time `json:"lastUpdateDateTime"`
+	// ConflictCount is the number of users in conflict; Graph serves it on beta only.
+	ConflictCount *int32 `json:"conflictCount,omitempty"`
+}
+
+// Fields is the body of a PATCH: only the non-nil fields are sent, and
+// nothing else. Counts go out as JSON numbers and the time as an RFC 3339
+// string.
+type Fields struct {
+	// PendingCount, if non-nil, sets pendingCount.
+	PendingCount *int32 `json:"pendingCount,omitempty"`
+	// NotApplicableCount, if non-nil, sets notApplicableCount.
+	NotApplicableCount *int32 `json:"notApplicableCount,omitempty"`
+	// SuccessCount, if non-nil, sets successCount.
+	SuccessCount *int32 `json:"successCount,omitempty"`
+	// ErrorCount, if non-nil, sets errorCount.
+	ErrorCount *int32 `json:"errorCount,omitempty"`
+	// FailedCount, if non-nil, sets failedCount.
+	FailedCount *int32 `json:"failedCount,omitempty"`
+	// ConfigurationVersion, if non-nil, sets configurationVersion.
+	ConfigurationVersion *int32 `json:"configurationVersion,omitempty"`
+	// LastUpdateDateTime, if non-nil, sets lastUpdateDateTime.
+	LastUpdateDateTime *time.Time `json:"lastUpdateDateTime,omitempty"`
+}
+
+// IsEmpty reports whether f sets no field at all.
+func (f Fields) IsEmpty() bool {
+	return f == Fields{}
+}
+
+// MarshalJSON encodes exactly the non-nil fields. The time is written in UTC,
+// so that the body does not depend on the caller's time zone.
+func (f Fields) MarshalJSON() ([]byte, error) {
+	// wire has the same tags; the conversion drops this method, so there is no recursion.
+	type wire Fields
+	w := wire(f)
+	if f.LastUpdateDateTime != nil {
+		t := f.LastUpdateDateTime.UTC()
+		w.LastUpdateDateTime = &t
+	}
+	return json.Marshal(w)
+}
+
+// Response is what Graph answered to a call.
+type Response struct {
+	// Overview is the entity Graph returned (after a PATCH answered with 204,
+	// the entity read back with a GET).
+	Overview Overview
+	// RequestID is the request-id of the last Graph response, which Microsoft
+	// support asks for.
+	RequestID string
+}
+
+// errMalformedBody is the cause of an *Error for a body that is not the
+// entity Graph documents.
+var errMalformedBody = errors.New("response body is not a valid deviceConfigurationUserOverview")
+
+// decodeOverview decodes an entity body. It is strict about the types of the
+// properties it knows (JSON numbers in the int32 range, an RFC 3339 time) and
+// ignores everything else.
+func decodeOverview(body []byte) (Overview, error) {
+	var o Overview
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return o, fmt.Errorf("%w: empty body", errMalformedBody)
+	}
+	if trimmed[0] != '{' {
+		return o, fmt.Errorf("%w: not a JSON object", errMalformedBody)
+	}
+	if err := json.Unmarshal(body, &o); err != nil {
+		return Overview{}, fmt.Errorf("%w: %s", errMalformedBody, describeJSONError(err))
+	}
+	return o, nil
+}
+
+// describeJSONError says what was wrong with a body without quoting it.
+func describeJSONError(err error) string {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var timeErr *time.ParseError
+	switch {
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("invalid JSON at offset %d", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("property %q holds a JSON %s, not a valid %s", typeErr.Field, typeErr.Value, typeErr.Type)
+	case errors.As(err, &timeErr):
+		return "lastUpdateDateTime is not an RFC 3339 time"
+	default:
+		return "invalid JSON"
+	}
+}

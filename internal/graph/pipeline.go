@@ -1,0 +1,158 @@
+package graph
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/go-logr/logr"
+	"github.com/google/uuid"
+)
+
+// Graph's headers.
+const (
+	headerClientRequestID = "client-request-id"
+	headerRequestID       = "request-id"
+	headerRetryAfter      = "Retry-After"
+)
+
+// maxBodySize bounds the response bodies the client reads: an overview is a
+// few hundred bytes and an error body a few kilobytes.
+const maxBodySize = 1 << 20
+
+// newHTTPClient returns the HTTP client of one connection, for Graph and the
+// login endpoint both: TLS 1.2 or newer, trusting roots (nil: the system's).
+func newHTTPClient(roots *x509.CertPool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	tr.ForceAttemptHTTP2 = true
+	tr.MaxIdleConnsPerHost = 32
+	tr.ResponseHeaderTimeout = 0 // each try has its own deadline
+	return &http.Client{Transport: tr}
+}
+
+// limitedTransport reads response bodies up to maxBodySize: past it, reading
+// fails with errBodyTooLarge.
+type limitedTransport struct {
+	client *http.Client
+}
+
+// Do implements policy.Transporter.
+func (t limitedTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: maxBodySize}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var probe [1]byte
+		n, err := b.rc.Read(probe[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// clientRequestIDPolicy sets Graph's client-request-id to a fresh GUID on
+// every try (azcore's request-id policy sets x-ms-client-request-id, which
+// Graph does not echo).
+func clientRequestIDPolicy(req *policy.Request) (*http.Response, error) {
+	req.Raw().Header.Set(headerClientRequestID, uuid.NewString())
+	return req.Next()
+}
+
+// observePolicy counts and logs every try that reached the network. It runs
+// after the bearer-token policy and logs no header at all.
+type observePolicy struct {
+	logger logr.Logger
+	tenant string
+}
+
+// Do implements policy.Policy.
+func (p observePolicy) Do(req *policy.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := req.Next()
+	elapsed := time.Since(start)
+	method := req.Raw().Method
+	code := "error"
+	if resp != nil {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	requestsTotal.WithLabelValues(method, code).Inc()
+	requestDuration.WithLabelValues(method).Observe(elapsed.Seconds())
+
+	log := loggerFor(req.Raw().Context(), p.logger).V(1)
+	if log.Enabled() {
+		kv := []any{"tenant", p.tenant, "method", method, "path", req.Raw().URL.Path,
+			"clientRequestID", req.Raw().Header.Get(headerClientRequestID), "duration", elapsed}
+		switch {
+		case resp != nil:
+			kv = append(kv, "status", resp.StatusCode, "requestID", resp.Header.Get(headerRequestID))
+			if err != nil {
+				kv = append(kv, "error", err.Error())
+			}
+			log.Info("Graph request", kv...)
+		default:
+			log.Info("Graph request failed", append(kv, "error", err.Error())...)
+		}
+	}
+	return resp, err
+}
+
+// loggerFor returns the logger of ctx if it has one (it carries the resource
+// being reconciled), else base.
+func loggerFor(ctx context.Context, base logr.Logger) logr.Logger {
+	if l, err := logr.FromContext(ctx); err == nil {
+		return l
+	}
+	return base
+}
+
+// newPipeline assembles the client's azcore pipeline: per call, the retry
+// policy (azcore's own is switched off); per try, the client-request-id, the
+// bearer token and the observation of the try.
+func newPipeline(retry *retryPolicy, cred azcore.TokenCredential, scope string, observe observePolicy, transport policy.Transporter) runtime.Pipeline {
+	return runtime.NewPipeline("overview-operator-graph", "v1", runtime.PipelineOptions{
+		PerCall: []policy.Policy{retry},
+		PerRetry: []policy.Policy{
+			policy.Policy(runtime.NewBearerTokenPolicy(cred, []string{scope}, nil)),
+			runtimePolicyFunc(clientRequestIDPolicy),
+			observe,
+		},
+	}, &policy.ClientOptions{
+		// One try per call through azcore's retry policy: ours sits before it.
+		Retry:     policy.RetryOptions{MaxRetries: -1, ShouldRetry: func(*http.Response, error) bool { return false }},
+		Transport: transport,
+	})
+}
+
+// runtimePolicyFunc adapts a function to policy.Policy.
+type runtimePolicyFunc func(*policy.Request) (*http.Response, error)
+
+// Do implements policy.Policy.
+func (f runtimePolicyFunc) Do(req *policy.Request) (*http.Response, error) { return f(req) }
