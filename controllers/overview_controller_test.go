@@ -10,10 +10,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
@@ -82,6 +84,22 @@ func patchBodies(t *tenant) []map[string]any {
 	return bodies
 }
 
+// counterValue sums a counter of the operator's metrics registry over its labels.
+func counterValue(name string) float64 {
+	GinkgoHelper()
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
 var _ = Describe("A DeviceConfigurationUserOverview", func() {
 	It("is applied with one GET and one PATCH of exactly the differing fields, and reports Graph's answer", func() {
 		t := newTenant()
@@ -112,6 +130,21 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		Expect(got.Status.LastSyncTime).NotTo(BeNil())
 		Expect(got.Status.LastRequestID).To(Equal(t.requests()[len(t.requests())-1].RequestID))
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, intunev1alpha1.ConditionSynced)).To(BeTrue())
+
+		By("telling a person what happened, with events and metrics")
+		Eventually(func(g Gomega) {
+			list := &eventsv1.EventList{}
+			g.Expect(k8sClient.List(ctx, list, client.InNamespace(o.Namespace))).To(Succeed())
+			var reasons []string
+			for _, e := range list.Items {
+				if e.Regarding.Name == o.Name {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			g.Expect(reasons).To(ContainElements("DriftDetected", "Patched"))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+		Expect(counterValue("overview_patches_applied_total")).To(BeNumerically(">=", 1))
+		Expect(counterValue("overview_graph_requests_total")).To(BeNumerically(">=", 2))
 	})
 
 	It("is waited for with kubectl wait --for=condition=Ready", func() {

@@ -177,7 +177,9 @@ type FieldDrift struct {
 // DeviceConfigurationUserOverviewStatus is what the operator last saw in Graph and did about it.
 type DeviceConfigurationUserOverviewStatus struct {
 	// observedGeneration is the metadata.generation of the spec that the last successful sync served.
+	// It starts at 0, so that kstatus (Argo CD, Flux) sees a new resource as InProgress until synced.
 	// +optional
+	// +kubebuilder:default=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready summarises whether Graph matches the spec (for kubectl wait, kstatus, Argo CD
@@ -247,6 +249,7 @@ type DeviceConfigurationUserOverview struct {
 	Spec DeviceConfigurationUserOverviewSpec `json:"spec"`
 	// status is what the operator last observed; it writes nothing else.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status DeviceConfigurationUserOverviewStatus `json:"status,omitempty"`
 }
 

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // BudgetKey names the budget of one app in one tenant of one cloud.
@@ -94,28 +92,41 @@ func (b *Budgets) For(k BudgetKey) *Budget {
 }
 
 // Budget is the request budget of one app in one tenant: a token bucket for
-// all calls, one for writes (a write takes from both), and a pause set by
-// Graph's 429s that holds every call back. Its buckets are sized so that no
-// window of Limits.Per admits more than Limits minus one burst, leaving a
-// margin for the delay between a call leaving and Graph counting it.
+// all calls, one for writes (a write takes from both, booked at the same
+// time), and a pause set by Graph's 429s that holds every call back. Its
+// buckets are sized so that no window of Limits.Per admits more than Limits
+// minus one burst, leaving a margin for the delay between a call leaving and
+// Graph counting it.
 type Budget struct {
-	key         BudgetKey
-	read, write *rate.Limiter
+	key BudgetKey
 
 	mu          sync.Mutex
+	read, write bucket
 	pausedUntil time.Time
 }
 
 func newBudget(k BudgetKey, l Limits) *Budget {
-	return &Budget{key: k, read: bucket(l.Requests, l.Per), write: bucket(l.Writes, l.Per)}
+	return &Budget{key: k, read: newBucket(l.Requests, l.Per), write: newBucket(l.Writes, l.Per)}
 }
 
-// bucket returns a token bucket that admits at most n-burst calls in any
-// window of length per: burst at once, then the rest spread over the window.
-// Limits too small for that margin get none (n-burst calls spread over the
-// window after the burst), and a limit of one call gets one call every two
-// windows.
-func bucket(n int, per time.Duration) *rate.Limiter {
+// bucket is a token bucket in the form of the generic cell rate algorithm:
+// instead of a count of tokens it keeps the time at which the bucket will be
+// full again (tat), which lets a write book the read and the write bucket
+// for one and the same send time. (golang.org/x/time/rate books each limiter
+// at its own time: a write delayed by the read bucket would have taken its
+// write token early, and writes sent together would overrun Graph's window.)
+type bucket struct {
+	interval  time.Duration // time to earn one token
+	tolerance time.Duration // (burst-1) intervals: how far ahead of tat a call may go
+	tat       time.Time     // theoretical arrival time of the next call
+}
+
+// newBucket returns a bucket that admits at most n-burst calls in any window
+// of length per: a burst of n/20 at once, then the rest spread over the
+// window. Limits too small for that margin get none (n-burst calls spread
+// over the window after the burst), and a limit of one call gets one call
+// every two windows.
+func newBucket(n int, per time.Duration) bucket {
 	burst := max(1, n/20)
 	refill := float64(n - 2*burst)
 	if refill < 1 {
@@ -124,7 +135,29 @@ func bucket(n int, per time.Duration) *rate.Limiter {
 	if refill < 1 {
 		refill = 0.5
 	}
-	return rate.NewLimiter(rate.Limit(refill/per.Seconds()), burst)
+	interval := time.Duration(float64(per) / refill)
+	return bucket{interval: interval, tolerance: time.Duration(burst-1) * interval}
+}
+
+// earliest returns the earliest time, not before now, at which the bucket
+// admits a call.
+func (k *bucket) earliest(now time.Time) time.Time {
+	if t := k.tat.Add(-k.tolerance); t.After(now) {
+		return t
+	}
+	return now
+}
+
+// take books a call sent at t, which must not be before earliest.
+func (k *bucket) take(t time.Time) {
+	k.tat = later(k.tat, t).Add(k.interval)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Key returns the budget's key.
@@ -134,9 +167,7 @@ func (b *Budget) Key() BudgetKey { return b.key }
 func (b *Budget) Pause(until time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if until.After(b.pausedUntil) {
-		b.pausedUntil = until
-	}
+	b.pausedUntil = later(b.pausedUntil, until)
 }
 
 // PausedUntil returns the end of the current pause; a time in the past (or
@@ -155,24 +186,19 @@ func (b *Budget) Delay(class BudgetClass) time.Duration {
 }
 
 func (b *Budget) delayAt(now time.Time, class BudgetClass) time.Duration {
-	start := now
-	if p := b.PausedUntil(); p.After(now) {
-		start = p
-	}
-	d := tokenDelay(b.read, start)
-	if class == BudgetWrite {
-		d = max(d, tokenDelay(b.write, start))
-	}
-	return start.Sub(now) + d
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sendTime(later(now, b.pausedUntil), class).Sub(now)
 }
 
-// tokenDelay is how long after t the bucket has a token.
-func tokenDelay(l *rate.Limiter, t time.Time) time.Duration {
-	tokens := l.TokensAt(t)
-	if tokens >= 1 {
-		return 0
+// sendTime returns the earliest time, not before start, at which the buckets
+// of class admit a call. b.mu must be held.
+func (b *Budget) sendTime(start time.Time, class BudgetClass) time.Time {
+	t := b.read.earliest(start)
+	if class == BudgetWrite {
+		t = later(t, b.write.earliest(start))
 	}
-	return time.Duration((1 - tokens) / float64(l.Limit()) * float64(time.Second))
+	return t
 }
 
 // Wait takes one call of class from the budget, waiting for the pause to end
@@ -223,31 +249,37 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// reserve takes one call of class at now and returns how long the caller
-// must wait before sending it, with a function that gives it back. While the
-// budget is paused it takes nothing and returns the rest of the pause with a
-// nil function: the caller waits, then reserves again. When the wait would
-// exceed limit it takes nothing and returns the wait and false.
+// reserve books one call of class at the earliest time the buckets allow,
+// not before now, and returns how long the caller must wait before sending
+// it, with a function that gives the booking back. While the budget is
+// paused it books nothing and returns the rest of the pause with a nil
+// function: the caller waits, then reserves again. When the wait would
+// exceed limit it books nothing and returns the wait and false.
 func (b *Budget) reserve(now time.Time, class BudgetClass, limit time.Duration) (time.Duration, func(time.Time), bool) {
-	if p := b.PausedUntil(); p.After(now) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.pausedUntil; p.After(now) {
 		return p.Sub(now), nil, p.Sub(now) <= limit
 	}
-	rs := []*rate.Reservation{b.read.ReserveN(now, 1)}
-	if class == BudgetWrite {
-		rs = append(rs, b.write.ReserveN(now, 1))
-	}
-	cancel := func(at time.Time) {
-		for _, r := range rs {
-			r.CancelAt(at)
-		}
-	}
-	var wait time.Duration
-	for _, r := range rs {
-		wait = max(wait, r.DelayFrom(now))
-	}
+	send := b.sendTime(now, class)
+	wait := send.Sub(now)
 	if wait > limit {
-		cancel(now)
 		return wait, nil, false
+	}
+	readBefore, writeBefore := b.read.tat, b.write.tat
+	b.read.take(send)
+	if class == BudgetWrite {
+		b.write.take(send)
+	}
+	readAfter, writeAfter := b.read.tat, b.write.tat
+	cancel := func(time.Time) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		// Give back only if nothing was booked since; otherwise keep the
+		// booking, which errs on the side of fewer calls.
+		if b.read.tat.Equal(readAfter) && b.write.tat.Equal(writeAfter) {
+			b.read.tat, b.write.tat = readBefore, writeBefore
+		}
 	}
 	return wait, cancel, true
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"sort"
 	"testing"
 	"time"
 
@@ -66,6 +67,35 @@ func TestBudgetStaysUnderTheLimits(t *testing.T) {
 				t.Errorf("%d calls in 5 windows, want at least %d", len(times), min)
 			}
 		})
+	}
+}
+
+// TestBudgetWritesBehindReads books a queue of reads, then writes, at one
+// instant, as a burst of goroutines does: the writes wait behind the reads,
+// and must still be spread as the write bucket says, not sent together.
+func TestBudgetWritesBehindReads(t *testing.T) {
+	b := newBudget(BudgetKey{}, Limits{Requests: 200, Writes: 40, Per: 2 * time.Second})
+	var all, writes []time.Time
+	for i := 0; i < 300; i++ {
+		class := BudgetRead
+		if i >= 250 {
+			class = BudgetWrite
+		}
+		wait, _, ok := b.reserve(t0, class, time.Minute)
+		if !ok {
+			t.Fatalf("call %d refused", i)
+		}
+		all = append(all, t0.Add(wait))
+		if class == BudgetWrite {
+			writes = append(writes, t0.Add(wait))
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Before(all[j]) })
+	if n := maxInWindow(all, 2*time.Second); n > 200 {
+		t.Errorf("%d calls in one window, want at most 200", n)
+	}
+	if n := maxInWindow(writes, 2*time.Second); n > 40 {
+		t.Errorf("%d writes in one window, want at most 40", n)
 	}
 }
 

@@ -207,9 +207,8 @@ func newTokenError(ctx context.Context, kind CredentialKind, err error, transpor
 	return te
 }
 
-// oauthError reads the error and the first line of error_description from a
-// login endpoint's answer; the rest of the description holds trace ids and
-// timestamps that would change a condition on every pass.
+// oauthError reads the error and error_description of a login endpoint's
+// answer, without the trace ids and timestamps that follow the description.
 func oauthError(resp *http.Response) (code, description string) {
 	body, err := runtime.Payload(resp)
 	if err != nil {
@@ -222,7 +221,13 @@ func oauthError(resp *http.Response) (code, description string) {
 	if json.Unmarshal(body, &e) != nil {
 		return "", ""
 	}
-	return firstLine(e.Error), firstLine(e.Description)
+	description = firstLine(e.Description)
+	// Entra ID appends trace and correlation ids and a timestamp, which differ
+	// on every answer; a condition that quotes them would change on every pass.
+	if i := strings.Index(description, "Trace ID:"); i > 0 {
+		description = strings.TrimSpace(description[:i])
+	}
+	return firstLine(e.Error), description
 }
 
 // firstLine returns s up to its first line break, at most maxDetail bytes.

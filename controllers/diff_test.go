@@ -1,0 +1,78 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+func TestDiffOverview(t *testing.T) {
+	ten := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	graphHas := graph.Overview{ID: "x", SuccessCount: 3, FailedCount: 1, PendingCount: 7, LastUpdateDateTime: ten}
+	cases := map[string]struct {
+		want      intunev1alpha1.OverviewFields
+		patch     graph.Fields
+		drift     []intunev1alpha1.FieldDrift
+		wantError bool
+	}{
+		"nothing managed": {},
+		"managed and equal": {
+			want: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](3), PendingCount: ptr.To[int32](7)},
+		},
+		"only the differing fields are patched": {
+			want:  intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](12), FailedCount: ptr.To[int32](1), ErrorCount: ptr.To[int32](2)},
+			patch: graph.Fields{SuccessCount: ptr.To[int32](12), ErrorCount: ptr.To[int32](2)},
+			drift: []intunev1alpha1.FieldDrift{
+				{Field: "successCount", Desired: "12", Observed: "3"},
+				{Field: "errorCount", Desired: "2", Observed: "0"},
+			},
+		},
+		"zero is a value, not unset": {
+			want:  intunev1alpha1.OverviewFields{FailedCount: ptr.To[int32](0)},
+			patch: graph.Fields{FailedCount: ptr.To[int32](0)},
+			drift: []intunev1alpha1.FieldDrift{{Field: "failedCount", Desired: "0", Observed: "1"}},
+		},
+		"the same instant in another offset and precision is not drift": {
+			want: intunev1alpha1.OverviewFields{LastUpdateDateTime: ptr.To("2026-11-28T11:00:00.000+01:00")},
+		},
+		"another instant is drift": {
+			want:  intunev1alpha1.OverviewFields{LastUpdateDateTime: ptr.To("2026-11-28T10:00:01Z")},
+			patch: graph.Fields{LastUpdateDateTime: ptr.To(ten.Add(time.Second))},
+			drift: []intunev1alpha1.FieldDrift{{Field: "lastUpdateDateTime", Desired: "2026-11-28T10:00:01Z", Observed: "2026-11-28T10:00:00Z"}},
+		},
+		"a time that is not RFC 3339": {
+			want:      intunev1alpha1.OverviewFields{LastUpdateDateTime: ptr.To("yesterday")},
+			wantError: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			patch, drift, err := diffOverview(&tc.want, &graphHas)
+			if (err != nil) != tc.wantError {
+				t.Fatalf("error = %v, want error %v", err, tc.wantError)
+			}
+			if d := cmp.Diff(tc.patch, patch); d != "" {
+				t.Errorf("patch (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.drift, drift); d != "" {
+				t.Errorf("drift (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestPatchMarkReverted(t *testing.T) {
+	m := patchMark{replaced: map[string]string{"successCount": "3", "failedCount": "1"}}
+	drift := []intunev1alpha1.FieldDrift{
+		{Field: "successCount", Desired: "12", Observed: "3"}, // back to what the PATCH replaced
+		{Field: "failedCount", Desired: "0", Observed: "5"},   // changed by someone else since
+	}
+	if got, want := m.reverted(drift), "successCount=12"; got != want {
+		t.Errorf("reverted = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,80 @@
+package graph
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// sampleCount returns the number of observations of a histogram in
+// controller-runtime's registry, for the series with the label name=value.
+func sampleCount(t *testing.T, family, name, value string) uint64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != family {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabel(m, name, value) {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMetrics(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: 429, RetryAfter: "0.01", Times: 1})
+	c := e.client(t, e.config(), fastOptions())
+
+	get200 := testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "200"))
+	get429 := testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "429"))
+	patch200 := testutil.ToFloat64(requestsTotal.WithLabelValues("PATCH", "200"))
+	throttled := testutil.ToFloat64(throttledTotal.WithLabelValues(testTenant))
+	reads := sampleCount(t, "overview_graph_budget_wait_seconds", "class", "read")
+	writes := sampleCount(t, "overview_graph_budget_wait_seconds", "class", "write")
+	durations := sampleCount(t, "overview_graph_request_duration_seconds", "method", "GET")
+
+	ctx := testContext(t)
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PatchOverview(ctx, configID, Fields{ErrorCount: ptr[int32](0)}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, check := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"requests GET 200", testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "200")) - get200, 1},
+		{"requests GET 429", testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "429")) - get429, 1},
+		{"requests PATCH 200", testutil.ToFloat64(requestsTotal.WithLabelValues("PATCH", "200")) - patch200, 1},
+		{"429s of the tenant", testutil.ToFloat64(throttledTotal.WithLabelValues(testTenant)) - throttled, 1},
+		{"budget waits, read", float64(sampleCount(t, "overview_graph_budget_wait_seconds", "class", "read") - reads), 2},
+		{"budget waits, write", float64(sampleCount(t, "overview_graph_budget_wait_seconds", "class", "write") - writes), 1},
+		{"GET durations", float64(sampleCount(t, "overview_graph_request_duration_seconds", "method", "GET") - durations), 2},
+	} {
+		if check.got != check.want {
+			t.Errorf("%s: %v more, want %v", check.name, check.got, check.want)
+		}
+	}
+}
