@@ -60,6 +60,10 @@ verify: manifests generate ## Fail when regenerating the CRDs, RBAC or deepcopy 
 build: ## Build the manager binary into bin/manager.
 	go build -o $(LOCALBIN)/manager .
 
+.PHONY: demo
+demo: envtest build ## Run the operator end to end on this machine: control plane, Graph emulator, samples (DEMO_ARGS=--exit to stop after the table).
+	go run ./hack/demo $(DEMO_ARGS)
+
 .PHONY: run
 run: manifests generate ## Run the manager from your host against the cluster in ~/.kube/config.
 	go run . $(ARGS)

@@ -1,0 +1,181 @@
+// Command demo is `make demo`: it runs overview-operator end to end on this machine. It starts a
+// local control plane with the CRDs, the Graph emulator with the samples' tenant and device
+// configurations, the Secret and GraphConnection, and the operator's own binary; applies the sample
+// DeviceConfigurationUserOverviews; waits for them to be Ready; and prints them next to what the
+// emulator received. Then it keeps running, printing every PATCH the emulator receives, until
+// Ctrl-C; with --exit it stops after the table.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+const namespace = "default"
+
+// samples are the resources the demo applies: the two overviews (the samples' connections point at
+// the real Microsoft cloud, so the demo makes its own "contoso" instead).
+var samples = []string{
+	"config/samples/intune_v1alpha1_deviceconfigurationuseroverview_manage.yaml",
+	"config/samples/intune_v1alpha1_deviceconfigurationuseroverview_observeonly.yaml",
+}
+
+func main() {
+	exit := flag.Bool("exit", false, "Stop after printing the table (for tests and CI).")
+	root := flag.String("root", ".", "The repository's root.")
+	timeout := flag.Duration("timeout", 2*time.Minute, "How long to wait for the resources to be Ready.")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *root, *exit, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, root string, exit bool, timeout time.Duration) error {
+	var live atomic.Bool // print the emulator's PATCHes once the table is out
+	step(1, "Starting the local control plane (kube-apiserver and etcd from bin/k8s) with the CRDs")
+	env, err := localenv.Start(localenv.Options{Root: root, Emulator: graphtest.Options{
+		OnRequest: func(r graphtest.Request) {
+			if live.Load() && r.Kind == graphtest.KindGraph && r.Method == http.MethodPatch {
+				fmt.Printf("%s  emulator received PATCH %s → %d  %s\n", r.Time.Format("15:04:05"), r.ConfigurationID, r.Status, r.Body)
+			}
+		},
+	}})
+	if err != nil {
+		return err
+	}
+	defer env.Stop()
+
+	step(2, "Graph emulator at %s: tenant %s, app %s, device configurations %s and %s",
+		env.Emulator.URL(), localenv.SampleTenantID, localenv.SampleClientID, localenv.SampleWifiConfigID, localenv.SampleVPNConfigID)
+	env.SeedSamples()
+
+	step(3, "Creating Secret %q and GraphConnection %q in namespace %q", localenv.SampleSecret, localenv.SampleConnection, namespace)
+	if err := env.CreateSampleConnection(ctx, namespace); err != nil {
+		return err
+	}
+
+	step(4, "Starting the operator (bin/manager), log in %s", filepath.Join(env.Dir, "operator.log"))
+	op, err := env.StartOperator("operator", "--sync-interval=1m", "--zap-log-level=info")
+	if err != nil {
+		return err
+	}
+	defer op.Stop(15 * time.Second)
+
+	step(5, "Applying the samples: kubectl apply -f %s", strings.Join(samples, " -f "))
+	args := []string{"apply", "-n", namespace}
+	for _, s := range samples {
+		args = append(args, "-f", s)
+	}
+	if _, err := env.Kubectl(ctx, args...); err != nil {
+		return err
+	}
+
+	step(6, "Waiting for Ready (kubectl wait --for=condition=Ready dcuo --all)")
+	if out, err := env.Kubectl(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo", "--all",
+		fmt.Sprintf("--timeout=%s", timeout)); err != nil {
+		return fmt.Errorf("%w\noperator log:\n%s", err, op.Tail(20))
+	} else {
+		fmt.Print(out)
+	}
+
+	if err := printTable(ctx, env); err != nil {
+		return err
+	}
+	if exit {
+		return nil
+	}
+
+	live.Store(true)
+	kubectl, _ := filepath.Rel(mustGetwd(), env.KubectlPath())
+	fmt.Printf(`
+The operator keeps running. In another terminal:
+
+  export KUBECONFIG=%s
+  %s get dcuo -w
+  %s patch dcuo wifi-baseline --type merge -p '{"spec":{"overview":{"successCount":20}}}'
+  %s describe dcuo wifi-baseline
+
+and watch the emulator receive the PATCH below. Ctrl-C stops everything.
+
+`, env.Kubeconfig, kubectl, kubectl, kubectl)
+	<-ctx.Done()
+	fmt.Println("\nStopping the operator, the emulator and the control plane")
+	return nil
+}
+
+// printTable shows each resource's status next to what the emulator holds and received.
+func printTable(ctx context.Context, env *localenv.Env) error {
+	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+	if err := env.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	fmt.Println()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "RESOURCE\tPOLICY\tREADY\tREASON\tDRIFT\tSTATUS.OBSERVED\tEMULATOR HOLDS\tGET\tPATCH\tPATCH BODY")
+	for _, o := range list.Items {
+		var ready, reason string
+		for _, c := range o.Status.Conditions {
+			if c.Type == intunev1alpha1.ConditionReady {
+				ready, reason = string(c.Status), c.Reason
+			}
+		}
+		id := o.Spec.DeviceConfigurationID
+		held, _ := env.Emulator.Overview(localenv.SampleTenantID, id)
+		gets, patches, body := 0, 0, "-"
+		for _, r := range env.Emulator.Requests() {
+			if r.Kind != graphtest.KindGraph || r.ConfigurationID != id {
+				continue
+			}
+			switch r.Method {
+			case http.MethodGet:
+				gets++
+			case http.MethodPatch:
+				patches++
+				body = string(r.Body)
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", o.Name, o.Spec.ManagementPolicy, ready, reason,
+			o.Status.DriftCount, counts(o.Status.Observed), heldCounts(held), gets, patches, body)
+	}
+	return w.Flush()
+}
+
+func counts(o *intunev1alpha1.ObservedOverview) string {
+	if o == nil {
+		return "-"
+	}
+	return fmt.Sprintf("success=%d failed=%d error=%d v%d", o.SuccessCount, o.FailedCount, o.ErrorCount, o.ConfigurationVersion)
+}
+
+func heldCounts(o graphtest.Overview) string {
+	return fmt.Sprintf("success=%d failed=%d error=%d v%d", o.SuccessCount, o.FailedCount, o.ErrorCount, o.ConfigurationVersion)
+}
+
+func step(n int, format string, args ...any) {
+	fmt.Printf("[%d/6] %s\n", n, fmt.Sprintf(format, args...))
+}
+
+func mustGetwd() string {
+	wd, _ := os.Getwd()
+	return wd
+}

@@ -1,0 +1,264 @@
+// Package localenv runs overview-operator the way a user does, on one machine: a real control plane
+// (kube-apiserver and etcd built by `make envtest`) with the CRDs installed, the Graph emulator, and
+// the operator's own binary as a separate process. `make demo`, the end-to-end tests and the
+// benchmark are built on it.
+package localenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// Options configure an Env.
+type Options struct {
+	// Root is the repository's root: CRDs are read from config/crd/bases and binaries from bin/.
+	Root string
+	// Dir is where the kubeconfig, the CA file and the logs go (default: a new temporary directory).
+	Dir string
+	// Emulator configures the Graph emulator.
+	Emulator graphtest.Options
+}
+
+// Env is a running local control plane and Graph emulator.
+type Env struct {
+	// Root is the repository's root.
+	Root string
+	// Dir holds the kubeconfig, the emulator's CA and the operator logs.
+	Dir string
+	// Kubeconfig is the path of an admin kubeconfig for the control plane.
+	Kubeconfig string
+	// CAFile is the path of the emulator's CA certificate (PEM).
+	CAFile string
+	// Config is the admin's REST config.
+	Config *rest.Config
+	// Client is an uncached client with the operator's scheme.
+	Client client.Client
+	// Emulator is the Graph emulator.
+	Emulator *graphtest.Server
+
+	controlPlane *envtest.Environment
+	ownDir       bool // Dir was made by Start, and Stop removes it
+}
+
+// Scheme has the built-in kinds and the operator's.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = intunev1alpha1.AddToScheme(s)
+	return s
+}
+
+// Start starts the control plane (with the CRDs) and the emulator.
+func Start(opts Options) (_ *Env, err error) {
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	dir, ownDir := opts.Dir, false
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "overview-operator-"); err != nil {
+			return nil, err
+		}
+		ownDir = true
+	}
+	e := &Env{Root: root, Dir: dir, ownDir: ownDir}
+	defer func() {
+		if err != nil {
+			e.Stop()
+		}
+	}()
+
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join(root, "bin", "k8s")
+	}
+	e.controlPlane = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	if _, err := e.controlPlane.Start(); err != nil {
+		return nil, fmt.Errorf("start the control plane from %s (run `make envtest`): %w", assets, err)
+	}
+	admin, err := e.controlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.Config = admin.Config()
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(e.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return nil, err
+	}
+	if e.Client, err = client.New(e.Config, client.Options{Scheme: Scheme()}); err != nil {
+		return nil, err
+	}
+
+	if e.Emulator, err = graphtest.NewServer(opts.Emulator); err != nil {
+		return nil, fmt.Errorf("start the Graph emulator: %w", err)
+	}
+	e.CAFile = filepath.Join(dir, "graph-ca.pem")
+	if err := os.WriteFile(e.CAFile, e.Emulator.CACertPEM(), 0o644); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Stop stops the emulator and the control plane, and removes Dir if Start made it. Stop the
+// operators first.
+func (e *Env) Stop() {
+	if e.Emulator != nil {
+		e.Emulator.Close()
+	}
+	if e.controlPlane != nil {
+		_ = e.controlPlane.Stop()
+	}
+	if e.ownDir {
+		_ = os.RemoveAll(e.Dir)
+	}
+}
+
+// Kubectl runs the control plane's kubectl (bin/k8s/kubectl) with the admin kubeconfig.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, e.KubectlPath(), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	cmd.Dir = e.Root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// KubectlPath is the kubectl that `make envtest` built.
+func (e *Env) KubectlPath() string {
+	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+		return filepath.Join(assets, "kubectl")
+	}
+	return filepath.Join(e.Root, "bin", "k8s", "kubectl")
+}
+
+// Operator is the operator's binary running as a process of its own.
+type Operator struct {
+	// Log is the path of its log file.
+	Log string
+	// MetricsAddr and ProbeAddr are where it serves metrics and probes ("" when off).
+	MetricsAddr, ProbeAddr string
+
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// StartOperator starts bin/manager against the control plane with extra flags (metrics and probes
+// get free loopback ports unless the flags set them). It returns once the process is started.
+func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
+	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan error, 1)}
+	args := []string{"--kubeconfig", e.Kubeconfig}
+	if !hasFlag(flags, "--metrics-bind-address") {
+		o.MetricsAddr = freeAddr()
+		args = append(args, "--metrics-bind-address", o.MetricsAddr)
+	}
+	if !hasFlag(flags, "--health-probe-bind-address") {
+		o.ProbeAddr = freeAddr()
+		args = append(args, "--health-probe-bind-address", o.ProbeAddr)
+	}
+	args = append(args, flags...)
+
+	logFile, err := os.Create(o.Log)
+	if err != nil {
+		return nil, err
+	}
+	o.cmd = exec.Command(filepath.Join(e.Root, "bin", "manager"), args...)
+	o.cmd.Stdout, o.cmd.Stderr = logFile, logFile
+	o.cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
+	if err := o.cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start bin/manager (run `make build`): %w", err)
+	}
+	go func() {
+		o.done <- o.cmd.Wait()
+		logFile.Close()
+	}()
+	return o, nil
+}
+
+// PID is the operator's process id.
+func (o *Operator) PID() int { return o.cmd.Process.Pid }
+
+// Done is closed with the process's exit error when it ends.
+func (o *Operator) Done() <-chan error { return o.done }
+
+// Stop sends SIGTERM and waits up to timeout for the process to end; it kills it after that.
+// It returns how long the shutdown took and the process's exit error.
+func (o *Operator) Stop(timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if err := o.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return 0, err
+	}
+	select {
+	case err := <-o.done:
+		return time.Since(start), err
+	case <-time.After(timeout):
+		_ = o.cmd.Process.Kill()
+		<-o.done
+		return time.Since(start), fmt.Errorf("the operator did not stop within %v after SIGTERM", timeout)
+	}
+}
+
+// Kill ends the process at once, as a crash or a lost node would.
+func (o *Operator) Kill() {
+	_ = o.cmd.Process.Kill()
+	<-o.done
+}
+
+// Tail returns the last lines of the operator's log, for error messages.
+func (o *Operator) Tail(lines int) string {
+	f, err := os.Open(o.Log)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(f)
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
+
+func hasFlag(flags []string, name string) bool {
+	for _, f := range flags {
+		if f == name || strings.HasPrefix(f, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
