@@ -46,7 +46,7 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: test
-test: fmt vet envtest ## Run the unit tests and the envtest suites (builds the control plane the first time).
+test: fmt vet envtest build ## Run the unit, envtest and end-to-end tests (builds the control plane the first time).
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: verify

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
