@@ -298,17 +298,37 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		}, intunev1alpha1.ReasonSecretNotFound),
 	)
 
-	It("sends nothing to a throttled tenant before Retry-After has passed", func() {
+	It("sends nothing to a throttled tenant before Retry-After has passed, for any of its resources", func() {
 		t := newTenant()
-		id := t.seed(graphtest.Overview{})
-		emulator.Inject(graphtest.Fault{TenantID: t.id, Status: http.StatusTooManyRequests, RetryAfter: "2.5", Times: 1})
-		o := newOverview(t, id)
-		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		other := newOverview(t, t.seed(graphtest.Overview{}))
+		expectCondition(other, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
 
-		reqs := t.requests()
-		Expect(reqs[0].Status).To(Equal(http.StatusTooManyRequests))
-		Expect(reqs[1].Time.Sub(reqs[0].Time)).To(BeNumerically(">=", 2500*time.Millisecond),
-			"the next call came %v after the 429", reqs[1].Time.Sub(reqs[0].Time))
+		id := t.seed(graphtest.Overview{})
+		emulator.Inject(graphtest.Fault{ConfigurationID: id, Status: http.StatusTooManyRequests, RetryAfter: "2.5", Times: 1})
+		o := newOverview(t, id)
+		Eventually(func() int {
+			return emulator.CountRequests(func(r graphtest.Request) bool { return r.ConfigurationID == id && r.Status == http.StatusTooManyRequests })
+		}).WithTimeout(10 * time.Second).Should(Equal(1))
+		By("asking the tenant's other resource to sync during the wait")
+		got := fetch(other)
+		got.Annotations = map[string]string{intunev1alpha1.AnnotationReconcileRequestedAt: "during-the-429"}
+		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		Eventually(func() string { return fetch(other).Status.LastHandledReconcileAt }).
+			WithTimeout(10 * time.Second).Should(Equal("during-the-429"))
+		var throttledAt time.Time
+		for _, r := range t.requests() {
+			if r.Status == http.StatusTooManyRequests {
+				throttledAt = r.Time
+				continue
+			}
+			if !throttledAt.IsZero() {
+				Expect(r.Time.Sub(throttledAt)).To(BeNumerically(">=", 2500*time.Millisecond),
+					"%s %s came %v after the 429", r.Method, r.ConfigurationID, r.Time.Sub(throttledAt))
+			}
+		}
+		Expect(throttledAt.IsZero()).To(BeFalse())
 	})
 
 	It("says NotPersisted when Graph does not keep a PATCH, and backs off", func() {
