@@ -51,6 +51,9 @@ type ConnectionReconciler struct {
 func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	obj := r.newObject()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.connections.forget(connectionKey(kindOf(obj), req.Namespace, req.Name))
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	base := obj.DeepCopyObject().(connectionObject)
@@ -107,11 +110,7 @@ func (r *ConnectionReconciler) patchStatus(ctx context.Context, base, obj connec
 		st.LastCheckedTime.Sub(was.LastCheckedTime.Time) < credentialsRecheck/2 {
 		return nil // nothing new to say
 	}
-	err := r.Status().Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(fieldOwner))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return client.IgnoreNotFound(r.Status().Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(fieldOwner)))
 }
 
 // setupWithManager watches the connection kind and, by metadata only, the Secrets it reads.

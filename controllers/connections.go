@@ -157,6 +157,13 @@ func (c *connections) forConnection(ctx context.Context, conn interface {
 	return gc, nil
 }
 
+// forget drops the client of a deleted connection.
+func (c *connections) forget(key string) {
+	c.mu.Lock()
+	delete(c.clients, key)
+	c.mu.Unlock()
+}
+
 // config turns a connection and its Secret into the Graph client's settings.
 func (c *connections) config(ctx context.Context, conn interface {
 	client.Object

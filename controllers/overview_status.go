@@ -82,5 +82,6 @@ func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) e
 	if p.synced {
 		st.LastSyncTime = &metav1.Time{Time: p.now}
 	}
-	return r.Status().Patch(ctx, p.obj, client.MergeFrom(p.base), client.FieldOwner(fieldOwner))
+	// Deleted during the pass: nothing left to report on.
+	return client.IgnoreNotFound(r.Status().Patch(ctx, p.obj, client.MergeFrom(p.base), client.FieldOwner(fieldOwner)))
 }

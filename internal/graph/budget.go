@@ -9,7 +9,12 @@ import (
 
 // BudgetKey names the budget of one app in one tenant of one cloud.
 type BudgetKey struct {
-	AuthorityHost, TenantID, ClientID string
+	// AuthorityHost is the login host of the cloud, e.g. https://login.microsoftonline.com.
+	AuthorityHost string
+	// TenantID is the tenant, as the connection names it (compared without case).
+	TenantID string
+	// ClientID is the app's client id (compared without case).
+	ClientID string
 }
 
 // normalized returns k in the form Budgets uses as a map key: the same tenant
@@ -25,8 +30,12 @@ func (k BudgetKey) normalized() BudgetKey {
 // Limits are the throttling limits a budget keeps under: Requests calls of
 // any kind and Writes PATCHes per Per, for one app in one tenant.
 type Limits struct {
-	Requests, Writes int
-	Per              time.Duration
+	// Requests is how many calls of any kind Graph allows per Per.
+	Requests int
+	// Writes is how many PATCHes Graph allows per Per (they count as requests too).
+	Writes int
+	// Per is the length of Graph's throttling window.
+	Per time.Duration
 }
 
 // DefaultLimits returns Intune's per-app, per-tenant limits: 1000 requests

@@ -22,8 +22,10 @@ type Client interface {
 	// GetOverview reads the overview of a device configuration.
 	GetOverview(ctx context.Context, configurationID string) (Response, error)
 	// PatchOverview sets the non-nil fields of f, and nothing else, and
-	// returns the entity Graph answered with; after a 204 without a body it
-	// reads the entity back with a GET (whose request-id the Response carries).
+	// returns the entity Graph answered with; after a 204 (or a 200 without a
+	// body) it reads the entity back with a GET, whose request-id the Response
+	// carries. Sending the same fields again is harmless, so a PATCH is
+	// retried like a GET. An empty f sends an empty object.
 	PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error)
 	// CheckCredentials obtains a token, which proves the credentials work
 	// (it does not call Graph, so it says nothing of the app's permissions).

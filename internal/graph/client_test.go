@@ -35,9 +35,10 @@ func TestAnswers(t *testing.T) {
 		Status   int             // the *Error's StatusCode
 		Code     string          // the *Error's Code
 		Extra    func(*emulator) // a further check on the emulator
-		// Tries is the number of distinct client-request-ids, when Go's
+		// Tries bounds the number of distinct client-request-ids, when Go's
 		// transport resends a GET on its own after a dropped connection
-		// (with the same id); otherwise every request has its own.
+		// (with the same id), and a try on a connection the server already
+		// closed may never reach it; otherwise every request has its own.
 		Tries int
 	}
 	tests := map[string]struct {
@@ -232,8 +233,8 @@ func TestAnswers(t *testing.T) {
 				}
 				seen[r.ClientRequestID] = true
 			}
-			if tc.want.Tries != 0 && len(seen) != tc.want.Tries {
-				t.Errorf("%d tries, want %d", len(seen), tc.want.Tries)
+			if tc.want.Tries != 0 && (len(seen) < 2 || len(seen) > tc.want.Tries) {
+				t.Errorf("%d tries, want 2 to %d", len(seen), tc.want.Tries)
 			}
 			if tc.want.Extra != nil {
 				tc.want.Extra(e)

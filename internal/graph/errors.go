@@ -136,8 +136,9 @@ type Classification struct {
 	// Reason is one of the Reason constants.
 	Reason string
 	// Message says what happened and what to fix, for a condition. It holds no
-	// secret, and nothing that changes from one failure to the next (no
-	// request ids, durations or ports), so that a condition stays put.
+	// secret, and none of what changes from one failure to the next (request
+	// ids, durations, ports), so that a condition stays put; it may quote
+	// Graph's own error code and message.
 	Message string
 }
 

@@ -167,13 +167,14 @@ type Operator struct {
 	MetricsAddr, ProbeAddr string
 
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed when the process has ended
+	err  error         // the process's exit error, set before done is closed
 }
 
 // StartOperator starts bin/manager against the control plane with extra flags (metrics and probes
 // get free loopback ports unless the flags set them). It returns once the process is started.
 func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
-	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan error, 1)}
+	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan struct{})}
 	args := []string{"--kubeconfig", e.Kubeconfig}
 	if !hasFlag(flags, "--metrics-bind-address") {
 		o.MetricsAddr = freeAddr()
@@ -197,8 +198,9 @@ func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 		return nil, fmt.Errorf("start bin/manager (run `make build`): %w", err)
 	}
 	go func() {
-		o.done <- o.cmd.Wait()
+		o.err = o.cmd.Wait()
 		logFile.Close()
+		close(o.done)
 	}()
 	return o, nil
 }
@@ -206,8 +208,19 @@ func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 // PID is the operator's process id.
 func (o *Operator) PID() int { return o.cmd.Process.Pid }
 
-// Done is closed with the process's exit error when it ends.
-func (o *Operator) Done() <-chan error { return o.done }
+// Done is closed when the process has ended; Err then returns its exit error. Any number of
+// callers may wait on it, before or after Stop or Kill.
+func (o *Operator) Done() <-chan struct{} { return o.done }
+
+// Err is the process's exit error once Done is closed (nil for a clean exit), and nil before.
+func (o *Operator) Err() error {
+	select {
+	case <-o.done:
+		return o.err
+	default:
+		return nil
+	}
+}
 
 // Stop sends SIGTERM and waits up to timeout for the process to end; it kills it after that.
 // It returns how long the shutdown took and the process's exit error.
@@ -217,8 +230,8 @@ func (o *Operator) Stop(timeout time.Duration) (time.Duration, error) {
 		return 0, err
 	}
 	select {
-	case err := <-o.done:
-		return time.Since(start), err
+	case <-o.done:
+		return time.Since(start), o.err
 	case <-time.After(timeout):
 		_ = o.cmd.Process.Kill()
 		<-o.done

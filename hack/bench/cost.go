@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// costSampler samples the operator process every second: its heap in use (from its Prometheus
+// metrics, go_memstats_heap_inuse_bytes) and its resident set (from /proc). The peak RSS is the
+// kernel's high-water mark (VmHWM), so a peak between samples is not missed; the heap can only be
+// sampled.
+type costSampler struct {
+	pid        int
+	metricsURL string
+
+	mu       sync.Mutex
+	peakHeap float64
+	scrapes  int
+}
+
+func startCostSampler(ctx context.Context, pid int, metricsAddr string) *costSampler {
+	s := &costSampler{pid: pid, metricsURL: "http://" + metricsAddr + "/metrics"}
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			s.sample(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *costSampler) sample(ctx context.Context) {
+	m, err := scrape(ctx, s.metricsURL, "go_memstats_heap_inuse_bytes")
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scrapes++
+	s.peakHeap = max(s.peakHeap, m["go_memstats_heap_inuse_bytes"])
+}
+
+// peakHeapBytes is the largest heap in use sampled, and how many samples there were.
+func (s *costSampler) peakHeapBytes() (float64, int) {
+	s.sample(context.Background())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peakHeap, s.scrapes
+}
+
+// scrape reads the named gauges (without labels) from a Prometheus text endpoint.
+func scrape(ctx context.Context, url string, names ...string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(io.LimitReader(res.Body, 32<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !want[name] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, sc.Err()
+}
+
+// procStatus reads a "kB" field of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// cpuSeconds is the user and system CPU time the process has used, from /proc/PID/stat.
+func cpuSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: the fields after it start past the last ')'.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseFloat(fields[11], 64) // field 14
+	stime, err2 := strconv.ParseFloat(fields[12], 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unreadable /proc/%d/stat", pid)
+	}
+	return (utime + stime) / clockTicks, nil
+}

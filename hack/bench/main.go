@@ -1,0 +1,105 @@
+// Command bench is `make bench`: it measures how close overview-operator comes to Intune's throttling
+// limits, and what it costs. It starts a local control plane with the CRDs, the Graph emulator with
+// added latency and Intune's throttling windows (shortened by -time-scale so that a run fits in
+// minutes), and the operator's own binary (bin/manager) with its Graph budget window shortened by the
+// same factor; then it measures, for -n resources spread over -tenants tenants:
+//
+//  1. the first sync of drifted resources, next to the least time the emulator's windows allow;
+//  2. the steady state over one full sync interval with no drift;
+//  3. the latency from a spec change to the PATCH reaching the emulator;
+//  4. the operator's peak heap, peak RSS and CPU seconds;
+//  5. with -tenants >= 2, a small tenant's time to Ready while a big one has a backlog;
+//  6. the Graph client alone (`go test -bench ./hack/bench/graphclient`).
+//
+// It prints a markdown table and writes it, with the figures as JSON, to -out (bench.md and
+// bench.json). docs/performance.md explains each figure.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	root         string
+	out          string
+	n            int
+	tenants      int
+	timeScale    float64
+	latency      time.Duration
+	syncInterval time.Duration
+	changes      int
+	workers      int
+	clientBench  bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.root, "root", ".", "The repository's root (CRDs, bin/manager, bin/k8s).")
+	flag.StringVar(&c.out, "out", "bin/bench", "Directory for the results: bench.md, bench.json and the operator's log.")
+	flag.IntVar(&c.n, "n", 1000, "Resources (DeviceConfigurationUserOverviews), 1 to 10000.")
+	flag.IntVar(&c.tenants, "tenants", 1, "Tenants the resources are spread over; 2 or more adds the fairness figure.")
+	flag.Float64Var(&c.timeScale, "time-scale", 5, "Factor that shortens Intune's 20s throttling window in the emulator and the operator's budget window alike (and the default sync interval), so that a run fits in minutes.")
+	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "Latency the emulator adds to every Graph answer.")
+	flag.DurationVar(&c.syncInterval, "sync-interval", 0, "The operator's --sync-interval (default: its 10m default divided by -time-scale).")
+	flag.IntVar(&c.changes, "changes", 100, "Resources whose spec is changed for the change-latency figure.")
+	flag.IntVar(&c.workers, "workers", 0, "The operator's --max-concurrent-reconciles (default: the operator's default).")
+	flag.BoolVar(&c.clientBench, "client-bench", true, "Run the Graph client benchmark (figure 6).")
+	flag.Parse()
+
+	if err := c.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx, c)
+	if res != nil {
+		if werr := writeResults(c.out, res); werr != nil {
+			fmt.Fprintln(os.Stderr, "bench: write the results:", werr)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.n < 1 || c.n > 10000:
+		return fmt.Errorf("-n must be between 1 and 10000, not %d", c.n)
+	case c.tenants < 1 || c.tenants > c.n:
+		return fmt.Errorf("-tenants must be between 1 and -n, not %d", c.tenants)
+	case c.timeScale < 1 || c.timeScale > 100:
+		return fmt.Errorf("-time-scale must be between 1 and 100, not %v", c.timeScale)
+	case c.latency < 0:
+		return fmt.Errorf("-latency must not be negative")
+	case c.changes < 1:
+		return fmt.Errorf("-changes must be at least 1")
+	}
+	if c.syncInterval == 0 {
+		c.syncInterval = time.Duration(float64(10*time.Minute) / c.timeScale).Round(time.Second)
+	}
+	c.changes = min(c.changes, c.n)
+	var err error
+	if c.root, err = filepath.Abs(c.root); err != nil {
+		return err
+	}
+	if !filepath.IsAbs(c.out) {
+		c.out = filepath.Join(c.root, c.out)
+	}
+	return os.MkdirAll(c.out, 0o755)
+}
+
+// logf prints a progress line with the time since the run started.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/overview-operator/overview-operator/internal/localenv"
+)
+
+var _ = Describe("make demo", func() {
+	// `make demo DEMO_ARGS=--exit` builds the control plane and bin/manager (done before this suite
+	// runs) and then runs `go run ./hack/demo --exit`. The test builds the demo program and runs it
+	// the same way, without re-running make's prerequisites. The demo starts a control plane and an
+	// emulator of its own.
+	It("with --exit starts everything, prints Ready resources and exits", func() {
+		demo := filepath.Join(GinkgoT().TempDir(), "demo")
+		build := exec.CommandContext(ctx, "go", "build", "-o", demo, "./hack/demo")
+		build.Dir = root
+		out, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go build ./hack/demo:%s", lines(string(out)))
+
+		c, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		run := exec.CommandContext(c, demo, "--exit", "--root", ".")
+		run.Dir = root
+		run.WaitDelay = 10 * time.Second
+		start := time.Now()
+		out, err = run.CombinedOutput()
+		AddReportEntry("demo run time", time.Since(start).Round(100*time.Millisecond).String())
+		Expect(err).NotTo(HaveOccurred(), "the demo failed:%s", lines(string(out)))
+
+		Expect(string(out)).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi-baseline condition met"))
+		Expect(string(out)).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/vpn-baseline condition met"))
+		// The table: each resource Ready, with Graph's values next to what the emulator holds.
+		Expect(string(out)).To(MatchRegexp(`(?m)^wifi-baseline\s+Manage\s+True\s+UpToDate\s+0\s+success=12 failed=0 error=0 v3\s+success=12 failed=0 error=0 v3\s+\d+\s+1\s+\{`))
+		Expect(string(out)).To(MatchRegexp(`(?m)^vpn-baseline\s+ObserveOnly\s+True\s+\S+\s+\d+\s+`))
+		Expect(string(out)).To(ContainSubstring(localenv.SampleTenantID))
+	})
+})

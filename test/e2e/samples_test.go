@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+var _ = Describe("The samples", func() {
+	It("become Ready with kubectl apply -f config/samples/ and kubectl wait", func() {
+		ns := newNamespace("samples")
+		startOperator("samples", "--watch-namespaces="+ns)
+
+		By("creating the Secret the sample GraphConnection names, then applying the samples as the README says")
+		Expect(env.CreateSampleSecret(ctx, ns)).To(Succeed())
+		kubectl("apply", "-n", ns, "-f", "config/samples/")
+
+		By("pointing the sample connection, which names the real Microsoft cloud, at the emulator")
+		var spec intunev1alpha1.ConnectionSpec
+		env.EmulatorSettings(&spec)
+		patch, err := json.Marshal(map[string]any{"spec": map[string]string{
+			"endpoint": spec.Endpoint, "authorityHost": spec.AuthorityHost, "caBundle": spec.CABundle,
+		}})
+		Expect(err).NotTo(HaveOccurred())
+		kubectl("patch", "-n", ns, "graphconnection", localenv.SampleConnection, "--type", "merge", "-p", string(patch))
+
+		By("waiting for every DeviceConfigurationUserOverview to be Ready")
+		out := kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=90s")
+		Expect(out).To(ContainSubstring("wifi-baseline condition met"))
+		Expect(out).To(ContainSubstring("vpn-baseline condition met"))
+
+		By("checking that Graph now holds the managed values of the Manage sample, and that the ObserveOnly one was only read")
+		wifi, _ := env.Emulator.Overview(localenv.SampleTenantID, localenv.SampleWifiConfigID)
+		Expect(wifi.SuccessCount).To(BeEquivalentTo(12))
+		Expect(wifi.FailedCount).To(BeEquivalentTo(0))
+		Expect(wifi.ConfigurationVersion).To(BeEquivalentTo(3))
+		Expect(graphCalls(localenv.SampleWifiConfigID, http.MethodPatch)).To(Equal(1))
+		Expect(graphCalls(localenv.SampleVPNConfigID, http.MethodPatch)).To(BeZero())
+		Expect(graphCalls(localenv.SampleVPNConfigID, http.MethodGet)).To(BeNumerically(">=", 1))
+
+		By("showing the result in kubectl get")
+		out = kubectl("get", "-n", ns, "dcuo")
+		Expect(out).To(MatchRegexp(`wifi-baseline\s+` + localenv.SampleWifiConfigID + `\s+Manage\s+True`))
+		Expect(out).To(MatchRegexp(`vpn-baseline\s+` + localenv.SampleVPNConfigID + `\s+ObserveOnly\s+True`))
+	})
+})
+
+// graphCalls counts the Graph calls with the method on one device configuration that the emulator
+// has received.
+func graphCalls(configurationID, method string) int {
+	return env.Emulator.CountRequests(func(r graphtest.Request) bool {
+		return r.Kind == graphtest.KindGraph && r.ConfigurationID == configurationID && r.Method == method
+	})
+}

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/localenv"
+)
+
+// The suite shares one control plane and one Graph emulator; each test makes its own namespace and
+// runs its own operator processes, which it stops before it ends.
+
+// root is the repository's root, relative to this package's directory (where go test runs).
+const root = "../.."
+
+var (
+	env *localenv.Env
+	ctx context.Context
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "End-to-end suite")
+}
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	manager := filepath.Join(root, "bin", "manager")
+	if _, err := os.Stat(manager); err != nil {
+		Fail(fmt.Sprintf("%s is missing: run make build (the tests run the operator's built binary)", manager))
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		assets, err := filepath.Abs(filepath.Join(root, "bin", "k8s"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.Setenv("KUBEBUILDER_ASSETS", assets)).To(Succeed())
+	}
+
+	var err error
+	env, err = localenv.Start(localenv.Options{Root: root})
+	Expect(err).NotTo(HaveOccurred(), "start the control plane and the Graph emulator; run make envtest to build it")
+	DeferCleanup(env.Stop)
+	env.SeedSamples()
+})
+
+// newNamespace creates a namespace for one test: the control plane has no garbage collector, so
+// tests never share one.
+func newNamespace(prefix string) string {
+	GinkgoHelper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	Expect(env.Client.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+// startOperator runs bin/manager with flags as a process of its own, waits until its readiness
+// probe answers, and stops it (SIGTERM) when the test ends. A failed test prints the end of its log.
+func startOperator(name string, flags ...string) *localenv.Operator {
+	GinkgoHelper()
+	op, err := env.StartOperator(fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), flags...)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		if CurrentSpecReport().Failed() {
+			fmt.Fprintf(GinkgoWriter, "--- log of operator %s (pid %d):\n%s\n", name, op.PID(), op.Tail(40))
+		}
+		_, _ = op.Stop(10 * time.Second) // returns at once if the test stopped or killed it
+	})
+	Eventually(func(g Gomega) {
+		select {
+		case <-op.Done():
+			StopTrying(fmt.Sprintf("the operator exited (%v):%s", op.Err(), lines(op.Tail(20)))).Now()
+		default:
+		}
+		resp, err := http.Get("http://" + op.ProbeAddr + "/readyz")
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	}).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(Succeed(), "operator %s becomes ready", name)
+	return op
+}
+
+// createOverview creates a DeviceConfigurationUserOverview that manages the successCount of the
+// device configuration id through the samples' GraphConnection, at the operator's sync interval.
+func createOverview(ns, name, id string, successCount int32) {
+	GinkgoHelper()
+	Expect(env.Client.Create(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+			DeviceConfigurationID: id,
+			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: localenv.SampleConnection},
+			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(successCount)},
+		},
+	})).To(Succeed())
+}
+
+// kubectl runs bin/k8s/kubectl with the admin kubeconfig, from the repository's root.
+func kubectl(args ...string) string {
+	GinkgoHelper()
+	c, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	out, err := env.Kubectl(c, args...)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// lines indents multi-line output for failure messages.
+func lines(s string) string {
+	return "\n\t" + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n\t")
+}
