@@ -141,7 +141,7 @@ func newPipeline(retry *retryPolicy, cred azcore.TokenCredential, scope string, 
 		PerCall: []policy.Policy{retry},
 		PerRetry: []policy.Policy{
 			policy.Policy(runtime.NewBearerTokenPolicy(cred, []string{scope}, nil)),
-			runtimePolicyFunc(clientRequestIDPolicy),
+			policyFunc(clientRequestIDPolicy),
 			observe,
 		},
 	}, &policy.ClientOptions{
@@ -151,8 +151,8 @@ func newPipeline(retry *retryPolicy, cred azcore.TokenCredential, scope string, 
 	})
 }
 
-// runtimePolicyFunc adapts a function to policy.Policy.
-type runtimePolicyFunc func(*policy.Request) (*http.Response, error)
+// policyFunc adapts a function to policy.Policy.
+type policyFunc func(*policy.Request) (*http.Response, error)
 
 // Do implements policy.Policy.
-func (f runtimePolicyFunc) Do(req *policy.Request) (*http.Response, error) { return f(req) }
+func (f policyFunc) Do(req *policy.Request) (*http.Response, error) { return f(req) }
