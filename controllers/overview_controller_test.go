@@ -307,7 +307,9 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		emulator.Inject(graphtest.Fault{ConfigurationID: id, Status: http.StatusTooManyRequests, RetryAfter: "2.5", Times: 1})
 		o := newOverview(t, id)
 		Eventually(func() int {
-			return emulator.CountRequests(func(r graphtest.Request) bool { return r.ConfigurationID == id && r.Status == http.StatusTooManyRequests })
+			return emulator.CountRequests(func(r graphtest.Request) bool {
+				return r.ConfigurationID == id && r.Status == http.StatusTooManyRequests
+			})
 		}).WithTimeout(10 * time.Second).Should(Equal(1))
 		By("asking the tenant's other resource to sync during the wait")
 		got := fetch(other)
