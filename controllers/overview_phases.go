@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -160,6 +161,12 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, err er
 	f := classify(err)
 	if f.class == 0 {
 		return reconcile.Result{}, err // the Kubernetes API failed us: retried with backoff, status untouched
+	}
+	if errors.Is(err, graph.ErrBudgetExhausted) {
+		// The operator is pacing itself under the tenant's limits: nothing failed, and nothing is
+		// worth a status write. The resource comes back when the budget has room.
+		logf.FromContext(ctx).V(1).Info("Waiting for the tenant's Graph budget", "retryAfter", f.retryAfter)
+		return reconcile.Result{RequeueAfter: f.retryAfter}, nil
 	}
 	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
 	p.markFailed(f)
