@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +121,7 @@ func run(f flags) error {
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{
 		SyncInterval:            f.syncInterval,
+		WatchNamespaces:         slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
 		MaxConcurrentReconciles: f.maxConcurrent,
 		Limits:                  graph.Limits{Requests: f.graphRequests, Writes: f.graphWrites, Per: f.graphWindow},
 		GraphOptions:            graph.Options{MaxBudgetWait: f.graphMaxBudgetWait, Logger: ctrl.Log.WithName("graph")},

@@ -25,6 +25,7 @@ type OverviewReconciler struct {
 	recorder     events.EventRecorder
 	clock        clock.PassiveClock
 	syncInterval time.Duration
+	namespaces   []string // the watched namespaces; empty: all
 
 	// lastSync is when each resource last read Graph successfully, to tell a due sync from an event
 	// that needs none. It is kept in memory only: after a restart each resource waits for its slot.

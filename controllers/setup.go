@@ -21,6 +21,9 @@ type ClientFactory func(graph.Config, graph.Options) (graph.Client, error)
 type Options struct {
 	// SyncInterval is how often a resource without spec.syncInterval reads Graph (default 10m).
 	SyncInterval time.Duration
+	// WatchNamespaces are the namespaces the manager's cache watches (default: all). Set it to the
+	// cache's DefaultNamespaces so that no watch asks the cache for a namespace it does not hold.
+	WatchNamespaces []string
 	// MaxConcurrentReconciles is how many resources are reconciled at once (default 4).
 	MaxConcurrentReconciles int
 	// Limits is each tenant's Graph budget (default: Intune's per-app limits, graph.DefaultLimits).
@@ -99,6 +102,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		recorder:     mgr.GetEventRecorder("overview-operator"),
 		clock:        opts.Clock,
 		syncInterval: opts.SyncInterval,
+		namespaces:   opts.WatchNamespaces,
 	}
 	if err := overviews.setupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("set up the DeviceConfigurationUserOverview controller: %w", err)

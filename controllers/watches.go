@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
@@ -65,6 +66,9 @@ func (r *OverviewReconciler) forSecret(ctx context.Context, obj client.Object) [
 // forNamespace maps a namespace whose labels changed to its resources: a ClusterGraphConnection's
 // selector may now admit or refuse them.
 func (r *OverviewReconciler) forNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	if len(r.namespaces) > 0 && !slices.Contains(r.namespaces, obj.GetName()) {
+		return nil // not watched: it holds no resource of ours
+	}
 	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
 	if err := r.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
 		logf.FromContext(ctx).Error(err, "Unable to list the resources of a namespace", "namespace", obj.GetName())
