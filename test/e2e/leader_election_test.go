@@ -18,10 +18,11 @@ import (
 // leaseName is the operator's leader election ID (main.go).
 const leaseName = "overview-operator.intune.overview-operator.io"
 
-// handoverTimeout is how soon after the leader dies the other replica must lead: the Lease expires
-// LeaseDuration (15s, controller-runtime's default) after the dead leader's last renewal, and a
-// candidate retries every RetryPeriod (2s, with jitter).
-const handoverTimeout = 20 * time.Second
+// handoverTimeout is how soon after the leader dies the other replica must lead, with
+// controller-runtime's defaults (LeaseDuration 15s, RetryPeriod 2s). A candidate polls the Lease
+// every RetryPeriod plus up to 1.2 times as much jitter (up to 4.4s), and counts the 15s from when
+// it saw the last renewal: so up to 15s + 4.4s after the last renewal, and one more poll.
+const handoverTimeout = 25 * time.Second
 
 var _ = Describe("Two replicas with leader election", func() {
 	It("let only the leader call Graph, hand over within the lease time when it dies, and PATCH nothing twice", func() {

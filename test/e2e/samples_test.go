@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -31,7 +32,9 @@ var _ = Describe("The samples", func() {
 		kubectl("patch", "-n", ns, "graphconnection", localenv.SampleConnection, "--type", "merge", "-p", string(patch))
 
 		By("waiting for every DeviceConfigurationUserOverview to be Ready")
+		start := time.Now()
 		out := kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=90s")
+		AddReportEntry("Ready after the connection was fixed", time.Since(start).Round(100*time.Millisecond).String())
 		Expect(out).To(ContainSubstring("wifi-baseline condition met"))
 		Expect(out).To(ContainSubstring("vpn-baseline condition met"))
 
