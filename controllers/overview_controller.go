@@ -14,6 +14,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
 // OverviewReconciler keeps a deviceConfigurationUserOverview in Graph in the state its
@@ -32,6 +33,8 @@ type OverviewReconciler struct {
 	lastSync sync.Map // types.NamespacedName → syncMark
 	// patched remembers each resource's last PATCH until Graph shows it kept (see patchMark).
 	patched sync.Map // types.NamespacedName → patchMark
+	// turns holds the PATCHes waiting for their turn in their tenant's line of writes (see turn).
+	turns sync.Map // types.NamespacedName → turn
 }
 
 // syncMark is a resource's last successful sync.
@@ -55,6 +58,7 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			// Deleted: management stops and Graph is left as it is.
 			r.lastSync.Delete(req.NamespacedName)
 			r.patched.Delete(req.NamespacedName)
+			r.turns.Delete(req.NamespacedName)
 			resourceMetrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
@@ -82,7 +86,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err != nil {
 		return r.failed(ctx, pass, err)
 	}
-	if err := r.observe(ctx, pass, gc); err != nil {
+	if t, ok := r.takeTurn(pass); ok {
+		// The PATCH this pass observed the need for earlier waited for its turn in the tenant's
+		// line of writes: send it now, without reading Graph again.
+		pass.resume(t)
+		ctx = graph.WithTurn(ctx)
+	} else if err := r.observe(ctx, pass, gc); err != nil {
 		return r.failed(ctx, pass, err)
 	}
 	if err := r.apply(ctx, pass, gc); err != nil {

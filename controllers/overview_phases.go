@@ -52,6 +52,34 @@ func (m patchMark) reverted(drift []intunev1alpha1.FieldDrift) string {
 	return driftFields(back)
 }
 
+// turn is a PATCH that its tenant's budget put in line: the pass that observed the need for it
+// ended, and the next pass sends it at its turn without a second GET.
+type turn struct {
+	uid        types.UID
+	generation int64
+	expires    time.Time
+	patch      graph.Fields
+	reverted   string
+	status     intunev1alpha1.DeviceConfigurationUserOverviewStatus // observed, drift, request-id
+}
+
+// takeTurn returns the resource's PATCH waiting for its turn, if it still applies.
+func (r *OverviewReconciler) takeTurn(p *overviewPass) (turn, bool) {
+	v, ok := r.turns.LoadAndDelete(client.ObjectKeyFromObject(p.obj))
+	if !ok {
+		return turn{}, false
+	}
+	t := v.(turn)
+	return t, t.uid == p.obj.UID && t.generation == p.obj.Generation && p.now.Before(t.expires)
+}
+
+// resume sets the pass up as the one that put the PATCH in line had it.
+func (p *overviewPass) resume(t turn) {
+	st := &p.obj.Status
+	st.Observed, st.Drift, st.DriftCount, st.LastRequestID = t.status.Observed, t.status.Drift, t.status.DriftCount, t.status.LastRequestID
+	p.patch, p.reverted = t.patch, t.reverted
+}
+
 // syncDue says whether the pass must call Graph: for a new generation, a sync requested through the
 // annotation, after a failed or paused pass, and when the resource's sync slot has come. Any other
 // event (a restart, a connection that changed while the resource was fine) waits for the slot.
@@ -124,6 +152,10 @@ func (r *OverviewReconciler) apply(ctx context.Context, p *overviewPass, gc grap
 		return nil
 	}
 	resp, err := gc.PatchOverview(ctx, p.obj.Spec.DeviceConfigurationID, p.patch)
+	if errors.Is(err, graph.ErrBudgetExhausted) {
+		r.turns.Store(client.ObjectKeyFromObject(p.obj), turn{uid: p.obj.UID, generation: p.obj.Generation,
+			expires: p.now.Add(r.interval(p.obj)), patch: p.patch, reverted: p.reverted, status: *p.obj.Status.DeepCopy()})
+	}
 	if err != nil {
 		return err
 	}
@@ -164,7 +196,9 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, err er
 	}
 	if errors.Is(err, graph.ErrBudgetExhausted) {
 		// The operator is pacing itself under the tenant's limits: nothing failed, and nothing is
-		// worth a status write. The resource comes back when the budget has room.
+		// worth a status write. The resource comes back at its turn, and the worker is free for
+		// other tenants meanwhile.
+		p.obj.Status = *p.base.Status.DeepCopy()
 		logf.FromContext(ctx).V(1).Info("Waiting for the tenant's Graph budget", "retryAfter", f.retryAfter)
 		return reconcile.Result{RequeueAfter: f.retryAfter}, nil
 	}

@@ -106,12 +106,35 @@ func (b *Budgets) For(k BudgetKey) *Budget {
 // buckets are sized so that no window of Limits.Per admits more than Limits
 // minus one burst, leaving a margin for the delay between a call leaving and
 // Graph counting it.
+//
+// Writes that would wait longer than a caller accepts queue up in a line of
+// turns: each is told when its turn comes (the RetryAfter of the throttled
+// error), one write interval after the previous one, and books nothing until
+// it comes back with WithTurn. While the line is not empty, a new write joins
+// its end instead of taking the bucket ahead of those waiting. So a backlog of
+// writes is served in order, without holding a worker while it waits.
 type Budget struct {
 	key BudgetKey
 
 	mu          sync.Mutex
 	read, write bucket
 	pausedUntil time.Time
+	lineEnd     time.Time // the turn the next write to join the line gets
+}
+
+// turnKey marks a context whose write has waited for its turn in the line.
+type turnKey struct{}
+
+// WithTurn marks ctx as that of a write coming back at the turn it was given
+// (the RetryAfter of an ErrBudgetExhausted error): it takes the budget without
+// joining the line again.
+func WithTurn(ctx context.Context) context.Context {
+	return context.WithValue(ctx, turnKey{}, true)
+}
+
+func hasTurn(ctx context.Context) bool {
+	v, _ := ctx.Value(turnKey{}).(bool)
+	return v
 }
 
 func newBudget(k BudgetKey, l Limits) *Budget {
@@ -224,9 +247,10 @@ func (b *Budget) Wait(ctx context.Context, class BudgetClass, maxWait time.Durat
 	if deadline, ok := ctx.Deadline(); ok && deadline.Before(last) {
 		last = deadline
 	}
+	turn := hasTurn(ctx)
 	for {
 		now := time.Now()
-		wait, cancel, ok := b.reserve(now, class, last.Sub(now))
+		wait, cancel, ok := b.reserve(now, class, last.Sub(now), turn)
 		if !ok {
 			return &Error{RetryAfter: wait, Err: ErrBudgetExhausted}
 		}
@@ -246,6 +270,14 @@ func (b *Budget) Wait(ctx context.Context, class BudgetClass, maxWait time.Durat
 	}
 }
 
+// joinLine gives a write its turn at the end of the line (not before send, the
+// earliest the buckets allow) and returns the wait until then. b.mu must be held.
+func (b *Budget) joinLine(now, send time.Time) time.Duration {
+	turn := later(send, b.lineEnd)
+	b.lineEnd = turn.Add(b.write.interval)
+	return turn.Sub(now)
+}
+
 // sleep waits for d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -263,8 +295,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // it, with a function that gives the booking back. While the budget is
 // paused it books nothing and returns the rest of the pause with a nil
 // function: the caller waits, then reserves again. When the wait would
-// exceed limit it books nothing and returns the wait and false.
-func (b *Budget) reserve(now time.Time, class BudgetClass, limit time.Duration) (time.Duration, func(time.Time), bool) {
+// exceed limit it books nothing and returns the wait and false; a write
+// without a turn then joins the line, and the wait is until its turn.
+func (b *Budget) reserve(now time.Time, class BudgetClass, limit time.Duration, turn bool) (time.Duration, func(time.Time), bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if p := b.pausedUntil; p.After(now) {
@@ -272,7 +305,14 @@ func (b *Budget) reserve(now time.Time, class BudgetClass, limit time.Duration) 
 	}
 	send := b.sendTime(now, class)
 	wait := send.Sub(now)
+	queueing := class == BudgetWrite && !turn
+	if queueing && b.lineEnd.After(now) {
+		return b.joinLine(now, send), nil, false
+	}
 	if wait > limit {
+		if queueing {
+			return b.joinLine(now, send), nil, false
+		}
 		return wait, nil, false
 	}
 	readBefore, writeBefore := b.read.tat, b.write.tat

@@ -18,7 +18,7 @@ func admitted(b *Budget, class BudgetClass, start, end time.Time, step time.Dura
 	var times []time.Time
 	for now := start; now.Before(end); now = now.Add(step) {
 		for {
-			if _, _, ok := b.reserve(now, class, 0); !ok {
+			if _, _, ok := b.reserve(now, class, 0, true); !ok {
 				break
 			}
 			times = append(times, now)
@@ -81,7 +81,7 @@ func TestBudgetWritesBehindReads(t *testing.T) {
 		if i >= 250 {
 			class = BudgetWrite
 		}
-		wait, _, ok := b.reserve(t0, class, time.Minute)
+		wait, _, ok := b.reserve(t0, class, time.Minute, true)
 		if !ok {
 			t.Fatalf("call %d refused", i)
 		}
@@ -101,33 +101,33 @@ func TestBudgetWritesBehindReads(t *testing.T) {
 
 func TestBudgetWriteTakesFromBothClasses(t *testing.T) {
 	b := newBudget(BudgetKey{}, Limits{Requests: 20, Writes: 20, Per: time.Second}) // bursts of 1
-	if _, _, ok := b.reserve(t0, BudgetWrite, 0); !ok {
+	if _, _, ok := b.reserve(t0, BudgetWrite, 0, true); !ok {
 		t.Fatal("first write refused")
 	}
-	if d, _, ok := b.reserve(t0, BudgetRead, 0); ok {
+	if d, _, ok := b.reserve(t0, BudgetRead, 0, true); ok {
 		t.Error("a read was admitted right after a write took the read token")
 	} else if d <= 0 {
 		t.Errorf("the refused read would wait %s", d)
 	}
 
 	b = newBudget(BudgetKey{}, Limits{Requests: 1000, Writes: 20, Per: time.Second})
-	if _, _, ok := b.reserve(t0, BudgetWrite, 0); !ok {
+	if _, _, ok := b.reserve(t0, BudgetWrite, 0, true); !ok {
 		t.Fatal("first write refused")
 	}
-	if _, _, ok := b.reserve(t0, BudgetWrite, 0); ok {
+	if _, _, ok := b.reserve(t0, BudgetWrite, 0, true); ok {
 		t.Error("a second write was admitted beyond the write burst")
 	}
-	if _, _, ok := b.reserve(t0, BudgetRead, 0); !ok {
+	if _, _, ok := b.reserve(t0, BudgetRead, 0, true); !ok {
 		t.Error("a read was refused while only writes were spent")
 	}
 }
 
 func TestBudgetRefusalTakesNothing(t *testing.T) {
 	b := newBudget(BudgetKey{}, Limits{Requests: 20, Writes: 20, Per: time.Second}) // burst 1, then 18/s
-	if _, _, ok := b.reserve(t0, BudgetRead, 0); !ok {
+	if _, _, ok := b.reserve(t0, BudgetRead, 0, true); !ok {
 		t.Fatal("first read refused")
 	}
-	wait, _, ok := b.reserve(t0, BudgetRead, 10*time.Millisecond)
+	wait, _, ok := b.reserve(t0, BudgetRead, 10*time.Millisecond, true)
 	if ok {
 		t.Fatal("a read that needs a wait over the limit was admitted")
 	}
@@ -136,23 +136,23 @@ func TestBudgetRefusalTakesNothing(t *testing.T) {
 	}
 	// Had the refusal taken a token, the next one would not be there on time.
 	for i := 0; i < 5; i++ {
-		if _, _, ok := b.reserve(t0, BudgetRead, 0); ok {
+		if _, _, ok := b.reserve(t0, BudgetRead, 0, true); ok {
 			t.Fatal("admitted without a token")
 		}
 	}
-	if d, _, ok := b.reserve(t0.Add(wait), BudgetRead, 0); !ok || d != 0 {
+	if d, _, ok := b.reserve(t0.Add(wait), BudgetRead, 0, true); !ok || d != 0 {
 		t.Errorf("at the announced time: wait %s, admitted %t; want 0 and true", d, ok)
 	}
 }
 
 func TestBudgetCancelGivesBack(t *testing.T) {
 	b := newBudget(BudgetKey{}, Limits{Requests: 20, Writes: 20, Per: time.Second})
-	_, cancel, ok := b.reserve(t0, BudgetWrite, time.Second)
+	_, cancel, ok := b.reserve(t0, BudgetWrite, time.Second, true)
 	if !ok {
 		t.Fatal("refused")
 	}
 	cancel(t0)
-	if d, _, ok := b.reserve(t0, BudgetWrite, 0); !ok || d != 0 {
+	if d, _, ok := b.reserve(t0, BudgetWrite, 0, true); !ok || d != 0 {
 		t.Errorf("after giving back: wait %s, admitted %t", d, ok)
 	}
 }
@@ -189,7 +189,7 @@ func TestBudgetPause(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var got result
 			got.DelayRead = b.delayAt(tc.now, BudgetRead)
-			wait, cancel, ok := b.reserve(tc.now, tc.class, tc.limit)
+			wait, cancel, ok := b.reserve(tc.now, tc.class, tc.limit, true)
 			got.Wait, got.Reserved, got.Admitted = wait, cancel != nil, ok
 			if cancel != nil {
 				cancel(tc.now)
@@ -300,4 +300,40 @@ func TestBudgetWait(t *testing.T) {
 			t.Errorf("Delay %s, want about 5s", d)
 		}
 	})
+}
+
+func TestWritesQueueInALineOfTurns(t *testing.T) {
+	b := newBudget(BudgetKey{TenantID: "t"}, Limits{Requests: 1000, Writes: 100, Per: 20 * time.Second})
+	t0 := time.Unix(1000, 0)
+	interval := b.write.interval
+
+	// The burst goes at once; then a write that would wait joins the line instead of booking.
+	var now time.Time = t0
+	for {
+		if _, _, ok := b.reserve(now, BudgetWrite, 0, false); !ok {
+			break
+		}
+	}
+	first, _, ok := b.reserve(now, BudgetWrite, 0, false)
+	if ok {
+		t.Fatal("a write past the burst was admitted")
+	}
+	second, _, _ := b.reserve(now, BudgetWrite, 0, false)
+	if second-first != interval {
+		t.Errorf("turns %v and %v are not one write interval (%v) apart", first, second, interval)
+	}
+
+	// A read does not queue behind writes: the line books nothing in the read bucket.
+	if _, _, ok := b.reserve(now, BudgetRead, 0, false); !ok {
+		t.Error("a read waited behind the line of writes")
+	}
+
+	// A write coming back at its turn takes the bucket; a newcomer at that moment joins the line.
+	at := now.Add(second)
+	if _, _, ok := b.reserve(at, BudgetWrite, 0, true); !ok {
+		t.Error("a write at its turn was refused")
+	}
+	if _, _, ok := b.reserve(at, BudgetWrite, time.Hour, false); ok {
+		t.Error("a newcomer went ahead of the line")
+	}
 }

@@ -122,7 +122,7 @@ type Options struct {
 	Budgets *Budgets
 	// MaxBudgetWait bounds the wait on the budget before a try: when the wait
 	// would be longer, the call returns a throttled *Error at once, so that the
-	// caller can requeue instead of holding a worker (default 1s).
+	// caller can requeue instead of holding a worker (default 250ms).
 	MaxBudgetWait time.Duration
 	// Timeout bounds each try, token acquisition included (default 30s).
 	Timeout time.Duration
@@ -142,7 +142,7 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxBudgetWait = time.Second
+	DefaultMaxBudgetWait = 250 * time.Millisecond
 	DefaultTimeout       = 30 * time.Second
 	DefaultMaxRetries    = 3
 	DefaultRetryDelay    = 500 * time.Millisecond

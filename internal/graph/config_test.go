@@ -203,7 +203,7 @@ func TestNewClientNeedsBudgets(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
-	want := Options{MaxBudgetWait: time.Second, Timeout: 30 * time.Second, MaxRetries: 3,
+	want := Options{MaxBudgetWait: 250 * time.Millisecond, Timeout: 30 * time.Second, MaxRetries: 3,
 		RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 10 * time.Second}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Options{}, "Logger")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
