@@ -76,6 +76,12 @@ docker-build: ## Build the container image (needs a Docker engine).
 docker-push: ## Push the container image.
 	$(CONTAINER_TOOL) push $(IMG)
 
+##@ Benchmark
+
+.PHONY: bench
+bench: envtest build ## Measure the operator against the Graph emulator's throttling limits; writes bin/bench/bench.md and bench.json (BENCH_ARGS="-n 10000 -tenants 2").
+	go run ./hack/bench $(BENCH_ARGS)
+
 ##@ Deployment
 
 .PHONY: install

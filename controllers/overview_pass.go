@@ -69,4 +69,3 @@ func (p *overviewPass) resume(t turn) {
 	st.Observed, st.Drift, st.DriftCount, st.LastRequestID = t.status.Observed, t.status.Drift, t.status.DriftCount, t.status.LastRequestID
 	p.patch, p.reverted = t.patch, t.reverted
 }
-

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,8 @@ func (s *costSampler) peakHeapBytes() (float64, int) {
 	return s.peakHeap, s.scrapes
 }
 
-// scrape reads the named gauges (without labels) from a Prometheus text endpoint.
+// scrape reads the samples of the named metrics from a Prometheus text endpoint, keyed by the
+// sample's name with its labels as written, e.g. `overview_graph_requests_total{code="200",method="GET"}`.
 func scrape(ctx context.Context, url string, names ...string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -90,8 +92,13 @@ func scrape(ctx context.Context, url string, names ...string) (map[string]float6
 	sc := bufio.NewScanner(io.LimitReader(res.Body, 32<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !want[name] {
+		line := sc.Text()
+		sep := strings.LastIndexByte(line, ' ')
+		if sep < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value := line[:sep], line[sep+1:]
+		if base, _, _ := strings.Cut(name, "{"); !want[base] {
 			continue
 		}
 		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
@@ -134,4 +141,32 @@ func cpuSeconds(pid int) (float64, error) {
 		return 0, fmt.Errorf("unreadable /proc/%d/stat", pid)
 	}
 	return (utime + stime) / clockTicks, nil
+}
+
+// gcTrace matches the heap sizes of a GODEBUG=gctrace=1 line: "… 4->5->2 MB, …", at the start of
+// the collection, at its end, and live (marked) after it.
+var gcTrace = regexp.MustCompile(`^gc \d+ .* (\d+)->(\d+)->(\d+) MB`)
+
+// liveHeap reads the operator's log for GC trace lines and returns the largest live heap after a
+// collection, and how many collections there were.
+func liveHeap(logPath string) (float64, int) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	var peak float64
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := gcTrace.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		n++
+		live, _ := strconv.ParseFloat(m[3], 64)
+		peak = max(peak, live*mib)
+	}
+	return peak, n
 }

@@ -29,6 +29,7 @@ type tracker struct {
 }
 
 type tracked struct {
+	uid          types.UID
 	generation   int64
 	readyGen     int64     // the generation that was last seen Ready
 	readyAt      time.Time // when it was first seen Ready for readyGen
@@ -38,6 +39,7 @@ type tracked struct {
 // counts is a snapshot of the tracker's write counters.
 type counts struct {
 	statusWrites, specWrites int
+	objects                  int
 }
 
 // startTracker lists the resources and watches them from there until ctx ends.
@@ -103,12 +105,12 @@ func (t *tracker) observe(typ watch.EventType, o *intunev1alpha1.DeviceConfigura
 		return
 	case watch.Added:
 		if s == nil {
-			s = &tracked{generation: o.Generation}
+			s = &tracked{uid: o.UID, generation: o.Generation}
 			t.objs[key] = s
 		}
 	case watch.Modified:
 		if s == nil { // not seen yet: count it from here
-			s = &tracked{generation: o.Generation}
+			s = &tracked{uid: o.UID, generation: o.Generation}
 			t.objs[key] = s
 		} else if o.Generation == s.generation {
 			t.statusWrites++
@@ -127,7 +129,7 @@ func (t *tracker) observe(typ watch.EventType, o *intunev1alpha1.DeviceConfigura
 func (t *tracker) counts() counts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return counts{statusWrites: t.statusWrites, specWrites: t.specWrites}
+	return counts{statusWrites: t.statusWrites, specWrites: t.specWrites, objects: len(t.objs)}
 }
 
 // quietSince is when the last event arrived.
@@ -137,15 +139,15 @@ func (t *tracker) quietSince() time.Time {
 	return t.lastEvent
 }
 
-// readyAt returns when each resource was first seen Ready at a generation of at least minGen (the
-// zero time when it has not been), and how many are not Ready yet.
-func (t *tracker) readyAt(keys []types.NamespacedName, minGen int64) ([]time.Time, int) {
+// readyAt returns when each resource was first seen Ready at a generation of at least minGen[i]
+// (the zero time when it has not been), and how many are not Ready yet.
+func (t *tracker) readyAt(keys []types.NamespacedName, minGen []int64) ([]time.Time, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]time.Time, len(keys))
 	missing := 0
 	for i, k := range keys {
-		if s := t.objs[k]; s != nil && s.readyGen >= minGen && s.readyGen == s.generation {
+		if s := t.objs[k]; s != nil && s.readyGen >= minGen[i] && s.readyGen == s.generation {
 			out[i] = s.readyAt
 		} else {
 			missing++
@@ -154,19 +156,19 @@ func (t *tracker) readyAt(keys []types.NamespacedName, minGen int64) ([]time.Tim
 	return out, missing
 }
 
-// generation is the generation last seen of a resource (0 if unseen).
-func (t *tracker) generation(k types.NamespacedName) int64 {
+// uid is the UID of a resource ("" if unseen).
+func (t *tracker) uid(k types.NamespacedName) types.UID {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s := t.objs[k]; s != nil {
-		return s.generation
+		return s.uid
 	}
-	return 0
+	return ""
 }
 
-// waitReady waits until every resource of keys is Ready at a generation of at least minGen, and
+// waitReady waits until every resource of keys is Ready at a generation of at least minGen[i], and
 // returns when each became Ready. On timeout it returns the times it has, and an error.
-func (t *tracker) waitReady(ctx context.Context, keys []types.NamespacedName, minGen int64, timeout time.Duration) ([]time.Time, error) {
+func (t *tracker) waitReady(ctx context.Context, keys []types.NamespacedName, minGen []int64, timeout time.Duration) ([]time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		at, missing := t.readyAt(keys, minGen)
