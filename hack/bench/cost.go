@@ -10,62 +10,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on every Linux
 // architecture Go supports.
 const clockTicks = 100
-
-// costSampler samples the operator process every second: its heap in use (from its Prometheus
-// metrics, go_memstats_heap_inuse_bytes) and its resident set (from /proc). The peak RSS is the
-// kernel's high-water mark (VmHWM), so a peak between samples is not missed; the heap can only be
-// sampled.
-type costSampler struct {
-	pid        int
-	metricsURL string
-
-	mu       sync.Mutex
-	peakHeap float64
-	scrapes  int
-}
-
-func startCostSampler(ctx context.Context, pid int, metricsAddr string) *costSampler {
-	s := &costSampler{pid: pid, metricsURL: "http://" + metricsAddr + "/metrics"}
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			s.sample(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *costSampler) sample(ctx context.Context) {
-	m, err := scrape(ctx, s.metricsURL, "go_memstats_heap_inuse_bytes")
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.scrapes++
-	s.peakHeap = max(s.peakHeap, m["go_memstats_heap_inuse_bytes"])
-}
-
-// peakHeapBytes is the largest heap in use sampled, and how many samples there were.
-func (s *costSampler) peakHeapBytes() (float64, int) {
-	s.sample(context.Background())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.peakHeap, s.scrapes
-}
 
 // scrape reads the samples of the named metrics from a Prometheus text endpoint, keyed by the
 // sample's name with its labels as written, e.g. `overview_graph_requests_total{code="200",method="GET"}`.
@@ -143,20 +93,19 @@ func cpuSeconds(pid int) (float64, error) {
 	return (utime + stime) / clockTicks, nil
 }
 
-// gcTrace matches the heap sizes of a GODEBUG=gctrace=1 line: "… 4->5->2 MB, …", at the start of
-// the collection, at its end, and live (marked) after it.
+// gcTrace matches the heap sizes of a GODEBUG=gctrace=1 line, "… 4->5->2 MB, …": the heap when the
+// collection started, when it ended, and what was left live (marked).
 var gcTrace = regexp.MustCompile(`^gc \d+ .* (\d+)->(\d+)->(\d+) MB`)
 
-// liveHeap reads the operator's log for GC trace lines and returns the largest live heap after a
-// collection, and how many collections there were.
-func liveHeap(logPath string) (float64, int) {
+// gcFigures reads the GC trace lines of the operator's log: the largest heap seen (at the start or
+// end of a collection: the heap only grows between them), the largest heap left live after one,
+// and how many collections there were. The trace is in whole MiB.
+func gcFigures(logPath string) (peak, live float64, gcs int) {
 	f, err := os.Open(logPath)
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	defer f.Close()
-	var peak float64
-	n := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -164,9 +113,12 @@ func liveHeap(logPath string) (float64, int) {
 		if m == nil {
 			continue
 		}
-		n++
-		live, _ := strconv.ParseFloat(m[3], 64)
-		peak = max(peak, live*mib)
+		gcs++
+		start, _ := strconv.ParseFloat(m[1], 64)
+		end, _ := strconv.ParseFloat(m[2], 64)
+		marked, _ := strconv.ParseFloat(m[3], 64)
+		peak = max(peak, start*mib, end*mib)
+		live = max(live, marked*mib)
 	}
-	return peak, n
+	return peak, live, gcs
 }

@@ -1,8 +1,9 @@
 // Command bench is `make bench`: it measures how close overview-operator comes to Intune's throttling
 // limits, and what it costs. It starts a local control plane with the CRDs, the Graph emulator with
 // added latency and Intune's throttling windows (shortened by -time-scale so that a run fits in
-// minutes), and the operator's own binary (bin/manager) with its Graph budget window shortened by the
-// same factor; then it measures, for -n resources spread over -tenants tenants:
+// minutes), and the operator's own binary (bin/manager) with its Graph budget window and its longest
+// budget wait shortened by the same factor; then it measures, for -n resources spread over -tenants
+// tenants:
 //
 //  1. the first sync of drifted resources, next to the least time the emulator's windows allow;
 //  2. the steady state over one full sync interval with no drift;
@@ -38,20 +39,22 @@ type config struct {
 	changes      int
 	workers      int
 	clientBench  bool
+	operatorArgs string
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.root, "root", ".", "The repository's root (CRDs, bin/manager, bin/k8s).")
-	flag.StringVar(&c.out, "out", "bin/bench", "Directory for the results: bench.md, bench.json and the operator's log.")
+	flag.StringVar(&c.out, "out", "bin/bench", "Directory for the results: bench.md, bench.json, requests.csv (the emulator's log) and operator.log.")
 	flag.IntVar(&c.n, "n", 1000, "Resources (DeviceConfigurationUserOverviews), 1 to 10000.")
 	flag.IntVar(&c.tenants, "tenants", 1, "Tenants the resources are spread over; 2 or more adds the fairness figure.")
-	flag.Float64Var(&c.timeScale, "time-scale", 5, "Factor that shortens Intune's 20s throttling window in the emulator and the operator's budget window alike (and the default sync interval), so that a run fits in minutes.")
+	flag.Float64Var(&c.timeScale, "time-scale", 5, "Factor that shortens Intune's 20s throttling window in the emulator, and the operator's budget window and longest budget wait alike (and the default sync interval), so that a run fits in minutes.")
 	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "Latency the emulator adds to every Graph answer.")
 	flag.DurationVar(&c.syncInterval, "sync-interval", 0, "The operator's --sync-interval (default: its 10m default divided by -time-scale).")
 	flag.IntVar(&c.changes, "changes", 100, "Resources whose spec is changed for the change-latency figure.")
 	flag.IntVar(&c.workers, "workers", 0, "The operator's --max-concurrent-reconciles (default: the operator's default).")
 	flag.BoolVar(&c.clientBench, "client-bench", true, "Run the Graph client benchmark (figure 6).")
+	flag.StringVar(&c.operatorArgs, "operator-args", "", "More flags for the operator, space-separated, e.g. \"--zap-log-level=debug\" to see its budget waits in operator.log.")
 	flag.Parse()
 
 	if err := c.validate(); err != nil {
@@ -61,6 +64,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := run(ctx, c)
+	if err == nil && c.clientBench {
+		logf("Figure 6: the Graph client alone (go test -bench %s)", clientBenchPackage)
+		res.Client, err = runClientBench(ctx, c.root)
+	}
 	if res != nil {
 		if werr := writeResults(c.out, res); werr != nil {
 			fmt.Fprintln(os.Stderr, "bench: write the results:", werr)
@@ -99,7 +106,7 @@ func (c *config) validate() error {
 	return os.MkdirAll(c.out, 0o755)
 }
 
-// logf prints a progress line with the time since the run started.
+// logf prints a progress line, with the time of day, to stderr.
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// firstSync is figure 1: n drifted resources are created at once; the time until all are Ready,
+// what it took of Graph and of the API server, and the least time the emulator's windows allow.
+func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
+	n := len(b.main)
+	logf("Figure 1: first sync of %d drifted resources over %d tenant(s)", n, len(b.tenants))
+	before := b.tracker.counts()
+	passes := b.reconciles()
+	expected := b.boundFor(b.perTenantWrites(b.main))
+	t0 := time.Now()
+	took, err := createAll(ctx, b.client, b.main)
+	if err != nil {
+		return nil, err
+	}
+	logf("Created %d resources in %v; the throttling bound is about %v", n, took.Round(time.Millisecond), expected.Round(time.Millisecond))
+	ready, err := b.tracker.waitReady(ctx, keysOf(b.main), repeat(1, n), 5*expected+2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	after := b.tracker.counts()
+	last := slices.MaxFunc(ready, time.Time.Compare)
+	fs := &FirstSync{
+		Resources:     n,
+		CreateSeconds: took.Seconds(),
+		ReadySeconds:  last.Sub(t0).Seconds(),
+		ReadyP50:      percentile(sinceAll(ready, t0), 50).Seconds(),
+		StatusWrites:  after.statusWrites - before.statusWrites,
+	}
+	fs.StatusWritesPerResource = float64(fs.StatusWrites) / float64(n)
+	fs.ReconcilesPerResource = passesSince(passes, b.reconciles()) / float64(n)
+
+	reqs := b.graphLog(t0, last.Add(time.Nanosecond))
+	if len(reqs) > 0 {
+		fs.FirstRequestSeconds = reqs[0].Time.Sub(t0).Seconds()
+	}
+	patched := map[string]bool{}
+	perTenant := map[string]*classCounts{}
+	for _, r := range reqs {
+		if r.Status == http.StatusTooManyRequests {
+			fs.Throttled++
+		}
+		switch r.Method {
+		case http.MethodGet:
+			fs.GETs++
+			if patched[r.ConfigurationID] {
+				fs.ResyncGETs++ // its sync slot came before the last resource was Ready
+			}
+		case http.MethodPatch:
+			fs.PATCHes++
+			if r.Status/100 == 2 {
+				patched[r.ConfigurationID] = true
+			}
+		}
+		if !r.Throttled {
+			c := perTenant[r.TenantID]
+			if c == nil {
+				c = &classCounts{}
+				perTenant[r.TenantID] = c
+			}
+			c.requests++
+			if r.Method != http.MethodGet {
+				c.writes++
+			}
+		}
+	}
+	fs.Requests = len(reqs)
+	fs.GETPerResource = float64(fs.GETs) / float64(n)
+	fs.PATCHPerResource = float64(fs.PATCHes) / float64(n)
+	fs.ThrottledFraction = float64(fs.Throttled) / float64(max(1, len(reqs)))
+	bound, why := b.throttlingBound(perTenant)
+	fs.BoundSeconds, fs.Bound = bound.Seconds(), why
+	if bound > 0 {
+		fs.Ratio = fs.ReadySeconds / fs.BoundSeconds
+	}
+	logf("All %d Ready after %.2fs (bound %.2fs, ratio %.2f); %d GET, %d PATCH, %d answered 429; %d status writes",
+		n, fs.ReadySeconds, fs.BoundSeconds, fs.Ratio, fs.GETs, fs.PATCHes, fs.Throttled, fs.StatusWrites)
+	return fs, nil
+}
+
+// steadyState is figure 2: with every resource synced and no drift, what one full sync interval
+// costs in Graph requests, status writes and operator CPU.
+//
+// Each resource's routine syncs fall on a grid of its own (every interval, at a phase taken from a
+// hash of its UID; controllers/schedule.go), so a window of one interval holds exactly one slot of
+// each resource. A GET belongs to the last slot of its resource before it; the figure counts, for
+// each resource, the GETs that belong to its slot in the window (waiting a little past the window
+// for the passes of its last slots): 1 is right, 0 a missed resync, 2 or more a resync that read
+// Graph more than once.
+func (b *bench) steadyState(ctx context.Context) (*SteadyState, error) {
+	b.tracker.waitQuiet(ctx, 2*time.Second, 30*time.Second)
+	interval := b.cfg.syncInterval
+	n := len(b.main)
+	const grace = 3 * time.Second // for the passes of the slots just before the end of the window
+	logf("Figure 2: steady state over one sync interval (%v) with %d resources and no drift", interval, n)
+	before := b.tracker.counts()
+	passes := b.reconciles()
+	cpu0, _ := cpuSeconds(b.op.PID())
+	t0 := time.Now()
+	t1 := t0.Add(interval)
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(interval):
+	}
+	cpu1, _ := cpuSeconds(b.op.PID())
+	passes = passesSince(passes, b.reconciles())
+	after := b.tracker.counts()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(grace):
+	}
+	ss := &SteadyState{IntervalSeconds: interval.Seconds(), StatusWrites: after.statusWrites - before.statusWrites,
+		GETsByResource: map[int]int{}}
+
+	gets := map[string][]time.Time{}
+	for _, r := range b.graphLog(t0, t1.Add(grace)) {
+		switch {
+		case r.Status == http.StatusTooManyRequests:
+			ss.Throttled++
+		case r.Method == http.MethodGet:
+			gets[r.ConfigurationID] = append(gets[r.ConfigurationID], r.Time)
+		case r.Method == http.MethodPatch && r.Time.Before(t1):
+			ss.PATCHes++
+		}
+	}
+	var delays []time.Duration
+	for _, res := range b.main {
+		uid := b.tracker.uid(res.key)
+		slot := lastSlot(uid, interval, t1)
+		if !slot.Before(t1) || slot.Before(t0) {
+			slot = slot.Add(-interval)
+		}
+		k := 0
+		for _, at := range gets[res.configID] {
+			if !at.Before(slot) && at.Before(slot.Add(interval)) {
+				if k == 0 {
+					delays = append(delays, at.Sub(slot))
+				}
+				k++
+			}
+		}
+		ss.GETsByResource[k]++
+		ss.GETs += k
+	}
+	ss.GETPerResource = float64(ss.GETs) / float64(n)
+	ss.PATCHPerResource = float64(ss.PATCHes) / float64(n)
+	ss.StatusWritesPerResource = float64(ss.StatusWrites) / float64(n)
+	ss.ReconcilesPerResource = passes / float64(n)
+	ss.CPUSeconds = cpu1 - cpu0
+	ss.CPUMillisPerResync = 1000 * ss.CPUSeconds / float64(max(1, ss.GETs))
+	ss.SlotDelayP50 = percentile(delays, 50).Seconds()
+	ss.SlotDelayP99 = percentile(delays, 99).Seconds()
+	logf("%d GET, %d PATCH, %d answered 429, %d status writes; %.2f CPU seconds; resources by GETs: %v",
+		ss.GETs, ss.PATCHes, ss.Throttled, ss.StatusWrites, ss.CPUSeconds, ss.GETsByResource)
+	return ss, nil
+}
+
+// lastSlot is the latest sync slot of a resource at or before now: the grid of
+// controllers/schedule.go, every interval at a phase from the FNV-1a hash of the UID.
+func lastSlot(uid types.UID, interval time.Duration, now time.Time) time.Time {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(uid))
+	phase := int64(h.Sum64() % uint64(interval))
+	since := now.UnixNano() - phase
+	k := since / int64(interval)
+	if since < 0 && since%int64(interval) != 0 {
+		k--
+	}
+	return time.Unix(0, k*int64(interval)+phase)
+}
+
+// changeLatency is figure 3: the spec of -changes resources changes, all at once and then one at a
+// time; for each, the time from the update to the emulator receiving its PATCH.
+func (b *bench) changeLatency(ctx context.Context) (*ChangeLatency, error) {
+	k := b.cfg.changes
+	picked := make([]resource, k)
+	for i := range picked {
+		picked[i] = b.main[i*len(b.main)/k]
+	}
+	logf("Figure 3: change -> PATCH, %d changes at once, %d resources idle", k, len(b.main))
+	burst, err := b.changeRun(ctx, picked, 13, 0)
+	if err != nil {
+		return nil, err
+	}
+	b.tracker.waitQuiet(ctx, time.Second, 10*time.Second)
+	// Half Graph's sustained write rate: the changes never queue behind each other on the budget.
+	spacing := 2 * b.limits.Window / time.Duration(b.limits.AppWrites)
+	logf("Figure 3: change -> PATCH, %d changes one every %v", k, spacing)
+	paced, err := b.changeRun(ctx, picked, 14, spacing)
+	if err != nil {
+		return nil, err
+	}
+	return &ChangeLatency{IdleResources: len(b.main), Burst: burst, Paced: paced}, nil
+}
+
+// changeRun sets spec.overview.successCount of each resource, every spacing (all at once for 0),
+// waits until each is Ready at its new generation, and measures each change's latency to the PATCH.
+func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spacing time.Duration) (*Latency, error) {
+	k := len(rs)
+	updated := make([]time.Time, k)
+	gens := make([]int64, k)
+	body := fmt.Appendf(nil, `{"spec":{"overview":{"successCount":%d}}}`, success)
+	change := func(i int) error {
+		obj := &intunev1alpha1.DeviceConfigurationUserOverview{}
+		obj.Namespace, obj.Name = rs[i].key.Namespace, rs[i].key.Name
+		updated[i] = time.Now()
+		if err := b.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
+			return err
+		}
+		gens[i] = obj.Generation
+		return nil
+	}
+	before := b.tracker.counts()
+	start := time.Now()
+	if spacing == 0 {
+		if err := forEach(ctx, k, k, change); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range k {
+			if err := change(i); err != nil {
+				return nil, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Until(start.Add(time.Duration(i+1) * spacing))):
+			}
+		}
+	}
+	if _, err := b.tracker.waitReady(ctx, keysOf(rs), gens, 2*time.Minute+b.boundFor(map[string]int{"": k})*4); err != nil {
+		return nil, err
+	}
+	after := b.tracker.counts()
+
+	first := map[string][]time.Time{} // arrivals of accepted PATCHes by configuration
+	for _, r := range b.graphLog(start, time.Now()) {
+		if r.Method == http.MethodPatch && r.Status/100 == 2 {
+			first[r.ConfigurationID] = append(first[r.ConfigurationID], r.Time)
+		}
+	}
+	lat := &Latency{Changes: k, SpacingSeconds: spacing.Seconds(), StatusWrites: after.statusWrites - before.statusWrites}
+	var ds []time.Duration
+	for i, r := range rs {
+		j := slices.IndexFunc(first[r.configID], func(t time.Time) bool { return !t.Before(updated[i]) })
+		if j < 0 {
+			lat.Missing++
+			continue
+		}
+		ds = append(ds, first[r.configID][j].Sub(updated[i]))
+	}
+	if len(ds) > 0 {
+		lat.P50, lat.P99 = percentile(ds, 50).Seconds(), percentile(ds, 99).Seconds()
+		lat.Max = slices.Max(ds).Seconds()
+	}
+	logf("p50 %.3fs, p99 %.3fs, max %.3fs; %d status writes; %d without a PATCH", lat.P50, lat.P99, lat.Max, lat.StatusWrites, lat.Missing)
+	return lat, nil
+}
+
+// smallTenantResources is how many resources the small tenant of figure 5 has.
+const smallTenantResources = 10
+
+// fairness is figure 5: the small tenant's time to Ready for smallTenantResources drifted
+// resources, alone and then while the big tenant works through a backlog of -n drifted resources.
+func (b *bench) fairness(ctx context.Context) (*Fairness, error) {
+	big, small := b.tenants[0], b.tenants[1]
+	alone := newResources("fair-alone", 3, smallTenantResources, []tenant{small})
+	backlog := newResources("fair-big", 4, b.cfg.n, []tenant{big})
+	loaded := newResources("fair-small", 5, smallTenantResources, []tenant{small})
+	for _, rs := range [][]resource{alone, backlog, loaded} {
+		seed(b.env.Emulator, rs, true)
+	}
+	f := &Fairness{BigBacklog: len(backlog), SmallResources: smallTenantResources}
+
+	logf("Figure 5: the small tenant's %d drifted resources, alone", smallTenantResources)
+	timeout := 2*time.Minute + 4*b.boundFor(map[string]int{"": len(backlog)})
+	t0 := time.Now()
+	if _, err := createAll(ctx, b.client, alone); err != nil {
+		return nil, err
+	}
+	ready, err := b.tracker.waitReady(ctx, keysOf(alone), repeat(1, len(alone)), timeout)
+	if err != nil {
+		return nil, err
+	}
+	f.AloneSeconds = slices.MaxFunc(ready, time.Time.Compare).Sub(t0).Seconds()
+	b.tracker.waitQuiet(ctx, time.Second, 10*time.Second)
+
+	logf("Figure 5: the big tenant's backlog of %d drifted resources, then the small tenant's %d", len(backlog), smallTenantResources)
+	if _, err := createAll(ctx, b.client, backlog); err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	if _, err := createAll(ctx, b.client, loaded); err != nil {
+		return nil, err
+	}
+	ready, err = b.tracker.waitReady(ctx, keysOf(loaded), repeat(1, len(loaded)), timeout)
+	if err != nil {
+		return nil, err
+	}
+	last := slices.MaxFunc(ready, time.Time.Compare)
+	f.LoadedSeconds = last.Sub(t1).Seconds()
+	bigReady, _ := b.tracker.readyAt(keysOf(backlog), repeat(1, len(backlog)))
+	for _, at := range bigReady {
+		if !at.IsZero() && !at.After(last) {
+			f.BigReadyMeanwhile++
+		}
+	}
+	f.BigDrainSeconds = b.boundFor(map[string]int{"": len(backlog)}).Seconds()
+	logf("Small tenant alone %.2fs, behind the backlog %.2fs (%d of the backlog Ready by then)",
+		f.AloneSeconds, f.LoadedSeconds, f.BigReadyMeanwhile)
+	return f, nil
+}
+
+// graphLog returns the emulator's Graph requests that arrived in [from, to), by arrival time.
+func (b *bench) graphLog(from, to time.Time) []graphtest.Request {
+	var out []graphtest.Request
+	for _, r := range b.env.Emulator.Requests() {
+		if r.Kind == graphtest.KindGraph && !r.Time.Before(from) && r.Time.Before(to) {
+			r.Body = nil
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, c graphtest.Request) int { return a.Time.Compare(c.Time) })
+	return out
+}
+
+// perTenantWrites counts the PATCHes a first sync of rs needs, by tenant.
+func (b *bench) perTenantWrites(rs []resource) map[string]int {
+	out := map[string]int{}
+	for _, r := range rs {
+		out[r.tenant.id]++
+	}
+	return out
+}
+
+// boundFor is the throttling bound of one GET and one PATCH per resource, for writes[tenant]
+// resources per tenant.
+func (b *bench) boundFor(writes map[string]int) time.Duration {
+	per := map[string]*classCounts{}
+	for t, w := range writes {
+		per[t] = &classCounts{requests: 2 * w, writes: w}
+	}
+	d, _ := b.throttlingBound(per)
+	return d
+}
+
+// passesSince is the number of passes between two readings of reconciles, 0 if either failed.
+func passesSince(before, after float64) float64 {
+	if before < 0 || after < 0 {
+		return 0
+	}
+	return after - before
+}
+
+func keysOf(rs []resource) []types.NamespacedName {
+	out := make([]types.NamespacedName, len(rs))
+	for i, r := range rs {
+		out[i] = r.key
+	}
+	return out
+}
+
+func repeat(v int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func sinceAll(ts []time.Time, t0 time.Time) []time.Duration {
+	out := make([]time.Duration, len(ts))
+	for i, t := range ts {
+		out[i] = t.Sub(t0)
+	}
+	return out
+}
+
+// percentile is the nearest-rank percentile p (0 < p <= 100) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank, 1), len(s))-1]
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+const mib = 1 << 20
+
+// minResourcesForEstimate is the fewest resources from which the RSS at 10,000 is extrapolated:
+// below, the fixed costs of the run (connections, buffers, the GC's headroom) swamp the part that
+// grows with the resources.
+const minResourcesForEstimate = 1000
+
+// evaluate compares the figures with the issue's targets.
+func (r *Results) evaluate() {
+	r.Targets = nil
+	add := func(t Target) { r.Targets = append(r.Targets, t) }
+	if s := r.Steady; s != nil {
+		// every resource read Graph exactly once for its slot, and nothing was written
+		ok := len(s.GETsByResource) == 1 && s.GETsByResource[1] > 0 && s.PATCHes == 0 && s.StatusWrites == 0
+		add(Target{Name: "Steady state", Target: "exactly 1 GET, 0 PATCH, 0 status writes per resource per resync",
+			Measured: fmt.Sprintf("%.3f GET, %.3f PATCH, %.3f status writes", s.GETPerResource, s.PATCHPerResource, s.StatusWritesPerResource),
+			Met:      yesNo(ok)})
+	}
+	if f := r.FirstSync; f != nil {
+		add(Target{Name: "First sync time", Target: "≤ 1.1 × throttling bound",
+			Measured: fmt.Sprintf("%.2f × bound (%.2f s / %.2f s)", f.Ratio, f.ReadySeconds, f.BoundSeconds), Met: yesNo(f.Ratio <= 1.1)})
+		add(Target{Name: "First sync 429s", Target: "< 1% of requests",
+			Measured: fmt.Sprintf("%.2f%% (%d of %d)", 100*f.ThrottledFraction, f.Throttled, f.Requests), Met: yesNo(f.ThrottledFraction < 0.01)})
+	}
+	if c := r.Change; c != nil {
+		note := ""
+		if c.IdleResources < 5000 {
+			note = fmt.Sprintf("measured with %d idle resources, not 5000", c.IdleResources)
+		}
+		for _, l := range []struct {
+			name string
+			lat  *Latency
+		}{{"Change → PATCH, all at once", c.Burst}, {"Change → PATCH, one at a time", c.Paced}} {
+			add(Target{Name: l.name, Target: "p99 < 1 s with 5000 idle resources",
+				Measured: fmt.Sprintf("p99 %.3f s", l.lat.P99), Met: yesNo(l.lat.P99 < 1 && l.lat.Missing == 0), Note: note})
+		}
+	}
+	if c := r.Cost; c != nil {
+		t := Target{Name: "Operator RSS", Target: "< 100 MiB with 10,000 resources"}
+		switch {
+		case c.Resources >= 10000:
+			t.Measured, t.Met = fmt.Sprintf("%.0f MiB with %d resources", c.PeakRSSBytes/mib, c.Resources), yesNo(c.PeakRSSBytes < 100*mib)
+		case c.Resources >= minResourcesForEstimate && c.IdleRSSBytes > 0:
+			c.RSSAt10kBytes = c.IdleRSSBytes + (c.PeakRSSBytes-c.IdleRSSBytes)*10000/float64(c.Resources)
+			t.Measured = fmt.Sprintf("%.0f MiB with %d; about %.0f MiB at 10,000 (rough linear estimate)", c.PeakRSSBytes/mib, c.Resources, c.RSSAt10kBytes/mib)
+			t.Met = yesNo(c.RSSAt10kBytes < 100*mib) + " (estimate)"
+			t.Note = "run with -n 10000 to measure it"
+		default:
+			t.Measured = fmt.Sprintf("%.0f MiB with %d", c.PeakRSSBytes/mib, c.Resources)
+			t.Met, t.Note = "n/a", fmt.Sprintf("too few resources to extrapolate (%d needed); run with -n 10000 to measure it", minResourcesForEstimate)
+		}
+		add(t)
+	}
+	t := Target{Name: "Fairness", Target: "small tenant not held up by a big tenant's backlog (here: at most one throttling window later than alone)",
+		Met: "n/a", Note: "run with -tenants 2"}
+	if f := r.Fairness; f != nil {
+		t.Measured = fmt.Sprintf("%.2f s behind a backlog of %d vs %.2f s alone (window %.3g s)", f.LoadedSeconds, f.BigBacklog,
+			f.AloneSeconds, r.Settings.EmulatorWindowSeconds)
+		t.Met, t.Note = yesNo(f.LoadedSeconds <= f.AloneSeconds+r.Settings.EmulatorWindowSeconds), ""
+	}
+	add(t)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+// markdown renders the results as the table that bench.md and docs/performance.md show.
+func (r *Results) markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	s, m := r.Settings, r.Machine
+	p("## overview-operator benchmark, %s\n\n", r.Date.Format("2006-01-02 15:04 UTC"))
+	p("%d resources over %d tenant(s); time scale **%g×** (Intune's 20 s windows last %.3g s in the emulator and in the operator's budget); "+
+		"emulator latency %.0f ms; sync interval %.0f s.  \n", s.Resources, s.Tenants, s.TimeScale, s.EmulatorWindowSeconds,
+		s.LatencySeconds*1000, s.SyncIntervalSeconds)
+	p("Operator built from `%s`.  \n", r.Commit)
+	p("Machine: %d CPUs (%s), %d MiB, Linux %s, %s, load average %s at the start.\n\n", m.CPUs, m.CPUModel, m.MemoryMiB, m.Kernel, m.Go, m.LoadAverage)
+
+	p("| # | Figure | Measured |\n|---|---|---|\n")
+	row := func(n, name, format string, args ...any) {
+		p("| %s | %s | %s |\n", n, name, fmt.Sprintf(format, args...))
+	}
+	if f := r.FirstSync; f != nil {
+		row("1", "First sync: time to all Ready", "%.2f s (median %.2f s; creating them took %.2f s, first Graph request after %.2f s)",
+			f.ReadySeconds, f.ReadyP50, f.CreateSeconds, f.FirstRequestSeconds)
+		row("1", "Throttling bound", "%.2f s (%s)", f.BoundSeconds, f.Bound)
+		row("1", "Measured / bound", "**%.2f**", f.Ratio)
+		row("1", "Graph requests per resource", "%.3f GET (%d of them resyncs), %.3f PATCH", f.GETPerResource, f.ResyncGETs, f.PATCHPerResource)
+		row("1", "429 answers", "%d of %d requests (%.2f%%)", f.Throttled, f.Requests, 100*f.ThrottledFraction)
+		row("1", "Status writes per resource", "%.3f", f.StatusWritesPerResource)
+		row("1", "Operator passes (reconciles) per resource", "%.1f", f.ReconcilesPerResource)
+	}
+	if st := r.Steady; st != nil {
+		row("2", fmt.Sprintf("Steady state, one sync interval (%.0f s): requests per resource per resync", st.IntervalSeconds),
+			"%.3f GET, %.3f PATCH, %d answered 429", st.GETPerResource, st.PATCHPerResource, st.Throttled)
+		row("2", "Resources by GETs after their sync slot", "%s (GET p50 %.0f ms, p99 %.0f ms after the slot)",
+			byCount(st.GETsByResource), st.SlotDelayP50*1000, st.SlotDelayP99*1000)
+		row("2", "Status writes per resource per resync", "%.3f (%d in all)", st.StatusWritesPerResource, st.StatusWrites)
+		row("2", "Operator passes (reconciles) per resource per resync", "%.1f", st.ReconcilesPerResource)
+		row("2", "Operator CPU per resync", "%.2f ms (%.2f CPU s over the interval)", st.CPUMillisPerResync, st.CPUSeconds)
+	}
+	if c := r.Change; c != nil {
+		for _, l := range []struct {
+			name string
+			lat  *Latency
+		}{{fmt.Sprintf("Change → PATCH, %d changes at once", c.Burst.Changes), c.Burst},
+			{fmt.Sprintf("Change → PATCH, %d changes one every %.0f ms", c.Paced.Changes, c.Paced.SpacingSeconds*1000), c.Paced}} {
+			row("3", l.name, "p50 %.3f s, p99 **%.3f s**, max %.3f s (%d idle resources; %d status writes%s)",
+				l.lat.P50, l.lat.P99, l.lat.Max, c.IdleResources, l.lat.StatusWrites, missing(l.lat.Missing))
+		}
+	}
+	if c := r.Cost; c != nil {
+		row("4", "Operator peak heap", "%.0f MiB; at most %.0f MiB live after a collection (%d collections)",
+			c.PeakHeapBytes/mib, c.PeakLiveHeapBytes/mib, c.GCs)
+		est := ""
+		if c.RSSAt10kBytes > 0 {
+			est = fmt.Sprintf("; about %.0f MiB at 10,000 resources (rough linear estimate)", c.RSSAt10kBytes/mib)
+		}
+		row("4", "Operator peak RSS", "%.1f MiB with %d resources (%.1f MiB before any)%s", c.PeakRSSBytes/mib, c.Resources, c.IdleRSSBytes/mib, est)
+		row("4", "Size of one resource (JSON)", "%.1f KiB, of which managedFields %.1f KiB", c.ObjectBytes/1024, c.ManagedFieldsBytes/1024)
+		row("4", "Operator CPU", "%.1f s over %.0f s of wall time", c.CPUSeconds, c.WallSeconds)
+	}
+	if f := r.Fairness; f != nil {
+		row("5", fmt.Sprintf("Small tenant (%d resources): time to Ready alone", f.SmallResources), "%.2f s", f.AloneSeconds)
+		row("5", fmt.Sprintf("… while the big tenant has a backlog of %d", f.BigBacklog),
+			"**%.2f s** (%d of the backlog Ready by then; the backlog's own bound is %.1f s)", f.LoadedSeconds, f.BigReadyMeanwhile, f.BigDrainSeconds)
+	}
+	if c := r.Client; c != nil {
+		row("6", "Graph client, GET+PATCH pair", "%.0f µs/op, %.0f allocs/op, %.1f KiB/op", c.Client.NsPerOp/1000, c.Client.AllocsPerOp, c.Client.BytesPerOp/1024)
+		row("6", "Same requests with net/http alone", "%.0f µs/op, %.0f allocs/op, %.1f KiB/op (the emulator's side is in both)",
+			c.HTTP.NsPerOp/1000, c.HTTP.AllocsPerOp, c.HTTP.BytesPerOp/1024)
+	}
+
+	if len(r.Targets) > 0 {
+		p("\n| Target | Goal | Measured | Met |\n|---|---|---|---|\n")
+		for _, t := range r.Targets {
+			met := t.Met
+			if t.Note != "" {
+				met += " — " + t.Note
+			}
+			p("| %s | %s | %s | %s |\n", t.Name, t.Target, t.Measured, met)
+		}
+	}
+	return b.String()
+}
+
+// byCount renders {1: 998, 2: 1, 0: 1} as "998 with 1, 1 with 2, 1 with 0", most common first.
+func byCount(m map[int]int) string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b int) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return a - b
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d with %d", m[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func missing(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d reached Ready without a PATCH", n)
+}

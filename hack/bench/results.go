@@ -1,0 +1,267 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Results are a run's figures; bench.json is this struct.
+type Results struct {
+	Date time.Time `json:"date"`
+	// Commit is the operator's source the run measured: `git describe --always --dirty`.
+	Commit    string         `json:"commit"`
+	Machine   Machine        `json:"machine"`
+	Settings  Settings       `json:"settings"`
+	FirstSync *FirstSync     `json:"firstSync,omitempty"`
+	Steady    *SteadyState   `json:"steadyState,omitempty"`
+	Change    *ChangeLatency `json:"changeLatency,omitempty"`
+	Cost      *Cost          `json:"cost,omitempty"`
+	Fairness  *Fairness      `json:"fairness,omitempty"`
+	Client    *ClientBench   `json:"graphClient,omitempty"`
+	Targets   []Target       `json:"targets"`
+	// Phases are when each phase ran, in seconds since the operator started, the origin of
+	// requests.csv's times.
+	Phases []Phase `json:"phases"`
+}
+
+// Phase is when one phase ran.
+type Phase struct {
+	Name         string  `json:"name"`
+	StartSeconds float64 `json:"startSeconds"`
+	EndSeconds   float64 `json:"endSeconds"`
+}
+
+// Machine is where the run happened.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpuModel"`
+	MemoryMiB int    `json:"memoryMiB"`
+	Kernel    string `json:"kernel"`
+	Go        string `json:"go"`
+	// LoadAverage is /proc/loadavg's one-minute figure when the run started: the machine may be
+	// shared.
+	LoadAverage string `json:"loadAverage"`
+}
+
+// Settings are the run's parameters.
+type Settings struct {
+	Resources             int      `json:"resources"`
+	Tenants               int      `json:"tenants"`
+	TimeScale             float64  `json:"timeScale"`
+	EmulatorWindowSeconds float64  `json:"emulatorWindowSeconds"`
+	BudgetWindowSeconds   float64  `json:"budgetWindowSeconds"`
+	LatencySeconds        float64  `json:"latencySeconds"`
+	SyncIntervalSeconds   float64  `json:"syncIntervalSeconds"`
+	OperatorFlags         []string `json:"operatorFlags"`
+}
+
+// FirstSync is figure 1.
+type FirstSync struct {
+	Resources     int     `json:"resources"`
+	CreateSeconds float64 `json:"createSeconds"`
+	// FirstRequestSeconds is from the first create to the first Graph request.
+	FirstRequestSeconds float64 `json:"firstRequestSeconds"`
+	// ReadySeconds is from the first create to the last resource seen Ready; ReadyP50 the median.
+	ReadySeconds float64 `json:"readySeconds"`
+	ReadyP50     float64 `json:"readyP50Seconds"`
+	Requests     int     `json:"requests"`
+	GETs         int     `json:"gets"`
+	PATCHes      int     `json:"patches"`
+	// ResyncGETs are GETs of a resource already PATCHed: its sync slot came during the first sync.
+	ResyncGETs              int     `json:"resyncGets"`
+	GETPerResource          float64 `json:"getPerResource"`
+	PATCHPerResource        float64 `json:"patchPerResource"`
+	Throttled               int     `json:"throttled429"`
+	ThrottledFraction       float64 `json:"throttledFraction"`
+	StatusWrites            int     `json:"statusWrites"`
+	StatusWritesPerResource float64 `json:"statusWritesPerResource"`
+	// ReconcilesPerResource counts the operator's passes (controller_runtime_reconcile_total).
+	ReconcilesPerResource float64 `json:"reconcilesPerResource"`
+	BoundSeconds          float64 `json:"boundSeconds"`
+	Bound                 string  `json:"bound"`
+	Ratio                 float64 `json:"ratio"`
+}
+
+// SteadyState is figure 2.
+type SteadyState struct {
+	IntervalSeconds float64 `json:"intervalSeconds"`
+	GETs            int     `json:"gets"`
+	PATCHes         int     `json:"patches"`
+	Throttled       int     `json:"throttled429"`
+	// GETsByResource counts the resources by how many GETs followed their one sync slot in the
+	// interval, before their next: 1 is right, 0 a missed resync, 2 or more a double read.
+	GETsByResource map[int]int `json:"getsByResource"`
+	// SlotDelayP50 and SlotDelayP99 are how long after its slot a resource's GET came.
+	SlotDelayP50            float64 `json:"slotDelayP50Seconds"`
+	SlotDelayP99            float64 `json:"slotDelayP99Seconds"`
+	GETPerResource          float64 `json:"getPerResourcePerResync"`
+	PATCHPerResource        float64 `json:"patchPerResourcePerResync"`
+	StatusWrites            int     `json:"statusWrites"`
+	StatusWritesPerResource float64 `json:"statusWritesPerResourcePerResync"`
+	// ReconcilesPerResource counts the operator's passes (controller_runtime_reconcile_total).
+	ReconcilesPerResource float64 `json:"reconcilesPerResourcePerResync"`
+	CPUSeconds            float64 `json:"cpuSeconds"`
+	CPUMillisPerResync    float64 `json:"cpuMillisPerResync"`
+}
+
+// ChangeLatency is figure 3.
+type ChangeLatency struct {
+	IdleResources int      `json:"idleResources"`
+	Burst         *Latency `json:"burst"`
+	Paced         *Latency `json:"paced"`
+}
+
+// Latency is the time from spec changes to the emulator receiving their PATCHes.
+type Latency struct {
+	Changes int `json:"changes"`
+	// SpacingSeconds is the time between two changes; 0 for all at once.
+	SpacingSeconds float64 `json:"spacingSeconds"`
+	P50            float64 `json:"p50Seconds"`
+	P99            float64 `json:"p99Seconds"`
+	Max            float64 `json:"maxSeconds"`
+	// Missing changes reached Ready without a PATCH after the update (none expected).
+	Missing      int `json:"missing"`
+	StatusWrites int `json:"statusWrites"`
+}
+
+// Cost is figure 4, for the operator's whole run.
+type Cost struct {
+	WallSeconds float64 `json:"wallSeconds"`
+	CPUSeconds  float64 `json:"cpuSeconds"`
+	// PeakHeapBytes is the largest heap at a collection and PeakLiveHeapBytes the largest left live
+	// after one, over GCs collections (GODEBUG=gctrace=1, whole MiB).
+	PeakHeapBytes     float64 `json:"peakHeapBytes"`
+	PeakLiveHeapBytes float64 `json:"peakLiveHeapBytes"`
+	GCs               int     `json:"gcs"`
+	PeakRSSBytes      float64 `json:"peakRSSBytes"`
+	// IdleRSSBytes is the resident set with the connections Ready and no resource yet.
+	IdleRSSBytes float64 `json:"idleRSSBytes"`
+	// RSSAt10kBytes extrapolates the peak linearly from IdleRSSBytes to 10,000 resources, when the
+	// run had fewer.
+	RSSAt10kBytes float64 `json:"rssAt10kBytesEstimate,omitempty"`
+	// ObjectBytes and ManagedFieldsBytes are the mean size, as JSON, of a resource and of its
+	// metadata.managedFields, which the operator's cache keeps too.
+	ObjectBytes        float64 `json:"objectBytes"`
+	ManagedFieldsBytes float64 `json:"managedFieldsBytes"`
+	// Resources is how many DeviceConfigurationUserOverviews existed at the end.
+	Resources int                `json:"resources"`
+	Metrics   map[string]float64 `json:"operatorMetrics"`
+}
+
+// Fairness is figure 5.
+type Fairness struct {
+	BigBacklog     int `json:"bigTenantBacklog"`
+	SmallResources int `json:"smallTenantResources"`
+	// AloneSeconds is the small tenant's time to Ready with nothing else to do; LoadedSeconds with
+	// the big tenant's backlog queued just before.
+	AloneSeconds  float64 `json:"aloneSeconds"`
+	LoadedSeconds float64 `json:"loadedSeconds"`
+	// BigReadyMeanwhile is how many of the backlog were Ready when the small tenant was.
+	BigReadyMeanwhile int `json:"bigReadyMeanwhile"`
+	// BigDrainSeconds is the throttling bound of the big tenant's backlog.
+	BigDrainSeconds float64 `json:"bigDrainBoundSeconds"`
+}
+
+// ClientBench is figure 6.
+type ClientBench struct {
+	Command string       `json:"command"`
+	Client  BenchFigures `json:"clientGetPatch"`
+	HTTP    BenchFigures `json:"httpGetPatch"`
+}
+
+// BenchFigures is one Go benchmark's result.
+type BenchFigures struct {
+	Iterations  int     `json:"iterations"`
+	NsPerOp     float64 `json:"nsPerOp"`
+	BytesPerOp  float64 `json:"bytesPerOp"`
+	AllocsPerOp float64 `json:"allocsPerOp"`
+}
+
+// Target is one of the issue's targets and how the run fared.
+type Target struct {
+	Name     string `json:"name"`
+	Target   string `json:"target"`
+	Measured string `json:"measured"`
+	// Met is "yes", "no", or "n/a" when the run did not measure it as the target states it.
+	Met  string `json:"met"`
+	Note string `json:"note,omitempty"`
+}
+
+func newResults(c config) *Results {
+	return &Results{
+		Date:    time.Now().UTC().Truncate(time.Second),
+		Commit:  commit(c.root),
+		Machine: machine(),
+		Settings: Settings{
+			Resources:           c.n,
+			Tenants:             c.tenants,
+			TimeScale:           c.timeScale,
+			LatencySeconds:      c.latency.Seconds(),
+			SyncIntervalSeconds: c.syncInterval.Seconds(),
+		},
+	}
+}
+
+// commit describes the checkout at root, "" when git cannot.
+func commit(root string) string {
+	cmd := exec.Command("git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+				m.MemoryMiB = kb / 1024
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			m.LoadAverage = f[0]
+		}
+	}
+	return m
+}
+
+// writeResults prints the table and writes bench.md and bench.json to dir.
+func writeResults(dir string, r *Results) error {
+	r.evaluate()
+	md := r.markdown()
+	os.Stdout.WriteString("\n" + md)
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(dir+"/bench.json", append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(dir+"/bench.md", []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("Wrote %s/bench.md and %s/bench.json", dir, dir)
+	return nil
+}

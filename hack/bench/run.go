@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// bench is one run: the environment, the operator and what the phases share.
+type bench struct {
+	cfg     config
+	env     *localenv.Env
+	op      *localenv.Operator
+	client  client.Client // raised QPS and burst, for mass creates and updates
+	tracker *tracker
+	tenants []tenant
+	limits  graphtest.Limits // the emulator's limits, Window already scaled
+	budget  graph.Limits     // the operator's budget, Per already scaled
+	main    []resource       // the -n resources of figures 1 to 3
+	results *Results
+	started time.Time // the operator's start
+	idleRSS float64   // its resident set once it has its tokens, before any resource
+}
+
+// run starts everything, runs the phases of figures 1 to 5 in order and stops everything. It
+// returns the results gathered so far even when a phase fails.
+func run(ctx context.Context, cfg config) (*Results, error) {
+	b := &bench{cfg: cfg, results: newResults(cfg)}
+	window := time.Duration(float64(graphtest.IntuneLimits().Window) / cfg.timeScale)
+	b.limits = graphtest.IntuneLimits()
+	b.limits.Window = window
+	b.budget = graph.DefaultLimits()
+	b.budget.Per = time.Duration(float64(b.budget.Per) / cfg.timeScale)
+	b.results.Settings.EmulatorWindowSeconds = window.Seconds()
+	b.results.Settings.BudgetWindowSeconds = b.budget.Per.Seconds()
+
+	logf("Time scale %gx: Intune's 20s windows last %v in the emulator and in the operator's budget; sync interval %v",
+		cfg.timeScale, window, cfg.syncInterval)
+	logf("Starting the local control plane and the Graph emulator (latency %v, Intune's limits, fractional Retry-After)", cfg.latency)
+	env, err := localenv.Start(localenv.Options{Root: cfg.root, Emulator: graphtest.Options{
+		TimeScale:            cfg.timeScale,
+		FractionalRetryAfter: true,
+	}})
+	if err != nil {
+		return b.results, err
+	}
+	b.env = env
+	defer env.Stop()
+	if cfg.latency > 0 {
+		env.Emulator.Inject(graphtest.Fault{Latency: cfg.latency})
+	}
+
+	rc := rest.CopyConfig(env.Config)
+	rc.QPS, rc.Burst = 2000, 4000
+	wc, err := client.NewWithWatch(rc, client.Options{Scheme: localenv.Scheme()})
+	if err != nil {
+		return b.results, err
+	}
+	b.client = wc
+	trackCtx, stopTracking := context.WithCancel(ctx)
+	defer stopTracking()
+	if b.tracker, err = startTracker(trackCtx, wc); err != nil {
+		return b.results, err
+	}
+
+	for i := range cfg.tenants {
+		t := newTenant(i)
+		if err := t.setUp(ctx, env); err != nil {
+			return b.results, err
+		}
+		b.tenants = append(b.tenants, t)
+	}
+	b.main = newResources("ov", 1, cfg.n, b.tenants)
+	seed(env.Emulator, b.main, true)
+
+	if err := b.startOperator(ctx); err != nil {
+		return b.results, err
+	}
+	opStopped := false
+	defer func() {
+		if !opStopped {
+			b.op.Kill()
+		}
+	}()
+
+	phaseErr := b.phases(ctx)
+
+	b.results.Cost = b.cost()
+	if err := b.writeRequestLog(filepath.Join(cfg.out, "requests.csv")); err != nil {
+		logf("Could not write the request log: %v", err)
+	}
+	logf("Stopping the operator")
+	_, _ = b.op.Stop(30 * time.Second)
+	opStopped = true
+	if err := copyFile(b.op.Log, filepath.Join(cfg.out, "operator.log")); err != nil {
+		logf("Could not keep the operator's log: %v", err)
+	}
+	return b.results, phaseErr
+}
+
+// startOperator runs bin/manager with the scaled budget window and plain-HTTP metrics, and waits
+// until it has a token for every tenant.
+func (b *bench) startOperator(ctx context.Context) error {
+	flags := []string{
+		"--metrics-secure=false",
+		"--sync-interval=" + b.cfg.syncInterval.String(),
+		"--graph-budget-window=" + b.budget.Per.String(),
+		// The longest a worker waits on the budget is a fraction of a write interval too: scaled
+		// with the window, workers hold and requeue as they would at Graph's real pace.
+		"--graph-max-budget-wait=" + time.Duration(float64(graph.DefaultMaxBudgetWait)/b.cfg.timeScale).String(),
+		"--zap-log-level=info",
+	}
+	if b.cfg.workers > 0 {
+		flags = append(flags, "--max-concurrent-reconciles="+strconv.Itoa(b.cfg.workers))
+	}
+	flags = append(flags, strings.Fields(b.cfg.operatorArgs)...) // later flags win
+	b.results.Settings.OperatorFlags = flags
+	logf("Starting the operator: bin/manager %v", flags)
+	// The runtime's GC trace goes to the operator's log: the heap at each collection, and what is
+	// left live after it, without scraping the operator while it works.
+	if err := os.Setenv("GODEBUG", "gctrace=1"); err != nil {
+		return err
+	}
+	op, err := b.env.StartOperator("operator", flags...)
+	if err != nil {
+		return err
+	}
+	b.op, b.started = op, time.Now()
+	for _, t := range b.tenants {
+		if err := t.waitConnectionReady(ctx, b.env, time.Minute); err != nil {
+			op.Kill()
+			return fmt.Errorf("%w\noperator log:\n%s", err, op.Tail(20))
+		}
+	}
+	b.idleRSS, _ = procStatus(op.PID(), "VmRSS")
+	return nil
+}
+
+// phases runs the measurements in order; each needs the state the one before left.
+func (b *bench) phases(ctx context.Context) error {
+	var err error
+	b.mark("first sync", func() { b.results.FirstSync, err = b.firstSync(ctx) })
+	if err != nil {
+		return fmt.Errorf("first sync: %w\noperator log:\n%s", err, b.op.Tail(20))
+	}
+	b.mark("steady state", func() { b.results.Steady, err = b.steadyState(ctx) })
+	if err != nil {
+		return fmt.Errorf("steady state: %w", err)
+	}
+	b.mark("change latency", func() { b.results.Change, err = b.changeLatency(ctx) })
+	if err != nil {
+		return fmt.Errorf("change latency: %w\noperator log:\n%s", err, b.op.Tail(20))
+	}
+	if len(b.tenants) >= 2 {
+		b.mark("fairness", func() { b.results.Fairness, err = b.fairness(ctx) })
+		if err != nil {
+			return fmt.Errorf("fairness: %w\noperator log:\n%s", err, b.op.Tail(20))
+		}
+	}
+	return nil
+}
+
+// mark runs a phase and notes when it started and ended, in seconds since the operator started.
+func (b *bench) mark(name string, phase func()) {
+	start := time.Since(b.started).Seconds()
+	phase()
+	b.results.Phases = append(b.results.Phases, Phase{Name: name, StartSeconds: start, EndSeconds: time.Since(b.started).Seconds()})
+}
+
+// cost reads the operator's peak heap (sampled), peak RSS and CPU time so far.
+func (b *bench) cost() *Cost {
+	c := &Cost{WallSeconds: time.Since(b.started).Seconds()}
+	c.PeakRSSBytes, _ = procStatus(b.op.PID(), "VmHWM")
+	c.CPUSeconds, _ = cpuSeconds(b.op.PID())
+	c.IdleRSSBytes = b.idleRSS
+	c.PeakHeapBytes, c.PeakLiveHeapBytes, c.GCs = gcFigures(b.op.Log)
+	c.Resources = b.tracker.counts().objects
+	c.ObjectBytes, c.ManagedFieldsBytes = b.objectSizes()
+	c.Metrics, _ = scrape(context.Background(), "http://"+b.op.MetricsAddr+"/metrics",
+		"controller_runtime_reconcile_total", "overview_graph_requests_total", "overview_graph_throttled_total",
+		"overview_graph_budget_wait_seconds_sum", "overview_graph_budget_wait_seconds_count",
+		"overview_patches_applied_total", "workqueue_retries_total", "process_cpu_seconds_total")
+	return c
+}
+
+// reconciles is how many passes the operator's DeviceConfigurationUserOverview controller has
+// run so far, whatever their result (-1 if its metrics cannot be read).
+func (b *bench) reconciles() float64 {
+	m, err := scrape(context.Background(), "http://"+b.op.MetricsAddr+"/metrics", "controller_runtime_reconcile_total")
+	if err != nil {
+		return -1
+	}
+	n := 0.0
+	for k, v := range m {
+		if strings.Contains(k, `controller="deviceconfigurationuseroverview"`) {
+			n += v
+		}
+	}
+	return n
+}
+
+// objectSizes is the mean size, as JSON, of a DeviceConfigurationUserOverview and of its
+// metadata.managedFields: what each one costs in the operator's cache, roughly.
+func (b *bench) objectSizes() (obj, managed float64) {
+	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+	if err := b.client.List(context.Background(), list); err != nil || len(list.Items) == 0 {
+		return 0, 0
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		all, _ := json.Marshal(o)
+		mf, _ := json.Marshal(o.ManagedFields)
+		obj += float64(len(all))
+		managed += float64(len(mf))
+	}
+	return obj / float64(len(list.Items)), managed / float64(len(list.Items))
+}
+
+// writeRequestLog writes the emulator's Graph requests as CSV, with times in seconds since the
+// operator started (the phases' times in bench.json use the same origin).
+func (b *bench) writeRequestLog(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "seconds,method,status,throttled,tenant,configuration")
+	for _, r := range b.graphLog(time.Time{}, time.Now().Add(time.Hour)) {
+		fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID)
+	}
+	return errors.Join(w.Flush(), f.Close())
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
