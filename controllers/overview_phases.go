@@ -78,7 +78,9 @@ func (r *OverviewReconciler) observe(ctx context.Context, p *overviewPass, gc gr
 	}
 	if len(drift) > 0 {
 		driftDetected.WithLabelValues(string(policyOf(p.obj))).Inc()
-		if !meta.IsStatusConditionTrue(p.base.Status.Conditions, intunev1alpha1.ConditionSynced) || len(p.base.Status.Drift) == 0 {
+		// Under Manage the PATCH that follows makes the event ("Patched"); an event per drift would
+		// double what the API server and the recorder's cache hold during a mass first sync.
+		if policyOf(p.obj) == intunev1alpha1.ManagementPolicyObserveOnly && len(p.base.Status.Drift) == 0 {
 			r.recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
 				"Graph differs from the spec in %s", driftFields(drift))
 		}

@@ -248,6 +248,12 @@ func (b *Budget) Wait(ctx context.Context, class BudgetClass, maxWait time.Durat
 		last = deadline
 	}
 	turn := hasTurn(ctx)
+	if turn && class == BudgetWrite {
+		// A write at its turn is at the front of the line: it waits for the bucket a little
+		// longer than a newcomer would (turns are one write interval apart, and a requeued
+		// resource comes back a little late) rather than go round again.
+		last = last.Add(b.turnGrace())
+	}
 	for {
 		now := time.Now()
 		wait, cancel, ok := b.reserve(now, class, last.Sub(now), turn)
@@ -268,6 +274,13 @@ func (b *Budget) Wait(ctx context.Context, class BudgetClass, maxWait time.Durat
 		}
 		// the budget was paused: the pause is over (or was extended), reserve again
 	}
+}
+
+// turnGrace is how much longer than other calls a write at its turn may wait.
+func (b *Budget) turnGrace() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return 4 * b.write.interval
 }
 
 // joinLine gives a write its turn at the end of the line (not before send, the

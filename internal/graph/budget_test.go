@@ -337,3 +337,24 @@ func TestWritesQueueInALineOfTurns(t *testing.T) {
 		t.Error("a newcomer went ahead of the line")
 	}
 }
+
+func TestAWriteAtItsTurnWaitsRatherThanSpins(t *testing.T) {
+	b := newBudget(BudgetKey{TenantID: "t"}, Limits{Requests: 1000, Writes: 100, Per: 2 * time.Second})
+	for {
+		if _, _, ok := b.reserve(time.Now(), BudgetWrite, 0, true); !ok {
+			break
+		}
+	}
+	// The bucket is busy for about one interval: a newcomer that accepts no wait is refused, a
+	// write at its turn waits for the bucket.
+	if err := b.Wait(context.Background(), BudgetWrite, 0); !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("a newcomer got %v, want ErrBudgetExhausted", err)
+	}
+	start := time.Now()
+	if err := b.Wait(WithTurn(context.Background()), BudgetWrite, 0); err != nil {
+		t.Fatalf("a write at its turn got %v, want a wait", err)
+	}
+	if waited := time.Since(start); waited > 5*b.write.interval {
+		t.Errorf("it waited %v, want about one write interval (%v)", waited, b.write.interval)
+	}
+}
