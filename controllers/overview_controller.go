@@ -86,13 +86,28 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err != nil {
 		return r.failed(ctx, pass, err)
 	}
-	if t, ok := r.takeTurn(pass); ok {
-		// The PATCH this pass observed the need for earlier waited for its turn in the tenant's
-		// line of writes: send it now, without reading Graph again.
+	t, atTurn := r.takeTurn(pass)
+	switch {
+	case atTurn && t.observed:
+		// An earlier pass observed the need for this PATCH, and it waited for its turn in the
+		// tenant's line of writes: send it now, without reading Graph again.
 		pass.resume(t)
 		ctx = graph.WithTurn(ctx)
-	} else if err := r.observe(ctx, pass, gc); err != nil {
-		return r.failed(ctx, pass, err)
+	case !atTurn && r.likelyToWrite(pass):
+		// A new spec will most likely be PATCHed: if the tenant's writes are queued, wait for a
+		// turn before even reading, so that a backlog neither holds a worker nor delays others.
+		if wait := gc.WriteTurn(); wait > 0 {
+			r.storeTurn(pass, turn{})
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+		fallthrough
+	default:
+		if atTurn {
+			ctx = graph.WithTurn(ctx)
+		}
+		if err := r.observe(ctx, pass, gc); err != nil {
+			return r.failed(ctx, pass, err)
+		}
 	}
 	if err := r.apply(ctx, pass, gc); err != nil {
 		return r.failed(ctx, pass, err)

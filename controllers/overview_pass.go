@@ -48,9 +48,24 @@ type turn struct {
 	uid        types.UID
 	generation int64
 	expires    time.Time
+	observed   bool // the pass read Graph: what follows is the PATCH it would have sent
 	patch      graph.Fields
 	reverted   string
 	status     intunev1alpha1.DeviceConfigurationUserOverviewStatus // observed, drift, request-id
+}
+
+// storeTurn remembers that the resource waits for a turn in its tenant's line of writes, with what
+// the pass knows (t), until one interval has passed.
+func (r *OverviewReconciler) storeTurn(p *overviewPass, t turn) {
+	t.uid, t.generation, t.expires = p.obj.UID, p.obj.Generation, p.now.Add(r.interval(p.obj))
+	r.turns.Store(client.ObjectKeyFromObject(p.obj), t)
+}
+
+// likelyToWrite says whether the pass will most likely PATCH: a new generation of a managed spec.
+func (r *OverviewReconciler) likelyToWrite(p *overviewPass) bool {
+	return policyOf(p.obj) == intunev1alpha1.ManagementPolicyManage &&
+		p.obj.Status.ObservedGeneration != p.obj.Generation &&
+		p.obj.Spec.Overview != (intunev1alpha1.OverviewFields{})
 }
 
 // takeTurn returns the resource's PATCH waiting for its turn, if it still applies.

@@ -96,8 +96,7 @@ func (r *OverviewReconciler) apply(ctx context.Context, p *overviewPass, gc grap
 	}
 	resp, err := gc.PatchOverview(ctx, p.obj.Spec.DeviceConfigurationID, p.patch)
 	if errors.Is(err, graph.ErrBudgetExhausted) {
-		r.turns.Store(client.ObjectKeyFromObject(p.obj), turn{uid: p.obj.UID, generation: p.obj.Generation,
-			expires: p.now.Add(r.interval(p.obj)), patch: p.patch, reverted: p.reverted, status: *p.obj.Status.DeepCopy()})
+		r.storeTurn(p, turn{observed: true, patch: p.patch, reverted: p.reverted, status: *p.obj.Status.DeepCopy()})
 	}
 	if err != nil {
 		return err

@@ -276,6 +276,27 @@ func (b *Budget) Wait(ctx context.Context, class BudgetClass, maxWait time.Durat
 	}
 }
 
+// TakeTurn is for a caller about to read and then, probably, write: when the
+// tenant's writes are queued, or the bucket would hold a write back longer
+// than maxWait, it gives the coming write its turn at the end of the line and
+// returns the wait until then (while the budget is paused, the rest of the
+// pause, without a turn). 0 means there is no line: go ahead. A caller that got
+// a turn comes back then with WithTurn, so that it need not read first and
+// queue after.
+func (b *Budget) TakeTurn(maxWait time.Duration) time.Duration {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pausedUntil.After(now) {
+		return b.pausedUntil.Sub(now)
+	}
+	send := b.sendTime(now, BudgetWrite)
+	if b.lineEnd.After(now) || send.Sub(now) > maxWait {
+		return b.joinLine(now, send)
+	}
+	return 0
+}
+
 // turnGrace is how much longer than other calls a write at its turn may wait.
 func (b *Budget) turnGrace() time.Duration {
 	b.mu.Lock()

@@ -358,3 +358,24 @@ func TestAWriteAtItsTurnWaitsRatherThanSpins(t *testing.T) {
 		t.Errorf("it waited %v, want about one write interval (%v)", waited, b.write.interval)
 	}
 }
+
+func TestTakeTurnBeforeReading(t *testing.T) {
+	b := newBudget(BudgetKey{TenantID: "t"}, Limits{Requests: 1000, Writes: 100, Per: 20 * time.Second})
+	if wait := b.TakeTurn(time.Second); wait != 0 {
+		t.Fatalf("an idle budget gave a turn %v away, want none", wait)
+	}
+	for {
+		if _, _, ok := b.reserve(time.Now(), BudgetWrite, 0, true); !ok {
+			break
+		}
+	}
+	first := b.TakeTurn(0)
+	second := b.TakeTurn(0)
+	if first <= 0 || second-first < b.write.interval*9/10 {
+		t.Errorf("turns %v then %v, want a turn and the next one a write interval (%v) later", first, second, b.write.interval)
+	}
+	// A write that comes without a turn now joins the same line, behind them.
+	if err := b.Wait(context.Background(), BudgetWrite, time.Hour); !errors.Is(err, ErrBudgetExhausted) {
+		t.Errorf("a newcomer got %v, want a turn behind the line", err)
+	}
+}

@@ -27,6 +27,13 @@ type Client interface {
 	// carries. Sending the same fields again is harmless, so a PATCH is
 	// retried like a GET. An empty f sends an empty object.
 	PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error)
+	// WriteTurn is for a caller about to read an overview and then, probably,
+	// PATCH it: when the tenant's writes are queued behind its budget, it
+	// takes a turn in their line and returns the wait until it; 0 means go
+	// ahead. Coming back at the turn, the caller passes WithTurn(ctx) to both
+	// calls. So a backlog of writes costs no read until its turn, and a worker
+	// is not held by it.
+	WriteTurn() time.Duration
 	// CheckCredentials obtains a token, which proves the credentials work
 	// (it does not call Graph, so it says nothing of the app's permissions).
 	CheckCredentials(ctx context.Context) error
@@ -43,6 +50,8 @@ type client struct {
 	scope    string
 	base     string // {graph}/{version}/deviceManagement/deviceConfigurations
 	timeout  time.Duration
+	budget   *Budget
+	maxWait  time.Duration // Options.MaxBudgetWait
 }
 
 // NewClient builds the client of one connection. It validates cfg (the
@@ -71,8 +80,13 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 		scope:    s.scope,
 		base:     s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
 		timeout:  opts.Timeout,
+		budget:   budget,
+		maxWait:  opts.MaxBudgetWait,
 	}, nil
 }
+
+// WriteTurn implements Client.
+func (c *client) WriteTurn() time.Duration { return c.budget.TakeTurn(c.maxWait) }
 
 // overviewURL returns the URL of a configuration's overview.
 func (c *client) overviewURL(configurationID string) (string, error) {
