@@ -14,7 +14,6 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
-	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
 // OverviewReconciler keeps a deviceConfigurationUserOverview in Graph in the state its
@@ -86,28 +85,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err != nil {
 		return r.failed(ctx, pass, err)
 	}
-	t, atTurn := r.takeTurn(pass)
+	ctx, wait, err := r.observeAtTurn(ctx, pass, gc)
 	switch {
-	case atTurn && t.observed:
-		// An earlier pass observed the need for this PATCH, and it waited for its turn in the
-		// tenant's line of writes: send it now, without reading Graph again.
-		pass.resume(t)
-		ctx = graph.WithTurn(ctx)
-	case !atTurn && r.likelyToWrite(pass):
-		// A new spec will most likely be PATCHed: if the tenant's writes are queued, wait for a
-		// turn before even reading, so that a backlog neither holds a worker nor delays others.
-		if wait := gc.WriteTurn(); wait > 0 {
-			r.storeTurn(pass, turn{})
-			return ctrl.Result{RequeueAfter: wait}, nil
-		}
-		fallthrough
-	default:
-		if atTurn {
-			ctx = graph.WithTurn(ctx)
-		}
-		if err := r.observe(ctx, pass, gc); err != nil {
-			return r.failed(ctx, pass, err)
-		}
+	case err != nil:
+		return r.failed(ctx, pass, err)
+	case wait > 0:
+		return ctrl.Result{RequeueAfter: wait}, nil // back at its turn in the tenant's line of writes
 	}
 	if err := r.apply(ctx, pass, gc); err != nil {
 		return r.failed(ctx, pass, err)

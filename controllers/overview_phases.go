@@ -52,6 +52,28 @@ func (r *OverviewReconciler) nextSync(p *overviewPass) reconcile.Result {
 	return reconcile.Result{RequeueAfter: next.Sub(p.now), Priority: ptr.To(handler.LowPriority)}
 }
 
+// observeAtTurn observes Graph, minding the tenant's line of writes. A resource back at its turn
+// sends the PATCH an earlier pass observed the need for, without reading Graph again. A new spec
+// that will most likely be PATCHed takes a turn before even reading when the tenant's writes are
+// queued, so that a backlog neither holds a worker nor delays other tenants: the wait until the turn
+// is returned, and the pass ends there.
+func (r *OverviewReconciler) observeAtTurn(ctx context.Context, p *overviewPass, gc graph.Client) (context.Context, time.Duration, error) {
+	t, atTurn := r.takeTurn(p)
+	if atTurn {
+		ctx = graph.WithTurn(ctx)
+		if t.observed {
+			p.resume(t)
+			return ctx, 0, nil
+		}
+	} else if r.likelyToWrite(p) {
+		if wait := gc.WriteTurn(); wait > 0 {
+			r.storeTurn(p, turn{})
+			return ctx, wait, nil
+		}
+	}
+	return ctx, 0, r.observe(ctx, p, gc)
+}
+
 // observe reads the overview from Graph, records it in status and works out the drift.
 func (r *OverviewReconciler) observe(ctx context.Context, p *overviewPass, gc graph.Client) error {
 	resp, err := gc.GetOverview(ctx, p.obj.Spec.DeviceConfigurationID)
