@@ -11,8 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -22,6 +20,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
+	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -56,9 +55,7 @@ var _ = BeforeSuite(func() {
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start the control plane; run `make envtest` to build it")
 
-	scheme := runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(intunev1alpha1.AddToScheme(scheme)).To(Succeed())
+	scheme := localenv.Scheme()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
