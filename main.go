@@ -42,7 +42,7 @@ type flags struct {
 	graphRequests           int
 	graphWrites             int
 	graphWindow             time.Duration
-	graphMaxBudgetWait      time.Duration
+	graphMaxInFlight        int
 	shutdownTimeout         time.Duration
 }
 
@@ -54,13 +54,13 @@ func parseFlags() (flags, zap.Options) {
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	flag.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
-	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 4, "How many resources are reconciled at once.")
+	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 4, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
 	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
 	flag.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews matching this label selector are reconciled, to shard them across operator deployments.")
 	flag.IntVar(&f.graphRequests, "graph-requests-per-window", graph.DefaultLimits().Requests, "Graph requests (reads and writes) the operator sends per tenant and app in each budget window.")
 	flag.IntVar(&f.graphWrites, "graph-writes-per-window", graph.DefaultLimits().Writes, "Graph PATCHes the operator sends per tenant and app in each budget window.")
 	flag.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
-	flag.DurationVar(&f.graphMaxBudgetWait, "graph-max-budget-wait", graph.DefaultMaxBudgetWait, "The longest a worker waits on a tenant's budget before it requeues the resource instead.")
+	flag.IntVar(&f.graphMaxInFlight, "graph-max-in-flight", graph.DefaultMaxInFlight, "The most Graph calls in flight across all tenants. Each tenant runs as many as its budget and Graph's latency need, up to 256.")
 	flag.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -124,7 +124,8 @@ func run(f flags) error {
 		WatchNamespaces:         slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
 		MaxConcurrentReconciles: f.maxConcurrent,
 		Limits:                  graph.Limits{Requests: f.graphRequests, Writes: f.graphWrites, Per: f.graphWindow},
-		GraphOptions:            graph.Options{MaxBudgetWait: f.graphMaxBudgetWait, Logger: ctrl.Log.WithName("graph")},
+		MaxGraphInFlight:        f.graphMaxInFlight,
+		GraphOptions:            graph.Options{Logger: ctrl.Log.WithName("graph")},
 	}); err != nil {
 		return err
 	}

@@ -32,9 +32,14 @@ func (b *jitteredBackoff) When(item reconcile.Request) time.Duration {
 	b.failures[item] = n + 1
 	b.mu.Unlock()
 
-	d := b.max
+	return jittered(b.base, b.max, n)
+}
+
+// jittered is the wait after failure number n+1 in a row: base·2ⁿ, at most max, with equal jitter.
+func jittered(base, max time.Duration, n int) time.Duration {
+	d := max
 	if n < 20 { // beyond, the shift would pass any sane max (and overflow)
-		d = min(b.base<<n, b.max)
+		d = min(base<<n, max)
 	}
 	half := d / 2
 	return half + time.Duration(rand.Int64N(int64(half)+1))

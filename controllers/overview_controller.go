@@ -2,23 +2,27 @@ package controllers
 
 import (
 	"context"
-	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 )
 
 // OverviewReconciler keeps a deviceConfigurationUserOverview in Graph in the state its
-// DeviceConfigurationUserOverview declares. One pass: paused? → resolve the connection → GET →
-// diff → PATCH (Manage) or report drift (ObserveOnly) → status → requeue at the next sync slot.
+// DeviceConfigurationUserOverview declares. A pass never calls Graph itself: it submits the
+// resource's job to its tenant's pacer (which reads, diffs and PATCHes when the tenant's budget
+// admits it) and reports the job's result in a later pass, which the job's end brings about.
+// One resource: paused? → a result to report? → a job under way? → due? → submit → requeue at the
+// next sync slot.
 type OverviewReconciler struct {
 	client.Client
 	connections  *connections
@@ -26,20 +30,13 @@ type OverviewReconciler struct {
 	clock        clock.PassiveClock
 	syncInterval time.Duration
 	namespaces   []string // the watched namespaces; empty: all
+	log          logr.Logger
+	// retryBase and retryMax bound the backoff after a failed sync.
+	retryBase, retryMax time.Duration
 
-	// lastSync is when each resource last read Graph successfully, to tell a due sync from an event
-	// that needs none. It is kept in memory only: after a restart each resource waits for its slot.
-	lastSync sync.Map // types.NamespacedName → syncMark
-	// patched remembers each resource's last PATCH until Graph shows it kept (see patchMark).
-	patched sync.Map // types.NamespacedName → patchMark
-	// turns holds the PATCHes waiting for their turn in their tenant's line of writes (see turn).
-	turns sync.Map // types.NamespacedName → turn
-}
-
-// syncMark is a resource's last successful sync.
-type syncMark struct {
-	uid types.UID
-	at  time.Time
+	memory *memory
+	// done brings a resource back to the queue when its job has ended.
+	done chan event.TypedGenericEvent[reconcile.Request]
 }
 
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews,verbs=get;list;watch
@@ -55,10 +52,7 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Deleted: management stops and Graph is left as it is.
-			r.lastSync.Delete(req.NamespacedName)
-			r.patched.Delete(req.NamespacedName)
-			r.turns.Delete(req.NamespacedName)
-			resourceMetrics.forget(req.NamespacedName)
+			r.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -66,38 +60,29 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	log := logf.FromContext(ctx, "deviceConfigurationId", obj.Spec.DeviceConfigurationID)
 	ctx = logf.IntoContext(ctx, log)
 
-	pass := &overviewPass{obj: obj, base: obj.DeepCopy(), now: r.clock.Now()}
+	pass := &overviewPass{obj: obj.DeepCopy(), base: obj, now: r.clock.Now()}
 	defer func() {
 		if patchErr := r.patchStatus(ctx, pass); patchErr != nil {
 			result, err = ctrl.Result{}, patchErr
 		}
 	}()
 
+	rec := r.memory.recordFor(obj, pass.now)
 	if obj.Annotations[intunev1alpha1.AnnotationPaused] == "true" {
-		pass.markPaused()
+		pass.paused = true
+		r.memory.withdraw(req.NamespacedName, rec)
 		return ctrl.Result{}, nil
 	}
-	if !r.syncDue(pass) {
+	res, busy := r.memory.take(rec)
+	switch {
+	case res != nil:
+		return r.report(ctx, pass, rec, res)
+	case busy:
+		return ctrl.Result{}, nil // the job's end brings the resource back
+	case !r.syncDue(pass, rec):
 		return r.nextSync(pass), nil
 	}
-
-	gc, err := r.connections.forResource(ctx, obj)
-	if err != nil {
-		return r.failed(ctx, pass, err)
-	}
-	ctx, wait, err := r.observeAtTurn(ctx, pass, gc)
-	switch {
-	case err != nil:
-		return r.failed(ctx, pass, err)
-	case wait > 0:
-		return ctrl.Result{RequeueAfter: wait}, nil // back at its turn in the tenant's line of writes
-	}
-	if err := r.apply(ctx, pass, gc); err != nil {
-		return r.failed(ctx, pass, err)
-	}
-	r.lastSync.Store(req.NamespacedName, syncMark{uid: obj.UID, at: pass.now})
-	pass.markSynced()
-	return r.nextSync(pass), nil
+	return r.submit(ctx, pass, rec, r.likelyToWrite(obj))
 }
 
 // interval is the resource's sync interval.

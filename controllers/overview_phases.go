@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -10,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -24,8 +23,8 @@ import (
 // syncDue says whether the pass must call Graph: for a new generation, a sync requested through the
 // annotation, after a failed or paused pass, and when the resource's sync slot has come. Any other
 // event (a restart, a connection that changed while the resource was fine) waits for the slot.
-func (r *OverviewReconciler) syncDue(p *overviewPass) bool {
-	obj := p.obj
+func (r *OverviewReconciler) syncDue(p *overviewPass, rec *record) bool {
+	obj := p.base
 	if obj.Status.ObservedGeneration != obj.Generation {
 		return true
 	}
@@ -35,142 +34,113 @@ func (r *OverviewReconciler) syncDue(p *overviewPass) bool {
 	if !meta.IsStatusConditionTrue(obj.Status.Conditions, intunev1alpha1.ConditionSynced) {
 		return true
 	}
-	key := client.ObjectKeyFromObject(obj)
-	last, ok := r.lastSync.Load(key)
-	if !ok || last.(syncMark).uid != obj.UID {
-		// Synced before this process started: wait for the slot rather than sync every resource at
-		// start-up.
-		r.lastSync.Store(key, syncMark{uid: obj.UID, at: p.now})
-		return false
-	}
-	return last.(syncMark).at.Before(lastSlot(obj.UID, r.interval(obj), p.now))
+	return r.memory.lastSyncOf(rec).Before(lastSlot(obj.UID, r.interval(obj), p.now))
 }
 
 // nextSync requeues the resource at its next sync slot, behind any change that is waiting.
 func (r *OverviewReconciler) nextSync(p *overviewPass) reconcile.Result {
-	next := nextSlot(p.obj.UID, r.interval(p.obj), p.now)
+	next := nextSlot(p.base.UID, r.interval(p.base), p.now)
 	return reconcile.Result{RequeueAfter: next.Sub(p.now), Priority: ptr.To(handler.LowPriority)}
 }
 
-// observeAtTurn observes Graph, minding the tenant's line of writes. A resource back at its turn
-// sends the PATCH an earlier pass observed the need for, without reading Graph again. A new spec
-// that will most likely be PATCHed takes a turn before even reading when the tenant's writes are
-// queued, so that a backlog neither holds a worker nor delays other tenants: the wait until the turn
-// is returned, and the pass ends there.
-func (r *OverviewReconciler) observeAtTurn(ctx context.Context, p *overviewPass, gc graph.Client) (context.Context, time.Duration, error) {
-	t, atTurn := r.takeTurn(p)
-	if atTurn {
-		ctx = graph.WithTurn(ctx)
-		if t.observed {
-			p.resume(t)
-			return ctx, 0, nil
-		}
-	} else if r.likelyToWrite(p) {
-		if wait := gc.WriteTurn(); wait > 0 {
-			r.storeTurn(p, turn{})
-			return ctx, wait, nil
-		}
-	}
-	return ctx, 0, r.observe(ctx, p, gc)
+// likelyToWrite says whether the resource's job will most likely PATCH: a new generation of a
+// managed spec. Such a job takes its place in the tenant's line of writes before it even reads, so
+// that a backlog costs no read until its turn.
+func (r *OverviewReconciler) likelyToWrite(obj *intunev1alpha1.DeviceConfigurationUserOverview) bool {
+	return policyOf(obj) == intunev1alpha1.ManagementPolicyManage &&
+		obj.Status.ObservedGeneration != obj.Generation &&
+		obj.Spec.Overview != (intunev1alpha1.OverviewFields{})
 }
 
-// observe reads the overview from Graph, records it in status and works out the drift.
-func (r *OverviewReconciler) observe(ctx context.Context, p *overviewPass, gc graph.Client) error {
-	resp, err := gc.GetOverview(ctx, p.obj.Spec.DeviceConfigurationID)
+// submit resolves the resource's connection and puts its job in the tenant's line: the line of
+// writes when it will most likely PATCH. The pass ends there; the job's end brings the resource
+// back.
+func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *record, write bool) (reconcile.Result, error) {
+	gc, err := r.connections.forResource(ctx, p.base)
 	if err != nil {
-		return err
+		return r.failed(ctx, p, rec, err)
 	}
-	st := &p.obj.Status
-	st.LastRequestID = resp.RequestID
-	st.Observed = observedFrom(&resp.Overview)
-	patch, drift, err := diffOverview(&p.obj.Spec.Overview, &resp.Overview)
-	if err != nil {
-		return stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+	key := client.ObjectKeyFromObject(p.base)
+	kind := graph.ReadJob
+	if write {
+		kind = graph.WriteJob
 	}
-	p.patch = patch
-	st.Drift, st.DriftCount = drift, int32(len(drift))
-	key := client.ObjectKeyFromObject(p.obj)
-	if v, ok := r.patched.Load(key); ok {
-		if m := v.(patchMark); m.uid == p.obj.UID && m.generation == p.obj.Generation {
-			p.reverted = m.reverted(drift)
-		}
-		if len(drift) == 0 {
-			r.patched.Delete(key)
-		}
-	}
-	if len(drift) > 0 {
-		driftDetected.WithLabelValues(string(policyOf(p.obj))).Inc()
-		// Under Manage the PATCH that follows makes the event ("Patched"); an event per drift would
-		// double what the API server and the recorder's cache hold during a mass first sync.
-		if policyOf(p.obj) == intunev1alpha1.ManagementPolicyObserveOnly && len(p.base.Status.Drift) == 0 {
-			r.recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
-				"Graph differs from the spec in %s", driftFields(drift))
-		}
-	}
-	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", resp.RequestID, "drift", len(drift))
-	return nil
+	r.memory.queue(rec, gc)
+	gc.Submit(key.String(), kind, r.syncJob(key, rec, p.base.Spec.DeviceConfigurationID))
+	return reconcile.Result{}, nil
 }
 
-// apply PATCHes the differing managed fields (Manage only) and checks that Graph kept them.
-func (r *OverviewReconciler) apply(ctx context.Context, p *overviewPass, gc graph.Client) error {
-	if policyOf(p.obj) == intunev1alpha1.ManagementPolicyObserveOnly || p.patch.IsEmpty() {
-		return nil
+// report records what the resource's job found, as facts of the pass, and ends the pass as they
+// say: a PATCH still to send, a failure, a newer spec to sync, or the next sync slot.
+func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *record, res *syncResult) (reconcile.Result, error) {
+	if res.needsWrite {
+		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
 	}
-	resp, err := gc.PatchOverview(ctx, p.obj.Spec.DeviceConfigurationID, p.patch)
-	if errors.Is(err, graph.ErrBudgetExhausted) {
-		r.storeTurn(p, turn{observed: true, patch: p.patch, reverted: p.reverted, status: *p.obj.Status.DeepCopy()})
+	p.result = res
+	if res.observed != nil && len(res.found) > 0 {
+		driftDetected.WithLabelValues(string(policyOf(p.base))).Inc()
 	}
-	if err != nil {
-		return err
+	if mark := r.memory.markOf(rec); mark != nil && res.observed != nil {
+		if mark.generation == res.generation {
+			p.reverted = mark.reverted(res.found)
+		}
+		if len(res.found) == 0 {
+			r.memory.setMark(rec, nil)
+		}
 	}
-	st := &p.obj.Status
-	st.LastRequestID = resp.RequestID
-	st.Observed = observedFrom(&resp.Overview)
-	st.LastAppliedTime = ptr.To(metav1.NewTime(p.now))
+	if res.applied {
+		r.applied(ctx, p, rec, res)
+	}
+	if res.err != nil {
+		return r.failed(ctx, p, rec, res.err)
+	}
+	if res.generation != p.base.Generation {
+		// The spec changed while the job ran: what it found holds, and the newer spec takes a job
+		// of its own.
+		return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
+	}
+	switch {
+	case policyOf(p.base) == intunev1alpha1.ManagementPolicyManage && len(res.drift) > 0:
+		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.drift)})
+	case p.reverted != "":
+		return r.failed(ctx, p, rec, &notPersisted{fields: p.reverted})
+	}
+	r.memory.synced(rec, p.now)
+	p.synced = true
+	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 {
+		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
+			"Graph differs from the spec in %s", driftFields(res.drift))
+	}
+	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
+	return r.nextSync(p), nil
+}
+
+// applied records a PATCH Graph accepted: the event, the metric, and what it replaced, to tell
+// whether Graph kept it.
+func (r *OverviewReconciler) applied(ctx context.Context, p *overviewPass, rec *record, res *syncResult) {
 	patchesApplied.Inc()
-	replaced := make(map[string]string, len(st.Drift))
-	for _, d := range st.Drift {
+	replaced := make(map[string]string, len(res.found))
+	for _, d := range res.found {
 		replaced[d.Field] = d.Observed
 	}
-	r.patched.Store(client.ObjectKeyFromObject(p.obj), patchMark{uid: p.obj.UID, generation: p.obj.Generation, replaced: replaced})
-	fields := driftFields(st.Drift)
-	r.recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, "Patched", "Patch", "Set %s in Graph", fields)
-	logf.FromContext(ctx).Info("Patched the overview", "fields", fields, "requestID", resp.RequestID)
-
-	_, remaining, err := diffOverview(&p.obj.Spec.Overview, &resp.Overview)
-	if err != nil {
-		return stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
-	}
-	st.Drift, st.DriftCount = remaining, int32(len(remaining))
-	switch {
-	case len(remaining) > 0:
-		return &notPersisted{fields: driftFields(remaining)}
-	case p.reverted != "":
-		return &notPersisted{fields: p.reverted}
-	}
-	return nil
+	r.memory.setMark(rec, &patchMark{generation: res.generation, replaced: replaced})
+	fields := driftFields(res.found)
+	r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch", "Set %s in Graph", fields)
+	logf.FromContext(ctx).Info("Patched the overview", "fields", fields, "requestID", res.requestID)
 }
 
-// failed records a failed pass in the conditions and ends it as its class says: backoff, a wait, or
-// nothing until a person changes something.
-func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, err error) (reconcile.Result, error) {
+// failed records a failed pass and ends it as its class says: backoff, a wait, or nothing until a
+// person changes something. The backoff of a Graph failure counts in the resource's record: the
+// queue's own is reset by the pass that submits the next job.
+func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *record, err error) (reconcile.Result, error) {
 	f := classify(err)
 	if f.class == 0 {
 		return reconcile.Result{}, err // the Kubernetes API failed us: retried with backoff, status untouched
 	}
-	if errors.Is(err, graph.ErrBudgetExhausted) {
-		// The operator is pacing itself under the tenant's limits: nothing failed, and nothing is
-		// worth a status write. The resource comes back at its turn, and the worker is free for
-		// other tenants meanwhile.
-		p.obj.Status = *p.base.Status.DeepCopy()
-		logf.FromContext(ctx).V(1).Info("Waiting for the tenant's Graph budget", "retryAfter", f.retryAfter)
-		return reconcile.Result{RequeueAfter: f.retryAfter}, nil
-	}
+	p.failure = &f
 	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
-	p.markFailed(f)
 	if was == nil || was.Reason != f.reason {
-		eventType := corev1.EventTypeWarning
-		r.recorder.Eventf(p.obj, nil, eventType, f.reason, "Sync", "%s", f.message)
+		r.recorder.Eventf(p.base, nil, corev1.EventTypeWarning, f.reason, "Sync", "%s", f.message)
 	}
 	log := logf.FromContext(ctx)
 	switch f.class {
@@ -184,8 +154,16 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, err er
 	case graph.ClassNotFound:
 		return reconcile.Result{RequeueAfter: notFoundRetry}, nil
 	default:
-		return reconcile.Result{}, err
+		wait := jittered(r.retryBase, r.retryMax, r.memory.failed(rec))
+		log.Info("Graph sync failed, retrying", "reason", f.reason, "message", f.message, "retryAfter", wait)
+		return reconcile.Result{RequeueAfter: wait}, nil
 	}
+}
+
+// forget is what the reconciler does when a resource is gone.
+func (r *OverviewReconciler) forget(key types.NamespacedName) {
+	r.memory.forget(key)
+	resourceMetrics.forget(key)
 }
 
 // policyOf is the resource's management policy, Manage when unset.

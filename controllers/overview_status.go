@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
@@ -21,9 +22,32 @@ const fieldOwner = "overview-operator"
 // heartbeat is how often lastSyncTime is refreshed when nothing else in status changes.
 const heartbeat = time.Hour
 
+// deriveStatus turns the facts of the pass into the resource's status, once, on p.obj (a copy of
+// what the pass read).
+func (p *overviewPass) deriveStatus() {
+	if p.paused {
+		p.markPaused()
+		return
+	}
+	st := &p.obj.Status
+	if res := p.result; res != nil && res.observed != nil {
+		st.LastRequestID = res.requestID
+		st.Observed = observedFrom(res.observed)
+		st.Drift, st.DriftCount = res.drift, int32(len(res.drift))
+		if res.applied {
+			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
+		}
+	}
+	if p.failure != nil {
+		p.markFailed(*p.failure)
+	}
+	if p.synced {
+		p.markSynced()
+	}
+}
+
 // markSynced records a pass that read Graph (and, under Manage, made it match).
 func (p *overviewPass) markSynced() {
-	p.synced = true
 	st := &p.obj.Status
 	st.ObservedGeneration = p.obj.Generation
 	st.LastHandledReconcileAt = p.obj.Annotations[intunev1alpha1.AnnotationReconcileRequestedAt]
@@ -38,11 +62,16 @@ func (p *overviewPass) markSynced() {
 		Reason: "Succeeded", Message: "Graph was read successfully"})
 }
 
-// markPaused records a pass that made no Graph call because of the paused annotation.
+// markPaused records a pass that made no Graph call because of the paused annotation. Ready is
+// not claimed for a generation that was never synced.
 func (p *overviewPass) markPaused() {
+	msg := "The " + intunev1alpha1.AnnotationPaused + " annotation is \"true\": no Graph calls are made until it is removed"
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
-		Reason:  intunev1alpha1.ReasonPaused,
-		Message: "The " + intunev1alpha1.AnnotationPaused + " annotation is \"true\": no Graph calls are made until it is removed"})
+		Reason: intunev1alpha1.ReasonPaused, Message: msg})
+	if p.obj.Status.ObservedGeneration != p.obj.Generation {
+		p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+			Reason: intunev1alpha1.ReasonPaused, Message: "The spec changed while paused, and was not synced: " + msg})
+	}
 }
 
 // markFailed records a failed pass. A passing fault (throttling, an unavailable Graph) leaves a Ready
@@ -69,6 +98,7 @@ func (p *overviewPass) setCondition(c metav1.Condition) {
 // patchStatus writes the pass's status in one merge patch, and nothing when only the request-id or
 // the sync time would change: a steady resource costs no writes but a heartbeat once an hour.
 func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) error {
+	p.deriveStatus()
 	st, was := &p.obj.Status, &p.base.Status
 	resourceMetrics.observe(client.ObjectKeyFromObject(p.obj), st.Conditions)
 

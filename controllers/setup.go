@@ -8,6 +8,8 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
@@ -24,11 +26,16 @@ type Options struct {
 	// WatchNamespaces are the namespaces the manager's cache watches (default: all). Set it to the
 	// cache's DefaultNamespaces so that no watch asks the cache for a namespace it does not hold.
 	WatchNamespaces []string
-	// MaxConcurrentReconciles is how many resources are reconciled at once (default 4).
+	// MaxConcurrentReconciles is how many passes run at once (default 4). A pass never waits on
+	// Graph (the tenants' pacers call Graph on goroutines of their own), so this bounds the work on
+	// the API server, not the calls to Graph.
 	MaxConcurrentReconciles int
 	// Limits is each tenant's Graph budget (default: Intune's per-app limits, graph.DefaultLimits).
 	Limits graph.Limits
-	// GraphOptions tune the Graph clients; Budgets is set from Limits when nil.
+	// MaxGraphInFlight bounds the Graph jobs in flight across all tenants (default
+	// graph.DefaultMaxInFlight); each tenant runs as many as its budget and Graph's latency need.
+	MaxGraphInFlight int
+	// GraphOptions tune the Graph clients; Pacers is set from Limits and MaxGraphInFlight when nil.
 	GraphOptions graph.Options
 	// NewClient builds Graph clients (default graph.NewClient).
 	NewClient ClientFactory
@@ -52,8 +59,8 @@ func (o Options) withDefaults() Options {
 	if o.Limits == (graph.Limits{}) {
 		o.Limits = graph.DefaultLimits()
 	}
-	if o.GraphOptions.Budgets == nil {
-		o.GraphOptions.Budgets = graph.NewBudgets(o.Limits)
+	if o.GraphOptions.Pacers == nil {
+		o.GraphOptions.Pacers = graph.NewPacers(o.Limits, o.MaxGraphInFlight)
 	}
 	if o.NewClient == nil {
 		o.NewClient = graph.NewClient
@@ -103,6 +110,11 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		clock:        opts.Clock,
 		syncInterval: opts.SyncInterval,
 		namespaces:   opts.WatchNamespaces,
+		log:          mgr.GetLogger().WithName("overview"),
+		retryBase:    opts.RetryBaseDelay,
+		retryMax:     opts.RetryMaxDelay,
+		memory:       newMemory(),
+		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 	}
 	if err := overviews.setupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("set up the DeviceConfigurationUserOverview controller: %w", err)

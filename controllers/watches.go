@@ -5,15 +5,18 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 )
@@ -34,9 +37,24 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WatchesRawSource(source.TypedChannel(r.done, jobEnded{})).
 		WithOptions(controllerOptions(opts)).
 		Named("deviceconfigurationuseroverview").
 		Complete(r)
+}
+
+// jobsDoneBuffer is how many ended jobs may wait for the queue before a job's goroutine waits too.
+const jobsDoneBuffer = 1024
+
+// jobEnded enqueues the resource whose job has ended, at the priority of a change: its result is
+// waiting to be reported.
+type jobEnded struct {
+	handler.TypedFuncs[reconcile.Request, reconcile.Request]
+}
+
+// Generic implements handler.TypedEventHandler.
+func (jobEnded) Generic(_ context.Context, e event.TypedGenericEvent[reconcile.Request], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	q.Add(e.Object)
 }
 
 // controllerOptions are the queue settings both kinds of reconciler share: the priority queue, so

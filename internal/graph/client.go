@@ -13,53 +13,67 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/go-logr/logr"
 )
 
-// Client is what the reconciler needs of Graph. Its calls are idempotent and
-// block only on the network and on the tenant's budget (never longer than
-// Options.MaxBudgetWait at a time). Every error is an *Error; see Classify.
+// Client is what the reconciler needs of Graph, for one connection. Graph is called from jobs
+// that the tenant's Pacer runs when the tenant's budget admits them (Submit), on goroutines of the
+// pacer's own: a caller never waits on the budget, on Retry-After or on a slow Graph. Every error
+// is an *Error; see Classify.
 type Client interface {
+	// Calls are the overview's calls outside any job: each is counted in the tenant's budget as it
+	// is sent and never waits for it, for tests and one-off tools. The operator calls Graph only
+	// from jobs.
+	Calls
+	// Submit puts job in the tenant's line of its kind under key, to run when the tenant's budget
+	// admits it; see Pacer.Submit.
+	Submit(key string, kind JobKind, job Job)
+	// Withdraw gives key's place in the tenant's line back; see Pacer.Withdraw.
+	Withdraw(key string) bool
+	// Pacer is the tenant's pacer, shared by every client of the same app in the same tenant.
+	Pacer() *Pacer
+	// CheckCredentials obtains a token, which proves the credentials work
+	// (it does not call Graph, so it says nothing of the app's permissions).
+	CheckCredentials(ctx context.Context) error
+}
+
+// Calls are the overview's two calls. They are idempotent, send one request each (one more
+// after a 401, with a renewed token; a GET after a PATCH answered without the entity) and never
+// retry or sleep: a failure is returned at once for the caller to retry later, and a 429 (or a 503
+// with Retry-After) pauses the whole tenant first.
+type Calls interface {
 	// GetOverview reads the overview of a device configuration.
 	GetOverview(ctx context.Context, configurationID string) (Response, error)
 	// PatchOverview sets the non-nil fields of f, and nothing else, and
 	// returns the entity Graph answered with; after a 204 (or a 200 without a
 	// body) it reads the entity back with a GET, whose request-id the Response
-	// carries. Sending the same fields again is harmless, so a PATCH is
-	// retried like a GET. An empty f sends an empty object.
+	// carries. An empty f sends an empty object.
 	PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error)
-	// WriteTurn is for a caller about to read an overview and then, probably,
-	// PATCH it: when the tenant's writes are queued behind its budget, it
-	// takes a turn in their line and returns the wait until it; 0 means go
-	// ahead. Coming back at the turn, the caller passes WithTurn(ctx) to both
-	// calls. So a backlog of writes costs no read until its turn, and a worker
-	// is not held by it.
-	WriteTurn() time.Duration
-	// CheckCredentials obtains a token, which proves the credentials work
-	// (it does not call Graph, so it says nothing of the app's permissions).
-	CheckCredentials(ctx context.Context) error
 }
 
 // errInvalidConfigurationID is the cause of an *Error for an id that cannot
 // be a device configuration id.
 var errInvalidConfigurationID = errors.New("the device configuration id is empty or holds characters an id cannot have")
 
-// client is the Client of one connection.
+// client is the Client of one connection; bound to a job's Ticket, it is the job's Calls.
 type client struct {
 	pipeline runtime.Pipeline
 	cred     *credential
 	scope    string
 	base     string // {graph}/{version}/deviceManagement/deviceConfigurations
 	timeout  time.Duration
-	budget   *Budget
-	maxWait  time.Duration // Options.MaxBudgetWait
+	pacer    *Pacer
+	tenant   string
+	logger   logr.Logger
+	ticket   *Ticket // nil outside a job
 }
 
 // NewClient builds the client of one connection. It validates cfg (the
 // error says which setting is wrong) and builds the credential, without any
 // network call: use CheckCredentials to find out whether they work.
 func NewClient(cfg Config, opts Options) (Client, error) {
-	if opts.Budgets == nil {
-		return nil, errors.New("graph: Options.Budgets is required")
+	if opts.Pacers == nil {
+		return nil, errors.New("graph: Options.Pacers is required")
 	}
 	s, err := cfg.resolve()
 	if err != nil {
@@ -71,22 +85,35 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid Graph connection: %w", err)
 	}
-	budget := opts.Budgets.For(BudgetKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
-	retry := &retryPolicy{opts: opts, budget: budget, cred: cred, tenant: cfg.TenantID}
+	pacer := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
 	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}
 	return &client{
-		pipeline: newPipeline(retry, cred, s.scope, observe, transport),
+		pipeline: newPipeline(cred, s.scope, observe, transport),
 		cred:     cred,
 		scope:    s.scope,
 		base:     s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
 		timeout:  opts.Timeout,
-		budget:   budget,
-		maxWait:  opts.MaxBudgetWait,
+		pacer:    pacer,
+		tenant:   cfg.TenantID,
+		logger:   opts.Logger,
 	}, nil
 }
 
-// WriteTurn implements Client.
-func (c *client) WriteTurn() time.Duration { return c.budget.TakeTurn(c.maxWait) }
+// Submit implements Client.
+func (c *client) Submit(key string, kind JobKind, job Job) { c.pacer.Submit(key, kind, c, job) }
+
+// Withdraw implements Client.
+func (c *client) Withdraw(key string) bool { return c.pacer.Withdraw(key) }
+
+// Pacer implements Client.
+func (c *client) Pacer() *Pacer { return c.pacer }
+
+// bound returns c's calls booked on t, a running job's ticket.
+func (c *client) bound(t *Ticket) *client {
+	b := *c
+	b.ticket = t
+	return &b
+}
 
 // overviewURL returns the URL of a configuration's overview.
 func (c *client) overviewURL(configurationID string) (string, error) {
@@ -116,12 +143,7 @@ func (c *client) GetOverview(ctx context.Context, configurationID string) (Respo
 	if err != nil {
 		return Response{}, err
 	}
-	req, err := runtime.NewRequest(ctx, http.MethodGet, u)
-	if err != nil {
-		return Response{}, &Error{Err: err}
-	}
-	req.Raw().Header.Set("Accept", "application/json")
-	resp, err := c.pipeline.Do(req)
+	resp, err := c.do(ctx, http.MethodGet, u, nil)
 	return c.answer(resp, err)
 }
 
@@ -135,20 +157,83 @@ func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fi
 	if err != nil {
 		return Response{}, &Error{Err: err}
 	}
-	req, err := runtime.NewRequest(ctx, http.MethodPatch, u)
-	if err != nil {
-		return Response{}, &Error{Err: err}
-	}
-	req.Raw().Header.Set("Accept", "application/json")
-	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
-		return Response{}, &Error{Err: err}
-	}
-	resp, err := c.pipeline.Do(req)
+	resp, err := c.do(ctx, http.MethodPatch, u, body)
 	if err == nil && (resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusOK && emptyBody(resp)) {
 		// Graph applied the PATCH without returning the entity: read it back.
 		return c.GetOverview(ctx, configurationID)
 	}
 	return c.answer(resp, err)
+}
+
+// do sends one request through the pipeline, counted in the tenant's budget as it goes, within
+// the per-try timeout. After a 401 it renews the credential (a token Graph refuses may sit in
+// MSAL's cache) and tries once more. A 429, or a 503 with Retry-After, pauses the tenant: every
+// call of the tenant waits, not only this one.
+func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
+	for renewed := false; ; renewed = true {
+		if err := c.pacer.sent(c.ticket, method != http.MethodGet); err != nil {
+			return nil, err
+		}
+		gen := c.cred.generation()
+		resp, err := c.try(ctx, method, u, body)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized && !renewed:
+			if rerr := c.cred.renew(gen); rerr != nil {
+				return resp, nil
+			}
+			runtime.Drain(resp)
+			loggerFor(ctx, c.logger).V(1).Info("Graph refused the token, trying once more with a fresh one",
+				"tenant", c.tenant, "method", method)
+			continue
+		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+			c.pauseFor(resp)
+		default:
+			c.pacer.answered()
+		}
+		return resp, nil
+	}
+}
+
+// try sends one try of a request, bounded by the client's timeout.
+func (c *client) try(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
+	tryCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	// The body download policy reads the body inside the pipeline: cancelling after it is safe.
+	defer cancel()
+	req, err := runtime.NewRequest(tryCtx, method, u)
+	if err != nil {
+		return nil, &Error{Err: err}
+	}
+	req.Raw().Header.Set("Accept", "application/json")
+	if body != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
+			return nil, &Error{Err: err}
+		}
+	}
+	start := time.Now()
+	resp, err := c.pipeline.Do(req)
+	c.pacer.observe(time.Since(start))
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return resp, err
+}
+
+// pauseFor pauses the tenant after a 429 (or a 503 with Retry-After) for what Retry-After asks; a
+// 429 without a usable one (missing, 0, a date in the past) pauses it for defaultThrottleWait.
+func (c *client) pauseFor(resp *http.Response) {
+	ra, ok := parseRetryAfter(resp.Header.Get(headerRetryAfter), time.Now())
+	if resp.StatusCode == http.StatusTooManyRequests {
+		throttledTotal.WithLabelValues(c.tenant).Inc()
+		if ra <= 0 {
+			ra, ok = defaultThrottleWait, true
+		}
+	}
+	if ok && ra > 0 {
+		c.pacer.Pause(time.Now().Add(ra))
+	}
 }
 
 // emptyBody reports whether a (downloaded) response body is empty.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,43 +94,29 @@ func TestAnswers(t *testing.T) {
 			id:   otherConfigID,
 			want: want{Class: ClassNotFound, Reason: ReasonNotFound, Statuses: []int{404}, Tokens: 1, Status: 404, Code: "ResourceNotFound"},
 		},
-		"409 then 200": {
+		"409: returned at once, for a later try": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 409, Times: 1},
-			want:   want{Overview: &patched, Statuses: []int{409, 200}, Tokens: 1},
+			want:   want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{409}, Tokens: 1, Status: 409},
 		},
-		"500 then 200": {
-			fault: &graphtest.Fault{Status: 500, Times: 2},
-			want:  want{Overview: ptr(wantOverview(newEmulatorSeed())), Statuses: []int{500, 500, 200}, Tokens: 1},
-		},
-		"500 always: the retries run out": {
-			method: http.MethodPatch,
-			fault:  &graphtest.Fault{Status: 500},
-			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{500, 500, 500, 500}, Tokens: 1,
+		"500: returned at once, no retry": {
+			fault: &graphtest.Fault{Status: 500},
+			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{500}, Tokens: 1,
 				Status: 500, Code: "InternalError"},
 		},
-		"503 with Retry-After, then 200": {
-			fault: &graphtest.Fault{Status: 503, RetryAfter: "0.25", Times: 1},
-			want:  want{Overview: ptr(wantOverview(newEmulatorSeed())), Statuses: []int{503, 200}, Tokens: 1},
-		},
-		"503 with a Retry-After too long to wait": {
+		"503 with Retry-After": {
 			fault: &graphtest.Fault{Status: 503, RetryAfter: "30"},
-			want: want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{503}, Tokens: 1, Status: 503,
-				Extra: func(e *emulator) {}},
+			want:  want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{503}, Tokens: 1, Status: 503},
 		},
-		"429 with a Retry-After too long to wait": {
+		"429 with Retry-After": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 429, RetryAfter: "12.5"},
 			want:   want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{429}, Tokens: 1, Status: 429, Code: "TooManyRequests"},
 		},
-		"dropped connection, then 200": {
+		"dropped connection": {
 			method: http.MethodPatch,
-			fault:  &graphtest.Fault{DropConnection: true, Times: 1},
-			want:   want{Overview: &patched, Statuses: []int{0, 200}, Tokens: 1},
-		},
-		"dropped connection always": {
-			fault: &graphtest.Fault{DropConnection: true},
-			want:  want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Tokens: 1, Message: "dropped", Tries: 4},
+			fault:  &graphtest.Fault{DropConnection: true},
+			want:   want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Tokens: 1, Message: "dropped"},
 		},
 		"malformed body": {
 			fault: &graphtest.Fault{MalformedBody: true},
@@ -314,46 +301,77 @@ func TestBeta(t *testing.T) {
 	}
 }
 
-// TestFractionalRetryAfter checks, with the emulator's clock, that a 429's
-// fractional Retry-After was waited out before the next try, and that the
-// tenant's other calls waited too.
+// TestFractionalRetryAfter checks, with the emulator's clock, that a job
+// throttled with a fractional Retry-After runs again once it has passed, at its
+// place in the line, and that the tenant's other jobs waited too.
 func TestFractionalRetryAfter(t *testing.T) {
 	e := newEmulator(t, graphtest.Options{})
 	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: 429, RetryAfter: "1.234", Times: 1})
-	opts := fastOptions()
-	opts.MaxBudgetWait = 5 * time.Second
-	c := e.client(t, e.config(), opts)
-	ctx := testContext(t)
-	if _, err := c.GetOverview(ctx, configID); err != nil {
-		t.Fatal(err)
+	c := e.client(t, e.config(), fastOptions())
+	var order []string
+	var mu sync.Mutex
+	done := make(chan struct{}, 2)
+	job := func(name string, call func(context.Context, Calls) error) Job {
+		return func(ctx context.Context, calls Calls) Outcome {
+			err := call(ctx, calls)
+			if Classify(err).Class == ClassThrottled {
+				return Again
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+			done <- struct{}{}
+			return Done
+		}
 	}
-	// The pause holds back the PATCH too, since the budget is the tenant's.
-	if _, err := c.PatchOverview(ctx, configID, Fields{ErrorCount: ptr[int32](0)}); err != nil {
-		t.Fatal(err)
-	}
+	c.Submit("first", ReadJob, job("first", func(ctx context.Context, calls Calls) error {
+		_, err := calls.GetOverview(ctx, configID)
+		return err
+	}))
+	waitFor(t, func() bool { return len(e.graphRequests()) == 1 })
+	// The pause holds back the other job too, since the pacer is the tenant's.
+	c.Submit("second", ReadJob, job("second", func(ctx context.Context, calls Calls) error {
+		_, err := calls.GetOverview(ctx, configID)
+		return err
+	}))
+	<-done
+	<-done
 	reqs := e.graphRequests()
 	if len(reqs) != 3 || reqs[0].Status != 429 || reqs[1].Status != 200 || reqs[2].Status != 200 {
 		t.Fatalf("requests %+v, want 429, 200, 200", reqs)
 	}
-	if gap := reqs[1].Time.Sub(reqs[0].Time); gap < 1234*time.Millisecond {
-		t.Errorf("the retry came %s after the 429, before its Retry-After of 1.234s", gap)
+	if len(order) != 2 {
+		t.Errorf("jobs that ended: %v, want both", order)
 	}
-	if gap := reqs[1].Time.Sub(reqs[0].Time); gap > 3*time.Second {
-		t.Errorf("the retry came %s after the 429, far after its Retry-After of 1.234s", gap)
+	for _, r := range reqs[1:] {
+		if gap := r.Time.Sub(reqs[0].Time); gap < 1234*time.Millisecond || gap > 3*time.Second {
+			t.Errorf("a call came %s after the 429, want just after its Retry-After of 1.234s", gap)
+		}
 	}
 }
 
-// TestDeadlines checks that the client never sleeps past the caller's deadline.
-func TestDeadlines(t *testing.T) {
-	t.Run("Retry-After past the deadline", func(t *testing.T) {
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}
+
+// TestNoSleeping checks that a call never sleeps: a 429 returns at once and
+// pauses the tenant, and a slow try is cut at the timeout, not tried again.
+func TestNoSleeping(t *testing.T) {
+	t.Run("a 429 returns at once and pauses the tenant", func(t *testing.T) {
 		e := newEmulator(t, graphtest.Options{})
 		e.Inject(graphtest.Fault{Status: 429, RetryAfter: "5", Times: 1})
-		opts := fastOptions()
-		c := e.client(t, e.config(), opts)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
+		c := e.client(t, e.config(), fastOptions())
 		start := time.Now()
-		_, err := c.GetOverview(ctx, configID)
+		_, err := c.GetOverview(testContext(t), configID)
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("returned after %s, want at once", took)
 		}
@@ -361,13 +379,17 @@ func TestDeadlines(t *testing.T) {
 		if got.Class != ClassThrottled || got.RetryAfter != 5*time.Second {
 			t.Errorf("%v classified %+v, want throttled for 5s", err, got)
 		}
-		// The tenant's budget is paused: the next call does not reach Graph.
-		_, err = c.GetOverview(context.Background(), configID)
-		if !errors.Is(err, ErrBudgetExhausted) {
-			t.Errorf("error %v, want ErrBudgetExhausted", err)
+		if until := c.Pacer().PausedUntil(); until.Sub(start) < 5*time.Second || until.Sub(start) > 7*time.Second {
+			t.Errorf("the tenant is paused until %s after the call, want 5s", until.Sub(start))
 		}
-		if got := Classify(err); got.Class != ClassThrottled || got.RetryAfter < 4*time.Second {
-			t.Errorf("%v classified %+v, want throttled for about 5s", err, got)
+		// A job of the tenant waits for the pause, without a place lost or a call made.
+		c.Submit("waits", ReadJob, func(context.Context, Calls) Outcome {
+			t.Error("a job ran during the pause")
+			return Done
+		})
+		time.Sleep(200 * time.Millisecond)
+		if !c.Withdraw("waits") {
+			t.Error("the job did not wait in line")
 		}
 		if n := len(e.graphRequests()); n != 1 {
 			t.Errorf("%d Graph requests, want 1", n)
@@ -384,14 +406,15 @@ func TestDeadlines(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if _, err := c.GetOverview(testContext(t), configID); err != nil {
-			t.Fatal(err)
+		_, err := c.GetOverview(testContext(t), configID)
+		if got := Classify(err); got.Class != ClassRetryable {
+			t.Errorf("%v classified %+v, want retryable", err, got)
 		}
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("took %s: the slow try was not cut at 300ms", took)
 		}
-		if n := len(e.graphRequests()); n != 2 {
-			t.Errorf("%d Graph requests, want the slow one and its retry", n)
+		if n := len(e.graphRequests()); n != 1 {
+			t.Errorf("%d Graph requests, want the slow one only", n)
 		}
 	})
 

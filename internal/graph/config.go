@@ -118,23 +118,10 @@ type Credential struct {
 
 // Options tune a Client.
 type Options struct {
-	// Budgets is the registry of per-tenant budgets shared by every client; required.
-	Budgets *Budgets
-	// MaxBudgetWait bounds the wait on the budget before a try: when the wait
-	// would be longer, the call returns a throttled *Error at once, so that the
-	// caller can requeue instead of holding a worker (default 250ms).
-	MaxBudgetWait time.Duration
+	// Pacers is the registry of per-tenant pacers shared by every client; required.
+	Pacers *Pacers
 	// Timeout bounds each try, token acquisition included (default 30s).
 	Timeout time.Duration
-	// MaxRetries is how many times a retryable failure is tried again (default
-	// 3; negative: never). The one try again after a 401 does not count.
-	MaxRetries int
-	// RetryDelay is the base of the exponential backoff (default 500ms).
-	RetryDelay time.Duration
-	// MaxRetryDelay bounds a wait between tries, Retry-After included: when
-	// the wait would be longer, the call returns the throttled or retryable
-	// *Error instead of sleeping (default 10s).
-	MaxRetryDelay time.Duration
 	// Logger receives a V(1) line per try; a logger in the call's context
 	// takes precedence. The zero value discards.
 	Logger logr.Logger
@@ -142,32 +129,13 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxBudgetWait = 250 * time.Millisecond
-	DefaultTimeout       = 30 * time.Second
-	DefaultMaxRetries    = 3
-	DefaultRetryDelay    = 500 * time.Millisecond
-	DefaultMaxRetryDelay = 10 * time.Second
+	DefaultTimeout = 30 * time.Second
 )
 
 // withDefaults returns o with zero fields set to their defaults.
 func (o Options) withDefaults() Options {
-	if o.MaxBudgetWait <= 0 {
-		o.MaxBudgetWait = DefaultMaxBudgetWait
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
-	}
-	switch {
-	case o.MaxRetries == 0:
-		o.MaxRetries = DefaultMaxRetries
-	case o.MaxRetries < 0:
-		o.MaxRetries = 0
-	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = DefaultRetryDelay
-	}
-	if o.MaxRetryDelay <= 0 {
-		o.MaxRetryDelay = DefaultMaxRetryDelay
 	}
 	return o
 }

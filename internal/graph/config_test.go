@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -188,27 +187,23 @@ func TestConfigValidation(t *testing.T) {
 			if strings.Contains(msg, testSecret) || strings.Contains(msg, "pw@") {
 				t.Errorf("error %q holds secret material", msg)
 			}
-			if _, err := NewClient(tc.cfg, Options{Budgets: NewBudgets(Limits{})}); err == nil {
+			if _, err := NewClient(tc.cfg, Options{Pacers: NewPacers(Limits{}, 0)}); err == nil {
 				t.Error("NewClient accepted it")
 			}
 		})
 	}
 }
 
-func TestNewClientNeedsBudgets(t *testing.T) {
-	if _, err := NewClient(secretConfig(), Options{}); err == nil || !strings.Contains(err.Error(), "Budgets") {
-		t.Errorf("error %v, want one about Budgets", err)
+func TestNewClientNeedsPacers(t *testing.T) {
+	if _, err := NewClient(secretConfig(), Options{}); err == nil || !strings.Contains(err.Error(), "Pacers") {
+		t.Errorf("error %v, want one about Pacers", err)
 	}
 }
 
 func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
-	want := Options{MaxBudgetWait: 250 * time.Millisecond, Timeout: 30 * time.Second, MaxRetries: 3,
-		RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 10 * time.Second}
+	want := Options{Timeout: 30 * time.Second}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Options{}, "Logger")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if got := (Options{MaxRetries: -1, Logger: logr.Discard()}).withDefaults().MaxRetries; got != 0 {
-		t.Errorf("MaxRetries -1 became %d, want 0", got)
 	}
 }

@@ -9,13 +9,20 @@
 // token scope; credentials come from azidentity (client secret, client
 // certificate or workload identity).
 //
+// Graph is called from jobs ([Job]) that the tenant's [Pacer] runs when the
+// tenant's budget admits them. The pacer is the one owner of a tenant's
+// pacing: a budget that follows Graph's sliding windows (what was sent in the
+// last window, and what running jobs booked), the lines of jobs waiting for it
+// with places keyed by resource, the pause a 429 sets, and how many of the
+// tenant's jobs run at once. Jobs run on goroutines of the pacer, so that no
+// caller waits on the budget, on Retry-After or on a Graph that hangs.
+//
 // Requests go through an azcore pipeline that authorises them with a bearer
-// token, tags every try with a fresh client-request-id, waits on the tenant's
-// [Budget] before each try so that the operator stays under Intune's
-// throttling limits, retries transient failures with jittered exponential
-// backoff, honours Retry-After (fractional seconds included) without ever
-// sleeping past the caller's deadline, bounds every try with a timeout and
-// reads response bodies up to a fixed size.
+// token and tags every try with a fresh client-request-id; each request is
+// sent once, bounded by a timeout, with one more try after a 401 with a fresh
+// token. A failure is returned at once, for the caller to retry later; a 429
+// (or a 503 with Retry-After, fractional seconds included) pauses the tenant
+// first. Response bodies are read up to a fixed size.
 //
 // Every failure is an [*Error], and [Classify] turns any error into one of
 // four classes (retryable, throttled, not found, needs a person) with a

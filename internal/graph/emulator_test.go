@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,9 +55,9 @@ func (e *emulator) config() Config {
 	}
 }
 
-// fastOptions are Options for tests: short backoff, a fresh budget registry.
+// fastOptions are Options for tests: a fresh pacer registry.
 func fastOptions() Options {
-	return Options{Budgets: NewBudgets(DefaultLimits()), RetryDelay: 10 * time.Millisecond}
+	return Options{Pacers: NewPacers(DefaultLimits(), 0)}
 }
 
 func (e *emulator) client(t *testing.T, cfg Config, opts Options) Client {
@@ -104,4 +105,26 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// runJob runs call as a job of kind through c's pacer, as the operator does,
+// running it again while Graph throttles it, and returns its error.
+func runJob(t *testing.T, c Client, kind JobKind, call func(context.Context, Calls) error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	c.Submit(t.Name(), kind, func(ctx context.Context, calls Calls) Outcome {
+		err := call(ctx, calls)
+		if Classify(err).Class == ClassThrottled && !errors.Is(err, ErrBudgetExhausted) {
+			return Again
+		}
+		done <- err
+		return Done
+	})
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job did not run within 30s")
+		return nil
+	}
 }

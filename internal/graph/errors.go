@@ -21,7 +21,7 @@ import (
 
 // Error is every failure of a Graph call: an answer with an error status,
 // a transport failure, a body that does not decode, a token that could not be
-// obtained, or a budget that is spent. Its text never holds a token or a secret.
+// obtained, or a write the budget did not admit. Its text never holds a token or a secret.
 type Error struct {
 	// StatusCode is Graph's HTTP status; 0 when Graph did not answer.
 	StatusCode int
@@ -31,7 +31,7 @@ type Error struct {
 	Message string
 	// RequestID is the request-id of Graph's answer, for Microsoft support.
 	RequestID string
-	// RetryAfter is how long Graph (or the budget) asked to wait; 0 if it did not say.
+	// RetryAfter is how long Graph asked to wait; 0 if it did not say.
 	RetryAfter time.Duration
 	// Err is the transport, decoding, token or budget cause, if any.
 	Err error
@@ -76,9 +76,10 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrBudgetExhausted is the cause of the throttled *Error a call returns when
-// its wait on the tenant's budget would be longer than Options.MaxBudgetWait
-// or the caller's deadline.
+// ErrBudgetExhausted is the cause of the throttled *Error a ReadJob's PATCH
+// returns when the job booked no write and the tenant's writes wait in line or
+// its window is full: the caller submits a WriteJob, which takes its place in
+// the line of writes.
 var ErrBudgetExhausted = errors.New("the tenant's Graph request budget is spent")
 
 // errBodyTooLarge is the cause of an *Error for a response body over maxBodySize.

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -53,11 +54,17 @@ func TestMetrics(t *testing.T) {
 	writes := sampleCount(t, "overview_graph_budget_wait_seconds", "class", "write")
 	durations := sampleCount(t, "overview_graph_request_duration_seconds", "method", "GET")
 
-	ctx := testContext(t)
-	if _, err := c.GetOverview(ctx, configID); err != nil {
+	// A read job throttled once, then run again; a write job.
+	if err := runJob(t, c, ReadJob, func(ctx context.Context, calls Calls) error {
+		_, err := calls.GetOverview(ctx, configID)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PatchOverview(ctx, configID, Fields{ErrorCount: ptr[int32](0)}); err != nil {
+	if err := runJob(t, c, WriteJob, func(ctx context.Context, calls Calls) error {
+		_, err := calls.PatchOverview(ctx, configID, Fields{ErrorCount: ptr[int32](0)})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 

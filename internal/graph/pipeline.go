@@ -133,19 +133,18 @@ func loggerFor(ctx context.Context, base logr.Logger) logr.Logger {
 	return base
 }
 
-// newPipeline assembles the client's azcore pipeline: per call, the retry
-// policy (azcore's own is switched off); per try, the client-request-id, the
-// bearer token and the observation of the try.
-func newPipeline(retry *retryPolicy, cred azcore.TokenCredential, scope string, observe observePolicy, transport policy.Transporter) runtime.Pipeline {
+// newPipeline assembles the client's azcore pipeline: the bearer token, the client-request-id and
+// the observation of the try. It sends each request once: azcore's retry policy is switched off,
+// since a retry would spend budget the pacer did not grant and hold the job's goroutine; the
+// caller tries again later instead.
+func newPipeline(cred azcore.TokenCredential, scope string, observe observePolicy, transport policy.Transporter) runtime.Pipeline {
 	return runtime.NewPipeline("overview-operator-graph", "v1", runtime.PipelineOptions{
-		PerCall: []policy.Policy{retry},
 		PerRetry: []policy.Policy{
 			policy.Policy(runtime.NewBearerTokenPolicy(cred, []string{scope}, nil)),
 			policyFunc(clientRequestIDPolicy),
 			observe,
 		},
 	}, &policy.ClientOptions{
-		// One try per call through azcore's retry policy: ours sits before it.
 		Retry:     policy.RetryOptions{MaxRetries: -1, ShouldRetry: func(*http.Response, error) bool { return false }},
 		Transport: transport,
 	})

@@ -1,11 +1,7 @@
 package graph
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -62,44 +58,6 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	base := 100 * time.Millisecond
-	for n := 0; n < 12; n++ {
-		full := min(base<<n, 30*time.Second)
-		for i := 0; i < 50; i++ {
-			d := backoff(base, n)
-			if d < full/2 || d > full {
-				t.Fatalf("backoff(%s, %d) = %s, want within [%s, %s]", base, n, d, full/2, full)
-			}
-		}
-	}
-}
-
-func TestRetryableError(t *testing.T) {
-	tests := map[string]struct {
-		err  error
-		want bool
-	}{
-		"reset":             {fmt.Errorf("read: %w", io.EOF), true},
-		"try timeout":       {context.DeadlineExceeded, true},
-		"anything else":     {errors.New("http2: server sent GOAWAY"), true},
-		"canceled":          {context.Canceled, false},
-		"token":             {&tokenError{kind: CredentialClientSecret}, false},
-		"budget":            {&Error{Err: ErrBudgetExhausted}, false},
-		"untrusted":         {&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, false},
-		"wrong host":        {x509.HostnameError{Host: "graph.microsoft.com"}, false},
-		"body too large":    {fmt.Errorf("body download policy: %w", errBodyTooLarge), false},
-		"wrapped by azcore": {fmt.Errorf("x: %w", &tokenError{}), false},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := retryableError(tc.err); got != tc.want {
-				t.Errorf("retryableError(%v) = %t, want %t", tc.err, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestLimitedBody(t *testing.T) {
 	small := &limitedBody{rc: io.NopCloser(io.LimitReader(zeros{}, maxBodySize)), left: maxBodySize}
 	if b, err := io.ReadAll(small); err != nil || len(b) != maxBodySize {
@@ -114,17 +72,3 @@ func TestLimitedBody(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-func TestPastDeadline(t *testing.T) {
-	if pastDeadline(context.Background(), time.Hour) {
-		t.Error("no deadline, but past it")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if pastDeadline(ctx, time.Second) {
-		t.Error("1s is past a deadline a minute away")
-	}
-	if !pastDeadline(ctx, 2*time.Minute) {
-		t.Error("2m is not past a deadline a minute away")
-	}
-}

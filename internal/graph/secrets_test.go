@@ -59,7 +59,6 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	sink := &logSink{}
 	opts := fastOptions()
 	opts.Logger = sink.logger()
-	opts.MaxBudgetWait = 5 * time.Second
 	ctx := testContext(t)
 	var errs []error
 	call := func(c Client, f func(Client) error) {

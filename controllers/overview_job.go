@@ -1,0 +1,103 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// syncResult is what one job found in Graph, for the pass that reports it.
+type syncResult struct {
+	// generation is the spec generation the job compared Graph with (and PATCHed towards).
+	generation int64
+	// at is when the job ended.
+	at time.Time
+	// observed is Graph's state: the PATCH's answer when there was one, else the GET's; nil when
+	// the GET failed.
+	observed  *graph.Overview
+	requestID string
+	// found is the managed fields that differed when the job read Graph; drift those that still
+	// differ in observed.
+	found, drift []intunev1alpha1.FieldDrift
+	// applied is true when Graph accepted a PATCH of the fields in found.
+	applied bool
+	// needsWrite is true when a ReadJob found a PATCH to send, but the tenant's writes wait in line
+	// (or its window is full): the resource takes its place there as a WriteJob.
+	needsWrite bool
+	// err is why the job failed; with observed set, the PATCH failed after the GET succeeded.
+	err error
+}
+
+// syncJob is the job of one resource: read the overview, compare it with the newest spec and,
+// under Manage, PATCH the fields that differ. It runs on a goroutine of the tenant's pacer, delivers
+// its result to the resource's record and brings the resource back to the queue through done. A
+// 429 sends it back to its place in the tenant's line (the tenant is paused meanwhile), so that a
+// throttled tenant costs no pass and no status write.
+func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, configurationID string) graph.Job {
+	return func(ctx context.Context, calls graph.Calls) graph.Outcome {
+		ctx = logf.IntoContext(ctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
+		res, outcome := r.runSync(ctx, calls, rec, configurationID)
+		if outcome == graph.Again {
+			return outcome
+		}
+		res.at = r.clock.Now()
+		if r.memory.deliver(key, rec, res) {
+			r.done <- event.TypedGenericEvent[reconcile.Request]{Object: reconcile.Request{NamespacedName: key}}
+		}
+		return graph.Done
+	}
+}
+
+// runSync makes the calls of a syncJob.
+func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string) (*syncResult, graph.Outcome) {
+	got, err := calls.GetOverview(ctx, configurationID)
+	if throttled(err) {
+		return nil, graph.Again
+	}
+	desired, generation, policy := r.memory.desiredOf(rec)
+	res := &syncResult{generation: generation, err: err}
+	if err != nil {
+		return res, graph.Done
+	}
+	res.observed, res.requestID = &got.Overview, got.RequestID
+	patch, found, err := diffOverview(&desired, &got.Overview)
+	if err != nil {
+		res.err = stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+		return res, graph.Done
+	}
+	res.found, res.drift = found, found
+	if policy == intunev1alpha1.ManagementPolicyObserveOnly || patch.IsEmpty() {
+		return res, graph.Done
+	}
+	patched, err := calls.PatchOverview(ctx, configurationID, patch)
+	switch {
+	case errors.Is(err, graph.ErrBudgetExhausted):
+		res.needsWrite = true
+		return res, graph.Done
+	case throttled(err):
+		return nil, graph.Again
+	case err != nil:
+		res.err = err
+		return res, graph.Done
+	}
+	res.applied = true
+	res.observed, res.requestID = &patched.Overview, patched.RequestID
+	if _, res.drift, err = diffOverview(&desired, &patched.Overview); err != nil {
+		res.err = stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+	}
+	return res, graph.Done
+}
+
+// throttled reports whether Graph throttled a call (429, or 503 with Retry-After): the call goes
+// again after the tenant's pause.
+func throttled(err error) bool {
+	return err != nil && !errors.Is(err, graph.ErrBudgetExhausted) && graph.Classify(err).Class == graph.ClassThrottled
+}

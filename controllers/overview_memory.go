@@ -1,0 +1,172 @@
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// What the reconciler remembers of each resource between passes: one record per resource, checked
+// against the resource's UID in one place (recordFor) and dropped in one place (forget). Passes run
+// on reconcile workers and jobs on the pacers' goroutines: the record is only ever read or changed
+// under memory.mu.
+
+// memory holds the records.
+type memory struct {
+	mu      sync.Mutex
+	records map[types.NamespacedName]*record
+}
+
+func newMemory() *memory { return &memory{records: map[types.NamespacedName]*record{}} }
+
+// record is what is remembered of one resource.
+type record struct {
+	uid types.UID
+	// lastSync is when the resource last read Graph successfully. A resource first seen by this
+	// process counts as synced when it is first seen, so that a restart spreads its reads over the
+	// sync slots instead of sending them all at once.
+	lastSync time.Time
+	// desired is the newest spec a pass saw, with its generation and policy: a job compares Graph
+	// with it just before it PATCHes, so that no PATCH carries a value older than the newest spec.
+	desired    intunev1alpha1.OverviewFields
+	generation int64
+	policy     intunev1alpha1.ManagementPolicy
+	// queued is the client whose tenant line holds the resource's job (waiting or running); nil
+	// when there is none.
+	queued graph.Client
+	// result is what the job found, until the pass that reports it.
+	result *syncResult
+	// mark is the last PATCH Graph accepted, until Graph shows it kept.
+	mark *patchMark
+	// failures counts the failed syncs in a row, for the backoff: the queue's own backoff forgets
+	// a resource at every pass that only submits its job.
+	failures int
+}
+
+// patchMark remembers the values a PATCH replaced, to recognise a PATCH that Graph answered with
+// success but did not keep: the next observation finds the old values again.
+type patchMark struct {
+	generation int64
+	replaced   map[string]string // field → the value Graph had before the PATCH
+}
+
+// reverted lists the drifting fields that are back at the value the PATCH replaced.
+func (m *patchMark) reverted(drift []intunev1alpha1.FieldDrift) string {
+	var back []intunev1alpha1.FieldDrift
+	for _, d := range drift {
+		if old, ok := m.replaced[d.Field]; ok && old == d.Observed {
+			back = append(back, d)
+		}
+	}
+	return driftFields(back)
+}
+
+// recordFor returns the record of obj, a new one when there is none or the one there belongs to
+// an object of the same name that was deleted. It records obj's spec as the newest desired state.
+func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, now time.Time) *record {
+	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.records[key]
+	if !ok || rec.uid != obj.UID {
+		if ok && rec.queued != nil {
+			rec.queued.Withdraw(key.String())
+		}
+		rec = &record{uid: obj.UID, lastSync: now}
+		m.records[key] = rec
+	}
+	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
+	return rec
+}
+
+// forget drops the record of a deleted resource and gives its place in its tenant's line back.
+func (m *memory) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rec, ok := m.records[key]; ok && rec.queued != nil {
+		rec.queued.Withdraw(key.String())
+	}
+	delete(m.records, key)
+}
+
+// take returns the record's unreported result, if any, and whether a job is still queued.
+func (m *memory) take(rec *record) (res *syncResult, busy bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res, rec.result = rec.result, nil
+	return res, rec.queued != nil
+}
+
+// queue notes that gc's tenant line holds the record's job.
+func (m *memory) queue(rec *record, gc graph.Client) {
+	m.mu.Lock()
+	rec.queued = gc
+	m.mu.Unlock()
+}
+
+// withdraw takes the record's waiting job out of its tenant's line; a job already running still
+// reports.
+func (m *memory) withdraw(key types.NamespacedName, rec *record) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rec.queued != nil && rec.queued.Withdraw(key.String()) {
+		rec.queued = nil
+	}
+}
+
+// desiredOf returns the newest spec a pass saw for the record, for a job about to compare.
+func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rec.desired, rec.generation, rec.policy
+}
+
+// deliver stores a job's result in its record, and reports whether the record is still the one
+// remembered (the resource was not deleted meanwhile).
+func (m *memory) deliver(key types.NamespacedName, rec *record, res *syncResult) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec.queued = nil
+	rec.result = res
+	return m.records[key] == rec
+}
+
+// synced records a successful read of Graph at now.
+func (m *memory) synced(rec *record, now time.Time) {
+	m.mu.Lock()
+	rec.lastSync, rec.failures = now, 0
+	m.mu.Unlock()
+}
+
+// failed counts one more failed sync and returns how many came before it in a row.
+func (m *memory) failed(rec *record) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec.failures++
+	return rec.failures - 1
+}
+
+// lastSyncOf returns when the record last read Graph successfully.
+func (m *memory) lastSyncOf(rec *record) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rec.lastSync
+}
+
+// markOf returns the record's last accepted PATCH, if Graph has not yet shown it kept.
+func (m *memory) markOf(rec *record) *patchMark {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rec.mark
+}
+
+// setMark replaces the record's last accepted PATCH (nil: Graph showed it kept).
+func (m *memory) setMark(rec *record, mark *patchMark) {
+	m.mu.Lock()
+	rec.mark = mark
+	m.mu.Unlock()
+}

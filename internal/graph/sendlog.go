@@ -1,0 +1,64 @@
+package graph
+
+import "time"
+
+// sendLog is what one class of calls (all calls, or writes) of one tenant has spent of Graph's
+// sliding window: the send times of the calls of the last window, oldest first, and the calls
+// booked but not sent yet. Graph admits a call when fewer than its limit arrived in the last
+// window (the emulator counts the same way), so a call may go when the booked calls and those sent
+// within the window leave room for it; a booked call counts however long ago it was booked, since
+// Graph has not counted it yet.
+type sendLog struct {
+	sent    []time.Time // oldest first
+	pending int         // booked, not sent yet
+}
+
+// expire drops the sends that have left the window ending at now.
+func (l *sendLog) expire(now time.Time, window time.Duration) {
+	i := 0
+	for i < len(l.sent) && !l.sent[i].After(now.Add(-window)) {
+		i++
+	}
+	if i > 0 {
+		l.sent = append(l.sent[:0], l.sent[i:]...)
+	}
+}
+
+// room returns how many more calls may be booked at now under limit. expire must have run for now.
+func (l *sendLog) room(limit int) int {
+	return limit - len(l.sent) - l.pending
+}
+
+// roomAt returns the earliest time, not before now, at which n calls fit under limit, and false
+// when the booked calls alone leave no room for them: only a call that ends makes room then.
+// expire must have run for now.
+func (l *sendLog) roomAt(now time.Time, window time.Duration, limit, n int) (time.Time, bool) {
+	over := len(l.sent) + l.pending + n - limit // sends that must leave the window first
+	switch {
+	case over <= 0:
+		return now, true
+	case over > len(l.sent):
+		return time.Time{}, false
+	}
+	return l.sent[over-1].Add(window), true
+}
+
+// book books n calls.
+func (l *sendLog) book(n int) { l.pending += n }
+
+// release gives back n booked calls that were not sent.
+func (l *sendLog) release(n int) { l.pending = max(0, l.pending-n) }
+
+// send records a call sent at now, booked or not (a call that was not booked, such as the try
+// again after a refused token, is counted all the same).
+func (l *sendLog) send(now time.Time, booked bool) {
+	if booked {
+		l.release(1)
+	}
+	// Calls are recorded as they are sent, so now is the latest; a clock that steps back must not
+	// unsort the log.
+	if n := len(l.sent); n > 0 && now.Before(l.sent[n-1]) {
+		now = l.sent[n-1]
+	}
+	l.sent = append(l.sent, now)
+}
