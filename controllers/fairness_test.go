@@ -131,7 +131,7 @@ var _ = Describe("Tenants", func() {
 		}
 		Eventually(count429).WithTimeout(20*time.Second).Should(BeNumerically(">=", 3), "Graph throttles the tenant over several pauses")
 		emulator.ClearFaults()
-		Eventually(func() int { return readyCount(throttledOnes) }).WithTimeout(60*time.Second).WithPolling(time.Second).
+		Eventually(func() int { return readyCount(throttledOnes) }).WithTimeout(60 * time.Second).WithPolling(time.Second).
 			Should(Equal(len(throttledOnes)))
 		// Every 429 paused the whole tenant for its Retry-After: apart from the calls already on
 		// their way with it, no call came within 4 s after one, and after a pause one call probes

@@ -159,7 +159,7 @@ type Pacer struct {
 	reads       sendLog // every call
 	writes      sendLog // PATCHes
 	pausedUntil time.Time
-	probing     bool // after a pause, one job at a time until Graph answers one without throttling
+	probing     bool          // after a pause, one job at a time until Graph answers one without throttling
 	lines       [2]*list.List // by JobKind: ReadJob, WriteJob; jobs in seq order
 	waiting     map[string]*job
 	seq         uint64
