@@ -82,6 +82,10 @@ docker-push: ## Push the container image.
 bench: envtest build ## Measure the operator against the Graph emulator's throttling limits; writes bin/bench/bench.md and bench.json (BENCH_ARGS="-n 10000 -tenants 2").
 	go run ./hack/bench $(BENCH_ARGS)
 
+.PHONY: bench-sweep
+bench-sweep: envtest build ## Run the first-sync sweep (latency x tenants, the drain cases, 8 tenants), each in a fresh environment; writes bin/bench/sweep.md, sweep.json and an SVG per entry (BENCH_ARGS="-sweep-only lat20-t1,drain4000").
+	go run ./hack/bench -sweep $(BENCH_ARGS)
+
 ##@ Deployment
 
 .PHONY: install

@@ -28,7 +28,7 @@ type classCounts struct {
 // with Lw and Lr the tighter of the per-app and per-tenant limits (one app per tenant here).
 func (b *bench) throttlingBound(perTenant map[string]*classCounts) (time.Duration, string) {
 	w, lat := b.limits.Window, b.cfg.latency
-	lw := positiveMin(b.limits.AppWrites, b.limits.TenantWrites)
+	lw := b.writeLimit()
 	lr := positiveMin(b.limits.AppRequests, b.limits.TenantRequests)
 	var best time.Duration
 	why := "no requests"
@@ -51,6 +51,13 @@ func (b *bench) throttlingBound(perTenant map[string]*classCounts) (time.Duratio
 	return best, why
 }
 
+// writeLimit is Lw: the writes one tenant may send per window, the tighter of the per-app and
+// per-tenant limits (one app per tenant here). The bound and the picture's staircase both use it.
+func (b *bench) writeLimit() int {
+	return positiveMin(b.limits.AppWrites, b.limits.TenantWrites)
+}
+
+// ceilDiv is ⌈a/b⌉ for positive a and b.
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // positiveMin is the smaller of the limits that apply (a negative limit means none; 0 if neither).

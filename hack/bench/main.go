@@ -1,9 +1,8 @@
 // Command bench is `make bench`: it measures how close overview-operator comes to Intune's throttling
 // limits, and what it costs. It starts a local control plane with the CRDs, the Graph emulator with
 // added latency and Intune's throttling windows (shortened by -time-scale so that a run fits in
-// minutes), and the operator's own binary (bin/manager) with its Graph budget window and its longest
-// budget wait shortened by the same factor; then it measures, for -n resources spread over -tenants
-// tenants:
+// minutes), and the operator's own binary (bin/manager) with its Graph budget window shortened by
+// the same factor; then it measures, for -n resources spread over -tenants tenants:
 //
 //  1. the first sync of drifted resources, next to the least time the emulator's windows allow;
 //  2. the steady state over one full sync interval with no drift;
@@ -13,7 +12,9 @@
 //  6. the Graph client alone (`go test -bench ./hack/bench/graphclient`).
 //
 // It prints a markdown table and writes it, with the figures as JSON, to -out (bench.md and
-// bench.json). docs/performance.md explains each figure.
+// bench.json), and draws the first sync as firstsync.svg. With -sweep it runs instead a list of
+// configurations of the first sync (sweep.go), each in a fresh environment, and writes sweep.md and
+// sweep.json. docs/performance.md explains each figure.
 package main
 
 import (
@@ -40,6 +41,14 @@ type config struct {
 	workers      int
 	clientBench  bool
 	operatorArgs string
+
+	sweep      bool    // run the sweep instead of the figures
+	sweepOnly  string  // comma-separated labels of the entries to run; "" for all
+	sweepScale float64 // factor on every sweep entry's n, for a quick smoke run
+
+	// firstSyncOnly is set on a sweep entry's config: figures 1 and 5 alone, and a first sync that
+	// times out is a result, not a failure.
+	firstSyncOnly bool
 }
 
 func main() {
@@ -48,13 +57,16 @@ func main() {
 	flag.StringVar(&c.out, "out", "bin/bench", "Directory for the results: bench.md, bench.json, requests.csv (the emulator's log) and operator.log.")
 	flag.IntVar(&c.n, "n", 1000, "Resources (DeviceConfigurationUserOverviews), 1 to 10000.")
 	flag.IntVar(&c.tenants, "tenants", 1, "Tenants the resources are spread over; 2 or more adds the fairness figure.")
-	flag.Float64Var(&c.timeScale, "time-scale", 5, "Factor that shortens Intune's 20s throttling window in the emulator, and the operator's budget window and longest budget wait alike (and the default sync interval), so that a run fits in minutes.")
+	flag.Float64Var(&c.timeScale, "time-scale", 5, "Factor that shortens Intune's 20s throttling window in the emulator, and the operator's budget window alike (and the default sync interval), so that a run fits in minutes.")
 	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "Latency the emulator adds to every Graph answer.")
 	flag.DurationVar(&c.syncInterval, "sync-interval", 0, "The operator's --sync-interval (default: its 10m default divided by -time-scale).")
 	flag.IntVar(&c.changes, "changes", 100, "Resources whose spec is changed for the change-latency figure.")
 	flag.IntVar(&c.workers, "workers", 0, "The operator's --max-concurrent-reconciles (default: the operator's default).")
 	flag.BoolVar(&c.clientBench, "client-bench", true, "Run the Graph client benchmark (figure 6).")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "More flags for the operator, space-separated, e.g. \"--zap-log-level=debug\" to see its budget waits in operator.log.")
+	flag.BoolVar(&c.sweep, "sweep", false, "Run the first-sync sweep instead (each entry in a fresh environment; -n, -tenants, -latency, -time-scale and -sync-interval are the entries' own): writes sweep.md, sweep.json and firstsync-<label>.svg to -out, each entry's results to -out/<label>/.")
+	flag.StringVar(&c.sweepOnly, "sweep-only", "", "With -sweep, the comma-separated labels of the entries to run, e.g. \"lat20-t1,drain4000\" (default: all of "+sweepLabels()+").")
+	flag.Float64Var(&c.sweepScale, "sweep-scale", 1, "With -sweep, a factor on every entry's resources (at least 10 each), for a quick smoke run of the sweep itself, e.g. 0.05.")
 	flag.Parse()
 
 	if err := c.validate(); err != nil {
@@ -63,6 +75,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.sweep {
+		if err := runSweep(ctx, c); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	res, err := run(ctx, c)
 	if err == nil && c.clientBench {
 		logf("Figure 6: the Graph client alone (go test -bench %s)", clientBenchPackage)
@@ -79,7 +98,12 @@ func main() {
 	}
 }
 
+// validate checks the flags and fills in what follows from them: the sync interval, the absolute
+// root and -out (created).
 func (c *config) validate() error {
+	if err := c.validateSweep(); err != nil {
+		return err
+	}
 	switch {
 	case c.n < 1 || c.n > 10000:
 		return fmt.Errorf("-n must be between 1 and 10000, not %d", c.n)
@@ -93,7 +117,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("-changes must be at least 1")
 	}
 	if c.syncInterval == 0 {
-		c.syncInterval = time.Duration(float64(10*time.Minute) / c.timeScale).Round(time.Second)
+		c.syncInterval = defaultSyncInterval(c.timeScale)
 	}
 	c.changes = min(c.changes, c.n)
 	var err error
@@ -104,6 +128,11 @@ func (c *config) validate() error {
 		c.out = filepath.Join(c.root, c.out)
 	}
 	return os.MkdirAll(c.out, 0o755)
+}
+
+// defaultSyncInterval is the operator's 10 min default divided by the time scale, in whole seconds.
+func defaultSyncInterval(timeScale float64) time.Duration {
+	return time.Duration(float64(10*time.Minute) / timeScale).Round(time.Second)
 }
 
 // logf prints a progress line, with the time of day, to stderr.

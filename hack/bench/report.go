@@ -27,7 +27,7 @@ func (r *Results) evaluate() {
 	}
 	if f := r.FirstSync; f != nil {
 		add(Target{Name: "First sync time", Target: "≤ 1.1 × throttling bound",
-			Measured: fmt.Sprintf("%.2f × bound (%.2f s / %.2f s)", f.Ratio, f.ReadySeconds, f.BoundSeconds), Met: yesNo(f.Ratio <= 1.1)})
+			Measured: fmt.Sprintf("%.2f × bound (%.2f s / %.2f s)", f.Ratio, f.ReadySeconds, f.BoundSeconds), Met: yesNo(f.Ratio <= 1.1 && f.NotReady == 0)})
 		add(Target{Name: "First sync 429s", Target: "< 1% of requests",
 			Measured: fmt.Sprintf("%.2f%% (%d of %d)", 100*f.ThrottledFraction, f.Throttled, f.Requests), Met: yesNo(f.ThrottledFraction < 0.01)})
 	}
@@ -65,9 +65,15 @@ func (r *Results) evaluate() {
 	if f := r.Fairness; f != nil {
 		t.Measured = fmt.Sprintf("%.2f s behind a backlog of %d vs %.2f s alone (window %.3g s)", f.LoadedSeconds, f.BigBacklog,
 			f.AloneSeconds, r.Settings.EmulatorWindowSeconds)
-		t.Met, t.Note = yesNo(f.LoadedSeconds <= f.AloneSeconds+r.Settings.EmulatorWindowSeconds), ""
+		t.Met, t.Note = yesNo(fairnessMet(f, r.Settings.EmulatorWindowSeconds)), ""
 	}
 	add(t)
+}
+
+// fairnessMet is figure 5's target as the benchmark reads it: the small tenant is Ready behind the
+// big backlog at most one throttling window (in seconds) later than alone.
+func fairnessMet(f *Fairness, window float64) bool {
+	return f.LoadedSeconds <= f.AloneSeconds+window
 }
 
 func yesNo(ok bool) string {
@@ -94,10 +100,10 @@ func (r *Results) markdown() string {
 		p("| %s | %s | %s |\n", n, name, fmt.Sprintf(format, args...))
 	}
 	if f := r.FirstSync; f != nil {
-		row("1", "First sync: time to all Ready", "%.2f s (median %.2f s; creating them took %.2f s, first Graph request after %.2f s)",
-			f.ReadySeconds, f.ReadyP50, f.CreateSeconds, f.FirstRequestSeconds)
+		row("1", "First sync: time to all Ready", "%s%.2f s (median %.2f s; creating them took %.2f s, first Graph request after %.2f s%s)",
+			atLeast(f.NotReady), f.ReadySeconds, f.ReadyP50, f.CreateSeconds, f.FirstRequestSeconds, notReady(f.NotReady))
 		row("1", "Throttling bound", "%.2f s (%s)", f.BoundSeconds, f.Bound)
-		row("1", "Measured / bound", "**%.2f**", f.Ratio)
+		row("1", "Measured / bound", "**%s%.2f**", atLeast(f.NotReady), f.Ratio)
 		row("1", "Graph requests per resource", "%.3f GET (%d of them resyncs), %.3f PATCH", f.GETPerResource, f.ResyncGETs, f.PATCHPerResource)
 		row("1", "429 answers", "%d of %d requests (%.2f%%)", f.Throttled, f.Requests, 100*f.ThrottledFraction)
 		row("1", "Status writes per resource", "%.3f", f.StatusWritesPerResource)
@@ -171,6 +177,22 @@ func byCount(m map[int]int) string {
 		parts[i] = fmt.Sprintf("%d with %d", m[k], k)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// atLeast marks a time that is a lower bound, when n resources were still not Ready at the timeout.
+func atLeast(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return "≥ "
+}
+
+// notReady says how many resources were still not Ready when the wait gave up, if any.
+func notReady(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; **%d not Ready** when the wait gave up", n)
 }
 
 func missing(n int) string {

@@ -67,8 +67,11 @@ type FirstSync struct {
 	// FirstRequestSeconds is from the first create to the first Graph request.
 	FirstRequestSeconds float64 `json:"firstRequestSeconds"`
 	// ReadySeconds is from the first create to the last resource seen Ready; ReadyP50 the median.
+	// When NotReady resources were still not Ready at the timeout, ReadySeconds is when the wait
+	// gave up (so it and Ratio are lower bounds) and ReadyP50 is the median of those that were.
 	ReadySeconds float64 `json:"readySeconds"`
 	ReadyP50     float64 `json:"readyP50Seconds"`
+	NotReady     int     `json:"notReady,omitempty"`
 	Requests     int     `json:"requests"`
 	GETs         int     `json:"gets"`
 	PATCHes      int     `json:"patches"`
@@ -85,6 +88,12 @@ type FirstSync struct {
 	BoundSeconds          float64 `json:"boundSeconds"`
 	Bound                 string  `json:"bound"`
 	Ratio                 float64 `json:"ratio"`
+	// WriteLimit is Lw, the writes a tenant may send per window: the picture's staircase steps by it.
+	WriteLimit int `json:"writeLimitPerWindow"`
+
+	// readyByTenant holds each tenant's times to Ready in seconds, sorted: the picture's series.
+	// Left out of bench.json, which stays readable; firstsync.svg shows them.
+	readyByTenant [][]float64
 }
 
 // SteadyState is figure 2.
@@ -262,6 +271,11 @@ func writeResults(dir string, r *Results) error {
 	if err := os.WriteFile(dir+"/bench.md", []byte(md), 0o644); err != nil {
 		return err
 	}
-	logf("Wrote %s/bench.md and %s/bench.json", dir, dir)
+	if r.FirstSync != nil {
+		if err := os.WriteFile(dir+"/firstsync.svg", firstSyncSVG(r), 0o644); err != nil {
+			return err
+		}
+	}
+	logf("Wrote %s/bench.md, bench.json and firstsync.svg", dir)
 	return nil
 }

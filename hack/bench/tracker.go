@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -166,6 +167,10 @@ func (t *tracker) uid(k types.NamespacedName) types.UID {
 	return ""
 }
 
+// errNotReady is what waitReady's error wraps when it times out: the sweep records how many were
+// left instead of giving up the whole run.
+var errNotReady = errors.New("not Ready")
+
 // waitReady waits until every resource of keys is Ready at a generation of at least minGen[i], and
 // returns when each became Ready. On timeout it returns the times it has, and an error.
 func (t *tracker) waitReady(ctx context.Context, keys []types.NamespacedName, minGen []int64, timeout time.Duration) ([]time.Time, error) {
@@ -182,7 +187,7 @@ func (t *tracker) waitReady(ctx context.Context, keys []types.NamespacedName, mi
 			return at, err
 		}
 		if time.Now().After(deadline) {
-			return at, fmt.Errorf("%d of %d resources are not Ready after %v", missing, len(keys), timeout)
+			return at, fmt.Errorf("%d of %d resources are %w after %v", missing, len(keys), errNotReady, timeout)
 		}
 		select {
 		case <-ctx.Done():
