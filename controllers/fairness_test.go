@@ -115,7 +115,7 @@ var _ = Describe("Tenants", func() {
 		emulator.Inject(graphtest.Fault{TenantID: throttled.id, Status: http.StatusTooManyRequests, RetryAfter: "4"})
 		DeferCleanup(emulator.ClearFaults)
 		throttledOnes := createOverviews(throttled, 20)
-		Eventually(func() int { return throttled.count("") }).Should(BeNumerically(">=", 1))
+		Eventually(func() int { return throttled.count("") }).WithTimeout(10 * time.Second).Should(BeNumerically(">=", 1))
 		otherOnes := createOverviews(other, 5)
 		for _, o := range otherOnes {
 			expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)

@@ -42,8 +42,8 @@ var sweepEntries = []sweepEntry{
 		latency: 20 * time.Millisecond, target: 1.05},
 	// A line of about 36 s against a 20 s interval: the resources PATCHed first resync once or
 	// twice before the last is Ready.
-	{label: "drain1000-si20s", what: "1000 resources, a line of writes nearly two sync intervals long", n: 1000, tenants: 1,
-		latency: 20 * time.Millisecond, syncInterval: 20 * time.Second, target: 1.05},
+	{label: "drain1000-si10s", what: "1000 resources, a line of writes more than three sync intervals long", n: 1000, tenants: 1,
+		latency: 20 * time.Millisecond, syncInterval: 10 * time.Second, target: 1.05},
 	// Eight tenants' lines run side by side, each of 250 PATCHes (3 windows).
 	{label: "tenants8", what: "8 tenants × 250 resources at 100 ms", n: 2000, tenants: 8, latency: 100 * time.Millisecond, target: 1.10},
 }
