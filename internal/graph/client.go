@@ -171,7 +171,7 @@ func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fi
 // call of the tenant waits, not only this one.
 func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
 	for renewed := false; ; renewed = true {
-		if err := c.pacer.sent(c.ticket, method != http.MethodGet); err != nil {
+		if err := c.admit(ctx, method != http.MethodGet); err != nil {
 			return nil, err
 		}
 		gen := c.cred.generation()
@@ -194,6 +194,24 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 			c.pacer.answered()
 		}
 		return resp, nil
+	}
+}
+
+// admit records the call in the tenant's budget as it is sent. A write whose job started a round
+// trip ahead of the write window waits, on the job's goroutine, for the window to have room.
+func (c *client) admit(ctx context.Context, write bool) error {
+	for {
+		wait, err := c.pacer.sent(c.ticket, write)
+		if err != nil || wait <= 0 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &Error{Err: ctx.Err()}
+		case <-t.C:
+		}
 	}
 }
 

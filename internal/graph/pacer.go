@@ -201,9 +201,11 @@ func newPacer(k PacerKey, l Limits, c *ceiling, now func() time.Time) *Pacer {
 }
 
 // windowMargin is how much longer than Graph's window the pacer counts a call: Graph counts a call
-// when it arrives, a little after it was sent, and its clock is not the operator's.
+// when it arrives, a little after it was sent, and its clock is not the operator's. 2% of the window
+// (400 ms of Graph's 20 s), and at least 50 ms, covers the spread of transit times between two
+// calls sent a window apart.
 func windowMargin(per time.Duration) time.Duration {
-	return max(per/50, 10*time.Millisecond)
+	return max(per/50, 50*time.Millisecond)
 }
 
 // Key returns the pacer's key.
@@ -312,10 +314,14 @@ func (p *Pacer) next(now time.Time) (*job, *Ticket, time.Time) {
 	p.writes.expire(now, p.window)
 	var retry time.Time
 	if e := p.lines[WriteJob].Front(); e != nil {
+		// A write job PATCHes one round trip after it starts (its GET comes first): it may start
+		// that much before the write window has room, and its PATCH still arrives when it has.
+		// sent holds the PATCH back if the GET came back early.
+		lead := p.latency
 		w, okW := p.writes.roomAt(now, p.window, p.limits.Writes, 1)
 		r, okR := p.reads.roomAt(now, p.window, p.limits.Requests, writeJobReads)
 		if okW && okR {
-			if at := later(w, r); at.After(now) {
+			if at := later(w.Add(-lead), r); at.After(now) {
 				retry = at
 			} else {
 				return p.start(e, &Ticket{p: p, reads: writeJobReads, writes: 1})
@@ -443,24 +449,29 @@ func (p *Pacer) run(j *job, t *Ticket) {
 	p.poke()
 }
 
-// sent records a call of j's ticket t (nil: a call outside any job) as it is sent. A write a
-// ticket did not book goes only when no write waits in line and the window has room for it; else
-// it returns ErrBudgetExhausted, and the caller submits a WriteJob.
-func (p *Pacer) sent(t *Ticket, write bool) error {
+// sent records a call of j's ticket t (nil: a call outside any job) as it is sent. A booked write
+// that would arrive before the write window has room (its job started a round trip early, and its
+// GET came back sooner) gets the wait until then instead, and is recorded when the caller calls
+// again. A write a ticket did not book goes only when no write waits in line and the window has
+// room for it; else it returns ErrBudgetExhausted, and the caller submits a WriteJob.
+func (p *Pacer) sent(t *Ticket, write bool) (time.Duration, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
 	if write {
+		p.writes.expire(now, p.window)
 		booked := t != nil && t.writes > 0
-		if !booked && t != nil {
-			p.writes.expire(now, p.window)
+		switch {
+		case booked:
+			if at, _ := p.writes.sentRoomAt(p.window, p.limits.Writes); at.After(now) {
+				return at.Sub(now), nil
+			}
+			t.writes--
+		case t != nil:
 			p.reads.expire(now, p.window)
 			if p.lines[WriteJob].Len() > 0 || p.writes.room(p.limits.Writes) < 1 || p.reads.room(p.limits.Requests) < 1 {
-				return &Error{Err: ErrBudgetExhausted}
+				return 0, &Error{Err: ErrBudgetExhausted}
 			}
-		}
-		if booked {
-			t.writes--
 		}
 		p.writes.send(now, booked)
 	}
@@ -469,7 +480,7 @@ func (p *Pacer) sent(t *Ticket, write bool) error {
 		t.reads--
 	}
 	p.reads.send(now, booked)
-	return nil
+	return 0, nil
 }
 
 // observe folds the duration of a call into the latency the pacer sizes its jobs in flight by.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -68,12 +69,12 @@ func (h *handPacer) sendAll(ts []*Ticket) {
 	}()
 	for _, t := range ts {
 		for t.writes > 0 {
-			if err := h.sent(t, true); err != nil {
-				panic(err)
+			if wait, err := h.sent(t, true); err != nil || wait > 0 {
+				panic(fmt.Sprint("a booked write was held back: ", wait, err))
 			}
 		}
 		for t.reads > 0 {
-			if err := h.sent(t, false); err != nil {
+			if _, err := h.sent(t, false); err != nil {
 				panic(err)
 			}
 		}
@@ -260,5 +261,38 @@ func TestSendLog(t *testing.T) {
 	l.release(5)
 	if l.pending != 0 {
 		t.Errorf("pending %d after releasing more than booked", l.pending)
+	}
+}
+
+// TestPacerWriteLead checks that a write job starts one round trip before the write window has
+// room (its GET comes first), and that its PATCH is held back if it is ready before then.
+func TestPacerWriteLead(t *testing.T) {
+	l := Limits{Requests: 100, Writes: 3, Per: time.Second}
+	h := newHandPacer(l)
+	h.latency = 100 * time.Millisecond
+	h.submit(WriteJob, "a", "b", "c", "d")
+	_, ts, _ := h.take()
+	h.sendAll(ts)
+	_, _, retry := h.take()
+	room := t0.Add(l.Per + windowMargin(l.Per))
+	if want := room.Add(-100 * time.Millisecond); !retry.Equal(want) {
+		t.Fatalf("look again at %v, want one round trip before the window has room (%v)", retry, want)
+	}
+	h.now = retry
+	keys, ts, _ := h.take()
+	if diff := cmp.Diff([]string{"d"}, keys); diff != "" {
+		t.Fatalf("jobs started (-want +got):\n%s", diff)
+	}
+	if _, err := h.sent(ts[0], false); err != nil { // its GET
+		t.Fatal(err)
+	}
+	h.now = retry.Add(40 * time.Millisecond) // the GET came back early
+	wait, err := h.sent(ts[0], true)
+	if err != nil || wait != 60*time.Millisecond {
+		t.Fatalf("the early PATCH was told to wait %v (%v), want 60ms", wait, err)
+	}
+	h.now = room
+	if wait, err := h.sent(ts[0], true); err != nil || wait != 0 {
+		t.Fatalf("the PATCH at the window's room was told to wait %v (%v)", wait, err)
 	}
 }

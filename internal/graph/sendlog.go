@@ -43,6 +43,17 @@ func (l *sendLog) roomAt(now time.Time, window time.Duration, limit, n int) (tim
 	return l.sent[over-1].Add(window), true
 }
 
+// sentRoomAt returns when the sends alone leave room for one more under limit: a booked call about
+// to be sent counts against the sends that arrived, not against the other bookings. expire must
+// have run for now; the zero time means there is room now.
+func (l *sendLog) sentRoomAt(window time.Duration, limit int) (time.Time, bool) {
+	over := len(l.sent) + 1 - limit
+	if over <= 0 {
+		return time.Time{}, true
+	}
+	return l.sent[over-1].Add(window), true
+}
+
 // book books n calls.
 func (l *sendLog) book(n int) { l.pending += n }
 

@@ -11,12 +11,12 @@ import (
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
-// Intune's limits shrunk for a quick test: per 2 s (20 s at TimeScale 10),
+// Intune's limits shrunk for a quick test: per 4 s (20 s at TimeScale 5),
 // 200 requests and 40 writes per app, and room for two apps per tenant.
 var (
 	emulatorLimits = graphtest.Limits{Window: 20 * time.Second, AppRequests: 200, AppWrites: 40, TenantRequests: 400, TenantWrites: 80}
-	timeScale      = 10.0
-	window         = 2 * time.Second
+	timeScale      = 5.0
+	window         = 4 * time.Second
 )
 
 // burst submits gets read jobs and patches write jobs at once (the writes
