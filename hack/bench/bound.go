@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -71,4 +72,35 @@ func positiveMin(a, b int) int {
 		return b
 	}
 	return 0
+}
+
+// creationBound is the throttling bound given when the resources came to exist: the least time,
+// from the first create, in which the emulator's windows let each tenant's PATCHes through when
+// none can leave before its resource was created and its GET answered. Of one tenant's PATCHes in
+// order of creation, the k-th cannot arrive before c(k) + latency nor before the (k-L)-th + W; the
+// schedule that sends each at the later of the two achieves it, and the last answer takes one more
+// latency. It differs from throttlingBound when creating the resources takes a good part of a
+// window: with several tenants, each tenant's first window's worth is spread over the creation of
+// all tenants' resources.
+func (b *bench) creationBound(rs []resource, created []time.Time, t0 time.Time) time.Duration {
+	w, lat, lw := b.limits.Window, b.cfg.latency, b.writeLimit()
+	byTenant := map[string][]time.Time{}
+	for i, r := range rs {
+		byTenant[r.tenant.id] = append(byTenant[r.tenant.id], created[i])
+	}
+	var best time.Duration
+	for _, cs := range byTenant {
+		slices.SortFunc(cs, time.Time.Compare)
+		sent := make([]time.Time, len(cs))
+		for k, c := range cs {
+			sent[k] = c.Add(lat)
+			if k >= lw && sent[k-lw].Add(w).After(sent[k]) {
+				sent[k] = sent[k-lw].Add(w)
+			}
+		}
+		if d := sent[len(sent)-1].Add(lat).Sub(t0); d > best {
+			best = d
+		}
+	}
+	return best
 }

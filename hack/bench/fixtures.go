@@ -156,11 +156,21 @@ const createConcurrency = 32
 
 // createAll creates the resources, createConcurrency at a time, and returns how long it took.
 func createAll(ctx context.Context, c client.Client, rs []resource) (time.Duration, error) {
+	took, _, err := createAllAt(ctx, c, rs)
+	return took, err
+}
+
+// createAllAt is createAll that also returns when each resource's create returned: the earliest
+// the operator could have known of it.
+func createAllAt(ctx context.Context, c client.Client, rs []resource) (time.Duration, []time.Time, error) {
 	start := time.Now()
+	created := make([]time.Time, len(rs))
 	err := forEach(ctx, len(rs), createConcurrency, func(i int) error {
-		return c.Create(ctx, rs[i].object())
+		err := c.Create(ctx, rs[i].object())
+		created[i] = time.Now()
+		return err
 	})
-	return time.Since(start), err
+	return time.Since(start), created, err
 }
 
 // forEach calls f(0..n-1) with at most width calls at once and returns the first error.

@@ -104,6 +104,7 @@ func (r *Results) markdown() string {
 			atLeast(f.NotReady), f.ReadySeconds, f.ReadyP50, f.CreateSeconds, f.FirstRequestSeconds, notReady(f.NotReady))
 		row("1", "Throttling bound", "%.2f s (%s)", f.BoundSeconds, f.Bound)
 		row("1", "Measured / bound", "**%s%.2f**", atLeast(f.NotReady), f.Ratio)
+		row("1", "Bound given when each resource was created", "%.2f s (measured / it: %s%.2f)", f.CreationBoundSeconds, atLeast(f.NotReady), f.CreationRatio)
 		row("1", "Graph requests per resource", "%.3f GET (%d of them resyncs), %.3f PATCH", f.GETPerResource, f.ResyncGETs, f.PATCHPerResource)
 		row("1", "429 answers", "%d of %d requests (%.2f%%)", f.Throttled, f.Requests, 100*f.ThrottledFraction)
 		row("1", "Status writes per resource", "%.3f", f.StatusWritesPerResource)

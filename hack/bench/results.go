@@ -88,6 +88,10 @@ type FirstSync struct {
 	BoundSeconds          float64 `json:"boundSeconds"`
 	Bound                 string  `json:"bound"`
 	Ratio                 float64 `json:"ratio"`
+	// CreationBoundSeconds is the bound given when each resource was created (creationBound), and
+	// CreationRatio the time to all Ready over it.
+	CreationBoundSeconds float64 `json:"creationBoundSeconds"`
+	CreationRatio        float64 `json:"creationRatio"`
 	// WriteLimit is Lw, the writes a tenant may send per window: the picture's staircase steps by it.
 	WriteLimit int `json:"writeLimitPerWindow"`
 
