@@ -54,7 +54,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	flag.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
-	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 4, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
+	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
 	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
 	flag.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews matching this label selector are reconciled, to shard them across operator deployments.")
 	flag.IntVar(&f.graphRequests, "graph-requests-per-window", graph.DefaultLimits().Requests, "Graph requests (reads and writes) the operator sends per tenant and app in each budget window.")

@@ -26,7 +26,7 @@ type Options struct {
 	// WatchNamespaces are the namespaces the manager's cache watches (default: all). Set it to the
 	// cache's DefaultNamespaces so that no watch asks the cache for a namespace it does not hold.
 	WatchNamespaces []string
-	// MaxConcurrentReconciles is how many passes run at once (default 4). A pass never waits on
+	// MaxConcurrentReconciles is how many passes run at once (default 16). A pass never waits on
 	// Graph (the tenants' pacers call Graph on goroutines of their own), so this bounds the work on
 	// the API server, not the calls to Graph.
 	MaxConcurrentReconciles int
@@ -54,7 +54,7 @@ func (o Options) withDefaults() Options {
 		o.SyncInterval = 10 * time.Minute
 	}
 	if o.MaxConcurrentReconciles <= 0 {
-		o.MaxConcurrentReconciles = 4
+		o.MaxConcurrentReconciles = 16
 	}
 	if o.Limits == (graph.Limits{}) {
 		o.Limits = graph.DefaultLimits()
