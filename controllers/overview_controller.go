@@ -61,13 +61,15 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	ctx = logf.IntoContext(ctx, log)
 
 	pass := &overviewPass{obj: obj.DeepCopy(), base: obj, now: r.clock.Now()}
+	rec := r.memory.recordFor(obj, pass.now)
 	defer func() {
 		if patchErr := r.patchStatus(ctx, pass); patchErr != nil {
+			// What the job found is not in status yet: the retry reports it again.
+			r.memory.restore(rec, pass.result)
 			result, err = ctrl.Result{}, patchErr
 		}
 	}()
 
-	rec := r.memory.recordFor(obj, pass.now)
 	if obj.Annotations[intunev1alpha1.AnnotationPaused] == "true" {
 		pass.paused = true
 		r.memory.withdraw(req.NamespacedName, rec)

@@ -101,6 +101,15 @@ func (m *memory) take(rec *record) (res *syncResult, busy bool) {
 	return res, rec.queued != nil
 }
 
+// restore puts back a result whose pass could not write status, unless a newer one came meanwhile.
+func (m *memory) restore(rec *record, res *syncResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if res != nil && rec.result == nil {
+		rec.result = res
+	}
+}
+
 // queue notes that gc's tenant line holds the record's job.
 func (m *memory) queue(rec *record, gc graph.Client) {
 	m.mu.Lock()

@@ -171,7 +171,9 @@ func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fi
 // call of the tenant waits, not only this one.
 func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
 	for renewed := false; ; renewed = true {
-		if err := c.admit(ctx, method != http.MethodGet); err != nil {
+		write := method != http.MethodGet
+		sentAt, err := c.admit(ctx, write)
+		if err != nil {
 			return nil, err
 		}
 		gen := c.cred.generation()
@@ -188,7 +190,10 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 			loggerFor(ctx, c.logger).V(1).Info("Graph refused the token, trying once more with a fresh one",
 				"tenant", c.tenant, "method", method)
 			continue
-		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		case resp.StatusCode == http.StatusTooManyRequests:
+			c.pacer.refund(sentAt, write)
+			c.pauseFor(resp)
+		case resp.StatusCode == http.StatusServiceUnavailable:
 			c.pauseFor(resp)
 		default:
 			c.pacer.answered()
@@ -197,19 +202,20 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 	}
 }
 
-// admit records the call in the tenant's budget as it is sent. A write whose job started a round
+// admit records the call in the tenant's budget as it is sent, and returns when it was recorded. A
+// write whose job started a round
 // trip ahead of the write window waits, on the job's goroutine, for the window to have room.
-func (c *client) admit(ctx context.Context, write bool) error {
+func (c *client) admit(ctx context.Context, write bool) (time.Time, error) {
 	for {
-		wait, err := c.pacer.sent(c.ticket, write)
+		at, wait, err := c.pacer.sent(c.ticket, write)
 		if err != nil || wait <= 0 {
-			return err
+			return at, err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return &Error{Err: ctx.Err()}
+			return time.Time{}, &Error{Err: ctx.Err()}
 		case <-t.C:
 		}
 	}

@@ -449,12 +449,13 @@ func (p *Pacer) run(j *job, t *Ticket) {
 	p.poke()
 }
 
-// sent records a call of j's ticket t (nil: a call outside any job) as it is sent. A booked write
+// sent records a call of j's ticket t (nil: a call outside any job) as it is sent, and returns the
+// time it was recorded at (for refund). A booked write
 // that would arrive before the write window has room (its job started a round trip early, and its
 // GET came back sooner) gets the wait until then instead, and is recorded when the caller calls
 // again. A write a ticket did not book goes only when no write waits in line and the window has
 // room for it; else it returns ErrBudgetExhausted, and the caller submits a WriteJob.
-func (p *Pacer) sent(t *Ticket, write bool) (time.Duration, error) {
+func (p *Pacer) sent(t *Ticket, write bool) (time.Time, time.Duration, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -464,23 +465,33 @@ func (p *Pacer) sent(t *Ticket, write bool) (time.Duration, error) {
 		switch {
 		case booked:
 			if at, _ := p.writes.sentRoomAt(p.window, p.limits.Writes); at.After(now) {
-				return at.Sub(now), nil
+				return time.Time{}, at.Sub(now), nil
 			}
 			t.writes--
 		case t != nil:
 			p.reads.expire(now, p.window)
 			if p.lines[WriteJob].Len() > 0 || p.writes.room(p.limits.Writes) < 1 || p.reads.room(p.limits.Requests) < 1 {
-				return 0, &Error{Err: ErrBudgetExhausted}
+				return time.Time{}, 0, &Error{Err: ErrBudgetExhausted}
 			}
 		}
-		p.writes.send(now, booked)
+		now = p.writes.send(now, booked)
 	}
 	booked := t != nil && t.reads > 0
 	if booked {
 		t.reads--
 	}
-	p.reads.send(now, booked)
-	return 0, nil
+	return p.reads.send(now, booked), 0, nil
+}
+
+// refund drops a call recorded at at from the log (of writes too, for a write): Graph answered it
+// 429, which it does not count against its window.
+func (p *Pacer) refund(at time.Time, write bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if write {
+		p.writes.unsend(at)
+	}
+	p.reads.unsend(at)
 }
 
 // observe folds the duration of a call into the latency the pacer sizes its jobs in flight by.

@@ -69,12 +69,12 @@ func (h *handPacer) sendAll(ts []*Ticket) {
 	}()
 	for _, t := range ts {
 		for t.writes > 0 {
-			if wait, err := h.sent(t, true); err != nil || wait > 0 {
+			if _, wait, err := h.sent(t, true); err != nil || wait > 0 {
 				panic(fmt.Sprint("a booked write was held back: ", wait, err))
 			}
 		}
 		for t.reads > 0 {
-			if _, err := h.sent(t, false); err != nil {
+			if _, _, err := h.sent(t, false); err != nil {
 				panic(err)
 			}
 		}
@@ -283,16 +283,33 @@ func TestPacerWriteLead(t *testing.T) {
 	if diff := cmp.Diff([]string{"d"}, keys); diff != "" {
 		t.Fatalf("jobs started (-want +got):\n%s", diff)
 	}
-	if _, err := h.sent(ts[0], false); err != nil { // its GET
+	if _, _, err := h.sent(ts[0], false); err != nil { // its GET
 		t.Fatal(err)
 	}
 	h.now = retry.Add(40 * time.Millisecond) // the GET came back early
-	wait, err := h.sent(ts[0], true)
+	_, wait, err := h.sent(ts[0], true)
 	if err != nil || wait != 60*time.Millisecond {
 		t.Fatalf("the early PATCH was told to wait %v (%v), want 60ms", wait, err)
 	}
 	h.now = room
-	if wait, err := h.sent(ts[0], true); err != nil || wait != 0 {
+	if _, wait, err := h.sent(ts[0], true); err != nil || wait != 0 {
 		t.Fatalf("the PATCH at the window's room was told to wait %v (%v)", wait, err)
+	}
+}
+
+// TestPacerRefund checks that a write Graph answered 429 does not count against the window: the
+// job that runs it again takes the place it had, not one a window later.
+func TestPacerRefund(t *testing.T) {
+	l := Limits{Requests: 100, Writes: 2, Per: time.Second}
+	h := newHandPacer(l)
+	h.submit(WriteJob, "a", "b", "c")
+	_, ts, _ := h.take()
+	at, _, _ := h.sent(ts[0], true) // a's PATCH, answered 429
+	h.refund(at, true)
+	h.sendAll(ts[1:])
+	h.finish(ts[0], "a", WriteJob, Again, 1)
+	keys, _, _ := h.take()
+	if diff := cmp.Diff([]string{"a"}, keys); diff != "" {
+		t.Errorf("after the 429, jobs started (-want +got):\n%s", diff)
 	}
 }

@@ -61,8 +61,8 @@ func (l *sendLog) book(n int) { l.pending += n }
 func (l *sendLog) release(n int) { l.pending = max(0, l.pending-n) }
 
 // send records a call sent at now, booked or not (a call that was not booked, such as the try
-// again after a refused token, is counted all the same).
-func (l *sendLog) send(now time.Time, booked bool) {
+// again after a refused token, is counted all the same), and returns the time it was recorded at.
+func (l *sendLog) send(now time.Time, booked bool) time.Time {
 	if booked {
 		l.release(1)
 	}
@@ -72,4 +72,17 @@ func (l *sendLog) send(now time.Time, booked bool) {
 		now = l.sent[n-1]
 	}
 	l.sent = append(l.sent, now)
+	return now
+}
+
+// unsend drops a send recorded at at: Graph answered it 429, and a throttled call does not count
+// against the window (the emulator counts only what it admits). A send already out of the window
+// is left alone.
+func (l *sendLog) unsend(at time.Time) {
+	for i := len(l.sent) - 1; i >= 0; i-- {
+		if l.sent[i].Equal(at) {
+			l.sent = append(l.sent[:i], l.sent[i+1:]...)
+			return
+		}
+	}
 }
