@@ -181,6 +181,9 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 		if err != nil {
 			return nil, err
 		}
+		if resp.StatusCode != http.StatusTooManyRequests {
+			c.pacer.answeredAt(sentAt, write, time.Now())
+		}
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !renewed:
 			if rerr := c.cred.renew(gen); rerr != nil {

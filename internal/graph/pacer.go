@@ -165,6 +165,7 @@ type Pacer struct {
 	seq         uint64
 	inFlight    int
 	latency     time.Duration // moving average of the calls' durations
+	minLatency  time.Duration // the shortest call seen: the round trip with no wait on either side
 	running     bool          // the dispatcher goroutine runs
 	wake        chan struct{}
 }
@@ -494,15 +495,34 @@ func (p *Pacer) refund(at time.Time, write bool) {
 	p.reads.unsend(at)
 }
 
-// observe folds the duration of a call into the latency the pacer sizes its jobs in flight by.
+// observe folds the duration of a call into the latency the pacer sizes its jobs in flight by,
+// and into the shortest round trip seen.
 func (p *Pacer) observe(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.minLatency == 0 || d < p.minLatency {
+		p.minLatency = d
+	}
 	if p.latency == 0 {
 		p.latency = d
 		return
 	}
 	p.latency += (d - p.latency) / 8
+}
+
+// answeredAt moves a call recorded at sentAt towards when Graph most likely counted it: its answer
+// came at now, and no answer comes sooner than the shortest round trip after the call arrived. A
+// call held up on its way (a busy machine, a slow proxy) by more than the window's margin, which
+// covers the usual spread, then counts from when it arrived less that margin, so that the next
+// window's calls do not arrive within the window of it.
+func (p *Pacer) answeredAt(sentAt time.Time, write bool, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	arrived := now.Add(-p.minLatency - (p.window - p.limits.Per))
+	if write {
+		p.writes.move(sentAt, arrived)
+	}
+	p.reads.move(sentAt, arrived)
 }
 
 // Ticket is what a running job booked of its tenant's budget and has not sent yet.

@@ -236,6 +236,13 @@ func TestPacerWaitingCounts(t *testing.T) {
 // TestSendLog checks the window arithmetic against the emulator's rule: a call is admitted when
 // fewer than limit calls arrived in the last window.
 func TestSendLog(t *testing.T) {
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
 	var l sendLog
 	w := time.Second
 	l.book(2)
@@ -251,6 +258,16 @@ func TestSendLog(t *testing.T) {
 	if l.pending != 0 || len(l.sent) != 3 {
 		t.Fatalf("pending %d, sent %d; want 0 and 3", l.pending, len(l.sent))
 	}
+	// The first send's answer shows it arrived after the third was sent: it moves behind it.
+	l.move(t0, t0.Add(250*time.Millisecond))
+	if want := at(100, 200, 250); !cmp.Equal(want, l.sent) {
+		t.Errorf("after the move %v, want %v", l.sent, want)
+	}
+	l.move(t0.Add(250*time.Millisecond), t0) // an arrival is never before the send: ignored
+	if want := at(100, 200, 250); !cmp.Equal(want, l.sent) {
+		t.Errorf("after a move back %v, want it ignored: %v", l.sent, want)
+	}
+	l.sent = at(0, 100, 200)
 	if at, _ := l.roomAt(t0.Add(300*time.Millisecond), w, 3, 2); !at.Equal(t0.Add(100*time.Millisecond + w)) {
 		t.Errorf("room for two at %v, want when the second send leaves the window", at)
 	}

@@ -75,6 +75,26 @@ func (l *sendLog) send(now time.Time, booked bool) time.Time {
 	return now
 }
 
+// move moves a send recorded at from to the later time to, keeping the log in order: Graph counted
+// the call when it arrived, which its answer shows was later than it was sent. A send already out
+// of the window is left alone.
+func (l *sendLog) move(from, to time.Time) {
+	if !to.After(from) {
+		return
+	}
+	for i := len(l.sent) - 1; i >= 0; i-- {
+		if l.sent[i].Equal(from) {
+			j := i
+			for j+1 < len(l.sent) && l.sent[j+1].Before(to) {
+				l.sent[j] = l.sent[j+1]
+				j++
+			}
+			l.sent[j] = to
+			return
+		}
+	}
+}
+
 // unsend drops a send recorded at at: Graph answered it 429, and a throttled call does not count
 // against the window (the emulator counts only what it admits). A send already out of the window
 // is left alone.
