@@ -30,8 +30,6 @@ type Client interface {
 	Submit(key string, kind JobKind, job Job)
 	// Withdraw gives key's place in the tenant's line back; see Pacer.Withdraw.
 	Withdraw(key string) bool
-	// Pacer is the tenant's pacer, shared by every client of the same app in the same tenant.
-	Pacer() *Pacer
 	// CheckCredentials obtains a token, which proves the credentials work
 	// (it does not call Graph, so it says nothing of the app's permissions).
 	CheckCredentials(ctx context.Context) error
@@ -104,9 +102,6 @@ func (c *client) Submit(key string, kind JobKind, job Job) { c.pacer.Submit(key,
 
 // Withdraw implements Client.
 func (c *client) Withdraw(key string) bool { return c.pacer.Withdraw(key) }
-
-// Pacer implements Client.
-func (c *client) Pacer() *Pacer { return c.pacer }
 
 // bound returns c's calls booked on t, a running job's ticket.
 func (c *client) bound(t *Ticket) *client {

@@ -379,7 +379,7 @@ func TestNoSleeping(t *testing.T) {
 		if got.Class != ClassThrottled || got.RetryAfter != 5*time.Second {
 			t.Errorf("%v classified %+v, want throttled for 5s", err, got)
 		}
-		if until := c.Pacer().PausedUntil(); until.Sub(start) < 5*time.Second || until.Sub(start) > 7*time.Second {
+		if until := c.(*client).pacer.pauseEnd(); until.Sub(start) < 5*time.Second || until.Sub(start) > 7*time.Second {
 			t.Errorf("the tenant is paused until %s after the call, want 5s", until.Sub(start))
 		}
 		// A job of the tenant waits for the pause, without a place lost or a call made.

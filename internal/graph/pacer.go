@@ -209,9 +209,6 @@ func windowMargin(per time.Duration) time.Duration {
 	return max(per/50, 50*time.Millisecond)
 }
 
-// Key returns the pacer's key.
-func (p *Pacer) Key() PacerKey { return p.key }
-
 // Submit puts job in the line of its kind under key, to run when the tenant's budget admits it.
 // A key that waits already keeps its place and runs the newest job submitted for it (a write
 // submitted for a key waiting to read takes the write line at the place its first submission
@@ -249,8 +246,8 @@ func (p *Pacer) Withdraw(key string) bool {
 	return ok
 }
 
-// Waiting reports how many jobs wait in the tenant's lines.
-func (p *Pacer) Waiting() int {
+// waitingJobs reports how many jobs wait in the tenant's lines.
+func (p *Pacer) waitingJobs() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.waiting)
@@ -293,9 +290,9 @@ func (p *Pacer) answered() {
 	}
 }
 
-// PausedUntil returns the end of the current pause; a time in the past (or the zero time) means
-// the pacer is not paused.
-func (p *Pacer) PausedUntil() time.Time {
+// pauseEnd returns the end of the current pause; a time in the past (or the zero time) means the
+// pacer is not paused.
+func (p *Pacer) pauseEnd() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.pausedUntil

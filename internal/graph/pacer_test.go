@@ -221,14 +221,14 @@ func TestPacerWaitingCounts(t *testing.T) {
 	h := newHandPacer(Limits{Requests: 100, Writes: 1, Per: time.Second})
 	h.submit(WriteJob, "a", "b", "c")
 	h.submit(WriteJob, "b")
-	if n := h.Waiting(); n != 3 {
+	if n := h.waitingJobs(); n != 3 {
 		t.Errorf("%d waiting, want 3", n)
 	}
 	if h.Withdraw("nobody") {
 		t.Error("withdrew a key that was not waiting")
 	}
 	h.take()
-	if n := h.Waiting(); n != 2 {
+	if n := h.waitingJobs(); n != 2 {
 		t.Errorf("%d waiting after one started, want 2", n)
 	}
 }
