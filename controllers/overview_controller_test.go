@@ -214,6 +214,18 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
 	})
 
+	It("does not claim Ready for a spec changed while paused", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		got := fetch(o)
+		got.Annotations = map[string]string{intunev1alpha1.AnnotationPaused: "true"}
+		got.Spec.Overview.SuccessCount = ptr.To[int32](13)
+		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonPaused)
+		Expect(t.count(http.MethodPatch)).To(Equal(1), "the new value is not sent while paused")
+	})
+
 	It("resyncs a steady resource with exactly one GET per interval, no PATCH and no status write", func() {
 		t := newTenant()
 		id := t.seed(graphtest.Overview{SuccessCount: 12, LastUpdateDateTime: lastUpdate})
