@@ -448,11 +448,11 @@ func (p *Pacer) run(j *job, t *Ticket) {
 }
 
 // sent records a call of j's ticket t (nil: a call outside any job) as it is sent, and returns the
-// time it was recorded at (for refund). A booked write
-// that would arrive before the write window has room (its job started a round trip early, and its
-// GET came back sooner) gets the wait until then instead, and is recorded when the caller calls
-// again. A write a ticket did not book goes only when no write waits in line and the window has
-// room for it; else it returns ErrBudgetExhausted, and the caller submits a WriteJob.
+// time it was recorded at (for refund and answeredAt). A booked write that would arrive before the
+// write window has room (its job started a round trip early, and its GET came back sooner) gets
+// the wait until then instead, and is recorded when the caller calls again. A write a ticket did
+// not book goes only when no write waits in line and the window has room for it; else it returns
+// ErrBudgetExhausted, and the caller submits a WriteJob.
 func (p *Pacer) sent(t *Ticket, write bool) (time.Time, time.Duration, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -462,7 +462,7 @@ func (p *Pacer) sent(t *Ticket, write bool) (time.Time, time.Duration, error) {
 		booked := t != nil && t.writes > 0
 		switch {
 		case booked:
-			if at, _ := p.writes.sentRoomAt(p.window, p.limits.Writes); at.After(now) {
+			if at := p.writes.sentRoomAt(p.window, p.limits.Writes); at.After(now) {
 				return time.Time{}, at.Sub(now), nil
 			}
 			t.writes--

@@ -46,12 +46,12 @@ func (l *sendLog) roomAt(now time.Time, window time.Duration, limit, n int) (tim
 // sentRoomAt returns when the sends alone leave room for one more under limit: a booked call about
 // to be sent counts against the sends that arrived, not against the other bookings. expire must
 // have run for now; the zero time means there is room now.
-func (l *sendLog) sentRoomAt(window time.Duration, limit int) (time.Time, bool) {
+func (l *sendLog) sentRoomAt(window time.Duration, limit int) time.Time {
 	over := len(l.sent) + 1 - limit
 	if over <= 0 {
-		return time.Time{}, true
+		return time.Time{}
 	}
-	return l.sent[over-1].Add(window), true
+	return l.sent[over-1].Add(window)
 }
 
 // book books n calls.
