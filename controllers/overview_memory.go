@@ -35,6 +35,7 @@ type record struct {
 	desired    intunev1alpha1.OverviewFields
 	generation int64
 	policy     intunev1alpha1.ManagementPolicy
+	paused     bool // a job already running when the resource was paused sends no PATCH
 	// queued is the client whose tenant line holds the resource's job (waiting or running); nil
 	// when there is none.
 	queued graph.Client
@@ -80,6 +81,7 @@ func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, 
 		m.records[key] = rec
 	}
 	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
+	rec.paused = obj.Annotations[intunev1alpha1.AnnotationPaused] == "true"
 	return rec
 }
 
@@ -127,10 +129,14 @@ func (m *memory) withdraw(key types.NamespacedName, rec *record) {
 	}
 }
 
-// desiredOf returns the newest spec a pass saw for the record, for a job about to compare.
+// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, and
+// the policy to apply it with: ObserveOnly while the resource is paused.
 func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if rec.paused {
+		return rec.desired, rec.generation, intunev1alpha1.ManagementPolicyObserveOnly
+	}
 	return rec.desired, rec.generation, rec.policy
 }
 
