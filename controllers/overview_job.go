@@ -29,6 +29,8 @@ type syncResult struct {
 	found, drift []intunev1alpha1.FieldDrift
 	// applied is true when Graph accepted a PATCH of the fields in found.
 	applied bool
+	// paused is true when the resource was paused before the job could PATCH: it sent none.
+	paused bool
 	// needsWrite is true when a ReadJob found a PATCH to send, but the tenant's writes wait in line
 	// (or its window is full): the resource takes its place there as a WriteJob.
 	needsWrite bool
@@ -62,8 +64,8 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	if throttled(err) {
 		return nil, graph.Again
 	}
-	desired, generation, policy := r.memory.desiredOf(rec)
-	res := &syncResult{generation: generation, err: err}
+	desired, generation, policy, paused := r.memory.desiredOf(rec)
+	res := &syncResult{generation: generation, err: err, paused: paused}
 	if err != nil {
 		return res, graph.Done
 	}
@@ -74,7 +76,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		return res, graph.Done
 	}
 	res.found, res.drift = found, found
-	if policy == intunev1alpha1.ManagementPolicyObserveOnly || patch.IsEmpty() {
+	if policy == intunev1alpha1.ManagementPolicyObserveOnly || paused || patch.IsEmpty() {
 		return res, graph.Done
 	}
 	patched, err := calls.PatchOverview(ctx, configurationID, patch)

@@ -129,15 +129,12 @@ func (m *memory) withdraw(key types.NamespacedName, rec *record) {
 	}
 }
 
-// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, and
-// the policy to apply it with: ObserveOnly while the resource is paused.
-func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy) {
+// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, the
+// policy to apply it with, and whether the resource was paused meanwhile.
+func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec.paused {
-		return rec.desired, rec.generation, intunev1alpha1.ManagementPolicyObserveOnly
-	}
-	return rec.desired, rec.generation, rec.policy
+	return rec.desired, rec.generation, rec.policy, rec.paused
 }
 
 // deliver stores a job's result in its record, and reports whether the record is still the one

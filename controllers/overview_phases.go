@@ -94,9 +94,9 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	if res.err != nil {
 		return r.failed(ctx, p, rec, res.err)
 	}
-	if res.generation != p.base.Generation {
-		// The spec changed while the job ran: what it found holds, and the newer spec takes a job
-		// of its own.
+	if res.generation != p.base.Generation || res.paused {
+		// The spec changed (or the resource was paused) while the job ran: what it found holds,
+		// and the newer spec takes a job of its own.
 		return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 	}
 	switch {
