@@ -12,6 +12,8 @@ KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
 GO_TEST_FLAGS ?=
+# The tool, control-plane and etcd modules, kept tidy like the root one.
+TIDY_MODULES := hack/tools hack/etcd hack/controlplane
 
 .PHONY: all
 all: build
@@ -34,8 +36,8 @@ generate: controller-gen ## Generate the deepcopy functions.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
-fmt: ## Run gofmt on the code (fails in CI when a file is not formatted).
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/.*/go.mod')); \
+fmt: ## Run gofmt on the code: rewrites and lists the files it changed; with CI set (as .ci/run sets it), lists them and fails instead.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then \
 		if [ -n "$$CI" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; \
 		gofmt -w $$out; echo "formatted: $$out"; \
@@ -49,9 +51,15 @@ vet: ## Run go vet.
 test: fmt vet envtest build ## Run the unit, envtest and end-to-end tests (builds the control plane the first time).
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-fast
+test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites, without the end-to-end tests.
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/e2e')
+
 .PHONY: verify
-verify: manifests generate ## Fail when regenerating the CRDs, RBAC or deepcopy changes the tree.
-	@git diff --exit-code -- config api || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+verify: manifests generate ## Fail when regenerating the CRDs, RBAC or deepcopy, go mod tidy (every module) or gofmt would change the tree.
+	@for m in . $(TIDY_MODULES); do (cd $$m && go mod tidy) || exit 1; done
+	@gofmt -l $$(git ls-files '*.go') | sed 's/^/gofmt would change: /' | grep . && exit 1 || true
+	@git diff --exit-code -- config api go.mod go.sum $(addsuffix /go.mod,$(TIDY_MODULES)) $(addsuffix /go.sum,$(TIDY_MODULES)) || { echo "generated or tidied files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- config api)" || { git status --porcelain -- config api; echo "untracked generated files: commit them"; exit 1; }
 
 ##@ Build
