@@ -191,7 +191,8 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		Eventually(func(g Gomega) {
 			list := &eventsv1.EventList{}
 			g.Expect(k8sClient.List(ctx, list, client.InNamespace(o.Namespace))).To(Succeed())
-			g.Expect(list.Items).To(ContainElement(HaveField("Reason", intunev1alpha1.ReasonDriftDetected)))
+			g.Expect(list.Items).To(ContainElement(And(HaveField("Reason", intunev1alpha1.ReasonDriftDetected),
+				HaveField("Note", ContainSubstring("successCount: spec 12, Graph 3")))))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 		Consistently(func() int { return t.count(http.MethodPatch) }).
 			WithTimeout(2 * syncInterval).WithPolling(200 * time.Millisecond).Should(BeZero())
@@ -397,8 +398,9 @@ var _ = Describe("Connections", func() {
 			o.Namespace = elsewhere // the connection "contoso" lives in t.namespace only
 		})
 		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotFound)
-		Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message).To(
-			ContainSubstring(fmt.Sprintf("in namespace %q", elsewhere)))
+		msg := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message
+		Expect(msg).To(ContainSubstring(fmt.Sprintf("in namespace %q", elsewhere)))
+		Expect(msg).NotTo(ContainSubstring("fix spec.connectionRef"), "spec.connectionRef is immutable: the message says what works")
 		Consistently(func() int { return t.count("") }).WithTimeout(3 * time.Second).Should(BeZero())
 	})
 

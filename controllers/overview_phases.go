@@ -109,7 +109,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	p.synced = true
 	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
-			"Graph differs from the spec in %s", driftFields(res.drift))
+			"Graph differs from the spec in %s", driftBoth(res.drift))
 	}
 	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
 	return r.nextSync(p), nil
@@ -172,6 +172,16 @@ func policyOf(o *intunev1alpha1.DeviceConfigurationUserOverview) intunev1alpha1.
 		return intunev1alpha1.ManagementPolicyManage
 	}
 	return o.Spec.ManagementPolicy
+}
+
+// driftBoth lists drift with both sides, as "successCount: spec 12, Graph 3; failedCount: spec 0,
+// Graph 1", so that an event cannot be read as if Graph held the desired value.
+func driftBoth(drift []intunev1alpha1.FieldDrift) string {
+	parts := make([]string, len(drift))
+	for i, d := range drift {
+		parts[i] = fmt.Sprintf("%s: spec %s, Graph %s", d.Field, d.Desired, d.Observed)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // driftFields lists drift as "successCount=12, failedCount=0" (the desired values).

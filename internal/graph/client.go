@@ -243,8 +243,13 @@ func (c *client) try(ctx context.Context, method, u string, body []byte) (*http.
 	return resp, err
 }
 
-// pauseFor pauses the tenant after a 429 (or a 503 with Retry-After) for what Retry-After asks; a
-// 429 without a usable one (missing, 0, a date in the past) pauses it for defaultThrottleWait.
+// maxPause bounds the pause one answer can set: a Retry-After of hours (a broken proxy, a hostile
+// answer) must not stop a tenant for that long; the next 429 pauses it again if Graph meant it.
+const maxPause = 5 * time.Minute
+
+// pauseFor pauses the tenant after a 429 (or a 503 with Retry-After) for what Retry-After asks, at
+// most maxPause; a 429 without a usable one (missing, 0, a date in the past) pauses it for
+// defaultThrottleWait.
 func (c *client) pauseFor(resp *http.Response) {
 	ra, ok := parseRetryAfter(resp.Header.Get(headerRetryAfter), time.Now())
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -254,7 +259,7 @@ func (c *client) pauseFor(resp *http.Response) {
 		}
 	}
 	if ok && ra > 0 {
-		c.pacer.Pause(time.Now().Add(ra))
+		c.pacer.Pause(time.Now().Add(min(ra, maxPause)))
 	}
 }
 

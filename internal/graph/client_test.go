@@ -396,6 +396,21 @@ func TestNoSleeping(t *testing.T) {
 		}
 	})
 
+	t.Run("a Retry-After of a day pauses the tenant for 5 minutes at most, and a date in the past for 2 s", func(t *testing.T) {
+		for value, want := range map[string]time.Duration{"86400": maxPause, "Wed, 21 Oct 2015 07:28:00 GMT": defaultThrottleWait, "0": defaultThrottleWait} {
+			e := newEmulator(t, graphtest.Options{})
+			e.Inject(graphtest.Fault{Status: 429, RetryAfter: value, Times: 1})
+			c := e.client(t, e.config(), fastOptions())
+			start := time.Now()
+			if _, err := c.GetOverview(testContext(t), configID); Classify(err).Class != ClassThrottled {
+				t.Fatalf("Retry-After %q: %v, want throttled", value, err)
+			}
+			if got := c.(*client).pacer.pauseEnd().Sub(start); got < want || got > want+time.Second {
+				t.Errorf("Retry-After %q paused the tenant for %v, want %v", value, got, want)
+			}
+		}
+	})
+
 	t.Run("a try that takes too long", func(t *testing.T) {
 		e := newEmulator(t, graphtest.Options{})
 		e.Inject(graphtest.Fault{Latency: 5 * time.Second, Times: 1})
@@ -413,6 +428,9 @@ func TestNoSleeping(t *testing.T) {
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("took %s: the slow try was not cut at 300ms", took)
 		}
+		// The emulator logs the abandoned answer when its handler ends, a moment after the client
+		// gave up on it.
+		waitFor(t, func() bool { return len(e.graphRequests()) >= 1 })
 		if n := len(e.graphRequests()); n != 1 {
 			t.Errorf("%d Graph requests, want the slow one only", n)
 		}
