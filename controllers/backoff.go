@@ -58,3 +58,11 @@ func (b *jitteredBackoff) NumRequeues(item reconcile.Request) int {
 	defer b.mu.Unlock()
 	return b.failures[item]
 }
+
+// credentialsBackoff is the wait before refused credentials are tried again, after they have been
+// failing for failing: at least first, about as long again as they have failed, at most an hour
+// (credentialsRecheck), so that a secret Entra ID accepts a few minutes after it was written is
+// taken up by itself, and one that stays wrong costs a token request an hour.
+func credentialsBackoff(first, failing time.Duration) time.Duration {
+	return jittered(min(max(first, failing), credentialsRecheck), credentialsRecheck, 0)
+}

@@ -41,6 +41,7 @@ type ConnectionReconciler struct {
 	connections *connections
 	recorder    events.EventRecorder
 	clock       clock.PassiveClock
+	credsRetry  time.Duration // the first wait after refused credentials
 	newObject   func() connectionObject
 }
 
@@ -93,8 +94,14 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	logf.FromContext(ctx).Info("Credentials do not work", "reason", f.reason, "message", f.message)
 	switch f.class {
 	case graph.ClassNeedsPerson:
+		// Checked again all the same, since a fix may come from outside Kubernetes: a secret that
+		// Entra ID starts to accept, a permission granted.
 		st.ObservedGeneration = obj.GetGeneration()
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		wait := credentialsRecheck
+		if f.reason == intunev1alpha1.ReasonInvalidCredentials {
+			wait = credentialsBackoff(r.credsRetry, failingFor(was, f.reason, now))
+		}
+		return ctrl.Result{RequeueAfter: wait}, nil
 	case graph.ClassThrottled:
 		return ctrl.Result{RequeueAfter: f.retryAfter}, nil
 	default:

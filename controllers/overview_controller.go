@@ -31,8 +31,9 @@ type OverviewReconciler struct {
 	syncInterval time.Duration
 	namespaces   []string // the watched namespaces; empty: all
 	log          logr.Logger
-	// retryBase and retryMax bound the backoff after a failed sync.
-	retryBase, retryMax time.Duration
+	// retryBase and retryMax bound the backoff after a failed sync; credsRetry is the first wait
+	// after refused credentials.
+	retryBase, retryMax, credsRetry time.Duration
 
 	memory *memory
 	// done brings a resource back to the queue when its job has ended.

@@ -381,6 +381,22 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 })
 
 var _ = Describe("Connections", func() {
+	It("recover by themselves when Entra ID starts to accept a secret it refused at first", func() {
+		// A rotation written to the Secret before Entra ID has the new secret everywhere: refused at
+		// first, accepted a little later, with no second edit of anything in Kubernetes.
+		t := newTenant()
+		rotated := "rotated-" + t.secret
+		Expect(k8sClient.Update(ctx, t.secretObject(rotated))).To(Succeed())
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		conn := &intunev1alpha1.GraphConnection{ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: t.connection}}
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonInvalidCredentials)
+		expectConnectionReady(conn, metav1.ConditionFalse, intunev1alpha1.ReasonInvalidCredentials)
+
+		emulator.AddApp(graphtest.App{TenantID: t.id, ClientID: t.clientID, ClientSecret: rotated})
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		expectConnectionReady(conn, metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid)
+	})
+
 	It("take a fixed client secret without a restart", func() {
 		t := newTenant()
 		Expect(k8sClient.Update(ctx, t.secretObject("an-old-secret"))).To(Succeed())

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -143,21 +144,33 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeWarning, f.reason, "Sync", "%s", f.message)
 	}
 	log := logf.FromContext(ctx)
-	switch f.class {
-	case graph.ClassNeedsPerson:
+	switch {
+	case f.reason == intunev1alpha1.ReasonInvalidCredentials:
+		wait := credentialsBackoff(r.credsRetry, failingFor(was, f.reason, p.now))
+		log.Info("Entra ID refused the credentials; trying again later", "message", f.message, "retryAfter", wait)
+		return reconcile.Result{RequeueAfter: wait}, nil
+	case f.class == graph.ClassNeedsPerson:
 		log.Info("Graph sync needs a person", "reason", f.reason, "message", f.message)
 		return reconcile.Result{}, reconcile.TerminalError(err)
-	case graph.ClassThrottled:
+	case f.class == graph.ClassThrottled:
 		wait := f.retryAfter + time.Duration(rand.Int64N(int64(f.retryAfter/10)+1))
 		log.V(1).Info("Throttled", "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
-	case graph.ClassNotFound:
+	case f.class == graph.ClassNotFound:
 		return reconcile.Result{RequeueAfter: notFoundRetry}, nil
 	default:
 		wait := jittered(r.retryBase, r.retryMax, r.memory.failed(rec))
 		log.Info("Graph sync failed, retrying", "reason", f.reason, "message", f.message, "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
+}
+
+// failingFor is how long a condition has said reason, as of now (0 if it says another).
+func failingFor(c *metav1.Condition, reason string, now time.Time) time.Duration {
+	if c == nil || c.Reason != reason {
+		return 0
+	}
+	return now.Sub(c.LastTransitionTime.Time)
 }
 
 // forget is what the reconciler does when a resource is gone.

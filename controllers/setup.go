@@ -47,6 +47,10 @@ type Options struct {
 	// RetryBaseDelay and RetryMaxDelay bound the jittered exponential backoff after a retryable
 	// failure (defaults 1s and 5m).
 	RetryBaseDelay, RetryMaxDelay time.Duration
+	// CredentialsRetry is the first wait before credentials that Entra ID refused are tried again
+	// (default 30s); the wait grows with how long they have been failing, up to an hour. A new
+	// secret takes a while to work everywhere after it is written, so a refusal is not final.
+	CredentialsRetry time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -76,6 +80,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryMaxDelay <= 0 {
 		o.RetryMaxDelay = 5 * time.Minute
+	}
+	if o.CredentialsRetry <= 0 {
+		o.CredentialsRetry = 30 * time.Second
 	}
 	return o
 }
@@ -113,6 +120,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		log:          mgr.GetLogger().WithName("overview"),
 		retryBase:    opts.RetryBaseDelay,
 		retryMax:     opts.RetryMaxDelay,
+		credsRetry:   opts.CredentialsRetry,
 		memory:       newMemory(),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 	}
@@ -125,6 +133,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			connections: conns,
 			recorder:    mgr.GetEventRecorder("overview-operator"),
 			clock:       opts.Clock,
+			credsRetry:  opts.CredentialsRetry,
 			newObject:   func() connectionObject { return conn.DeepCopyObject().(connectionObject) },
 		}
 		if err := r.setupWithManager(mgr, opts); err != nil {

@@ -71,6 +71,7 @@ var _ = BeforeSuite(func() {
 	Expect(controllers.SetupWithManager(ctx, mgr, controllers.Options{
 		SyncInterval:              syncInterval,
 		WorkloadIdentityTokenFile: tokenFile,
+		CredentialsRetry:          time.Second,
 	})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
