@@ -78,6 +78,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid,
 			"A token was obtained with the credentials"
 		meta.SetStatusCondition(&st.Conditions, ready)
+		meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
 		return ctrl.Result{RequeueAfter: credentialsRecheck}, nil
 	}
 
@@ -97,6 +98,9 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		// Checked again all the same, since a fix may come from outside Kubernetes: a secret that
 		// Entra ID starts to accept, a permission granted.
 		st.ObservedGeneration = obj.GetGeneration()
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: intunev1alpha1.ConditionStalled,
+			Status: metav1.ConditionTrue, Reason: f.reason, Message: f.message, ObservedGeneration: obj.GetGeneration(),
+			LastTransitionTime: metav1.NewTime(now)})
 		wait := credentialsRecheck
 		if f.reason == intunev1alpha1.ReasonInvalidCredentials {
 			wait = credentialsBackoff(r.credsRetry, failingFor(was, f.reason, now))

@@ -2,10 +2,12 @@ package controllers_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -66,5 +68,31 @@ var _ = Describe("Under GitOps", func() {
 		after := fetch(o)
 		Expect(after.Generation).To(Equal(before.Generation))
 		Expect(after.Spec).To(Equal(before.Spec))
+	})
+
+	It("shows kstatus a failure that needs a person as Failed, and Current once it is fixed", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{})
+		emulator.Inject(graphtest.Fault{ConfigurationID: id, Status: http.StatusBadRequest})
+		DeferCleanup(emulator.ClearFaults)
+		o := newOverview(t, id)
+		kstatus := func(g Gomega) status.Status {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(intunev1alpha1.GroupVersion.WithKind("DeviceConfigurationUserOverview"))
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(o), u)).To(Succeed())
+			res, err := status.Compute(u)
+			g.Expect(err).NotTo(HaveOccurred())
+			return res.Status
+		}
+		Eventually(kstatus).WithTimeout(20 * time.Second).Should(Equal(status.FailedStatus))
+		got := expectCondition(o, intunev1alpha1.ConditionStalled, metav1.ConditionTrue, intunev1alpha1.ReasonBadRequest)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+
+		emulator.ClearFaults()
+		got = fetch(o)
+		got.Annotations = map[string]string{intunev1alpha1.AnnotationReconcileRequestedAt: "fixed"}
+		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		Eventually(kstatus).WithTimeout(20 * time.Second).Should(Equal(status.CurrentStatus))
+		Expect(meta.FindStatusCondition(fetch(o).Status.Conditions, intunev1alpha1.ConditionStalled)).To(BeNil())
 	})
 })

@@ -60,6 +60,7 @@ func (p *overviewPass) markSynced() {
 	p.setCondition(ready)
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
 		Reason: "Succeeded", Message: "Graph was read successfully"})
+	meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
 }
 
 // markPaused records a pass that made no Graph call because of the paused annotation. Ready is
@@ -80,12 +81,26 @@ func (p *overviewPass) markPaused() {
 func (p *overviewPass) markFailed(f failure) {
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
 		Reason: f.reason, Message: f.message})
+	p.markStalled(f)
 	ready := meta.FindStatusCondition(p.obj.Status.Conditions, intunev1alpha1.ConditionReady)
 	passing := f.reason == graph.ReasonThrottled || f.reason == graph.ReasonGraphUnavailable
 	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.Generation {
 		return
 	}
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: f.reason, Message: f.message})
+}
+
+// markStalled says Stalled while a failure needs a person (refused credentials included, though
+// they are tried again now and then), and observes the generation it stalled on, so that kstatus
+// reports Failed rather than InProgress for ever.
+func (p *overviewPass) markStalled(f failure) {
+	if f.class != graph.ClassNeedsPerson {
+		meta.RemoveStatusCondition(&p.obj.Status.Conditions, intunev1alpha1.ConditionStalled)
+		return
+	}
+	p.obj.Status.ObservedGeneration = p.obj.Generation
+	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
 		Reason: f.reason, Message: f.message})
 }
 

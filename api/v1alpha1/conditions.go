@@ -8,10 +8,13 @@ const (
 	ConditionReady = "Ready"
 	// ConditionSynced says how the last attempt to reach Graph went.
 	ConditionSynced = "Synced"
+	// ConditionStalled is True, with the reason and what to fix, while a failure needs a person;
+	// kstatus (Flux, Argo CD) then reports the resource as Failed instead of waiting for it.
+	ConditionStalled = "Stalled"
 )
 
-// Condition reasons. A reason marked "needs a person" is not retried until the resource, its
-// connection or the connection's Secret changes; its message says what to fix.
+// Condition reasons. A reason marked "needs a person" sets Stalled and is not retried until the
+// resource, its connection or the connection's Secret changes; its message says what to fix.
 const (
 	// ReasonProgressing: the first sync of this generation has not finished yet.
 	ReasonProgressing = "Progressing"
@@ -34,7 +37,8 @@ const (
 	ReasonBadRequest = "BadRequest"
 	// ReasonForbidden: the app lacks the Graph permission (needs a person).
 	ReasonForbidden = "Forbidden"
-	// ReasonInvalidCredentials: Entra ID refused the credentials (needs a person).
+	// ReasonInvalidCredentials: Entra ID refused the credentials (needs a person; tried again on a
+	// slow backoff all the same, since a new secret takes a while to work everywhere).
 	ReasonInvalidCredentials = "InvalidCredentials"
 	// ReasonSecretNotFound: the Secret or key the connection names is missing (needs a person).
 	ReasonSecretNotFound = "SecretNotFound"
