@@ -351,6 +351,25 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		Expect(throttledAt.IsZero()).To(BeFalse())
 	})
 
+	It("never says Ready for a PATCH Graph answered but did not keep", func() {
+		t := newTenant()
+		id := t.seed(graphtest.Overview{})
+		emulator.Inject(graphtest.Fault{ConfigurationID: id, DiscardPatch: true})
+		DeferCleanup(emulator.ClearFaults)
+		o := newOverview(t, id)
+		Consistently(func() bool {
+			got := &intunev1alpha1.DeviceConfigurationUserOverview{}
+			if k8sClient.Get(ctx, client.ObjectKeyFromObject(o), got) != nil {
+				return false
+			}
+			return meta.IsStatusConditionTrue(got.Status.Conditions, intunev1alpha1.ConditionReady)
+		}).WithTimeout(2*syncInterval).WithPolling(20*time.Millisecond).Should(BeFalse(),
+			"Ready=True while Graph held other values")
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonNotPersisted)
+		Expect(got.Status.Observed.SuccessCount).To(Equal(int32(0)), "status shows what Graph holds, read back")
+		Expect(got.Status.LastAppliedTime).NotTo(BeNil(), "the PATCH Graph accepted is recorded")
+	})
+
 	It("says NotPersisted when Graph does not keep a PATCH, and backs off", func() {
 		t := newTenant()
 		id := t.seed(graphtest.Overview{})
@@ -367,8 +386,8 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 				patches = append(patches, r.Time)
 			}
 		}
-		// The first PATCH is the creation's and the second the next resync's, which finds the value
-		// gone; from then on the retries back off with jitter from 1s: [0.5s, 1s], [1s, 2s], ...
+		// The first PATCH is the creation's, whose read-back finds the value gone; from then on the
+		// retries back off with jitter from 1s: [0.5s, 1s], [1s, 2s], ...
 		Expect(len(patches)).To(BeNumerically(">=", 4))
 		var longest time.Duration
 		for i := 2; i < len(patches); i++ {

@@ -20,8 +20,8 @@ type syncResult struct {
 	generation int64
 	// at is when the job ended.
 	at time.Time
-	// observed is Graph's state: the PATCH's answer when there was one, else the GET's; nil when
-	// the GET failed.
+	// observed is Graph's state: the read after the PATCH when there was one (the PATCH's answer
+	// when that read failed), else the GET's; nil when the GET failed.
 	observed  *graph.Overview
 	requestID string
 	// found is the managed fields that differed when the job read Graph; drift those that still
@@ -39,7 +39,7 @@ type syncResult struct {
 }
 
 // syncJob is the job of one resource: read the overview, compare it with the newest spec and,
-// under Manage, PATCH the fields that differ. It runs on a goroutine of the tenant's pacer, delivers
+// under Manage, PATCH the fields that differ and read them back. It runs on a goroutine of the tenant's pacer, delivers
 // its result to the resource's record and brings the resource back to the queue through done. A
 // 429 sends it back to its place in the tenant's line (the tenant is paused meanwhile), so that a
 // throttled tenant costs no pass and no status write.
@@ -92,7 +92,15 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	}
 	res.applied = true
 	res.observed, res.requestID = &patched.Overview, patched.RequestID
-	if _, res.drift, err = diffOverview(&desired, &patched.Overview); err != nil {
+	// Graph's answer to a PATCH is not proof that it kept the values: read them back (reads have
+	// ten times the writes' budget) before the resource may say Ready.
+	back, err := calls.GetOverview(ctx, configurationID)
+	if err != nil {
+		res.err = err // the PATCH went: it is reported, and the resource is not Ready until a read shows it
+		return res, graph.Done
+	}
+	res.observed, res.requestID = &back.Overview, back.RequestID
+	if _, res.drift, err = diffOverview(&desired, &back.Overview); err != nil {
 		res.err = stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
 	}
 	return res, graph.Done

@@ -69,13 +69,13 @@ const (
 	// once and no write waits in line; otherwise the PATCH fails with ErrBudgetExhausted and the
 	// caller submits a WriteJob.
 	ReadJob JobKind = iota
-	// WriteJob books a write and two reads: a GET and the PATCH that follows it. Writes wait in a
-	// line of their own, served before reads.
+	// WriteJob books a write and three reads: a GET, the PATCH that follows it and the GET that
+	// reads it back. Writes wait in a line of their own, served before reads.
 	WriteJob
 )
 
-// writeJobReads is what a WriteJob books of the read budget: its GET and its PATCH.
-const writeJobReads = 2
+// writeJobReads is what a WriteJob books of the read budget: its GET, its PATCH and the read back.
+const writeJobReads = 3
 
 // String returns the kind's name, which is also the class label of the metrics.
 func (k JobKind) String() string {

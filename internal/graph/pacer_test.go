@@ -175,9 +175,10 @@ func TestPacerLines(t *testing.T) {
 			},
 		},
 		"writes go first; reads leave the writes' share while writes wait": {
-			limits: Limits{Requests: 10, Writes: 2, Per: time.Second},
+			limits: Limits{Requests: 20, Writes: 2, Per: time.Second},
 			play: func(h *handPacer) []string {
-				h.submit(ReadJob, "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8")
+				h.latency = time.Second // room in flight for all of them: the budget decides
+				h.submit(ReadJob, "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10")
 				h.submit(WriteJob, "w1", "w2", "w3")
 				keys, _, _ := h.take()
 				return keys
@@ -201,9 +202,9 @@ func TestPacerLines(t *testing.T) {
 		"a released place shortens the line":                                        {"a", "d", "e"},
 		"a pause yields no place and takes none":                                    {"a", "b", "c"},
 		"a job throttled keeps its place at the head":                               {"a", "a", "b", "c"},
-		// 2 writes book 4 reads; the third write waits for the write window, and the reads may
-		// take 10 - 2·2 = 6 while it waits, not the 8 they ask.
-		"writes go first; reads leave the writes' share while writes wait":   {"w1", "w2", "r1", "r2"},
+		// 2 writes book 6 reads; the third write waits for the write window, and the reads may
+		// take 20 - 3·2 = 14 in all while it waits: 8 more, not the 10 they ask.
+		"writes go first; reads leave the writes' share while writes wait":   {"w1", "w2", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"},
 		"a read submitted again as a write keeps its place among the writes": {"x", "a"},
 	}
 	for name, tc := range tests {
