@@ -101,13 +101,15 @@ func counterValue(name string) float64 {
 }
 
 var _ = Describe("A DeviceConfigurationUserOverview", func() {
-	It("is applied with one GET and one PATCH of exactly the differing fields, and reports Graph's answer", func() {
+	It("is applied with one GET and one PATCH of exactly the differing fields, read back, and reports what Graph holds", func() {
 		t := newTenant()
 		id := t.seed(graphtest.Overview{SuccessCount: 3, FailedCount: 0, PendingCount: 7, LastUpdateDateTime: lastUpdate.Add(-time.Hour)})
 		o := newOverview(t, id)
 
 		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
-		Expect(t.count(http.MethodGet)).To(Equal(1))
+		Expect(t.count(http.MethodGet)).To(Equal(2), "the GET before the PATCH and the read-back after it")
+		reqs := t.requests()
+		Expect(reqs[len(reqs)-1].Method).To(Equal(http.MethodGet), "Ready comes after the read-back")
 		Expect(patchBodies(t)).To(Equal([]map[string]any{{
 			"successCount":       float64(12), // a JSON number; failedCount already matched
 			"lastUpdateDateTime": "2026-11-28T10:00:00Z",
