@@ -133,7 +133,7 @@ func (ps *Pacers) For(k PacerKey) *Pacer {
 	if p, ok := ps.pacers[k]; ok {
 		return p
 	}
-	p := newPacer(k, ps.limits, ps.ceiling, time.Now)
+	p := newPacer(ps.limits, ps.ceiling, time.Now)
 	ps.pacers[k] = p
 	return p
 }
@@ -149,7 +149,6 @@ func (ps *Pacers) For(k PacerKey) *Pacer {
 // by all tenants: one tenant's backlog or a Graph that hangs takes no worker and no place of
 // another tenant.
 type Pacer struct {
-	key     PacerKey
 	limits  Limits
 	window  time.Duration // Limits.Per plus a margin for transit and clocks
 	ceiling *ceiling
@@ -188,9 +187,8 @@ const (
 	jobTimeout  = 2 * time.Minute
 )
 
-func newPacer(k PacerKey, l Limits, c *ceiling, now func() time.Time) *Pacer {
+func newPacer(l Limits, c *ceiling, now func() time.Time) *Pacer {
 	return &Pacer{
-		key:     k,
 		limits:  l,
 		window:  l.Per + windowMargin(l.Per),
 		ceiling: c,

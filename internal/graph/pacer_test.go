@@ -19,7 +19,7 @@ type handPacer struct {
 
 func newHandPacer(l Limits) *handPacer {
 	h := &handPacer{now: t0}
-	h.Pacer = newPacer(PacerKey{TenantID: "t"}, l, &ceiling{max: 1 << 20, waiting: map[*Pacer]struct{}{}}, func() time.Time { return h.now })
+	h.Pacer = newPacer(l, &ceiling{max: 1 << 20, waiting: map[*Pacer]struct{}{}}, func() time.Time { return h.now })
 	h.running = true // no dispatcher goroutine: the test calls take
 	return h
 }
