@@ -43,6 +43,10 @@ type flags struct {
 	graphWrites             int
 	graphWindow             time.Duration
 	graphMaxInFlight        int
+	graphTimeout            time.Duration
+	retryBaseDelay          time.Duration
+	retryMaxDelay           time.Duration
+	credentialsRetry        time.Duration
 	shutdownTimeout         time.Duration
 }
 
@@ -61,6 +65,10 @@ func parseFlags() (flags, zap.Options) {
 	flag.IntVar(&f.graphWrites, "graph-writes-per-window", graph.DefaultLimits().Writes, "Graph PATCHes the operator sends per tenant and app in each budget window.")
 	flag.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
 	flag.IntVar(&f.graphMaxInFlight, "graph-max-in-flight", graph.DefaultMaxInFlight, "The most Graph calls in flight across all tenants. Each tenant runs as many as its budget and Graph's latency need, up to 256.")
+	flag.DurationVar(&f.graphTimeout, "graph-timeout", graph.DefaultTimeout, "How long one Graph call may take before it is abandoned and counted as failed.")
+	flag.DurationVar(&f.retryBaseDelay, "retry-base-delay", time.Second, "The first wait before a resource whose Graph call failed is tried again; it doubles, with jitter, on each failure in a row.")
+	flag.DurationVar(&f.retryMaxDelay, "retry-max-delay", 5*time.Minute, "The longest wait before a failed resource is tried again.")
+	flag.DurationVar(&f.credentialsRetry, "credentials-retry", 30*time.Second, "The first wait before credentials that Entra ID refused are tried again; it grows the longer they fail, up to an hour.")
 	flag.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -125,7 +133,10 @@ func run(f flags) error {
 		MaxConcurrentReconciles: f.maxConcurrent,
 		Limits:                  graph.Limits{Requests: f.graphRequests, Writes: f.graphWrites, Per: f.graphWindow},
 		MaxGraphInFlight:        f.graphMaxInFlight,
-		GraphOptions:            graph.Options{Logger: ctrl.Log.WithName("graph")},
+		GraphOptions:            graph.Options{Timeout: f.graphTimeout, Logger: ctrl.Log.WithName("graph")},
+		RetryBaseDelay:          f.retryBaseDelay,
+		RetryMaxDelay:           f.retryMaxDelay,
+		CredentialsRetry:        f.credentialsRetry,
 	}); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package graphtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +233,38 @@ func TestFaultMatching(t *testing.T) {
 	res := postForm(t, srv.Client(), tokenURL(srv, tenantB), secretForm(srv, clientRW, secret))
 	if res.status != http.StatusOK {
 		t.Errorf("a token request was faulted: %d", res.status)
+	}
+}
+
+func TestLogHoldsWhatGraphHeld(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	u := srv.URL() + overviewPath("v1.0", configA)
+	call(t, srv.Client(), http.MethodGet, u, tok, "", nil)
+	srv.Inject(Fault{DiscardPatch: true, Times: 1})
+	call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":42}`, nil)
+	call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":43}`, nil)
+	srv.Inject(Fault{Method: http.MethodGet, Status: http.StatusServiceUnavailable, Times: 1})
+	call(t, srv.Client(), http.MethodGet, u, tok, "", nil)
+
+	var held []string
+	for _, r := range srv.Requests() {
+		if r.Kind != KindGraph {
+			continue
+		}
+		h := "nil"
+		if r.Held != nil {
+			h = fmt.Sprint(r.Held.SuccessCount)
+		}
+		held = append(held, fmt.Sprintf("%s %d held=%s discarded=%t", r.Method, r.Status, h, r.Discarded))
+	}
+	want := []string{
+		"GET 200 held=3 discarded=false",
+		"PATCH 200 held=3 discarded=true",
+		"PATCH 200 held=43 discarded=false",
+		"GET 503 held=nil discarded=false",
+	}
+	if !slices.Equal(held, want) {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(held, "\n"), strings.Join(want, "\n"))
 	}
 }

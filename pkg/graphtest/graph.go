@@ -112,12 +112,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		if !claims.hasRole(PermissionRead, PermissionReadWrite) {
 			return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionRead+", "+PermissionReadWrite)
 		}
-		return s.getOverview(w, r, route, claims.TenantID)
+		return s.getOverview(w, r, route, claims.TenantID, rec)
 	case http.MethodPatch:
 		if !claims.hasRole(PermissionReadWrite) {
 			return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionReadWrite)
 		}
-		return s.patchOverview(w, r, route, claims.TenantID, body, fault)
+		return s.patchOverview(w, r, route, claims.TenantID, body, fault, rec)
 	default:
 		w.Header().Set("Allow", "GET, PATCH")
 		return writeGraphError(w, http.StatusMethodNotAllowed, "", "The HTTP method '"+r.Method+"' is not allowed on userStatusOverview.")
@@ -138,17 +138,18 @@ func notFound(w http.ResponseWriter, configurationID string) int {
 		intuneMessage("No deviceConfiguration with id '"+configurationID+"' was found.", w.Header().Get("request-id")))
 }
 
-func (s *Server) getOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string) int {
+func (s *Server) getOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, rec *Request) int {
 	o, ok := s.Overview(tenantID, route.configurationID)
 	if !ok {
 		return notFound(w, route.configurationID)
 	}
+	rec.Held = &o
 	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
 }
 
 // patchOverview validates the body and applies it, unless the fault says to discard it; it answers
-// with the updated entity, or 204 when the fault says so.
-func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, body []byte, fault Fault) int {
+// with the updated entity, or 204 when the fault says so. It notes in rec what Graph holds after it.
+func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, body []byte, fault Fault, rec *Request) int {
 	p, err := parsePatch(body, route.apiVersion)
 	if err != nil {
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
@@ -161,10 +162,15 @@ func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route gra
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", "The key property 'id' cannot be changed.")
 	}
 	if ok {
+		held := o
 		p.apply(&o)
-		if !fault.DiscardPatch {
+		if fault.DiscardPatch {
+			rec.Discarded = true
+		} else {
 			s.overviews[key] = o
+			held = o
 		}
+		rec.Held = &held
 	}
 	s.mu.Unlock()
 	if !ok {

@@ -42,6 +42,12 @@ type Request struct {
 	RequestID string
 	// ClientRequestID is the client-request-id the client sent.
 	ClientRequestID string
+	// Held is what Graph held when it answered a Graph call on an existing overview with 2xx: the
+	// values a GET returned, or after a PATCH the values kept (for a discarded PATCH, the old ones).
+	// It is nil for every other answer. Tests use it to check what a client could have seen.
+	Held *Overview
+	// Discarded is true for a PATCH that a DiscardPatch fault answered with success but did not keep.
+	Discarded bool
 	// Throttled is true when the emulator's throttling refused the request (429). A 429 from an
 	// injected fault is not marked.
 	Throttled bool
