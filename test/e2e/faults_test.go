@@ -1,0 +1,643 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// The fault suite runs the operator's binary against a control plane and a Graph emulator of its
+// own, with 120 resources over two tenants, through every fault the emulator can play and the
+// faults of the machinery around it: a SIGKILL in the middle of a first sync, the leader killed, the
+// API server away, a client secret rotated, specs changed while Graph fails. Each step changes every
+// spec and waits until every resource converges; the last step checks, over everything the
+// emulator and a watch on the resources saw, the promises that must hold under any fault. Time is
+// scaled twenty times (Intune's 20 s windows last 1 s in the emulator and in the operator's budget),
+// and the checks count; none of them times anything.
+
+const (
+	faultTimeScale  = 20
+	faultsPerTenant = 60
+	// faultRequestBound is the most Graph requests one resource may take in one step: a step needs 3
+	// (GET, PATCH, the read-back GET), and a fault adds a few more. A hot loop takes hundreds.
+	faultRequestBound = 40
+	// faultTokenBound is the most token requests one tenant may take over the whole suite.
+	faultTokenBound = 100
+	faultConverge   = 2 * time.Minute
+)
+
+// The second tenant and its app.
+const (
+	fabrikamTenantID   = "3c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f"
+	fabrikamClientID   = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+	fabrikamConnection = "fabrikam"
+	fabrikamSecret     = "fabrikam-graph"
+)
+
+// faultResource is one DeviceConfigurationUserOverview of the suite and every spec it was given.
+type faultResource struct {
+	name, tenant, id string
+	specs            map[int64]int32 // metadata.generation → spec.overview.successCount
+}
+
+// readyObservation is a Ready=True that the watch saw, at the generation its condition names.
+type readyObservation struct {
+	name       string
+	generation int64
+	at         time.Time
+}
+
+// faultRun is the suite's world: its own control plane and emulator, the resources, the operators
+// it started, and a watch that notes every Ready=True.
+type faultRun struct {
+	env        *localenv.Env
+	ns         string
+	proxy      *tcpProxy // between the operators and the API server, to take the API server away
+	kubeconfig string    // the operators' kubeconfig, through the proxy
+	secrets    []string  // every client secret the suite used, which must never show anywhere
+
+	mu        sync.Mutex
+	resources []*faultResource
+	byName    map[string]*faultResource
+	ready     []readyObservation
+	steps     []faultStep
+	waves     int // how many times changeEverySpec ran
+	operators []*localenv.Operator
+	stopWatch func()
+}
+
+// faultStep is one step's part of the emulator's log.
+type faultStep struct {
+	name       string
+	start, end int // indexes into the emulator's request log
+}
+
+var _ = Describe("The fault suite", Ordered, func() {
+	var run *faultRun
+
+	BeforeAll(func() {
+		run = startFaultRun()
+		DeferCleanup(run.stop)
+	})
+
+	It("converges after a SIGKILL in the middle of the first sync, and PATCHes nothing twice", func() {
+		run.step("first sync, killed", func() {
+			op := run.operators[0]
+			Eventually(func() int { return run.keptPatches(0) }).WithTimeout(faultConverge).
+				Should(BeNumerically(">=", 30), "PATCHes kept before the kill")
+			op.Kill()
+			Expect(run.keptPatches(0)).To(BeNumerically("<", 2*faultsPerTenant), "the kill came in the middle of the first sync")
+			run.startOperator("after-kill")
+			run.converge()
+		})
+	})
+
+	DescribeTable("converges through a Graph fault",
+		func(faults ...graphtest.Fault) {
+			run.step(CurrentSpecReport().LeafNodeText, func() {
+				for _, f := range faults {
+					run.env.Emulator.Inject(f)
+				}
+				run.changeEverySpec()
+				run.converge()
+				run.env.Emulator.ClearFaults()
+			})
+		},
+		Entry("429 with Retry-After", graphtest.Fault{Status: 429, RetryAfter: "1", Times: 40}),
+		Entry("429 without Retry-After", graphtest.Fault{Status: 429, Times: 40}),
+		Entry("429 with Retry-After 0", graphtest.Fault{Status: 429, RetryAfter: "0", Times: 40}),
+		Entry("429 with a Retry-After date in the past", graphtest.Fault{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT", Times: 40}),
+		Entry("500", graphtest.Fault{Status: 500, Times: 60}),
+		Entry("502", graphtest.Fault{Status: 502, Times: 60}),
+		Entry("503 with Retry-After", graphtest.Fault{Status: 503, RetryAfter: "1", Times: 40}),
+		Entry("503 without Retry-After", graphtest.Fault{Status: 503, Times: 60}),
+		Entry("504", graphtest.Fault{Status: 504, Times: 60}),
+		Entry("dropped connections", graphtest.Fault{DropConnection: true, Times: 60}),
+		Entry("malformed bodies on GET", graphtest.Fault{Method: http.MethodGet, MalformedBody: true, Times: 60}),
+		Entry("malformed bodies on PATCH", graphtest.Fault{Method: http.MethodPatch, MalformedBody: true, Times: 60}),
+		Entry("answers slower than the per-try timeout", graphtest.Fault{Latency: 2 * time.Second, Times: 30}),
+		Entry("204 to every PATCH", graphtest.Fault{NoContent: true}),
+		Entry("204 to every PATCH, and the read-back refused", graphtest.Fault{NoContent: true},
+			graphtest.Fault{Method: http.MethodGet, Status: 503, Times: 200}),
+		Entry("PATCHes not kept for a while", graphtest.Fault{DiscardPatch: true, Times: 60}),
+	)
+
+	It("says NotPersisted, never Ready, while Graph keeps no PATCH, and converges once it does", func() {
+		run.step("PATCHes not kept for good", func() {
+			lost := run.resources[:8]
+			for _, r := range lost {
+				run.env.Emulator.Inject(graphtest.Fault{ConfigurationID: r.id, DiscardPatch: true})
+			}
+			run.changeEverySpec()
+			Eventually(func(g Gomega) {
+				for _, r := range lost {
+					o := run.get(g, r.name)
+					ready := apimeta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)
+					g.Expect(ready).NotTo(BeNil(), r.name)
+					g.Expect(ready.ObservedGeneration).To(Equal(o.Generation), r.name)
+					g.Expect(ready.Reason).To(Equal(intunev1alpha1.ReasonNotPersisted), r.name)
+				}
+			}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+			run.env.Emulator.ClearFaults()
+			run.converge()
+		})
+	})
+
+	It("records every PATCH Graph accepted while the API server was away for 20s", func() {
+		run.step("API server away", func() {
+			// Slow PATCHes, so that the wave is still being served when the API server goes.
+			run.env.Emulator.Inject(graphtest.Fault{Method: http.MethodPatch, Latency: 300 * time.Millisecond})
+			run.changeEverySpec()
+			start := run.logLen()
+			Eventually(func() int { return run.keptPatches(start) }).WithTimeout(faultConverge).Should(BeNumerically(">=", 10))
+			run.proxy.Stop()
+			away := run.keptPatches(start)
+			time.Sleep(20 * time.Second)
+			Expect(run.keptPatches(start)).To(BeNumerically(">", away), "Graph accepted PATCHes while the API server was away")
+			Expect(run.proxy.Start()).To(Succeed())
+			run.env.Emulator.ClearFaults()
+			run.converge()
+		})
+		run.expectEveryAcceptedPatchInStatus(run.steps[len(run.steps)-1])
+	})
+
+	It("hands over to the other replica when the leader is killed in the middle of a wave", func() {
+		for _, op := range run.operators {
+			_, _ = op.Stop(20 * time.Second)
+		}
+		flags := []string{"--leader-elect", "--leader-election-namespace=" + run.ns}
+		leader := run.startOperator("leader", flags...)
+		Eventually(func(g Gomega) {
+			l := &coordinationv1.Lease{}
+			g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: leaseName}, l)).To(Succeed())
+			g.Expect(l.Spec.HolderIdentity).NotTo(BeNil())
+		}).WithTimeout(30 * time.Second).Should(Succeed(), "the first replica leads")
+		run.startOperator("follower", flags...)
+		run.step("leader killed", func() {
+			run.env.Emulator.Inject(graphtest.Fault{Method: http.MethodPatch, Latency: 200 * time.Millisecond})
+			run.changeEverySpec()
+			start := run.steps[len(run.steps)-1].start
+			Eventually(func() int { return run.keptPatches(start) }).WithTimeout(faultConverge).Should(BeNumerically(">=", 10))
+			leader.Kill()
+			run.env.Emulator.ClearFaults()
+			run.converge()
+		})
+	})
+
+	It("recovers by itself when a client secret is written to the Secret before Entra ID accepts it", func() {
+		run.step("secret rotated", func() {
+			const rotated = "fabrikam-rotated-secret-value"
+			run.secrets = append(run.secrets, rotated)
+			secret := &corev1.Secret{}
+			Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: fabrikamSecret}, secret)).To(Succeed())
+			secret.Data = map[string][]byte{"clientSecret": []byte(rotated)}
+			Expect(run.env.Client.Update(ctx, secret)).To(Succeed())
+			run.changeEverySpec()
+			Eventually(func(g Gomega) {
+				conn := &intunev1alpha1.GraphConnection{}
+				g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: fabrikamConnection}, conn)).To(Succeed())
+				g.Expect(apimeta.FindStatusCondition(conn.Status.Conditions, intunev1alpha1.ConditionReady)).To(
+					HaveField("Reason", intunev1alpha1.ReasonInvalidCredentials))
+			}).WithTimeout(faultConverge).WithPolling(100 * time.Millisecond).Should(Succeed(), "Entra ID refuses the new secret at first")
+			run.env.Emulator.AddApp(graphtest.App{TenantID: fabrikamTenantID, ClientID: fabrikamClientID, ClientSecret: rotated})
+			run.converge()
+		})
+	})
+
+	It("sends only the newest spec after specs changed twice while Graph answered 503", func() {
+		run.step("specs changed while Graph fails", func() {
+			run.env.Emulator.Inject(graphtest.Fault{Status: 503})
+			run.changeEverySpec()
+			run.waitUntilSeen()
+			run.changeEverySpec()
+			run.waitUntilSeen()
+			from := run.logLen()
+			run.env.Emulator.ClearFaults()
+			run.converge()
+			for _, r := range run.env.Emulator.Requests()[from:] {
+				if r.Kind != graphtest.KindGraph || r.Method != http.MethodPatch {
+					continue
+				}
+				res := run.resourceOf(r.ConfigurationID)
+				Expect(patchedValue(r)).To(Equal(res.newest()), "PATCH of %s after the fault ended", res.name)
+			}
+		})
+	})
+
+	It("kept every promise through all of it", func() {
+		run.stopWatch()
+		log := run.env.Emulator.Requests()
+
+		By("never saying Ready while Graph did not hold the spec")
+		for _, o := range run.readyObservations() {
+			res := run.byName[o.name]
+			want, ok := res.specs[o.generation]
+			Expect(ok).To(BeTrue(), "%s was Ready at generation %d, which the suite never wrote", o.name, o.generation)
+			held := slices.ContainsFunc(log, func(r graphtest.Request) bool {
+				return r.ConfigurationID == res.id && r.Held != nil && r.Held.SuccessCount == want && !r.Time.After(o.at)
+			})
+			Expect(held).To(BeTrue(), "%s was Ready at generation %d (successCount %d) before Graph held it", o.name, o.generation, want)
+		}
+
+		By("PATCHing no body twice when once would do, and never a value older than one already sent")
+		for _, res := range run.resources {
+			var kept *graphtest.Request
+			newestSent := int64(0)
+			for i := range log {
+				r := &log[i]
+				if r.Kind != graphtest.KindGraph || r.ConfigurationID != res.id || r.Method != http.MethodPatch {
+					continue
+				}
+				v := patchedValue(*r)
+				gen := res.generationOf(v)
+				Expect(gen).NotTo(BeZero(), "%s was PATCHed with successCount %d, which no spec held", res.name, v)
+				Expect(gen).To(BeNumerically(">=", newestSent), "%s was PATCHed with the spec of generation %d after that of %d", res.name, gen, newestSent)
+				newestSent = gen
+				if kept != nil && patchedValue(*kept) == v {
+					Fail(fmt.Sprintf("%s was PATCHed with successCount %d again after Graph had kept it (%s)", res.name, v, r.Time.Format(time.StampMilli)))
+				}
+				if r.Status/100 == 2 && r.Held != nil && !r.Discarded {
+					kept = r
+				}
+			}
+		}
+
+		By("sending each resource a bounded number of requests in every step, and each tenant a bounded number of token requests")
+		for _, s := range run.steps {
+			counts := map[string]int{}
+			for _, r := range log[s.start:s.end] {
+				if r.Kind == graphtest.KindGraph {
+					counts[r.ConfigurationID]++
+				}
+			}
+			for id, n := range counts {
+				Expect(n).To(BeNumerically("<=", faultRequestBound), "Graph requests for %s in step %q", run.resourceOf(id).name, s.name)
+			}
+		}
+		for _, tenant := range []string{localenv.SampleTenantID, fabrikamTenantID} {
+			n := run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindToken && r.TenantID == tenant })
+			Expect(n).To(BeNumerically("<=", faultTokenBound), "token requests of tenant %s", tenant)
+		}
+
+		By("leaving no secret and no token in the logs, the events or the status")
+		var texts []string
+		logs, err := filepath.Glob(filepath.Join(run.env.Dir, "*.log"))
+		Expect(err).NotTo(HaveOccurred())
+		for _, name := range logs {
+			b, err := os.ReadFile(name)
+			Expect(err).NotTo(HaveOccurred())
+			texts = append(texts, string(b))
+		}
+		for _, kind := range []string{"events", "dcuo", "graphconnections"} {
+			out, err := run.env.Kubectl(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
+			Expect(err).NotTo(HaveOccurred())
+			texts = append(texts, out)
+		}
+		all := strings.Join(texts, "\n")
+		for _, s := range run.secrets {
+			Expect(all).NotTo(ContainSubstring(s), "a client secret")
+		}
+		Expect(all).NotTo(ContainSubstring("eyJ"), "an access token (a JWT)")
+	})
+})
+
+// startFaultRun starts the suite's control plane, emulator and proxy, and creates the two
+// connections and the resources, which Graph holds at values that differ from their specs.
+func startFaultRun() *faultRun {
+	GinkgoHelper()
+	// The logs stay when the suite fails, for a person to read.
+	dir, err := os.MkdirTemp("", "overview-operator-faults-")
+	Expect(err).NotTo(HaveOccurred())
+	env, err := localenv.Start(localenv.Options{Root: root, Dir: dir, Emulator: graphtest.Options{TimeScale: faultTimeScale}})
+	Expect(err).NotTo(HaveOccurred())
+	run := &faultRun{env: env, ns: "faults", byName: map[string]*faultResource{},
+		secrets: []string{localenv.SampleClientSecret, "fabrikam-first-secret-value"}}
+	run.proxy, err = startTCPProxy(env.Config.Host)
+	Expect(err).NotTo(HaveOccurred())
+	run.kubeconfig = filepath.Join(env.Dir, "kubeconfig-proxied")
+	Expect(run.proxy.writeKubeconfig(env.Kubeconfig, run.kubeconfig)).To(Succeed())
+
+	env.SeedSamples()
+	Expect(env.CreateSampleConnection(ctx, run.ns)).To(Succeed())
+	env.Emulator.AddApp(graphtest.App{TenantID: fabrikamTenantID, ClientID: fabrikamClientID, ClientSecret: run.secrets[1]})
+	Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: run.ns, Name: fabrikamSecret},
+		StringData: map[string]string{"clientSecret": run.secrets[1]},
+	})).To(Succeed())
+	conn := &intunev1alpha1.GraphConnection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: run.ns, Name: fabrikamConnection},
+		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
+			TenantID: fabrikamTenantID,
+			ClientID: fabrikamClientID,
+			Credentials: intunev1alpha1.Credentials{
+				Source:       intunev1alpha1.CredentialSourceClientSecret,
+				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: fabrikamSecret, Key: "clientSecret"},
+			},
+		}},
+	}
+	env.EmulatorSettings(&conn.Spec.ConnectionSpec)
+	Expect(env.Client.Create(ctx, conn)).To(Succeed())
+
+	for t, tenant := range []struct{ id, connection string }{{localenv.SampleTenantID, localenv.SampleConnection}, {fabrikamTenantID, fabrikamConnection}} {
+		for i := range faultsPerTenant {
+			r := &faultResource{
+				name:   fmt.Sprintf("%s-%02d", tenant.connection, i),
+				tenant: tenant.id,
+				id:     fmt.Sprintf("%08x-0000-4000-8000-%012x", t+1, i),
+				specs:  map[int64]int32{1: int32(100000 + len(run.resources))},
+			}
+			env.Emulator.Seed(tenant.id, r.id, graphtest.Overview{SuccessCount: 1})
+			Expect(env.Client.Create(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{
+				ObjectMeta: metav1.ObjectMeta{Namespace: run.ns, Name: r.name},
+				Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+					DeviceConfigurationID: r.id,
+					ConnectionRef:         intunev1alpha1.ConnectionReference{Name: tenant.connection},
+					Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(r.specs[1])},
+				},
+			})).To(Succeed())
+			run.resources = append(run.resources, r)
+			run.byName[r.name] = r
+		}
+	}
+	run.watchReady()
+	return run
+}
+
+// stop stops the operators, the proxy and the control plane.
+func (run *faultRun) stop() {
+	for _, op := range run.operators {
+		if CurrentSpecReport().Failed() {
+			fmt.Fprintf(GinkgoWriter, "--- log of an operator (pid %d):\n%s\n", op.PID(), op.Tail(40))
+		}
+		_, _ = op.Stop(20 * time.Second)
+	}
+	if run.stopWatch != nil {
+		run.stopWatch()
+	}
+	run.proxy.Close()
+	run.env.Stop()
+	if CurrentSpecReport().Failed() {
+		fmt.Fprintf(GinkgoWriter, "The operators' logs are in %s\n", run.env.Dir)
+	} else {
+		_ = os.RemoveAll(run.env.Dir)
+	}
+}
+
+// startOperator starts bin/manager through the proxy, with the suite's scaled budget and backoffs.
+// It does not wait for it: a replica that is not the leader is never ready to reconcile.
+func (run *faultRun) startOperator(name string, flags ...string) *localenv.Operator {
+	GinkgoHelper()
+	window := time.Duration(float64(20*time.Second) / faultTimeScale)
+	args := append([]string{
+		"--kubeconfig=" + run.kubeconfig,
+		"--watch-namespaces=" + run.ns,
+		"--sync-interval=10m", // no routine resync adds requests
+		"--graph-budget-window=" + window.String(),
+		"--graph-writes-per-window=20", // 20 PATCHes a second per tenant: a wave takes 3 s, and a kill lands in the middle
+		"--graph-requests-per-window=200",
+		"--graph-timeout=1s",
+		"--retry-base-delay=100ms",
+		"--retry-max-delay=2s",
+		"--credentials-retry=500ms",
+		"--zap-log-level=debug", // where a leak would most likely be
+	}, flags...)
+	op, err := run.env.StartOperator(fmt.Sprintf("faults-%s-%d", name, len(run.operators)), args...)
+	Expect(err).NotTo(HaveOccurred())
+	run.operators = append(run.operators, op)
+	return op
+}
+
+// ensureOperator starts an operator unless one is running.
+func (run *faultRun) ensureOperator() {
+	GinkgoHelper()
+	for _, op := range run.operators {
+		select {
+		case <-op.Done():
+		default:
+			return
+		}
+	}
+	run.startOperator("operator")
+}
+
+// step runs body as a named step of the suite, noting its part of the emulator's log.
+func (run *faultRun) step(name string, body func()) {
+	GinkgoHelper()
+	start, began := run.logLen(), time.Now()
+	run.steps = append(run.steps, faultStep{name: name, start: start})
+	defer func() {
+		s := &run.steps[len(run.steps)-1]
+		s.end = run.logLen()
+		AddReportEntry("step "+name, fmt.Sprintf("%d requests in %v", s.end-s.start, time.Since(began).Round(100*time.Millisecond)))
+	}()
+	run.ensureOperator()
+	body()
+}
+
+func (run *faultRun) logLen() int { return len(run.env.Emulator.Requests()) }
+
+// keptPatches counts the PATCHes Graph kept since the log index from.
+func (run *faultRun) keptPatches(from int) int {
+	n := 0
+	for _, r := range run.env.Emulator.Requests()[from:] {
+		if r.Kind == graphtest.KindGraph && r.Method == http.MethodPatch && r.Status/100 == 2 && r.Held != nil && !r.Discarded {
+			n++
+		}
+	}
+	return n
+}
+
+// changeEverySpec gives every resource a new successCount, never used before.
+func (run *faultRun) changeEverySpec() {
+	GinkgoHelper()
+	run.waves++
+	for i, r := range run.resources {
+		value := int32(100000*(run.waves+1) + i)
+		o := &intunev1alpha1.DeviceConfigurationUserOverview{}
+		o.Namespace, o.Name = run.ns, r.name
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"overview":{"successCount":%d}}}`, value))
+		Expect(run.env.Client.Patch(ctx, o, patch)).To(Succeed())
+		run.mu.Lock()
+		r.specs[o.Generation] = value
+		run.mu.Unlock()
+	}
+}
+
+// converge waits until every resource is Ready at its generation and Graph holds its spec.
+func (run *faultRun) converge() {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+		g.Expect(run.env.Client.List(ctx, list, client.InNamespace(run.ns))).To(Succeed())
+		var behind []string
+		for _, o := range list.Items {
+			res := run.byName[o.Name]
+			ready := apimeta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)
+			held, _ := run.env.Emulator.Overview(res.tenant, res.id)
+			if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != o.Generation ||
+				held.SuccessCount != *o.Spec.Overview.SuccessCount {
+				reason := "no Ready"
+				if ready != nil {
+					reason = ready.Reason + ": " + ready.Message
+				}
+				behind = append(behind, o.Name+" ("+reason+")")
+			}
+		}
+		g.Expect(behind).To(BeEmpty(), "resources that have not converged")
+	}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+}
+
+// waitUntilSeen waits until every resource's Ready condition speaks of its newest generation.
+func (run *faultRun) waitUntilSeen() {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+		g.Expect(run.env.Client.List(ctx, list, client.InNamespace(run.ns))).To(Succeed())
+		for _, o := range list.Items {
+			ready := apimeta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil(), o.Name)
+			g.Expect(ready.ObservedGeneration).To(Equal(o.Generation), "%s: %s", o.Name, ready.Message)
+		}
+	}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+}
+
+// expectEveryAcceptedPatchInStatus checks that each resource's lastAppliedTime is no earlier than
+// the last PATCH of it that Graph kept in the step.
+func (run *faultRun) expectEveryAcceptedPatchInStatus(s faultStep) {
+	GinkgoHelper()
+	last := map[string]time.Time{}
+	for _, r := range run.env.Emulator.Requests()[s.start:s.end] {
+		if r.Kind == graphtest.KindGraph && r.Method == http.MethodPatch && r.Status/100 == 2 && r.Held != nil && !r.Discarded {
+			last[r.ConfigurationID] = r.Time
+		}
+	}
+	Expect(last).NotTo(BeEmpty())
+	for id, at := range last {
+		res := run.resourceOf(id)
+		o := run.get(Default, res.name)
+		Expect(o.Status.LastAppliedTime).NotTo(BeNil(), "%s: Graph accepted a PATCH that status does not show", res.name)
+		Expect(o.Status.LastAppliedTime.Time).NotTo(BeTemporally("<", at.Truncate(time.Second)),
+			"%s: Graph accepted a PATCH at %s, status says it last applied at %s", res.name, at.Format(time.StampMilli), o.Status.LastAppliedTime)
+	}
+}
+
+func (run *faultRun) get(g Gomega, name string) *intunev1alpha1.DeviceConfigurationUserOverview {
+	o := &intunev1alpha1.DeviceConfigurationUserOverview{}
+	g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: name}, o)).To(Succeed())
+	return o
+}
+
+func (run *faultRun) resourceOf(configurationID string) *faultResource {
+	for _, r := range run.resources {
+		if strings.EqualFold(r.id, configurationID) {
+			return r
+		}
+	}
+	Fail("a Graph request for a configuration the suite does not know: " + configurationID)
+	return nil
+}
+
+// watchReady notes every Ready=True the resources show, with the generation it is for.
+func (run *faultRun) watchReady() {
+	GinkgoHelper()
+	wc, err := client.NewWithWatch(run.env.Config, client.Options{Scheme: localenv.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var once sync.Once
+	run.stopWatch = func() {
+		once.Do(func() { close(stop) })
+		<-done
+	}
+	go func() {
+		defer close(done)
+		for {
+			w, err := wc.Watch(ctx, &intunev1alpha1.DeviceConfigurationUserOverviewList{}, client.InNamespace(run.ns))
+			if err != nil {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+					continue
+				}
+			}
+			for open := true; open; {
+				select {
+				case <-stop:
+					w.Stop()
+					return
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						open = false
+						break
+					}
+					o, isOverview := ev.Object.(*intunev1alpha1.DeviceConfigurationUserOverview)
+					if !isOverview {
+						continue
+					}
+					if c := apimeta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+						run.mu.Lock()
+						run.ready = append(run.ready, readyObservation{name: o.Name, generation: c.ObservedGeneration, at: time.Now()})
+						run.mu.Unlock()
+					}
+				}
+			}
+		}
+	}()
+}
+
+func (run *faultRun) readyObservations() []readyObservation {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return slices.Clone(run.ready)
+}
+
+// newest is the successCount of the resource's newest spec.
+func (r *faultResource) newest() int32 {
+	var gen int64
+	for g := range r.specs {
+		gen = max(gen, g)
+	}
+	return r.specs[gen]
+}
+
+// generationOf is the generation whose spec held successCount v (0: none).
+func (r *faultResource) generationOf(v int32) int64 {
+	for g, s := range r.specs {
+		if s == v {
+			return g
+		}
+	}
+	return 0
+}
+
+// patchedValue is the successCount a PATCH carried (-1 if none).
+func patchedValue(r graphtest.Request) int32 {
+	var body struct {
+		SuccessCount *int32 `json:"successCount"`
+	}
+	if json.Unmarshal(r.Body, &body) != nil || body.SuccessCount == nil {
+		return -1
+	}
+	return *body.SuccessCount
+}
