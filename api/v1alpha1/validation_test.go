@@ -1,6 +1,7 @@
 package v1alpha1_test
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -119,9 +120,6 @@ var _ = Describe("The API server", func() {
 		Entry("a sync interval that is not a duration",
 			object(validOverview, "spec.syncInterval", "hourly"),
 			"spec.syncInterval in body should match"),
-		Entry("a date-time that is not RFC 3339",
-			object(validOverview, "spec.overview.lastUpdateDateTime", "28/11/2026 10:00"),
-			"spec.overview.lastUpdateDateTime in body must be of type date-time"),
 		Entry("an unknown connection kind",
 			object(validOverview, "spec.connectionRef.kind", "Secret"),
 			`spec.connectionRef.kind: Unsupported value: "Secret"`),
@@ -171,6 +169,46 @@ var _ = Describe("The API server", func() {
 			object(validClusterConnection, "spec.secretNamespace", nil),
 			"secretNamespace is required unless the source is WorkloadIdentity"),
 	)
+
+	Describe("spec.overview.lastUpdateDateTime", func() {
+		// The operator's parser is tested against the same list (controllers/diff_test.go).
+		data, err := os.ReadFile(filepath.Join("testdata", "lastUpdateDateTime.yaml"))
+		if err != nil {
+			panic(err)
+		}
+		var values struct{ Valid, Invalid []string }
+		if err := yaml.Unmarshal(data, &values); err != nil {
+			panic(err)
+		}
+
+		It("admits every value the operator can read", func() {
+			Expect(values.Valid).NotTo(BeEmpty())
+			var refused []string
+			for _, s := range values.Valid {
+				if err := create(object(validOverview, "spec.overview.lastUpdateDateTime", s)); err != nil {
+					refused = append(refused, fmt.Sprintf("%q: %v", s, err))
+				}
+			}
+			Expect(refused).To(BeEmpty())
+		})
+
+		It("refuses every value the operator cannot read, saying the form expected", func() {
+			Expect(values.Invalid).NotTo(BeEmpty())
+			var wrong []string
+			for _, s := range values.Invalid {
+				err := create(object(validOverview, "spec.overview.lastUpdateDateTime", s))
+				switch {
+				case err == nil:
+					wrong = append(wrong, fmt.Sprintf("%q: accepted", s))
+				case !apierrors.IsInvalid(err) ||
+					!strings.Contains(err.Error(), "spec.overview.lastUpdateDateTime: Invalid value") ||
+					!strings.Contains(err.Error(), "lastUpdateDateTime must be an RFC 3339 date-time such as 2026-03-01T08:00:00Z"):
+					wrong = append(wrong, fmt.Sprintf("%q: %v", s, err))
+				}
+			}
+			Expect(wrong).To(BeEmpty())
+		})
+	})
 
 	DescribeTable("refuses changes to immutable fields",
 		func(path string, value any, want string) {
