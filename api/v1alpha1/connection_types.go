@@ -73,18 +73,20 @@ type ConnectionSpec struct {
 	// +kubebuilder:default="v1.0"
 	APIVersion APIVersion `json:"apiVersion,omitempty"`
 
-	// endpoint overrides the cloud's Graph endpoint, e.g. for a proxy or an emulator. An https URL
-	// without a path, such as https://graph.example.net.
+	// endpoint overrides the cloud's Graph endpoint, e.g. for a proxy or an emulator: an https URL
+	// with a host and no user information, query or fragment, such as https://graph.example.net. A
+	// path is kept as a prefix.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="endpoint must be an https URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.matches('^[^/]*//[^/]*@') && !self.contains('?') && !self.contains('#')",message="endpoint must be an https URL with a host and no user information, query or fragment, such as https://graph.example.net"
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// authorityHost overrides the cloud's login host (Entra ID), such as
-	// https://login.microsoftonline.com. An https URL. Instance discovery is turned off when set.
+	// authorityHost overrides the cloud's login host (Entra ID): an https URL with a host and no
+	// user information, query or fragment, such as https://login.microsoftonline.com. Instance
+	// discovery is turned off when set.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="authorityHost must be an https URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.matches('^[^/]*//[^/]*@') && !self.contains('?') && !self.contains('#')",message="authorityHost must be an https URL with a host and no user information, query or fragment, such as https://login.microsoftonline.com"
 	AuthorityHost string `json:"authorityHost,omitempty"`
 
 	// caBundle is PEM-encoded CA certificates trusted in addition to the system's for Graph and the
