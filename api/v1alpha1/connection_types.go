@@ -127,47 +127,50 @@ type Credentials struct {
 // SecretKeyReference names one key of a Secret. A GraphConnection reads Secrets of its own namespace;
 // a ClusterGraphConnection reads them from its secretNamespace.
 type SecretKeyReference struct {
-	// name is the Secret's name.
+	// name is the Secret's name, a DNS subdomain such as contoso-graph.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="clientSecret.name must be a Secret name (a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit) such as contoso-graph"
 	Name string `json:"name"`
 
-	// key is the key in the Secret's data; default "clientSecret".
+	// key is the key in the Secret's data: letters, digits, '-', '_' and '.'; default "clientSecret".
 	// +optional
 	// +kubebuilder:default=clientSecret
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientSecret.key must be a Secret data key (letters, digits, '-', '_' and '.') such as clientSecret"
 	Key string `json:"key,omitempty"`
 }
 
 // CertificateReference names a Secret holding a PEM certificate and its private key, such as a
 // kubernetes.io/tls Secret made by cert-manager.
 type CertificateReference struct {
-	// name is the Secret's name.
+	// name is the Secret's name, a DNS subdomain such as contoso-graph-cert.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="clientCertificate.name must be a Secret name (a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit) such as contoso-graph-cert"
 	Name string `json:"name"`
 
-	// certificateKey is the key holding the PEM certificate; default "tls.crt".
+	// certificateKey is the key holding the PEM certificate: letters, digits, '-', '_' and '.';
+	// default "tls.crt".
 	// +optional
 	// +kubebuilder:default="tls.crt"
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientCertificate.certificateKey must be a Secret data key (letters, digits, '-', '_' and '.') such as tls.crt"
 	CertificateKey string `json:"certificateKey,omitempty"`
 
-	// privateKeyKey is the key holding the PEM private key; default "tls.key".
+	// privateKeyKey is the key holding the PEM private key: letters, digits, '-', '_' and '.';
+	// default "tls.key".
 	// +optional
 	// +kubebuilder:default="tls.key"
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientCertificate.privateKeyKey must be a Secret data key (letters, digits, '-', '_' and '.') such as tls.key"
 	PrivateKeyKey string `json:"privateKeyKey,omitempty"`
 
-	// passwordKey is the key holding the private key's password, if it is encrypted.
+	// passwordKey is the key holding the private key's password, if it is encrypted: letters,
+	// digits, '-', '_' and '.'.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientCertificate.passwordKey must be a Secret data key (letters, digits, '-', '_' and '.') such as password"
 	PasswordKey string `json:"passwordKey,omitempty"`
 }
 
@@ -230,11 +233,13 @@ type GraphConnectionList struct {
 // AllowedNamespaces says which namespaces may use a ClusterGraphConnection: a namespace is admitted
 // when it is in names or matches selector. When both are empty, no namespace is admitted.
 type AllowedNamespaces struct {
-	// names lists namespaces by name.
+	// names lists namespaces by name. "*" is refused: selector {} admits every namespace.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=1024
 	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:XValidation:rule="self != '*'",message="allowedNamespaces.names does not take '*': to admit every namespace, set allowedNamespaces.selector: {}"
+	// +kubebuilder:validation:items:XValidation:rule="self == '*' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="allowedNamespaces.names must hold namespace names (a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit) such as it-ops"
 	Names []string `json:"names,omitempty"`
 
 	// selector admits the namespaces whose labels match; {} admits every namespace.
@@ -247,10 +252,11 @@ type AllowedNamespaces struct {
 type ClusterGraphConnectionSpec struct {
 	ConnectionSpec `json:",inline"`
 
-	// secretNamespace is the namespace of the Secret named by credentials. Required unless the
-	// source is WorkloadIdentity.
+	// secretNamespace is the namespace of the Secret named by credentials, a namespace name such as
+	// it-ops. Required unless the source is WorkloadIdentity.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="secretNamespace must be a namespace name (a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit) such as it-ops"
 	SecretNamespace string `json:"secretNamespace,omitempty"`
 
 	// allowedNamespaces says which namespaces' resources may use this connection. Unset admits none.

@@ -82,11 +82,10 @@ type ConnectionReference struct {
 	// +kubebuilder:default=GraphConnection
 	Kind ConnectionKind `json:"kind,omitempty"`
 
-	// name is the connection's metadata.name.
+	// name is the connection's metadata.name, a DNS subdomain such as contoso.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="connectionRef.name must be the name of a connection (a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit) such as contoso"
 	Name string `json:"name"`
 }
 
