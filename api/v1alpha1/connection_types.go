@@ -49,17 +49,15 @@ const (
 type ConnectionSpec struct {
 	// tenantID is the Entra ID tenant (directory) id, a GUID.
 	// +required
-	// +kubebuilder:validation:MinLength=36
-	// +kubebuilder:validation:MaxLength=36
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tenantID must be a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tenantID must be a GUID, 36 characters without braces or spaces, such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
 	TenantID string `json:"tenantID"`
 
 	// clientID is the application (client) id of the app registration, a GUID. The app needs the
 	// application permission DeviceManagementConfiguration.ReadWrite.All (Read.All for ObserveOnly).
 	// +required
-	// +kubebuilder:validation:MinLength=36
-	// +kubebuilder:validation:MaxLength=36
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="clientID must be a GUID such as 0b9c1d2e-3f4a-5b6c-7d8e-9f0a1b2c3d4e"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="clientID must be a GUID, 36 characters without braces or spaces, such as 0b9c1d2e-3f4a-5b6c-7d8e-9f0a1b2c3d4e"
 	ClientID string `json:"clientID"`
 
 	// cloud is the Microsoft cloud of the tenant: Public (the default, GCC included), USGovernment

@@ -29,9 +29,8 @@ type DeviceConfigurationUserOverviewSpec struct {
 	// deviceConfigurationId is the id (a GUID) of the Intune device configuration whose user status
 	// overview this resource manages. It cannot be changed: create another resource instead.
 	// +required
-	// +kubebuilder:validation:MinLength=36
-	// +kubebuilder:validation:MaxLength=36
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="deviceConfigurationId must be a GUID such as 6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="deviceConfigurationId must be a GUID, 36 characters without braces or spaces, such as 6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="deviceConfigurationId is immutable; create a new resource for another device configuration"
 	DeviceConfigurationID string `json:"deviceConfigurationId"`
 
@@ -47,14 +46,13 @@ type DeviceConfigurationUserOverviewSpec struct {
 	// +kubebuilder:default=Manage
 	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
 
-	// syncInterval is how often Graph is read to detect drift, as a Go duration such as "10m" or "1h".
-	// At least 30s and at most 24h; when unset, the operator's --sync-interval (default 10m) applies.
+	// syncInterval is how often Graph is read to detect drift, as a duration such as "10m" or
+	// "1h30m" (units h, m, s, ms, us and ns), at least 30s and at most 24h. When unset, the
+	// operator's --sync-interval (default 10m) applies.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="syncInterval must be at least 30s"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="syncInterval must be at most 24h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]+)?h|[0-9]{1,7}([.][0-9]+)?m|[0-9]{1,9}([.][0-9]+)?s|[0-9]{1,12}([.][0-9]+)?ms|[0-9]{1,15}([.][0-9]+)?(us|µs|μs)|[0-9]{1,18}([.][0-9]+)?ns)+$') && duration(self) >= duration('30s') && duration(self) <= duration('24h')",message="syncInterval must be a duration such as 10m or 1h30m, between 30s and 24h"
 	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
 
 	// overview holds the desired values. Only the fields set here are managed; the others are left as
