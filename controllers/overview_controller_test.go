@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -158,6 +159,18 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		errOut, _ := io.ReadAll(stderr)
 		Expect(err).NotTo(HaveOccurred(), string(errOut))
 		Expect(string(out)).To(ContainSubstring("condition met"))
+	})
+
+	It("shows a drift count of 0, not a blank, in kubectl get once Graph matches", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run("get", "dcuo", "-n", o.Namespace, o.Name,
+			"-o", "custom-columns=DRIFT:.status.driftCount", "--no-headers")
+		out, _ := io.ReadAll(stdout)
+		errOut, _ := io.ReadAll(stderr)
+		Expect(err).NotTo(HaveOccurred(), string(errOut))
+		Expect(strings.TrimSpace(string(out))).To(Equal("0"), "the DRIFT column reads .status.driftCount")
 	})
 
 	It("corrects drift made in Graph within one resync", func() {

@@ -202,9 +202,11 @@ type DeviceConfigurationUserOverviewStatus struct {
 	// +listMapKey=field
 	Drift []FieldDrift `json:"drift,omitempty"`
 
-	// driftCount is the number of entries in drift, for kubectl get.
+	// driftCount is the number of entries in drift, for the DRIFT column of kubectl get: 0 when
+	// there is none (and before the first sync), never blank.
 	// +optional
-	DriftCount int32 `json:"driftCount,omitempty"`
+	// +kubebuilder:default=0
+	DriftCount int32 `json:"driftCount"`
 
 	// lastSyncTime is when Graph was last read and the result written here. When nothing changes it
 	// is refreshed at most once an hour, so that a steady resource costs no writes.
@@ -248,7 +250,7 @@ type DeviceConfigurationUserOverview struct {
 	Spec DeviceConfigurationUserOverviewSpec `json:"spec"`
 	// status is what the operator last observed; it writes nothing else.
 	// +optional
-	// +kubebuilder:default={observedGeneration: 0}
+	// +kubebuilder:default={observedGeneration: 0, driftCount: 0}
 	Status DeviceConfigurationUserOverviewStatus `json:"status,omitempty"`
 }
 
