@@ -450,8 +450,20 @@ var _ = Describe("Connections", func() {
 		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotFound)
 		msg := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message
 		Expect(msg).To(ContainSubstring(fmt.Sprintf("in namespace %q", elsewhere)))
-		Expect(msg).NotTo(ContainSubstring("fix spec.connectionRef"), "spec.connectionRef is immutable: the message says what works")
+		Expect(msg).To(ContainSubstring("create it, or recreate this resource with another connectionRef"),
+			"spec.connectionRef is immutable: the message says what works")
+		Expect(msg).NotTo(ContainSubstring("fix spec.connectionRef"))
 		Consistently(func() int { return t.count("") }).WithTimeout(3 * time.Second).Should(BeZero())
+	})
+
+	It("say what works when a ClusterGraphConnection does not exist", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: "nowhere"}
+		})
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotFound)
+		msg := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message
+		Expect(msg).To(Equal(`ClusterGraphConnection "nowhere" does not exist: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)`))
 	})
 
 	It("refuse a ClusterGraphConnection whose allowedNamespaces exclude the namespace, without a Graph call", func() {
