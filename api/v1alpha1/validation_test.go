@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/overview-operator/overview-operator/api/v1alpha1"
 )
 
 const (
@@ -271,6 +273,14 @@ var _ = Describe("The API server", func() {
 		Entry("authorityHost", "url.yaml", validConnection, "spec.authorityHost",
 			"authorityHost must be an https URL with a host and no user information, query or fragment, such as https://login.microsoftonline.com"),
 	)
+
+	It("checks lastUpdateDateTime with the expression the operator reads it with", func() {
+		crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases",
+			"intune.overview-operator.io_deviceconfigurationuseroverviews.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(crd)).To(ContainSubstring("rule: self.matches('"+v1alpha1.DateTimePattern+"')"),
+			"the marker on OverviewFields.LastUpdateDateTime must spell v1alpha1.DateTimePattern")
+	})
 
 	DescribeTable("refuses changes to immutable fields",
 		func(path string, value any, want string) {
