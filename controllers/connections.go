@@ -69,7 +69,7 @@ func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceC
 		cc := &intunev1alpha1.ClusterGraphConnection{}
 		if err := c.client.Get(ctx, types.NamespacedName{Name: ref.Name}, cc); err != nil {
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
-				"ClusterGraphConnection %q does not exist: create it (spec.connectionRef cannot change; to use another connection, replace this resource)", ref.Name)
+				"ClusterGraphConnection %q does not exist: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name)
 		}
 		if err := c.admits(ctx, cc, o.Namespace); err != nil {
 			return nil, err
@@ -81,7 +81,7 @@ func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceC
 		gc := &intunev1alpha1.GraphConnection{}
 		if err := c.client.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: ref.Name}, gc); err != nil {
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
-				"GraphConnection %q does not exist in namespace %q: create it (spec.connectionRef cannot change; to use another connection, replace this resource)", ref.Name, o.Namespace)
+				"GraphConnection %q does not exist in namespace %q: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name, o.Namespace)
 		}
 		conn = gc
 	}

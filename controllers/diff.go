@@ -1,8 +1,9 @@
 package controllers
 
 import (
-	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
@@ -83,15 +84,20 @@ func diffOverview(want *intunev1alpha1.OverviewFields, got *graph.Overview) (gra
 	return patch, drift, nil
 }
 
-// parseDateTime reads spec.overview.lastUpdateDateTime. The schema admits RFC 3339 date-times, and
-// a few layouts close to it that the API server's date-time format also accepts.
+// dateTime is the form of spec.overview.lastUpdateDateTime that the CRD admits.
+var dateTime = regexp.MustCompile(intunev1alpha1.DateTimePattern)
+
+// parseDateTime reads spec.overview.lastUpdateDateTime. It accepts exactly what the CRD's rule
+// admits, so a value it refuses was stored under an older, looser CRD: the spec must be fixed.
 func parseDateTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04Z07:00"} {
-		if t, err := time.Parse(layout, s); err == nil {
+	if dateTime.MatchString(s) {
+		// Go reads only an upper-case T and Z; RFC 3339 allows either case.
+		if t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s)); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("spec.overview.lastUpdateDateTime %q is not an RFC 3339 date-time such as 2026-11-28T10:00:00Z", s)
+	return time.Time{}, stalledf(intunev1alpha1.ReasonInvalidSpec,
+		"spec.overview.lastUpdateDateTime %q is not an RFC 3339 date-time such as 2026-03-01T08:00:00Z: fix the spec", s)
 }
 
 // formatDateTime writes a time as Graph does, in UTC with the precision it has.

@@ -1,11 +1,14 @@
 package controllers
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
@@ -63,6 +66,44 @@ func TestDiffOverview(t *testing.T) {
 				t.Errorf("drift (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestParseDateTime reads the list of values that the CRD's rule is also tested against
+// (api/v1alpha1/validation_test.go): the operator reads exactly what the API server admits.
+func TestParseDateTime(t *testing.T) {
+	data, err := os.ReadFile("../api/v1alpha1/testdata/lastUpdateDateTime.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct{ Valid, Invalid []string }
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range values.Valid {
+		got, err := parseDateTime(s)
+		if err != nil {
+			t.Errorf("parseDateTime(%q) refused a value the API server admits: %v", s, err)
+			continue
+		}
+		if want, _ := time.Parse(time.RFC3339Nano, strings.ToUpper(s)); !got.Equal(want) {
+			t.Errorf("parseDateTime(%q) = %v, want %v", s, got, want)
+		}
+	}
+	for _, s := range values.Invalid {
+		_, err := parseDateTime(s)
+		if err == nil {
+			t.Errorf("parseDateTime(%q) accepted a value the API server refuses", s)
+			continue
+		}
+		// The operator's own reading failed, not Graph: a reason of its own, and a person fixes it.
+		f := classify(err)
+		if f.reason != intunev1alpha1.ReasonInvalidSpec || f.class != graph.ClassNeedsPerson {
+			t.Errorf("parseDateTime(%q): reason %q, class %v; want InvalidSpec, needs a person", s, f.reason, f.class)
+		}
+		if !strings.Contains(f.message, "such as 2026-03-01T08:00:00Z") {
+			t.Errorf("parseDateTime(%q): the message %q does not show the form expected", s, f.message)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -158,6 +159,18 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		errOut, _ := io.ReadAll(stderr)
 		Expect(err).NotTo(HaveOccurred(), string(errOut))
 		Expect(string(out)).To(ContainSubstring("condition met"))
+	})
+
+	It("shows a drift count of 0, not a blank, in kubectl get once Graph matches", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run("get", "dcuo", "-n", o.Namespace, o.Name,
+			"-o", "custom-columns=DRIFT:.status.driftCount", "--no-headers")
+		out, _ := io.ReadAll(stdout)
+		errOut, _ := io.ReadAll(stderr)
+		Expect(err).NotTo(HaveOccurred(), string(errOut))
+		Expect(strings.TrimSpace(string(out))).To(Equal("0"), "the DRIFT column reads .status.driftCount")
 	})
 
 	It("corrects drift made in Graph within one resync", func() {
@@ -437,8 +450,20 @@ var _ = Describe("Connections", func() {
 		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotFound)
 		msg := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message
 		Expect(msg).To(ContainSubstring(fmt.Sprintf("in namespace %q", elsewhere)))
-		Expect(msg).NotTo(ContainSubstring("fix spec.connectionRef"), "spec.connectionRef is immutable: the message says what works")
+		Expect(msg).To(ContainSubstring("create it, or recreate this resource with another connectionRef"),
+			"spec.connectionRef is immutable: the message says what works")
+		Expect(msg).NotTo(ContainSubstring("fix spec.connectionRef"))
 		Consistently(func() int { return t.count("") }).WithTimeout(3 * time.Second).Should(BeZero())
+	})
+
+	It("say what works when a ClusterGraphConnection does not exist", func() {
+		t := newTenant()
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: "nowhere"}
+		})
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonConnectionNotFound)
+		msg := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady).Message
+		Expect(msg).To(Equal(`ClusterGraphConnection "nowhere" does not exist: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)`))
 	})
 
 	It("refuse a ClusterGraphConnection whose allowedNamespaces exclude the namespace, without a Graph call", func() {

@@ -72,7 +72,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	res.observed, res.requestID = &got.Overview, got.RequestID
 	patch, found, err := diffOverview(&desired, &got.Overview)
 	if err != nil {
-		res.err = stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+		res.err = err
 		return res, graph.Done
 	}
 	res.found, res.drift = found, found
@@ -101,7 +101,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	}
 	res.observed, res.requestID = &back.Overview, back.RequestID
 	if _, res.drift, err = diffOverview(&desired, &back.Overview); err != nil {
-		res.err = stalledf(intunev1alpha1.ReasonBadRequest, "%v", err)
+		res.err = err
 	}
 	return res, graph.Done
 }

@@ -35,6 +35,9 @@ const (
 	ReasonGraphUnavailable = "GraphUnavailable"
 	// ReasonBadRequest: Graph refused the request as malformed (needs a person).
 	ReasonBadRequest = "BadRequest"
+	// ReasonInvalidSpec: the spec holds a value the operator cannot use, one the API server
+	// accepted under an older, looser CRD, so Graph is not written (needs a person).
+	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonForbidden: the app lacks the Graph permission (needs a person).
 	ReasonForbidden = "Forbidden"
 	// ReasonInvalidCredentials: Entra ID refused the credentials (needs a person; tried again on a

@@ -49,17 +49,15 @@ const (
 type ConnectionSpec struct {
 	// tenantID is the Entra ID tenant (directory) id, a GUID.
 	// +required
-	// +kubebuilder:validation:MinLength=36
-	// +kubebuilder:validation:MaxLength=36
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tenantID must be a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tenantID must be a GUID, 36 characters without braces or spaces, such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
 	TenantID string `json:"tenantID"`
 
 	// clientID is the application (client) id of the app registration, a GUID. The app needs the
 	// application permission DeviceManagementConfiguration.ReadWrite.All (Read.All for ObserveOnly).
 	// +required
-	// +kubebuilder:validation:MinLength=36
-	// +kubebuilder:validation:MaxLength=36
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="clientID must be a GUID such as 0b9c1d2e-3f4a-5b6c-7d8e-9f0a1b2c3d4e"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="clientID must be a GUID, 36 characters without braces or spaces, such as 0b9c1d2e-3f4a-5b6c-7d8e-9f0a1b2c3d4e"
 	ClientID string `json:"clientID"`
 
 	// cloud is the Microsoft cloud of the tenant: Public (the default, GCC included), USGovernment
@@ -73,18 +71,20 @@ type ConnectionSpec struct {
 	// +kubebuilder:default="v1.0"
 	APIVersion APIVersion `json:"apiVersion,omitempty"`
 
-	// endpoint overrides the cloud's Graph endpoint, e.g. for a proxy or an emulator. An https URL
-	// without a path, such as https://graph.example.net.
+	// endpoint overrides the cloud's Graph endpoint, e.g. for a proxy or an emulator: an https URL
+	// with a host and no user information, query or fragment, such as https://graph.example.net. A
+	// path is kept as a prefix.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="endpoint must be an https URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.matches('^[^/]*//[^/]*@') && !self.contains('?') && !self.contains('#')",message="endpoint must be an https URL with a host and no user information, query or fragment, such as https://graph.example.net"
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// authorityHost overrides the cloud's login host (Entra ID), such as
-	// https://login.microsoftonline.com. An https URL. Instance discovery is turned off when set.
+	// authorityHost overrides the cloud's login host (Entra ID): an https URL with a host and no
+	// user information, query or fragment, such as https://login.microsoftonline.com. Instance
+	// discovery is turned off when set.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="authorityHost must be an https URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.matches('^[^/]*//[^/]*@') && !self.contains('?') && !self.contains('#')",message="authorityHost must be an https URL with a host and no user information, query or fragment, such as https://login.microsoftonline.com"
 	AuthorityHost string `json:"authorityHost,omitempty"`
 
 	// caBundle is PEM-encoded CA certificates trusted in addition to the system's for Graph and the
@@ -125,47 +125,50 @@ type Credentials struct {
 // SecretKeyReference names one key of a Secret. A GraphConnection reads Secrets of its own namespace;
 // a ClusterGraphConnection reads them from its secretNamespace.
 type SecretKeyReference struct {
-	// name is the Secret's name.
+	// name is the Secret's name, a DNS subdomain such as contoso-graph.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="clientSecret.name must be a Secret name (a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit) such as contoso-graph"
 	Name string `json:"name"`
 
-	// key is the key in the Secret's data; default "clientSecret".
+	// key is the key in the Secret's data: letters, digits, '-', '_' and '.'; default "clientSecret".
 	// +optional
 	// +kubebuilder:default=clientSecret
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientSecret.key must be a Secret data key (letters, digits, '-', '_' and '.') such as clientSecret"
 	Key string `json:"key,omitempty"`
 }
 
 // CertificateReference names a Secret holding a PEM certificate and its private key, such as a
 // kubernetes.io/tls Secret made by cert-manager.
 type CertificateReference struct {
-	// name is the Secret's name.
+	// name is the Secret's name, a DNS subdomain such as contoso-graph-cert.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="clientCertificate.name must be a Secret name (a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit) such as contoso-graph-cert"
 	Name string `json:"name"`
 
-	// certificateKey is the key holding the PEM certificate; default "tls.crt".
+	// certificateKey is the key holding the PEM certificate: letters, digits, '-', '_' and '.';
+	// default "tls.crt".
 	// +optional
 	// +kubebuilder:default="tls.crt"
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientCertificate.certificateKey must be a Secret data key (letters, digits, '-', '_' and '.') such as tls.crt"
 	CertificateKey string `json:"certificateKey,omitempty"`
 
-	// privateKeyKey is the key holding the PEM private key; default "tls.key".
+	// privateKeyKey is the key holding the PEM private key: letters, digits, '-', '_' and '.';
+	// default "tls.key".
 	// +optional
 	// +kubebuilder:default="tls.key"
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientCertificate.privateKeyKey must be a Secret data key (letters, digits, '-', '_' and '.') such as tls.key"
 	PrivateKeyKey string `json:"privateKeyKey,omitempty"`
 
-	// passwordKey is the key holding the private key's password, if it is encrypted.
+	// passwordKey is the key holding the private key's password, if it is encrypted: letters,
+	// digits, '-', '_' and '.'.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="clientCertificate.passwordKey must be a Secret data key (letters, digits, '-', '_' and '.') such as password"
 	PasswordKey string `json:"passwordKey,omitempty"`
 }
 
@@ -228,11 +231,13 @@ type GraphConnectionList struct {
 // AllowedNamespaces says which namespaces may use a ClusterGraphConnection: a namespace is admitted
 // when it is in names or matches selector. When both are empty, no namespace is admitted.
 type AllowedNamespaces struct {
-	// names lists namespaces by name.
+	// names lists namespaces by name. "*" is refused: selector {} admits every namespace.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=1024
 	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:XValidation:rule="self != '*'",message="allowedNamespaces.names does not take '*': to admit every namespace, set allowedNamespaces.selector: {}"
+	// +kubebuilder:validation:items:XValidation:rule="self == '*' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="allowedNamespaces.names must hold namespace names (a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit) such as it-ops"
 	Names []string `json:"names,omitempty"`
 
 	// selector admits the namespaces whose labels match; {} admits every namespace.
@@ -245,10 +250,11 @@ type AllowedNamespaces struct {
 type ClusterGraphConnectionSpec struct {
 	ConnectionSpec `json:",inline"`
 
-	// secretNamespace is the namespace of the Secret named by credentials. Required unless the
-	// source is WorkloadIdentity.
+	// secretNamespace is the namespace of the Secret named by credentials, a namespace name such as
+	// it-ops. Required unless the source is WorkloadIdentity.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="secretNamespace must be a namespace name (a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit) such as it-ops"
 	SecretNamespace string `json:"secretNamespace,omitempty"`
 
 	// allowedNamespaces says which namespaces' resources may use this connection. Unset admits none.

@@ -29,9 +29,8 @@ type DeviceConfigurationUserOverviewSpec struct {
 	// deviceConfigurationId is the id (a GUID) of the Intune device configuration whose user status
 	// overview this resource manages. It cannot be changed: create another resource instead.
 	// +required
-	// +kubebuilder:validation:MinLength=36
-	// +kubebuilder:validation:MaxLength=36
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="deviceConfigurationId must be a GUID such as 6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="deviceConfigurationId must be a GUID, 36 characters without braces or spaces, such as 6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="deviceConfigurationId is immutable; create a new resource for another device configuration"
 	DeviceConfigurationID string `json:"deviceConfigurationId"`
 
@@ -47,14 +46,13 @@ type DeviceConfigurationUserOverviewSpec struct {
 	// +kubebuilder:default=Manage
 	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
 
-	// syncInterval is how often Graph is read to detect drift, as a Go duration such as "10m" or "1h".
-	// At least 30s and at most 24h; when unset, the operator's --sync-interval (default 10m) applies.
+	// syncInterval is how often Graph is read to detect drift, as a duration such as "10m" or
+	// "1h30m" (units h, m, s, ms, us and ns), at least 30s and at most 24h. When unset, the
+	// operator's --sync-interval (default 10m) applies.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="syncInterval must be at least 30s"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="syncInterval must be at most 24h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]+)?h|[0-9]{1,7}([.][0-9]+)?m|[0-9]{1,9}([.][0-9]+)?s|[0-9]{1,12}([.][0-9]+)?ms|[0-9]{1,15}([.][0-9]+)?(us|µs|μs)|[0-9]{1,18}([.][0-9]+)?ns)+$') && duration(self) >= duration('30s') && duration(self) <= duration('24h')",message="syncInterval must be a duration such as 10m or 1h30m, between 30s and 24h"
 	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
 
 	// overview holds the desired values. Only the fields set here are managed; the others are left as
@@ -82,11 +80,10 @@ type ConnectionReference struct {
 	// +kubebuilder:default=GraphConnection
 	Kind ConnectionKind `json:"kind,omitempty"`
 
-	// name is the connection's metadata.name.
+	// name is the connection's metadata.name, a DNS subdomain such as contoso.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="connectionRef.name must be the name of a connection (a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit) such as contoso"
 	Name string `json:"name"`
 }
 
@@ -131,11 +128,13 @@ type OverviewFields struct {
 	ConfigurationVersion *int32 `json:"configurationVersion,omitempty"`
 
 	// lastUpdateDateTime is the time of the last update, as an RFC 3339 date-time such as
-	// "2026-11-28T10:00:00Z". It is compared with Graph's value as an instant, so another offset or
+	// "2026-11-28T10:00:00Z" or "2026-11-28T11:00:00.5+01:00": a date that exists, hours 00 to 23,
+	// seconds 00 to 59, an optional fraction, and Z or an offset within -23:59 to +23:59 ("t" and
+	// "z" may be lower-case). It is compared with Graph's value as an instant, so another offset or
 	// precision for the same instant is not drift.
 	// +optional
-	// +kubebuilder:validation:Format=date-time
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')",message="lastUpdateDateTime must be an RFC 3339 date-time such as 2026-03-01T08:00:00Z or 2026-03-01T09:00:00.5+01:00 (a real date, hours 00-23, an offset within -23:59 to +23:59)"
 	LastUpdateDateTime *string `json:"lastUpdateDateTime,omitempty"`
 }
 
@@ -203,9 +202,11 @@ type DeviceConfigurationUserOverviewStatus struct {
 	// +listMapKey=field
 	Drift []FieldDrift `json:"drift,omitempty"`
 
-	// driftCount is the number of entries in drift, for kubectl get.
+	// driftCount is the number of entries in drift, for the DRIFT column of kubectl get: 0 when
+	// there is none (and before the first sync), never blank.
 	// +optional
-	DriftCount int32 `json:"driftCount,omitempty"`
+	// +kubebuilder:default=0
+	DriftCount int32 `json:"driftCount"`
 
 	// lastSyncTime is when Graph was last read and the result written here. When nothing changes it
 	// is refreshed at most once an hour, so that a steady resource costs no writes.
@@ -249,7 +250,7 @@ type DeviceConfigurationUserOverview struct {
 	Spec DeviceConfigurationUserOverviewSpec `json:"spec"`
 	// status is what the operator last observed; it writes nothing else.
 	// +optional
-	// +kubebuilder:default={observedGeneration: 0}
+	// +kubebuilder:default={observedGeneration: 0, driftCount: 0}
 	Status DeviceConfigurationUserOverviewStatus `json:"status,omitempty"`
 }
 

@@ -125,7 +125,7 @@ func TestAnswers(t *testing.T) {
 		},
 		"an id that is not one": {
 			id:   "../../me",
-			want: want{Class: ClassNeedsPerson, Reason: ReasonBadRequest, Tokens: 0},
+			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidSpec, Tokens: 0},
 		},
 	}
 	for name, tc := range tests {

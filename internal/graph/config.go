@@ -225,11 +225,11 @@ func httpsURL(raw string) (string, error) {
 	switch {
 	case u.Scheme != "https":
 		return "", fmt.Errorf("%q must be an https URL", raw)
-	case u.Host == "":
+	case u.Hostname() == "":
 		return "", fmt.Errorf("%q has no host", raw)
 	case u.User != nil:
 		return "", errors.New("the URL must not carry user information")
-	case u.RawQuery != "" || u.Fragment != "":
+	case strings.ContainsAny(raw, "?#"): // an empty query or fragment too, as the CRD refuses them
 		return "", fmt.Errorf("%q must not have a query or a fragment", raw)
 	}
 	return strings.TrimRight(u.String(), "/"), nil

@@ -1,12 +1,14 @@
 package graph
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"sigs.k8s.io/yaml"
 )
 
 func TestCloudEndpoints(t *testing.T) {
@@ -124,6 +126,42 @@ func TestConfigResolveCABundle(t *testing.T) {
 	}
 	if s.roots == nil {
 		t.Fatal("no roots")
+	}
+}
+
+// TestOverrideURLsAgreeWithTheCRD reads the list of endpoint and authorityHost values that the
+// CRD's rules are also tested against (api/v1alpha1/validation_test.go): what the API server admits,
+// a connection can use, and what it refuses, the operator refuses too.
+func TestOverrideURLsAgreeWithTheCRD(t *testing.T) {
+	data, err := os.ReadFile("../../api/v1alpha1/testdata/url.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct{ Valid, Invalid []string }
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range values.Valid {
+		cfg := secretConfig()
+		cfg.Endpoint, cfg.AuthorityHost = s, s
+		if _, err := cfg.resolve(); err != nil {
+			t.Errorf("%q, which the API server admits, is refused: %v", s, err)
+		}
+	}
+	setters := map[string]func(*Config, string){
+		"endpoint":       func(c *Config, s string) { c.Endpoint = s },
+		"authority host": func(c *Config, s string) { c.AuthorityHost = s },
+	}
+	for _, s := range values.Invalid {
+		for name, set := range setters {
+			cfg := secretConfig()
+			set(&cfg, s)
+			if _, err := cfg.resolve(); err == nil {
+				t.Errorf("%s %q, which the API server refuses, is accepted", name, s)
+			} else if !strings.Contains(err.Error(), name+": ") {
+				t.Errorf("%s %q: the error %q does not name the setting", name, s, err)
+			}
+		}
 	}
 }
 

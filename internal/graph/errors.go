@@ -121,6 +121,7 @@ func (c Class) String() string {
 // condition reasons.
 const (
 	ReasonBadRequest         = "BadRequest"
+	ReasonInvalidSpec        = "InvalidSpec"
 	ReasonForbidden          = "Forbidden"
 	ReasonInvalidCredentials = "InvalidCredentials"
 	ReasonNotFound           = "NotFound"
@@ -182,7 +183,8 @@ func Classify(err error) Classification {
 		return needsPerson(ReasonInvalidCredentials, "the login endpoint refused the app's credentials; check the tenant id, the client id and the credential")
 	}
 	if errors.Is(err, errInvalidConfigurationID) {
-		return needsPerson(ReasonBadRequest, "the device configuration id is not a Graph id; check spec.deviceConfigurationId")
+		// Refused before any call: the operator's own reading, not Graph's BadRequest.
+		return needsPerson(ReasonInvalidSpec, "spec.deviceConfigurationId is not a Graph id, and it cannot change: create a resource with the configuration's GUID")
 	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return needsPerson(ReasonInvalidCredentials, "a file the credential needs (the workload identity token file) cannot be read; check the pod's service account token projection")

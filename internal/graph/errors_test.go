@@ -167,7 +167,7 @@ func TestClassify(t *testing.T) {
 		},
 		"invalid configuration id": {
 			err:  &Error{Err: errInvalidConfigurationID},
-			want: Classification{Class: ClassNeedsPerson, Reason: ReasonBadRequest},
+			want: Classification{Class: ClassNeedsPerson, Reason: ReasonInvalidSpec},
 		},
 		"deadline": {
 			err:     &Error{Err: context.DeadlineExceeded},
