@@ -17,6 +17,12 @@
 //     TooManyRequests with Retry-After past Intune's limits. Every answer carries request-id, the
 //     echoed client-request-id and x-ms-ags-diagnostic.
 //
+// Faults (Inject) misbehave on Graph requests, or, with Fault.Token, on the token endpoint of one
+// tenant or all: 429 and 5xx answers (with or without Retry-After), added latency, a hang until the
+// client gives up, dropped connections, malformed bodies, an HTML page with status 200 (a captive
+// portal or an outage page), 204 and PATCHes that are not kept; each for Times requests or until
+// ClearFaults.
+//
 // Every request is logged (Requests, CountRequests), so a test can check what a client sent, such
 // as the exact PATCH body, and when.
 //
@@ -42,6 +48,7 @@
 //	// with a token for srv.URL()+"/.default".
 //
 //	srv.Inject(graphtest.Fault{Method: "PATCH", Status: 503, RetryAfter: "1.5", Times: 1})
+//	srv.Inject(graphtest.Fault{Token: true, TenantID: tenant, HTMLPage: true, Times: 1})
 //	patches := srv.CountRequests(func(r graphtest.Request) bool { return r.Method == "PATCH" })
 //
 // The same emulator runs as a program: go run ./hack/graphsim.
