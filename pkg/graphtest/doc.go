@@ -14,7 +14,9 @@
 //   - Graph: GET and PATCH /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview
 //     on configurations that a test seeds; 401 InvalidAuthenticationToken, 403 without the
 //     permission, 404 ResourceNotFound, 400 BadRequest for a body Graph would refuse, 429
-//     TooManyRequests with Retry-After past Intune's limits. Every answer carries request-id, the
+//     TooManyRequests with Retry-After past Intune's limits. An app's permissions are the roles of
+//     the tokens issued to it: Grant changes them for the tokens issued from then on, as consent in
+//     Entra ID does, so a client that holds an older token stays forbidden until it gets a new one. Every answer carries request-id, the
 //     echoed client-request-id and x-ms-ags-diagnostic.
 //
 // Faults (Inject) misbehave on Graph requests, or, with Fault.Token, on the token endpoint of one
