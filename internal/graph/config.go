@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
 )
 
 // Cloud is a Microsoft national cloud.
@@ -125,6 +126,9 @@ type Options struct {
 	// Logger receives a V(1) line per try; a logger in the call's context
 	// takes precedence. The zero value discards.
 	Logger logr.Logger
+	// Clock is the time of the token's expiry and of the limit on renewals
+	// after a 403; default the real clock.
+	Clock clock.PassiveClock
 }
 
 // Defaults of Options.
@@ -136,6 +140,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
 	return o
 }

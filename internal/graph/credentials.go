@@ -68,7 +68,7 @@ func newCredentialFactory(cfg Config, s settings, transport policy.Transporter) 
 	}
 }
 
-// credential is the TokenCredential of a client's bearer-token policy. It
+// credential is the TokenCredential a client's bearer gets its tokens from. It
 // turns azidentity's failures into *tokenError and can start over with a
 // fresh azidentity credential when Graph refuses a token.
 type credential struct {
@@ -78,7 +78,6 @@ type credential struct {
 
 	mu  sync.Mutex
 	cur azcore.TokenCredential
-	gen uint64
 }
 
 func newCredential(kind CredentialKind, tokenFile string, build func() (azcore.TokenCredential, error)) (*credential, error) {
@@ -111,28 +110,15 @@ func (c *credential) GetToken(ctx context.Context, tro policy.TokenRequestOption
 	return tk, nil
 }
 
-// generation identifies the current azidentity credential.
-func (c *credential) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// renew replaces the azidentity credential, dropping its cached tokens,
-// unless it was already replaced since generation seen: concurrent calls that
-// all got a 401 for the same token renew it once.
-func (c *credential) renew(seen uint64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != seen {
-		return nil
-	}
+// reset replaces the azidentity credential with a fresh one, whose token cache is empty.
+func (c *credential) reset() error {
 	cur, err := c.build()
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
 	c.cur = cur
-	c.gen++
+	c.mu.Unlock()
 	return nil
 }
 
