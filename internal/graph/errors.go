@@ -256,6 +256,9 @@ func graphSays(e *Error) string {
 // classifyTokenError classifies a failure to obtain a token.
 func classifyTokenError(e *tokenError) Classification {
 	if e.transient {
+		if e.unreadable {
+			return unavailable("cannot obtain a token: " + e.detail + "; retrying")
+		}
 		if e.transport != nil {
 			c := classifyTransport(e.transport, "the login endpoint")
 			c.Message = "cannot obtain a token: " + c.Message
