@@ -14,11 +14,6 @@ import (
 // policy does; MSAL's cache does not hand out a token that expires sooner either.
 const refreshMargin = 5 * time.Minute
 
-// forbiddenRenewalInterval is the least time between two renewals after a 403: a permission
-// granted since the token was issued shows only in a new token, but an app that truly lacks it
-// must not send a token request with every call.
-const forbiddenRenewalInterval = time.Minute
-
 // bearer holds a connection's access token for Graph. It gets one from the credential, keeps it
 // until shortly before it expires, and drops it, with the credential's cache, when Graph refuses
 // it (401) or refuses the call (403): azcore's bearer-token policy keeps its token until it
@@ -34,7 +29,9 @@ type bearer struct {
 	cred  *credential
 	scope string
 	clock clock.PassiveClock
-	sem   chan struct{} // held while a token is requested: one request at a time
+	// forbiddenEvery is the least time between two drops after a 403 (Options.ForbiddenRenewal).
+	forbiddenEvery time.Duration
+	sem            chan struct{} // held while a token is requested: one request at a time
 
 	mu        sync.Mutex
 	tok       azcore.AccessToken
@@ -43,8 +40,8 @@ type bearer struct {
 	forbidden time.Time // when a 403 last dropped the token
 }
 
-func newBearer(cred *credential, scope string, clk clock.PassiveClock) *bearer {
-	return &bearer{cred: cred, scope: scope, clock: clk, sem: make(chan struct{}, 1)}
+func newBearer(cred *credential, scope string, clk clock.PassiveClock, forbiddenEvery time.Duration) *bearer {
+	return &bearer{cred: cred, scope: scope, clock: clk, forbiddenEvery: forbiddenEvery, sem: make(chan struct{}, 1)}
 }
 
 // current returns the held token, if it is not near its expiry, and its generation.
@@ -108,13 +105,13 @@ func (b *bearer) drop(seen uint64) error {
 	return nil
 }
 
-// dropForbidden is drop after a 403, at most once per forbiddenRenewalInterval. It reports
+// dropForbidden is drop after a 403, at most once per forbiddenEvery. It reports
 // whether the caller should try again: the token was dropped, or replaced since seen.
 func (b *bearer) dropForbidden(seen uint64) bool {
 	b.mu.Lock()
 	replaced := b.gen != seen
 	now := b.clock.Now()
-	due := b.forbidden.IsZero() || now.Sub(b.forbidden) >= forbiddenRenewalInterval
+	due := b.forbidden.IsZero() || now.Sub(b.forbidden) >= b.forbiddenEvery
 	if !replaced && due {
 		b.forbidden = now
 	}

@@ -58,7 +58,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 	if err := e.Grant(testTenant, testClient, graphtest.PermissionReadWrite); err != nil {
 		t.Fatal(err)
 	}
-	clk.Step(forbiddenRenewalInterval)
+	clk.Step(DefaultForbiddenRenewal)
 	resp, err := c.PatchOverview(ctx, configID, patch)
 	if err != nil {
 		t.Fatalf("after consent: %v", err)
