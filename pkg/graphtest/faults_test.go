@@ -227,7 +227,7 @@ func TestFaultMatching(t *testing.T) {
 		t.Errorf("statuses (-want +got):\n%s", d)
 	}
 
-	// Token requests are never faulted.
+	// Graph faults never apply to token requests.
 	res := postForm(t, srv.Client(), tokenURL(srv, tenantB), secretForm(srv, clientRW, secret))
 	if res.status != http.StatusOK {
 		t.Errorf("a token request was faulted: %d", res.status)
