@@ -316,11 +316,6 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 			emulator.Inject(graphtest.Fault{ConfigurationID: id, Status: http.StatusBadRequest})
 			return newOverview(t, id)
 		}, intunev1alpha1.ReasonBadRequest),
-		Entry("403: an app that may only read", func(t *tenant) *intunev1alpha1.DeviceConfigurationUserOverview {
-			emulator.AddApp(graphtest.App{TenantID: t.id, ClientID: t.clientID, ClientSecret: t.secret,
-				Permissions: []string{graphtest.PermissionRead}})
-			return newOverview(t, t.seed(graphtest.Overview{}))
-		}, intunev1alpha1.ReasonForbidden),
 		Entry("a wrong client secret", func(t *tenant) *intunev1alpha1.DeviceConfigurationUserOverview {
 			Expect(k8sClient.Update(ctx, t.secretObject("not-the-secret"))).To(Succeed())
 			return newOverview(t, t.seed(graphtest.Overview{}))
@@ -330,6 +325,23 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 			return newOverview(t, t.seed(graphtest.Overview{}))
 		}, intunev1alpha1.ReasonSecretNotFound),
 	)
+
+	It("recovers from Forbidden by itself once the permission is granted and consented", func() {
+		// The app may only read; the resource needs a PATCH.
+		t := newTenant(graphtest.PermissionRead)
+		o := newOverview(t, t.seed(graphtest.Overview{}))
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonForbidden)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionStalled)).NotTo(BeNil())
+		// Tried again slowly, not in a hot loop: backoff from 1s, growing with how long it has failed.
+		before := t.count(http.MethodPatch)
+		time.Sleep(5 * time.Second) // watch the backoff over a fixed span
+		Expect(t.count(http.MethodPatch)-before).To(BeNumerically("<=", 10), "PATCHes in 5s")
+
+		// The admin grants the permission and consents, in Entra ID: nothing changes in Kubernetes.
+		Expect(emulator.Grant(t.id, t.clientID, graphtest.PermissionReadWrite)).To(Succeed())
+		got = expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionStalled)).To(BeNil())
+	})
 
 	It("sends nothing to a throttled tenant before Retry-After has passed, for any of its resources", func() {
 		t := newTenant()

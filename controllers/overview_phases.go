@@ -149,6 +149,12 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 		wait := credentialsBackoff(r.credsRetry, failingFor(was, f.reason, p.now))
 		log.Info("Entra ID refused the credentials; trying again later", "message", f.message, "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
+	case f.reason == intunev1alpha1.ReasonForbidden:
+		// Permissions are granted and consented in Entra ID, where no watch sees it: look again on
+		// the credentials' slow backoff (the Graph client gets a fresh token on a 403 for this).
+		wait := credentialsBackoff(r.credsRetry, failingFor(was, f.reason, p.now))
+		log.Info("Graph refused the app the call; trying again later", "message", f.message, "retryAfter", wait)
+		return reconcile.Result{RequeueAfter: wait}, nil
 	case f.class == graph.ClassNeedsPerson:
 		log.Info("Graph sync needs a person", "reason", f.reason, "message", f.message)
 		return reconcile.Result{}, reconcile.TerminalError(err)

@@ -20,6 +20,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
+	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
@@ -72,6 +73,8 @@ var _ = BeforeSuite(func() {
 		SyncInterval:              syncInterval,
 		WorkloadIdentityTokenFile: tokenFile,
 		CredentialsRetry:          time.Second,
+		// A fresh token after a 403 every 2s rather than every minute, as CredentialsRetry scales.
+		GraphOptions: graph.Options{ForbiddenRenewal: 2 * time.Second},
 	})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()

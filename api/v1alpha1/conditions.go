@@ -30,15 +30,16 @@ const (
 	ReasonNotFound = "NotFound"
 	// ReasonThrottled: Graph or the operator's own budget asked to wait; retried after Retry-After.
 	ReasonThrottled = "Throttled"
-	// ReasonGraphUnavailable: a 5xx, a timeout, a reset connection or an unreadable answer; retried
-	// with backoff.
+	// ReasonGraphUnavailable: a 5xx, a timeout, a reset connection or an unreadable answer, from
+	// Graph or the login endpoint; retried with backoff.
 	ReasonGraphUnavailable = "GraphUnavailable"
 	// ReasonBadRequest: Graph refused the request as malformed (needs a person).
 	ReasonBadRequest = "BadRequest"
 	// ReasonInvalidSpec: the spec holds a value the operator cannot use, one the API server
 	// accepted under an older, looser CRD, so Graph is not written (needs a person).
 	ReasonInvalidSpec = "InvalidSpec"
-	// ReasonForbidden: the app lacks the Graph permission (needs a person).
+	// ReasonForbidden: the app lacks the Graph permission (needs a person; tried again on the slow
+	// backoff of InvalidCredentials, with a fresh token, since consent is given in Entra ID).
 	ReasonForbidden = "Forbidden"
 	// ReasonInvalidCredentials: Entra ID refused the credentials (needs a person; tried again on a
 	// slow backoff all the same, since a new secret takes a while to work everywhere).

@@ -95,11 +95,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.seeds = append(c.seeds, sd)
 		return err
 	})
-	fs.Func("fault", "inject a fault on Graph requests (repeatable, applied in order): comma-separated\n"+
-		"method=GET|PATCH, tenant=ID, config=ID, times=N (0: always), latency=DURATION,\n"+
-		"status=CODE, code=GraphCode, message=TEXT, retry-after=SECONDS,\n"+
-		"drop, malformed, no-content, discard-patch;\n"+
-		"e.g. method=PATCH,status=503,retry-after=1.5,times=2", func(s string) error {
+	fs.Func("fault", "inject a fault on Graph requests, or with token on the token endpoint (repeatable,\n"+
+		"applied in order): comma-separated token, method=GET|PATCH, tenant=ID, config=ID, times=N (0: always),\n"+
+		"latency=DURATION, hang, status=CODE, code=GraphCode, message=TEXT, retry-after=SECONDS,\n"+
+		"drop, malformed, html, no-content, discard-patch;\n"+
+		"e.g. method=PATCH,status=503,retry-after=1.5,times=2 or token,html,times=1", func(s string) error {
 		f, err := parseFault(s)
 		c.faults = append(c.faults, f)
 		return err

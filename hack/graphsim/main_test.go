@@ -184,7 +184,12 @@ func TestParseSpecs(t *testing.T) {
 	if d := cmp.Diff(want, f); d != "" || err != nil {
 		t.Errorf("parseFault: %v (-want +got):\n%s", err, d)
 	}
-	for _, bad := range []string{"status=abc", "bogus=1", "drop=maybe", "times=2"} {
+	f, err = parseFault("token,tenant=t,hang,html=true,times=1")
+	want = graphtest.Fault{Token: true, TenantID: "t", Hang: true, HTMLPage: true, Times: 1}
+	if d := cmp.Diff(want, f); d != "" || err != nil {
+		t.Errorf("parseFault: %v (-want +got):\n%s", err, d)
+	}
+	for _, bad := range []string{"status=abc", "bogus=1", "drop=maybe", "times=2", "token"} {
 		if _, err := parseFault(bad); err == nil {
 			t.Errorf("parseFault(%q) succeeded", bad)
 		}

@@ -92,6 +92,12 @@ func parseFault(spec string) (graphtest.Fault, error) {
 			return b
 		}
 		switch k {
+		case "token":
+			f.Token = flag()
+		case "hang":
+			f.Hang = flag()
+		case "html":
+			f.HTMLPage = flag()
 		case "method":
 			f.Method = strings.ToUpper(v)
 		case "tenant":
@@ -125,8 +131,8 @@ func parseFault(spec string) (graphtest.Fault, error) {
 			return graphtest.Fault{}, fmt.Errorf("--fault %q: %s: %w", spec, k, err)
 		}
 	}
-	if f.Status == 0 && f.Latency == 0 && !f.DropConnection && !f.MalformedBody && !f.NoContent && !f.DiscardPatch {
-		return graphtest.Fault{}, fmt.Errorf("--fault %q: does nothing; give status, latency, drop, malformed, no-content or discard-patch", spec)
+	if f.Status == 0 && f.Latency == 0 && !f.Hang && !f.DropConnection && !f.MalformedBody && !f.HTMLPage && !f.NoContent && !f.DiscardPatch {
+		return graphtest.Fault{}, fmt.Errorf("--fault %q: does nothing; give status, latency, hang, drop, malformed, html, no-content or discard-patch", spec)
 	}
 	return f, nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/go-logr/logr"
@@ -36,9 +35,9 @@ type Client interface {
 }
 
 // Calls are the overview's two calls. They are idempotent, send one request each (one more
-// after a 401, with a renewed token; a GET after a PATCH answered without the entity) and never
-// retry or sleep: a failure is returned at once for the caller to retry later, and a 429 (or a 503
-// with Retry-After) pauses the whole tenant first.
+// with a fresh token after a 401, or after a 403 at most once a minute; a GET after a PATCH
+// answered without the entity) and never retry or sleep: a failure is returned at once for the
+// caller to retry later, and a 429 (or a 503 with Retry-After) pauses the whole tenant first.
 type Calls interface {
 	// GetOverview reads the overview of a device configuration.
 	GetOverview(ctx context.Context, configurationID string) (Response, error)
@@ -56,8 +55,7 @@ var errInvalidConfigurationID = errors.New("the device configuration id is empty
 // client is the Client of one connection; bound to a job's Ticket, it is the job's Calls.
 type client struct {
 	pipeline runtime.Pipeline
-	cred     *credential
-	scope    string
+	bearer   *bearer
 	base     string // {graph}/{version}/deviceManagement/deviceConfigurations
 	timeout  time.Duration
 	pacer    *Pacer
@@ -86,9 +84,8 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	pacer := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
 	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}
 	return &client{
-		pipeline: newPipeline(cred, s.scope, observe, transport),
-		cred:     cred,
-		scope:    s.scope,
+		pipeline: newPipeline(observe, transport),
+		bearer:   newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal),
 		base:     s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
 		timeout:  opts.Timeout,
 		pacer:    pacer,
@@ -161,18 +158,22 @@ func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fi
 }
 
 // do sends one request through the pipeline, counted in the tenant's budget as it goes, within
-// the per-try timeout. After a 401 it renews the credential (a token Graph refuses may sit in
-// MSAL's cache) and tries once more. A 429, or a 503 with Retry-After, pauses the tenant: every
-// call of the tenant waits, not only this one.
+// the per-try timeout. After a 401 it drops the token (and the credential's cache: a token Graph
+// refuses may sit in MSAL's) and tries once more with a fresh one; after a 403 too, at most once a
+// minute, since a permission granted since the token was issued shows only in a new token. A 429,
+// or a 503 with Retry-After, pauses the tenant: every call of the tenant waits, not only this one.
 func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
 	for renewed := false; ; renewed = true {
+		token, gen, err := c.token(ctx)
+		if err != nil {
+			return nil, err
+		}
 		write := method != http.MethodGet
 		sentAt, err := c.admit(ctx, write)
 		if err != nil {
 			return nil, err
 		}
-		gen := c.cred.generation()
-		resp, err := c.try(ctx, method, u, body)
+		resp, err := c.try(ctx, method, u, body, token)
 		if err != nil {
 			return nil, err
 		}
@@ -181,11 +182,17 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 		}
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !renewed:
-			if rerr := c.cred.renew(gen); rerr != nil {
+			if rerr := c.bearer.drop(gen); rerr != nil {
 				return resp, nil
 			}
 			runtime.Drain(resp)
 			loggerFor(ctx, c.logger).V(1).Info("Graph refused the token, trying once more with a fresh one",
+				"tenant", c.tenant, "method", method)
+			continue
+		case resp.StatusCode == http.StatusForbidden && !renewed && c.bearer.dropForbidden(gen):
+			c.pacer.answered()
+			runtime.Drain(resp)
+			loggerFor(ctx, c.logger).V(1).Info("Graph refused the call, trying once more with a fresh token in case a permission was granted since",
 				"tenant", c.tenant, "method", method)
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
@@ -219,8 +226,15 @@ func (c *client) admit(ctx context.Context, write bool) (time.Time, error) {
 	}
 }
 
-// try sends one try of a request, bounded by the client's timeout.
-func (c *client) try(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
+// token returns the bearer's access token and its generation, within the client's timeout.
+func (c *client) token(ctx context.Context) (string, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.bearer.token(ctx)
+}
+
+// try sends one try of a request with token, bounded by the client's timeout.
+func (c *client) try(ctx context.Context, method, u string, body []byte, token string) (*http.Response, error) {
 	tryCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	// The body download policy reads the body inside the pipeline: cancelling after it is safe.
 	defer cancel()
@@ -228,6 +242,11 @@ func (c *client) try(ctx context.Context, method, u string, body []byte) (*http.
 	if err != nil {
 		return nil, &Error{Err: err}
 	}
+	if req.Raw().URL.Scheme != "https" {
+		// Config accepts https only; a token never travels in the clear.
+		return nil, &Error{Err: errors.New("graph: refusing to send a token over " + req.Raw().URL.Scheme)}
+	}
+	req.Raw().Header.Set("Authorization", "Bearer "+token)
 	req.Raw().Header.Set("Accept", "application/json")
 	if body != nil {
 		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
@@ -303,13 +322,9 @@ func asError(err error) *Error {
 	return &Error{Err: err}
 }
 
-// CheckCredentials implements Client.
+// CheckCredentials implements Client. The token it obtains is the one the calls use.
 func (c *client) CheckCredentials(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	// EnableCAE as the bearer-token policy does, so that both share one token cache.
-	_, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}, EnableCAE: true})
-	if err != nil {
+	if _, _, err := c.token(ctx); err != nil {
 		return asError(err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
 )
 
 // Cloud is a Microsoft national cloud.
@@ -125,17 +126,32 @@ type Options struct {
 	// Logger receives a V(1) line per try; a logger in the call's context
 	// takes precedence. The zero value discards.
 	Logger logr.Logger
+	// ForbiddenRenewal is the least time between two fresh tokens that a 403
+	// asks for (default 1m): a permission granted since the token was issued
+	// shows only in a new token, but an app that truly lacks it must not ask
+	// the token endpoint with every call.
+	ForbiddenRenewal time.Duration
+	// Clock is the time of the token's expiry and of ForbiddenRenewal;
+	// default the real clock.
+	Clock clock.PassiveClock
 }
 
 // Defaults of Options.
 const (
-	DefaultTimeout = 30 * time.Second
+	DefaultTimeout          = 30 * time.Second
+	DefaultForbiddenRenewal = time.Minute
 )
 
 // withDefaults returns o with zero fields set to their defaults.
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.ForbiddenRenewal <= 0 {
+		o.ForbiddenRenewal = DefaultForbiddenRenewal
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
 	return o
 }

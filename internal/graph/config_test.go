@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 )
 
@@ -240,7 +241,7 @@ func TestNewClientNeedsPacers(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
-	want := Options{Timeout: 30 * time.Second}
+	want := Options{Timeout: 30 * time.Second, ForbiddenRenewal: time.Minute, Clock: clock.RealClock{}}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Options{}, "Logger")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

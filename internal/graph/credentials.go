@@ -1,12 +1,15 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -68,7 +71,7 @@ func newCredentialFactory(cfg Config, s settings, transport policy.Transporter) 
 	}
 }
 
-// credential is the TokenCredential of a client's bearer-token policy. It
+// credential is the TokenCredential a client's bearer gets its tokens from. It
 // turns azidentity's failures into *tokenError and can start over with a
 // fresh azidentity credential when Graph refuses a token.
 type credential struct {
@@ -78,7 +81,6 @@ type credential struct {
 
 	mu  sync.Mutex
 	cur azcore.TokenCredential
-	gen uint64
 }
 
 func newCredential(kind CredentialKind, tokenFile string, build func() (azcore.TokenCredential, error)) (*credential, error) {
@@ -106,33 +108,21 @@ func (c *credential) GetToken(ctx context.Context, tro policy.TokenRequestOption
 	rec := &transportRecorder{}
 	tk, err := cur.GetToken(context.WithValue(ctx, transportRecorderKey{}, rec), tro)
 	if err != nil {
-		return azcore.AccessToken{}, newTokenError(ctx, c.kind, err, rec.get())
+		unreadable, transportErr := rec.get()
+		return azcore.AccessToken{}, newTokenError(ctx, c.kind, err, transportErr, unreadable)
 	}
 	return tk, nil
 }
 
-// generation identifies the current azidentity credential.
-func (c *credential) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// renew replaces the azidentity credential, dropping its cached tokens,
-// unless it was already replaced since generation seen: concurrent calls that
-// all got a 401 for the same token renew it once.
-func (c *credential) renew(seen uint64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != seen {
-		return nil
-	}
+// reset replaces the azidentity credential with a fresh one, whose token cache is empty.
+func (c *credential) reset() error {
 	cur, err := c.build()
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
 	c.cur = cur
-	c.gen++
+	c.mu.Unlock()
 	return nil
 }
 
@@ -153,7 +143,8 @@ type tokenError struct {
 	code        string // the OAuth error, e.g. invalid_client
 	description string // first line of error_description
 	detail      string // what happened, when there was no answer
-	transient   bool   // worth trying again later: no answer, 5xx, 429, a timeout
+	transient   bool   // worth trying again later: no answer, 5xx, 429, a timeout, an unreadable answer
+	unreadable  bool   // the login endpoint answered with a body that is not JSON: detail says what
 	missingFile bool   // the workload identity token file cannot be read
 	transport   error  // the last transport error, when the login endpoint did not answer
 	cause       error
@@ -186,7 +177,7 @@ func (e *tokenError) Unwrap() error { return e.cause }
 const maxDetail = 300
 
 // newTokenError describes an azidentity failure.
-func newTokenError(ctx context.Context, kind CredentialKind, err error, transportErr error) *tokenError {
+func newTokenError(ctx context.Context, kind CredentialKind, err error, transportErr error, unreadable *unreadableAnswer) *tokenError {
 	te := &tokenError{kind: kind, cause: err}
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil {
@@ -198,6 +189,10 @@ func newTokenError(ctx context.Context, kind CredentialKind, err error, transpor
 	switch {
 	case ctx.Err() != nil:
 		te.detail, te.transient = "the token request did not finish in time", true
+	case unreadable != nil:
+		// A captive portal, a proxy's or an outage page: MSAL cannot read it, and says so in an
+		// error without the response. It is not Entra ID refusing the credentials.
+		te.detail, te.transient, te.unreadable = unreadable.String(), true, true
 	case transportErr != nil:
 		te.detail, te.transient = "the login endpoint could not be reached: "+firstLine(transportErr.Error()), true
 		te.transport = transportErr
@@ -240,12 +235,14 @@ func firstLine(s string) string {
 	return line
 }
 
-// transportRecorder keeps the last transport error of one token acquisition:
-// azidentity folds it into a message, and whether the login endpoint answered
+// transportRecorder keeps the last transport error of one token acquisition,
+// and whether the last answer was unreadable: azidentity folds both into a
+// message, and whether the login endpoint answered with something it meant
 // decides between "try again" and "fix the credentials".
 type transportRecorder struct {
-	mu  sync.Mutex
-	err error
+	mu         sync.Mutex
+	err        error
+	unreadable *unreadableAnswer
 }
 
 type transportRecorderKey struct{}
@@ -256,24 +253,70 @@ func (r *transportRecorder) set(err error) {
 	r.mu.Unlock()
 }
 
-func (r *transportRecorder) get() error {
+func (r *transportRecorder) answered(u *unreadableAnswer) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
+	r.unreadable = u
+	r.mu.Unlock()
 }
 
-// recordingTransport is the credential's transport: it notes transport errors
-// in the recorder of the token acquisition that sent the request.
+func (r *transportRecorder) get() (*unreadableAnswer, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unreadable, r.err
+}
+
+// unreadableAnswer is a successful answer of the login endpoint whose body is
+// not JSON, as a captive portal, a proxy or an outage page gives.
+type unreadableAnswer struct {
+	status    int
+	mediaType string
+}
+
+// String says what was answered, without the body and with nothing that
+// changes from one answer to the next.
+func (u *unreadableAnswer) String() string {
+	what := "a body that is not a token response"
+	if strings.EqualFold(u.mediaType, "text/html") {
+		what = "an HTML page instead of a token (a proxy, a captive portal or an outage page may stand in the way)"
+	}
+	return fmt.Sprintf("the login endpoint answered %d with %s", u.status, what)
+}
+
+// recordingTransport is the credential's transport: it notes transport errors,
+// and successful answers whose body is not JSON, in the recorder of the token
+// acquisition that sent the request.
 type recordingTransport struct {
 	next policy.Transporter
 }
 
 func (t recordingTransport) Do(req *http.Request) (*http.Response, error) {
+	rec, ok := req.Context().Value(transportRecorderKey{}).(*transportRecorder)
 	resp, err := t.next.Do(req)
-	if err != nil {
-		if rec, ok := req.Context().Value(transportRecorderKey{}).(*transportRecorder); ok {
-			rec.set(err)
-		}
+	if !ok {
+		return resp, err
 	}
-	return resp, err
+	if err != nil {
+		rec.set(err)
+		return resp, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		rec.answered(nil) // MSAL reports the status itself, with the response
+		return resp, nil
+	}
+	// The login endpoint's answers are small (and bounded by the transport): read the body to
+	// see whether it is JSON, and hand it on.
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		rec.set(err)
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if json.Valid(body) {
+		rec.answered(nil)
+	} else {
+		mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		rec.answered(&unreadableAnswer{status: resp.StatusCode, mediaType: mediaType})
+	}
+	return resp, nil
 }

@@ -147,3 +147,64 @@ func TestUntrustedServer(t *testing.T) {
 		t.Errorf("%v classified %+v, want Retryable about TLS", err, got)
 	}
 }
+
+// TestTokenEndpointFaults: a token endpoint that fails for a while (an outage page with status 200,
+// 5xx, no answer in time, a dropped connection, a truncated answer) is a transient fault, retried
+// on the normal backoff, with nothing in the message that blames the credentials; once it answers
+// again the same client works.
+func TestTokenEndpointFaults(t *testing.T) {
+	tests := map[string]struct {
+		fault   graphtest.Fault
+		timeout time.Duration // the client's; the hang outlasts the short one
+	}{
+		"an HTML page with status 200": {graphtest.Fault{HTMLPage: true}, 300 * time.Millisecond},
+		"an HTML page with status 502": {graphtest.Fault{HTMLPage: true, Status: 502}, 300 * time.Millisecond},
+		"500":                          {graphtest.Fault{Status: 500}, 300 * time.Millisecond},
+		"502":                          {graphtest.Fault{Status: 502}, 300 * time.Millisecond},
+		"503":                          {graphtest.Fault{Status: 503, RetryAfter: "1"}, 300 * time.Millisecond},
+		"504":                          {graphtest.Fault{Status: 504}, 300 * time.Millisecond},
+		"a hang":                       {graphtest.Fault{Hang: true}, 300 * time.Millisecond},
+		"a dropped connection":         {graphtest.Fault{DropConnection: true}, 300 * time.Millisecond},
+		"a truncated answer":           {graphtest.Fault{MalformedBody: true}, 300 * time.Millisecond},
+		// azidentity retries a 5xx twice, and gives up within the default timeout.
+		"503, azidentity's retries spent": {graphtest.Fault{Status: 503}, DefaultTimeout},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEmulator(t, graphtest.Options{})
+			tc.fault.Token = true
+			e.Inject(tc.fault)
+			opts := fastOptions()
+			opts.Timeout = tc.timeout
+			c := e.client(t, e.config(), opts)
+			ctx := testContext(t)
+
+			for call, err := range map[string]error{
+				"CheckCredentials": c.CheckCredentials(ctx),
+				"GetOverview":      func() error { _, err := c.GetOverview(ctx, configID); return err }(),
+			} {
+				got := Classify(err)
+				if got.Class != ClassRetryable || got.Reason != ReasonGraphUnavailable {
+					t.Errorf("%s: %v classified %+v, want Retryable GraphUnavailable", call, err, got)
+				}
+				for _, blame := range []string{"client secret", "credential in", "tenant id", "check the"} {
+					if strings.Contains(got.Message, blame) {
+						t.Errorf("%s: message %q blames the credentials (%q)", call, got.Message, blame)
+					}
+				}
+				t.Logf("%s: %s", call, got.Message)
+				if !strings.Contains(got.Message, "login endpoint") {
+					t.Errorf("%s: message %q does not name the login endpoint", call, got.Message)
+				}
+			}
+			if n := len(e.graphRequests()); n != 0 {
+				t.Errorf("%d Graph requests without a token", n)
+			}
+			e.ClearFaults()
+			if _, err := c.GetOverview(ctx, configID); err != nil {
+				t.Errorf("after the token endpoint recovered: %v", err)
+			}
+		})
+	}
+}

@@ -17,10 +17,12 @@
 // tenant's jobs run at once. Jobs run on goroutines of the pacer, so that no
 // caller waits on the budget, on Retry-After or on a Graph that hangs.
 //
-// Requests go through an azcore pipeline that authorises them with a bearer
-// token and tags every try with a fresh client-request-id; each request is
-// sent once, bounded by a timeout, with one more try after a 401 with a fresh
-// token. A failure is returned at once, for the caller to retry later; a 429
+// Requests carry a bearer token the client holds until shortly before it
+// expires, and go through an azcore pipeline that tags every try with a fresh
+// client-request-id; each request is sent once, bounded by a timeout, with one
+// more try with a fresh token (bypassing every token cache) after a 401, and
+// after a 403 at most once a minute, since a permission granted and consented
+// since the token was issued shows only in a new token. A failure is returned at once, for the caller to retry later; a 429
 // (or a 503 with Retry-After, fractional seconds included) pauses the tenant
 // first. Response bodies are read up to a fixed size.
 //

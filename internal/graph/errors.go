@@ -149,9 +149,19 @@ const defaultThrottleWait = 2 * time.Second
 
 // Classify maps any error of this package (and the errors it wraps) to a
 // class, a reason and a message. It is the one place that decides what a
-// status code, a transport failure or a token failure means. Classify(nil)
-// is the zero Classification.
+// status code, a transport failure or a token failure means. The message
+// holds none of the per-request ids and timestamps that Graph, Intune and
+// Entra ID put in theirs (see withoutRequestIDs), so that two failures that
+// differ only in those give the same condition. Classify(nil) is the zero
+// Classification.
 func Classify(err error) Classification {
+	c := classifyError(err)
+	c.Message = withoutRequestIDs(c.Message)
+	return c
+}
+
+// classifyError is Classify, before the message drops what changes with every request.
+func classifyError(err error) Classification {
 	if err == nil {
 		return Classification{}
 	}
@@ -258,6 +268,9 @@ func graphSays(e *Error) string {
 // classifyTokenError classifies a failure to obtain a token.
 func classifyTokenError(e *tokenError) Classification {
 	if e.transient {
+		if e.unreadable {
+			return unavailable("cannot obtain a token: " + e.detail + "; retrying")
+		}
 		if e.transport != nil {
 			c := classifyTransport(e.transport, "the login endpoint")
 			c.Message = "cannot obtain a token: " + c.Message

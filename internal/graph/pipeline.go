@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/go-logr/logr"
@@ -86,8 +85,8 @@ func clientRequestIDPolicy(req *policy.Request) (*http.Response, error) {
 	return req.Next()
 }
 
-// observePolicy counts and logs every try that reached the network. It runs
-// after the bearer-token policy and logs no header at all.
+// observePolicy counts and logs every try that reached the network. It logs
+// no header at all, so never the Authorization header.
 type observePolicy struct {
 	logger logr.Logger
 	tenant string
@@ -133,14 +132,13 @@ func loggerFor(ctx context.Context, base logr.Logger) logr.Logger {
 	return base
 }
 
-// newPipeline assembles the client's azcore pipeline: the bearer token, the client-request-id and
-// the observation of the try. It sends each request once: azcore's retry policy is switched off,
-// since a retry would spend budget the pacer did not grant and hold the job's goroutine; the
-// caller tries again later instead.
-func newPipeline(cred azcore.TokenCredential, scope string, observe observePolicy, transport policy.Transporter) runtime.Pipeline {
+// newPipeline assembles the client's azcore pipeline: the client-request-id and the observation
+// of the try (the caller sets the Authorization header, from its bearer). It sends each request
+// once: azcore's retry policy is switched off, since a retry would spend budget the pacer did not
+// grant and hold the job's goroutine; the caller tries again later instead.
+func newPipeline(observe observePolicy, transport policy.Transporter) runtime.Pipeline {
 	return runtime.NewPipeline("overview-operator-graph", "v1", runtime.PipelineOptions{
 		PerRetry: []policy.Policy{
-			policy.Policy(runtime.NewBearerTokenPolicy(cred, []string{scope}, nil)),
 			policyFunc(clientRequestIDPolicy),
 			observe,
 		},

@@ -64,6 +64,24 @@ func (s *Server) AddApp(app App) {
 	s.tenants[strings.ToLower(app.TenantID)] = true
 }
 
+// Grant replaces the permissions of a registered app, as an admin who grants (or removes)
+// application permissions and consents does: tokens issued from then on carry the new roles, and
+// tokens issued before keep the old ones until they expire, as in Entra ID, so a client sees the
+// change only with a new token. An empty list removes every permission. It returns an error if
+// the app is not registered.
+func (s *Server) Grant(tenantID, clientID string, permissions ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := newAppKey(tenantID, clientID)
+	app, ok := s.apps[key]
+	if !ok {
+		return fmt.Errorf("graphtest: no app %q in tenant %q", clientID, tenantID)
+	}
+	app.Permissions = append([]string{}, permissions...)
+	s.apps[key] = app
+	return nil
+}
+
 func (s *Server) app(tenantID, clientID string) (App, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

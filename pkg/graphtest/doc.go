@@ -14,8 +14,16 @@
 //   - Graph: GET and PATCH /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview
 //     on configurations that a test seeds; 401 InvalidAuthenticationToken, 403 without the
 //     permission, 404 ResourceNotFound, 400 BadRequest for a body Graph would refuse, 429
-//     TooManyRequests with Retry-After past Intune's limits. Every answer carries request-id, the
+//     TooManyRequests with Retry-After past Intune's limits. An app's permissions are the roles of
+//     the tokens issued to it: Grant changes them for the tokens issued from then on, as consent in
+//     Entra ID does, so a client that holds an older token stays forbidden until it gets a new one. Every answer carries request-id, the
 //     echoed client-request-id and x-ms-ags-diagnostic.
+//
+// Faults (Inject) misbehave on Graph requests, or, with Fault.Token, on the token endpoint of one
+// tenant or all: 429 and 5xx answers (with or without Retry-After), added latency, a hang until the
+// client gives up, dropped connections, malformed bodies, an HTML page with status 200 (a captive
+// portal or an outage page), 204 and PATCHes that are not kept; each for Times requests or until
+// ClearFaults.
 //
 // Every request is logged (Requests, CountRequests), so a test can check what a client sent, such
 // as the exact PATCH body, and when.
@@ -42,6 +50,7 @@
 //	// with a token for srv.URL()+"/.default".
 //
 //	srv.Inject(graphtest.Fault{Method: "PATCH", Status: 503, RetryAfter: "1.5", Times: 1})
+//	srv.Inject(graphtest.Fault{Token: true, TenantID: tenant, HTMLPage: true, Times: 1})
 //	patches := srv.CountRequests(func(r graphtest.Request) bool { return r.Method == "PATCH" })
 //
 // The same emulator runs as a program: go run ./hack/graphsim.

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -85,6 +86,11 @@ type oauthRefusal struct {
 // secret (form or HTTP Basic), a client assertion signed by the app's certificate, or a federated
 // token from FederatedToken. It fills the log entry's tenant and client.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantID string, rec *Request) int {
+	if fault, ok := s.takeFault(true, r.Method, tenantID, ""); ok {
+		if status, answered := s.playTokenFault(w, r, fault); answered {
+			return status
+		}
+	}
 	token, refusal := s.token(r, tenantID, rec)
 	if refusal != nil {
 		return writeOAuthError(w, refusal.status, refusal.code, refusal.aadsts, refusal.description)
@@ -98,6 +104,46 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantID str
 		"ext_expires_in": seconds,
 		"access_token":   token,
 	})
+}
+
+// playTokenFault plays fault on a token request. answered is false when the token endpoint is
+// still to answer (a fault of Latency only); status is 0 when nothing was answered.
+func (s *Server) playTokenFault(w http.ResponseWriter, r *http.Request, fault Fault) (status int, answered bool) {
+	if fault.answers() {
+		// net/http notices a client that goes away (and ends r's context) only once the body is read.
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 64<<10))
+	}
+	if !s.delay(r, fault) {
+		return 0, true
+	}
+	switch {
+	case fault.DropConnection:
+		dropConnection(w)
+		return 0, true
+	case fault.HTMLPage:
+		return writeHTMLPage(w, fault.Status), true
+	case fault.Status != 0:
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		code, description := fault.Code, fault.Message
+		if code == "" {
+			code = "server_error"
+			if fault.Status == http.StatusServiceUnavailable || fault.Status == http.StatusTooManyRequests {
+				code = "temporarily_unavailable"
+			}
+		}
+		if description == "" {
+			description = "The service is temporarily unavailable (" + http.StatusText(fault.Status) + "). Retry later."
+		}
+		return writeOAuthError(w, fault.Status, code, 0, description), true
+	case fault.MalformedBody:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"token_type":"Bearer","expires_in":`)
+		return http.StatusOK, true
+	}
+	return 0, false
 }
 
 func (s *Server) token(r *http.Request, tenantID string, rec *Request) (string, *oauthRefusal) {

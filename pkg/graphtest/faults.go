@@ -1,26 +1,33 @@
 package graphtest
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// Fault is a misbehaviour that the emulator plays on matching Graph requests (never on token
-// requests), so that tests can see how a client copes, deterministically.
+// Fault is a misbehaviour that the emulator plays on matching requests, so that tests can see how
+// a client copes, deterministically. A fault applies to Graph requests, or with Token set to
+// Entra ID's token endpoint instead; never to both.
 //
-// Faults apply after the bearer check and the throttling check (a refused or throttled request
-// does not use one up) and before everything else. For each request the first injected fault that
-// matches and has uses left applies, and only that one. Status, DropConnection and MalformedBody
-// answer in place of the service: the request changes nothing. NoContent and DiscardPatch change
-// how a PATCH is handled, so a fault that sets only those (and maybe Latency) matches PATCH
-// requests only.
+// Faults on Graph apply after the bearer check and the throttling check (a refused or throttled
+// request does not use one up) and before everything else. Faults on the token endpoint apply
+// before it reads the request: a faulted token request issues no token. For each request the first
+// injected fault that matches and has uses left applies, and only that one. Status,
+// DropConnection, MalformedBody, HTMLPage and Hang answer in place of the service: the request
+// changes nothing. NoContent and DiscardPatch change how a PATCH is handled, so a fault that sets
+// only those (and maybe Latency) matches Graph PATCH requests only.
 //
 // Note on DropConnection: Go's http.Transport may resend an idempotent request (a GET) on a new
 // connection when a reused connection closes without an answer, so a test that must see a GET fail
 // lets the fault apply more than once (Times >= 2, or 0 and ClearFaults).
 type Fault struct {
-	// Method is "GET" or "PATCH"; "" matches both.
+	// Token makes the fault apply to token requests (POST /{tenant}/oauth2/v2.0/token) instead of
+	// Graph requests, for TenantID's tenant (the tenant in the path) or every tenant. Method,
+	// if set, must then be "POST"; ConfigurationID, NoContent and DiscardPatch do not apply.
+	Token bool
+	// Method is "GET" or "PATCH" ("POST" for a token fault); "" matches any.
 	Method string
 	// TenantID restricts the fault to one tenant; "" matches any.
 	TenantID string
@@ -30,8 +37,13 @@ type Fault struct {
 	Times int
 	// Latency is added before answering (the answer is abandoned if the client goes away first).
 	Latency time.Duration
+	// Hang holds the request without an answer until the client gives up (its context ends or its
+	// timeout passes) or the server closes: an answer slower than any client's timeout.
+	Hang bool
 	// Status, if non-zero, is answered with Graph's error body, carrying Code (or the usual code for
-	// the status) and Message (or a default).
+	// the status) and Message (or a default); on the token endpoint, with Entra ID's OAuth error
+	// body (Code, e.g. "temporarily_unavailable", or "server_error"), and Message as its
+	// error_description. With HTMLPage it is the status of the page.
 	Status  int
 	Code    string
 	Message string
@@ -39,8 +51,12 @@ type Fault struct {
 	RetryAfter string
 	// DropConnection closes the TCP connection without an answer.
 	DropConnection bool
-	// MalformedBody answers 200 with a body that is not valid JSON.
+	// MalformedBody answers 200 with a body that is not valid JSON (a truncated entity, or a
+	// truncated token response).
 	MalformedBody bool
+	// HTMLPage answers with an HTML page (text/html) and status 200, or Status if set, as a captive
+	// portal, a TLS-inspecting proxy or an outage page gives.
+	HTMLPage bool
 	// NoContent makes a PATCH apply and answer 204 with no body.
 	NoContent bool
 	// DiscardPatch makes a PATCH answer 200 with the request's values but not keep them.
@@ -49,14 +65,19 @@ type Fault struct {
 
 // answers reports whether the fault replaces the service's answer.
 func (f Fault) answers() bool {
-	return f.Status != 0 || f.DropConnection || f.MalformedBody
+	return f.Status != 0 || f.DropConnection || f.MalformedBody || f.HTMLPage || f.Hang
 }
 
-func (f Fault) matches(method, tenantID, configurationID string) bool {
+// matches reports whether the fault applies to a request; token is true for a token request,
+// whose configurationID is "".
+func (f Fault) matches(token bool, method, tenantID, configurationID string) bool {
+	if f.Token != token {
+		return false
+	}
 	if f.Method != "" && !strings.EqualFold(f.Method, method) {
 		return false
 	}
-	if !f.answers() && (f.NoContent || f.DiscardPatch) && method != http.MethodPatch {
+	if !f.answers() && (f.NoContent || f.DiscardPatch) && (token || method != http.MethodPatch) {
 		return false
 	}
 	if f.TenantID != "" && !strings.EqualFold(f.TenantID, tenantID) {
@@ -90,11 +111,11 @@ func (s *Server) ClearFaults() {
 }
 
 // takeFault finds the fault for a request and uses it up once; ok is false if none matches.
-func (s *Server) takeFault(method, tenantID, configurationID string) (f Fault, ok bool) {
+func (s *Server) takeFault(token bool, method, tenantID, configurationID string) (f Fault, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, af := range s.faults {
-		if !af.matches(method, tenantID, configurationID) {
+		if !af.matches(token, method, tenantID, configurationID) {
 			continue
 		}
 		if af.left > 0 {
@@ -118,4 +139,45 @@ func dropConnection(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// delay plays a fault's Latency and Hang. It reports false when the client went away or the server
+// closed first: the request then gets no answer.
+func (s *Server) delay(r *http.Request, f Fault) bool {
+	var wait <-chan time.Time
+	switch {
+	case f.Hang:
+		// no timer: only the client or Close ends the wait
+	case f.Latency > 0:
+		t := time.NewTimer(f.Latency)
+		defer t.Stop()
+		wait = t.C
+	default:
+		return true
+	}
+	select {
+	case <-wait:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// htmlPage is what a captive portal or an outage page answers instead of the service.
+const htmlPage = `<!DOCTYPE html>
+<html><head><title>Service unavailable</title></head>
+<body><h1>We'll be back soon</h1><p>This site is temporarily unavailable. Please try again later.</p></body></html>
+`
+
+// writeHTMLPage answers with htmlPage and status (200 if 0).
+func writeHTMLPage(w http.ResponseWriter, status int) int {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, htmlPage)
+	return status
 }

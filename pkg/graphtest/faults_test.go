@@ -229,7 +229,7 @@ func TestFaultMatching(t *testing.T) {
 		t.Errorf("statuses (-want +got):\n%s", d)
 	}
 
-	// Token requests are never faulted.
+	// Graph faults never apply to token requests.
 	res := postForm(t, srv.Client(), tokenURL(srv, tenantB), secretForm(srv, clientRW, secret))
 	if res.status != http.StatusOK {
 		t.Errorf("a token request was faulted: %d", res.status)
@@ -266,5 +266,138 @@ func TestLogHoldsWhatGraphHeld(t *testing.T) {
 	}
 	if !slices.Equal(held, want) {
 		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(held, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestTokenFaults(t *testing.T) {
+	cases := map[string]struct {
+		fault       Fault
+		wantStatus  int
+		wantType    string // the Content-Type's media type
+		wantOAuth   string // the OAuth error code, for a Status answer
+		wantRetryAt string
+	}{
+		"500":                      {Fault{Status: 500}, 500, "application/json", "server_error", ""},
+		"502":                      {Fault{Status: 502}, 502, "application/json", "server_error", ""},
+		"503 with Retry-After":     {Fault{Status: 503, RetryAfter: "5"}, 503, "application/json", "temporarily_unavailable", "5"},
+		"504 with a code":          {Fault{Status: 504, Code: "gateway_timeout"}, 504, "application/json", "gateway_timeout", ""},
+		"an HTML page with 200":    {Fault{HTMLPage: true}, 200, "text/html", "", ""},
+		"an HTML page with 502":    {Fault{HTMLPage: true, Status: 502}, 502, "text/html", "", ""},
+		"a truncated token answer": {Fault{MalformedBody: true}, 200, "application/json", "", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv := newTestServer(t, Options{})
+			tc.fault.Token, tc.fault.Times = true, 2
+			srv.Inject(tc.fault)
+			// A fault on the token endpoint leaves Graph alone, and is not used up by it.
+			if res := call(t, srv.Client(), http.MethodGet, srv.URL()+overviewPath("v1.0", configA), mustToken(t, srv, tenantA, clientRW), "", nil); res.status != http.StatusOK {
+				t.Fatalf("Graph GET: %d %s", res.status, res.body)
+			}
+			for i := range 2 {
+				res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv, clientRW, secret))
+				mediaType, _, _ := strings.Cut(res.header.Get("Content-Type"), ";")
+				if res.status != tc.wantStatus || mediaType != tc.wantType || res.header.Get("Retry-After") != tc.wantRetryAt {
+					t.Fatalf("answer %d: %d %q Retry-After %q, want %d %q %q: %s", i, res.status, mediaType,
+						res.header.Get("Retry-After"), tc.wantStatus, tc.wantType, tc.wantRetryAt, res.body)
+				}
+				if strings.Contains(string(res.body), "access_token") && json.Valid(res.body) {
+					t.Fatalf("answer %d issued a token: %s", i, res.body)
+				}
+				if tc.wantOAuth != "" {
+					if tr := decodeToken(t, res); tr.Error != tc.wantOAuth || tr.ErrorDescription == "" {
+						t.Errorf("answer %d: error %q %q, want %q with a description", i, tr.Error, tr.ErrorDescription, tc.wantOAuth)
+					}
+				}
+			}
+			// Times counts down: the third token request gets a token.
+			res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv, clientRW, secret))
+			if tr := decodeToken(t, res); res.status != http.StatusOK || tr.AccessToken == "" {
+				t.Fatalf("after the fault: %d %s", res.status, res.body)
+			}
+			if n := srv.CountRequests(func(r Request) bool { return r.Kind == KindToken }); n != 3 {
+				t.Errorf("%d token requests logged, want 3", n)
+			}
+		})
+	}
+}
+
+func TestTokenFaultMatching(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	srv.AddApp(App{TenantID: tenantB, ClientID: clientRW, ClientSecret: secret})
+	srv.Inject(Fault{Token: true, TenantID: tenantB, Status: 503, Times: 1})
+	srv.Inject(Fault{Token: true, Method: http.MethodGet, Status: 500}) // token requests are POSTs
+	srv.Inject(Fault{Token: true, NoContent: true})                     // does nothing to a token request
+	srv.Inject(Fault{Token: true, Status: 502, Times: 1})               // any tenant
+
+	var got []int
+	for _, tenant := range []string{tenantA, tenantB, tenantB, tenantA} {
+		got = append(got, postForm(t, srv.Client(), tokenURL(srv, tenant), secretForm(srv, clientRW, secret)).status)
+	}
+	if d := cmp.Diff([]int{502, 503, 200, 200}, got); d != "" {
+		t.Errorf("statuses (-want +got):\n%s", d)
+	}
+	// Graph is not faulted by token faults.
+	srv.Inject(Fault{Token: true, Status: 500})
+	if res := call(t, srv.Client(), http.MethodGet, srv.URL()+overviewPath("v1.0", configA), mustToken(t, srv, tenantA, clientRW), "", nil); res.status != http.StatusOK {
+		t.Errorf("Graph GET under a token fault: %d", res.status)
+	}
+}
+
+func TestTokenHangAndDrop(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, Options{})
+	srv.Inject(Fault{Token: true, Hang: true, Times: 1})
+	impatient := srv.Client()
+	impatient.Timeout = 200 * time.Millisecond
+	form := secretForm(srv, clientRW, secret)
+	if res, err := impatient.PostForm(tokenURL(srv, tenantA), form); err == nil {
+		res.Body.Close()
+		t.Fatalf("a hanging token request was answered %d", res.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.CountRequests(func(r Request) bool { return r.Kind == KindToken }) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the handler notices the client went away asynchronously
+	}
+	if log := srv.Requests(); len(log) != 1 || log[0].Kind != KindToken || log[0].Status != 0 {
+		t.Errorf("log %+v, want one token request without an answer", log)
+	}
+
+	srv.Inject(Fault{Token: true, DropConnection: true, Times: 1})
+	if res, err := srv.Client().PostForm(tokenURL(srv, tenantA), form); err == nil {
+		res.Body.Close()
+		t.Fatalf("a dropped token request was answered %d", res.StatusCode)
+	}
+	// Latency alone delays the token, which is then issued.
+	srv.Inject(Fault{Token: true, Latency: 100 * time.Millisecond, Times: 1})
+	start := time.Now()
+	res := postForm(t, srv.Client(), tokenURL(srv, tenantA), form)
+	if tr := decodeToken(t, res); res.status != http.StatusOK || tr.AccessToken == "" || time.Since(start) < 100*time.Millisecond {
+		t.Errorf("after a latency fault: %d %s in %v", res.status, res.body, time.Since(start))
+	}
+}
+
+func TestHangAndHTMLPageOnGraph(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	u := srv.URL() + overviewPath("v1.0", configA)
+	srv.Inject(Fault{HTMLPage: true, Times: 1})
+	res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":5}`, nil)
+	if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") || json.Valid(res.body) {
+		t.Fatalf("got %d %q %q, want 200 with an HTML page", res.status, res.header.Get("Content-Type"), res.body)
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount == 5 {
+		t.Error("a PATCH answered by an HTML page applied")
+	}
+
+	srv.Inject(Fault{Hang: true, Times: 1})
+	impatient := srv.Client()
+	impatient.Timeout = 200 * time.Millisecond
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if res, err := impatient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("a hanging GET was answered %d", res.StatusCode)
 	}
 }

@@ -74,23 +74,16 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		return writeGraphError(w, http.StatusTooManyRequests, "TooManyRequests", "")
 	}
 
-	fault, faulted := s.takeFault(r.Method, claims.TenantID, route.configurationID)
-	if faulted && fault.Latency > 0 {
-		t := time.NewTimer(fault.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return 0
-		case <-s.closed:
-			t.Stop()
-			return 0
-		}
+	fault, faulted := s.takeFault(false, r.Method, claims.TenantID, route.configurationID)
+	if faulted && !s.delay(r, fault) {
+		return 0
 	}
 	switch {
 	case faulted && fault.DropConnection:
 		dropConnection(w)
 		return 0
+	case faulted && fault.HTMLPage:
+		return writeHTMLPage(w, fault.Status)
 	case faulted && fault.Status != 0:
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)

@@ -235,6 +235,31 @@ func TestForbidden(t *testing.T) {
 	}
 }
 
+// TestGrantLater: a permission granted after a token was issued shows in the next token only.
+func TestGrantLater(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	u := srv.URL() + overviewPath("v1.0", configA)
+	before := mustToken(t, srv, tenantA, clientRO)
+	if err := srv.Grant(tenantA, clientRO, PermissionReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	if res := call(t, srv.Client(), http.MethodPatch, u, before, `{"successCount":4}`, nil); res.status != http.StatusForbidden {
+		t.Errorf("PATCH with the token issued before the grant: %d, want 403", res.status)
+	}
+	if res := call(t, srv.Client(), http.MethodPatch, u, mustToken(t, srv, tenantA, clientRO), `{"successCount":4}`, nil); res.status != http.StatusOK {
+		t.Errorf("PATCH with a token issued after the grant: %d %s, want 200", res.status, res.body)
+	}
+	if err := srv.Grant(tenantA, clientRO); err != nil {
+		t.Fatal(err)
+	}
+	if res := call(t, srv.Client(), http.MethodGet, u, mustToken(t, srv, tenantA, clientRO), "", nil); res.status != http.StatusForbidden {
+		t.Errorf("GET after every permission was removed: %d, want 403", res.status)
+	}
+	if err := srv.Grant(tenantB, clientRO, PermissionRead); err == nil {
+		t.Error("Grant to an app that is not registered succeeded")
+	}
+}
+
 func TestNotFound(t *testing.T) {
 	srv := newTestServer(t, Options{})
 	srv.AddApp(App{TenantID: tenantB, ClientID: clientRW})

@@ -1,0 +1,123 @@
+package graph
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"k8s.io/utils/clock"
+)
+
+// refreshMargin is how long before its expiry a token is replaced, as azcore's bearer-token
+// policy does; MSAL's cache does not hand out a token that expires sooner either.
+const refreshMargin = 5 * time.Minute
+
+// bearer holds a connection's access token for Graph. It gets one from the credential, keeps it
+// until shortly before it expires, and drops it, with the credential's cache, when Graph refuses
+// it (401) or refuses the call (403): azcore's bearer-token policy keeps its token until it
+// expires and cannot be told to drop it.
+//
+// azidentity's GetToken would also skip its cache for a request with Claims set (MSAL v1.10
+// ignores cached tokens when given claims), but that sends a claims challenge that Entra ID never
+// issued; a fresh credential, whose cache is empty, asks for a plain token.
+//
+// The tokens are not CAE tokens: the client does not announce the capability, since it does not
+// answer claims challenges.
+type bearer struct {
+	cred  *credential
+	scope string
+	clock clock.PassiveClock
+	// forbiddenEvery is the least time between two drops after a 403 (Options.ForbiddenRenewal).
+	forbiddenEvery time.Duration
+	sem            chan struct{} // held while a token is requested: one request at a time
+
+	mu        sync.Mutex
+	tok       azcore.AccessToken
+	held      bool      // tok is usable until it nears its expiry
+	gen       uint64    // changes whenever the token is replaced or dropped
+	forbidden time.Time // when a 403 last dropped the token
+}
+
+func newBearer(cred *credential, scope string, clk clock.PassiveClock, forbiddenEvery time.Duration) *bearer {
+	return &bearer{cred: cred, scope: scope, clock: clk, forbiddenEvery: forbiddenEvery, sem: make(chan struct{}, 1)}
+}
+
+// current returns the held token, if it is not near its expiry, and its generation.
+func (b *bearer) current() (string, uint64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.held {
+		return "", b.gen, false
+	}
+	now := b.clock.Now()
+	stale := b.tok.ExpiresOn.Add(-refreshMargin)
+	if !b.tok.RefreshOn.IsZero() && b.tok.RefreshOn.Before(stale) {
+		stale = b.tok.RefreshOn
+	}
+	if !now.Before(stale) {
+		return "", b.gen, false
+	}
+	return b.tok.Token, b.gen, true
+}
+
+// token returns an access token for Graph and its generation, which identifies it to drop: the
+// held one, or a new one from the credential. Concurrent callers wait for one token request.
+func (b *bearer) token(ctx context.Context) (string, uint64, error) {
+	if tok, gen, ok := b.current(); ok {
+		return tok, gen, nil
+	}
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", 0, &tokenError{kind: b.cred.kind, detail: "the token request did not finish in time", transient: true, cause: ctx.Err()}
+	}
+	defer func() { <-b.sem }()
+	if tok, gen, ok := b.current(); ok {
+		return tok, gen, nil // another caller got it meanwhile
+	}
+	tk, err := b.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{b.scope}})
+	if err != nil {
+		return "", 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tok, b.held = tk, true
+	b.gen++
+	return tk.Token, b.gen, nil
+}
+
+// drop drops the token of generation seen, and the credential's cache with it, so that the next
+// token is a fresh one; it does nothing if that token was replaced or dropped already: concurrent
+// calls that all got a 401 for the same token drop it once.
+func (b *bearer) drop(seen uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gen != seen {
+		return nil
+	}
+	if err := b.cred.reset(); err != nil {
+		return err
+	}
+	b.held = false
+	b.gen++
+	return nil
+}
+
+// dropForbidden is drop after a 403, at most once per forbiddenEvery. It reports
+// whether the caller should try again: the token was dropped, or replaced since seen.
+func (b *bearer) dropForbidden(seen uint64) bool {
+	b.mu.Lock()
+	replaced := b.gen != seen
+	now := b.clock.Now()
+	due := b.forbidden.IsZero() || now.Sub(b.forbidden) >= b.forbiddenEvery
+	if !replaced && due {
+		b.forbidden = now
+	}
+	b.mu.Unlock()
+	if replaced {
+		return true
+	}
+	return due && b.drop(seen) == nil
+}

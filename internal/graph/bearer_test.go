@@ -1,0 +1,107 @@
+package graph
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+	testingclock "k8s.io/utils/clock/testing"
+)
+
+// TestForbiddenRecoversAfterConsent: a permission granted and consented after the token was
+// issued is taken up on the next call, without waiting for the token to expire; a truly forbidden
+// app asks for a fresh token at most once a minute.
+func TestForbiddenRecoversAfterConsent(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	if err := e.Grant(testTenant, testClient, graphtest.PermissionRead); err != nil {
+		t.Fatal(err)
+	}
+	clk := testingclock.NewFakeClock(time.Now())
+	opts := fastOptions()
+	opts.Clock = clk
+	c := e.client(t, e.config(), opts)
+	ctx := testContext(t)
+	patch := Fields{SuccessCount: ptr[int32](12)}
+	statuses := func() []int {
+		var s []int
+		for _, r := range e.graphRequests() {
+			s = append(s, r.Status)
+		}
+		return s
+	}
+
+	// Forbidden: one fresh token, one more try, then the error.
+	_, err := c.PatchOverview(ctx, configID, patch)
+	if got := Classify(err); got.Reason != ReasonForbidden {
+		t.Fatalf("%v classified %+v, want Forbidden", err, got)
+	}
+	if n := e.tokenRequests(); n != 2 {
+		t.Errorf("%d token requests after the first 403, want 2 (the token, a fresh one)", n)
+	}
+	// Still forbidden, and within the minute: no further token request, one try.
+	for range 5 {
+		if _, err := c.PatchOverview(ctx, configID, patch); Classify(err).Reason != ReasonForbidden {
+			t.Fatalf("%v, want Forbidden", err)
+		}
+	}
+	if n := e.tokenRequests(); n != 2 {
+		t.Errorf("%d token requests after 6 forbidden calls within a minute, want 2", n)
+	}
+	if diff := cmp.Diff([]int{403, 403, 403, 403, 403, 403, 403}, statuses()); diff != "" {
+		t.Errorf("Graph answers (-want +got):\n%s", diff)
+	}
+
+	// An admin grants the permission and consents; the held token still lacks the role.
+	if err := e.Grant(testTenant, testClient, graphtest.PermissionReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(DefaultForbiddenRenewal)
+	resp, err := c.PatchOverview(ctx, configID, patch)
+	if err != nil {
+		t.Fatalf("after consent: %v", err)
+	}
+	if resp.Overview.SuccessCount != 12 {
+		t.Errorf("successCount %d, want 12", resp.Overview.SuccessCount)
+	}
+	if n := e.tokenRequests(); n != 3 {
+		t.Errorf("%d token requests after consent, want 3", n)
+	}
+	// The fresh token is kept.
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.tokenRequests(); n != 3 {
+		t.Errorf("%d token requests after a further call, want 3", n)
+	}
+}
+
+// TestConcurrentRefusalsRenewOnce: calls that get a 401 or a 403 for the same token at the same
+// time get one fresh token between them.
+func TestConcurrentRefusalsRenewOnce(t *testing.T) {
+	for name, fault := range map[string]graphtest.Fault{
+		// The latency holds the answers until all eight calls have sent their first try.
+		"401": {Status: http.StatusUnauthorized, Times: 8, Latency: 300 * time.Millisecond},
+		"403": {Status: http.StatusForbidden, Times: 8, Latency: 300 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEmulator(t, graphtest.Options{})
+			c := e.client(t, e.config(), fastOptions())
+			ctx := testContext(t)
+			if err := c.CheckCredentials(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.Inject(fault)
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() { _, _ = c.GetOverview(ctx, configID) })
+			}
+			wg.Wait()
+			if n := e.tokenRequests(); n != 2 {
+				t.Errorf("%d token requests, want 2 (the first token, one fresh one)", n)
+			}
+		})
+	}
+}
