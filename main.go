@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,19 +33,18 @@ import (
 
 // flags are the operator's command-line settings.
 type flags struct {
-	metricsAddr, probeAddr  string
-	metricsSecure           bool
-	leaderElect             bool
-	leaderElectionNamespace string
-	syncInterval            time.Duration
-	maxConcurrent           int
-	watchNamespaces         string
-	watchLabelSelector      string
-	graphRequests           int
-	graphWrites             int
-	graphWindow             time.Duration
-	graphMaxInFlight        int
-	shutdownTimeout         time.Duration
+	metricsAddr, probeAddr string
+	metricsSecure          bool
+	leaderElection         leaderElection
+	syncInterval           time.Duration
+	maxConcurrent          int
+	watchNamespaces        string
+	watchLabelSelector     string
+	graphRequests          int
+	graphWrites            int
+	graphWindow            time.Duration
+	graphMaxInFlight       int
+	shutdownTimeout        time.Duration
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -51,8 +52,11 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; \"0\" turns it off.")
 	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers that the API server authenticates and authorises (get on /metrics). false serves plain HTTP to anyone.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
-	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
-	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.BoolVar(&f.leaderElection.enabled, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time. A leader that cannot renew the Lease for --leader-elect-renew-deadline exits (to be restarted); any exit releases the Lease, so that a new process leads at once.")
+	flag.StringVar(&f.leaderElection.namespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.DurationVar(&f.leaderElection.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long other replicas wait after the leader's last renewal before they take the Lease: the hand-over time after a crash.")
+	flag.DurationVar(&f.leaderElection.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew the Lease before it stops leading and exits: the API server absence it survives. Must be shorter than the lease duration.")
+	flag.DurationVar(&f.leaderElection.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews the Lease, and other replicas try to take it. Must be shorter than the renew deadline / 1.2.")
 	flag.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
 	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
 	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
@@ -79,6 +83,9 @@ func main() {
 }
 
 func run(f flags) error {
+	if err := f.leaderElection.validate(); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(intunev1alpha1.AddToScheme(scheme))
@@ -96,20 +103,46 @@ func run(f flags) error {
 	if f.metricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   cacheOpts,
-		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  f.probeAddr,
-		LeaderElection:          f.leaderElect,
-		LeaderElectionID:        "overview-operator.intune.overview-operator.io",
-		LeaderElectionNamespace: f.leaderElectionNamespace,
+	cfg := ctrl.GetConfigOrDie()
+	le := f.leaderElection
+	opts := ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  cacheOpts,
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         le.enabled,
+		LeaderElectionID:       leaderElectionID,
+		LeaseDuration:          &le.leaseDuration,
+		RenewDeadline:          &le.renewDeadline,
+		RetryPeriod:            &le.retryPeriod,
 		// A new leader starts at once when the old one steps down cleanly on SIGTERM.
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &f.shutdownTimeout,
-	})
+	}
+	var lock resourcelock.Interface
+	if le.enabled {
+		var stopEvents func()
+		if lock, stopEvents, err = newLeaseLock(cfg, scheme, le); err != nil {
+			return fmt.Errorf("leader election: %w", err)
+		}
+		defer stopEvents()
+		opts.LeaderElectionResourceLockInterface = lock
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
+	}
+	if lock != nil {
+		// However the manager ends (SIGTERM, the Lease lost, a failed runnable), a leader's Lease
+		// goes with it. controller-runtime releases it when it can; this covers an API server that
+		// was away at that moment, which is how a leader loses the Lease.
+		defer func() {
+			select {
+			case <-mgr.Elected():
+				releaseLease(context.Background(), lock, le)
+			default: // never led
+			}
+		}()
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -171,11 +171,15 @@ type Operator struct {
 	err  error         // the process's exit error, set before done is closed
 }
 
-// StartOperator starts bin/manager against the control plane with extra flags (metrics and probes
-// get free loopback ports unless the flags set them). It returns once the process is started.
+// StartOperator starts bin/manager against the control plane with extra flags (the admin
+// kubeconfig, and free loopback ports for metrics and probes, unless the flags set them). It
+// returns once the process is started.
 func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan struct{})}
-	args := []string{"--kubeconfig", e.Kubeconfig}
+	var args []string
+	if !hasFlag(flags, "--kubeconfig") {
+		args = append(args, "--kubeconfig", e.Kubeconfig)
+	}
 	if !hasFlag(flags, "--metrics-bind-address") {
 		o.MetricsAddr = freeAddr()
 		args = append(args, "--metrics-bind-address", o.MetricsAddr)
