@@ -45,6 +45,9 @@ type flags struct {
 	graphWindow            time.Duration
 	graphMaxInFlight       int
 	shutdownTimeout        time.Duration
+	allowedEndpointHosts   string
+	namespacedCABundle     bool
+	secretLabelSelector    string
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -66,6 +69,8 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
 	flag.IntVar(&f.graphMaxInFlight, "graph-max-in-flight", graph.DefaultMaxInFlight, "The most Graph calls in flight across all tenants. Each tenant runs as many as its budget and Graph's latency need, up to 256.")
 	flag.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
+	flag.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
+	flag.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -158,6 +163,8 @@ func run(f flags) error {
 		MaxConcurrentReconciles: f.maxConcurrent,
 		Limits:                  graph.Limits{Requests: f.graphRequests, Writes: f.graphWrites, Per: f.graphWindow},
 		MaxGraphInFlight:        f.graphMaxInFlight,
+		AllowedEndpointHosts:    strings.Split(f.allowedEndpointHosts, ","),
+		AllowNamespacedCABundle: f.namespacedCABundle,
 		GraphOptions:            graph.Options{Logger: ctrl.Log.WithName("graph")},
 	}); err != nil {
 		return err

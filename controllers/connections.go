@@ -42,6 +42,7 @@ func refKey(o *intunev1alpha1.DeviceConfigurationUserOverview) string {
 type connections struct {
 	client    client.Client // cached reads: connections and namespaces
 	secrets   *secrets
+	endpoints endpointPolicy
 	factory   ClientFactory
 	opts      graph.Options
 	tokenFile string
@@ -164,6 +165,9 @@ func (c *connections) config(ctx context.Context, conn interface {
 	client.Object
 	intunev1alpha1.Connection
 }) (graph.Config, error) {
+	if err := c.endpoints.check(conn); err != nil {
+		return graph.Config{}, err
+	}
 	spec := conn.Settings()
 	cfg := graph.Config{
 		Cloud:         graph.Cloud(spec.Cloud),

@@ -30,6 +30,14 @@ type Options struct {
 	// read from the API server directly, and read again every SyncInterval while it fails, since no
 	// watch sees it change.
 	WatchNamespaces []string
+	// AllowedEndpointHosts are the host names a connection's endpoint and authorityHost may name
+	// besides the national clouds' (graph.microsoft.com, login.microsoftonline.com, ...). A leading
+	// "*." matches every name under a domain. A connection naming any other host says
+	// EndpointNotAllowed, and no request goes there.
+	AllowedEndpointHosts []string
+	// AllowNamespacedCABundle lets a GraphConnection set caBundle (default: only a
+	// ClusterGraphConnection may), which makes hosts with private certificates reachable.
+	AllowNamespacedCABundle bool
 	// SecretSelector, when set, restricts the Secrets connections may use to those it matches; a
 	// connection naming another Secret says SecretNotFound, with the selector. Give the manager's
 	// cache the same selector for Secrets (cache.Options.ByObject), so that it neither lists nor
@@ -108,6 +116,10 @@ const (
 // ClusterGraphConnection reconcilers, and the field indexes they use, with mgr.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
+	endpoints, err := newEndpointPolicy(opts.AllowedEndpointHosts, opts.AllowNamespacedCABundle)
+	if err != nil {
+		return err
+	}
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
@@ -120,6 +132,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			selector:   opts.SecretSelector,
 			recheck:    opts.SyncInterval,
 		},
+		endpoints: endpoints,
 		factory:   opts.NewClient,
 		opts:      opts.GraphOptions,
 		tokenFile: opts.WorkloadIdentityTokenFile,

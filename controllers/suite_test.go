@@ -72,6 +72,9 @@ var _ = BeforeSuite(func() {
 		SyncInterval:              syncInterval,
 		WorkloadIdentityTokenFile: tokenFile,
 		CredentialsRetry:          time.Second,
+		// The emulator listens on the loopback, with a CA of its own.
+		AllowedEndpointHosts:    []string{"127.0.0.1", "localhost"},
+		AllowNamespacedCABundle: true,
 	})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()

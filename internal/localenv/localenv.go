@@ -172,8 +172,8 @@ type Operator struct {
 }
 
 // StartOperator starts bin/manager against the control plane with extra flags (the admin
-// kubeconfig, and free loopback ports for metrics and probes, unless the flags set them). It
-// returns once the process is started.
+// kubeconfig, free loopback ports for metrics and probes, and leave to use the emulator's host and
+// CA, unless the flags set them). It returns once the process is started.
 func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan struct{})}
 	var args []string
@@ -187,6 +187,14 @@ func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 	if !hasFlag(flags, "--health-probe-bind-address") {
 		o.ProbeAddr = freeAddr()
 		args = append(args, "--health-probe-bind-address", o.ProbeAddr)
+	}
+	// The emulator listens on the loopback, with a CA of its own: hosts and a caBundle that the
+	// operator refuses by default.
+	if !hasFlag(flags, "--allowed-endpoint-hosts") {
+		args = append(args, "--allowed-endpoint-hosts=127.0.0.1,localhost")
+	}
+	if !hasFlag(flags, "--allow-namespaced-ca-bundle") {
+		args = append(args, "--allow-namespaced-ca-bundle")
 	}
 	args = append(args, flags...)
 
