@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -71,6 +72,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
 	flag.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
 	flag.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
+	flag.StringVar(&f.secretLabelSelector, "secret-label-selector", "", "Only Secrets matching this label selector (e.g. intune.overview-operator.io/credentials=true) are watched and read; a connection naming another Secret says SecretNotFound. Default: every Secret a connection names.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,6 +101,7 @@ func run(f flags) error {
 	if err != nil {
 		return err
 	}
+	secrets, _ := secretSelector(f) // checked by cacheOptions
 	metricsOpts := metricsserver.Options{
 		BindAddress:   f.metricsAddr,
 		SecureServing: f.metricsSecure,
@@ -165,12 +168,13 @@ func run(f flags) error {
 		MaxGraphInFlight:        f.graphMaxInFlight,
 		AllowedEndpointHosts:    strings.Split(f.allowedEndpointHosts, ","),
 		AllowNamespacedCABundle: f.namespacedCABundle,
+		SecretSelector:          secrets,
 		GraphOptions:            graph.Options{Logger: ctrl.Log.WithName("graph")},
 	}); err != nil {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("Starting the operator", "syncInterval", f.syncInterval,
-		"watchNamespaces", f.watchNamespaces, "watchLabelSelector", f.watchLabelSelector)
+		"watchNamespaces", f.watchNamespaces, "watchLabelSelector", f.watchLabelSelector, "secretLabelSelector", f.secretLabelSelector)
 	return mgr.Start(ctx)
 }
 
@@ -187,14 +191,36 @@ func cacheOptions(f flags) (cache.Options, error) {
 			}
 		}
 	}
+	opts.ByObject = map[client.Object]cache.ByObject{}
 	if f.watchLabelSelector != "" {
 		selector, err := labels.Parse(f.watchLabelSelector)
 		if err != nil {
 			return opts, fmt.Errorf("--watch-label-selector: %w", err)
 		}
-		opts.ByObject = map[client.Object]cache.ByObject{
-			&intunev1alpha1.DeviceConfigurationUserOverview{}: {Label: selector},
-		}
+		opts.ByObject[&intunev1alpha1.DeviceConfigurationUserOverview{}] = cache.ByObject{Label: selector}
+	}
+	selector, err := secretSelector(f)
+	if err != nil {
+		return opts, err
+	}
+	if selector != nil {
+		// The Secrets' metadata informer (keyed by GVK, as the typed one) lists and watches only these.
+		opts.ByObject[&corev1.Secret{}] = cache.ByObject{Label: selector}
 	}
 	return opts, nil
+}
+
+// secretSelector is the selector of --secret-label-selector, nil when unset.
+func secretSelector(f flags) (labels.Selector, error) {
+	if strings.TrimSpace(f.secretLabelSelector) == "" {
+		return nil, nil
+	}
+	selector, err := labels.Parse(f.secretLabelSelector)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-label-selector: %w", err)
+	}
+	if selector.Empty() {
+		return nil, nil
+	}
+	return selector, nil
 }

@@ -89,6 +89,12 @@ func (s *secrets) admits(namespace, name string, l map[string]string) error {
 // notFound turns a NotFound into a stalled error that says what to create; other errors pass
 // through to be retried.
 func (s *secrets) notFound(err error, namespace, name string) error {
+	if apierrors.IsForbidden(err) {
+		// Least-privilege RBAC (a Role per namespace) that leaves this namespace out.
+		return s.stalledf(namespace, intunev1alpha1.ReasonSecretNotFound,
+			"the operator may not read Secret %q in namespace %q: grant its service account get on Secrets there (a Role, as config/least-privilege does)",
+			name, namespace)
+	}
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
