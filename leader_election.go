@@ -87,11 +87,10 @@ func newLeaseLock(cfg *rest.Config, scheme *runtime.Scheme, le leaderElection) (
 		}
 		ns = strings.TrimSpace(string(data))
 	}
-	host, err := os.Hostname()
+	id, err := leaderIdentity()
 	if err != nil {
 		return nil, nil, err
 	}
-	id := host + "_" + string(uuid.NewUUID())
 
 	cfg = rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election")
 	// One hung request must not use up the renew deadline.
@@ -112,25 +111,54 @@ func newLeaseLock(cfg *rest.Config, scheme *runtime.Scheme, le leaderElection) (
 	return lock, broadcaster.Shutdown, nil
 }
 
-// releaseLease gives up the Lease if this process still holds it, trying every retry period for at
-// most one lease duration (after that the Lease has expired anyway). controller-runtime releases it
+// podNameEnv names the environment variable that config/manager sets to the pod's name.
+const podNameEnv = "POD_NAME"
+
+// leaderIdentity is who holds the Lease: the pod's name when POD_NAME is set, else the host name
+// and a UUID, unique to the process. A container restarted in its pod (after a crash, an OOM kill,
+// a lost Lease) is then the same candidate, and renews the Lease it held at once instead of waiting
+// a lease duration for it to expire. That is safe because the kubelet restarts a container only
+// once the old one has ended, and no two pods share a name.
+func leaderIdentity() (string, error) {
+	if pod := strings.TrimSpace(os.Getenv(podNameEnv)); pod != "" {
+		return pod, nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return "", err
+	}
+	return host + "_" + string(uuid.NewUUID()), nil
+}
+
+// releaseLease gives up the Lease if this process still holds it. controller-runtime releases it
 // once when it stops leading, which fails when the API server is away: that is how a leader loses
-// the Lease. Without this a restarted process would wait a whole lease duration for its own old Lease.
+// the Lease. Without this a new process would wait a whole lease duration for the old Lease.
+//
+// It tries every retry period, but only while no other replica can take the Lease yet: a leader
+// gives up at least a renew deadline and a retry period after its last renewal, the others wait a
+// lease duration after it. The Graph calls already queued go on while this waits, and must not
+// overlap with a new leader's.
 func releaseLease(ctx context.Context, lock resourcelock.Interface, le leaderElection) {
 	log := ctrl.Log.WithName("leaderelection")
-	deadline := time.Now().Add(le.leaseDuration)
+	deadline := time.Now().Add(releaseWindow(le))
 	for {
 		done, err := tryRelease(ctx, lock)
 		if done {
 			return
 		}
 		if time.Now().Add(le.retryPeriod).After(deadline) {
-			log.Error(err, "Unable to release the Lease: another replica may take it once it expires", "leaseDuration", le.leaseDuration)
+			log.Error(err, "Unable to release the Lease: a new leader waits for it to expire", "leaseDuration", le.leaseDuration)
 			return
 		}
 		log.Info("Unable to release the Lease yet, trying again", "err", err.Error(), "retryPeriod", le.retryPeriod)
 		time.Sleep(le.retryPeriod)
 	}
+}
+
+// releaseWindow is how long after it stops leading a process may still try to release the Lease
+// (6s with the defaults).
+func releaseWindow(le leaderElection) time.Duration {
+	return le.leaseDuration - le.renewDeadline - le.retryPeriod
 }
 
 // tryRelease releases the Lease if this process holds it; done says there is nothing more to do.

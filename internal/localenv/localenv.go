@@ -175,6 +175,11 @@ type Operator struct {
 // kubeconfig, free loopback ports for metrics and probes, and leave to use the emulator's host and
 // CA, unless the flags set them). It returns once the process is started.
 func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
+	return e.StartOperatorWithEnv(name, nil, flags...)
+}
+
+// StartOperatorWithEnv is StartOperator with extra environment variables ("KEY=value").
+func (e *Env) StartOperatorWithEnv(name string, environ []string, flags ...string) (*Operator, error) {
 	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan struct{})}
 	var args []string
 	if !hasFlag(flags, "--kubeconfig") {
@@ -204,7 +209,7 @@ func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 	}
 	o.cmd = exec.Command(filepath.Join(e.Root, "bin", "manager"), args...)
 	o.cmd.Stdout, o.cmd.Stderr = logFile, logFile
-	o.cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
+	o.cmd.Env = append(append(os.Environ(), "GOMAXPROCS=2"), environ...)
 	if err := o.cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start bin/manager (run `make build`): %w", err)

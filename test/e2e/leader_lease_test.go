@@ -95,6 +95,25 @@ var _ = Describe("The leader's Lease", func() {
 	})
 })
 
+var _ = Describe("A leader killed and restarted in its pod (config/manager sets POD_NAME)", func() {
+	It("leads again at once, though nothing released the Lease, as the same identity", func() {
+		ns := newNamespace("lease-pod")
+		pod := []string{"POD_NAME=overview-operator-controller-manager-7d9f-x2x4q"}
+		first := startOperatorWithEnv("pod-first", pod, leaderFlags(ns)...)
+		Eventually(func(g Gomega) { g.Expect(holder(g, ns)).To(Equal("overview-operator-controller-manager-7d9f-x2x4q")) }).
+			WithTimeout(30 * time.Second).Should(Succeed())
+		first.Kill()
+		renewed := lease(Default, ns).Spec.RenewTime.Time
+
+		started := time.Now()
+		startOperatorWithEnv("pod-restarted", pod, leaderFlags(ns)...)
+		Eventually(func(g Gomega) {
+			g.Expect(lease(g, ns).Spec.RenewTime.Time).To(BeTemporally(">", renewed))
+		}).WithTimeout(8*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), "the restarted process renews the Lease well before the 30s lease duration")
+		AddReportEntry("leading again after SIGKILL, same pod", time.Since(started).Round(100*time.Millisecond).String())
+	})
+})
+
 var _ = Describe("The leader election flags", func() {
 	DescribeTable("refuse timings a leader cannot keep, before the operator starts",
 		func(want string, flags ...string) {
