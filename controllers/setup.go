@@ -118,7 +118,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	opts = opts.withDefaults()
 	endpoints, err := newEndpointPolicy(opts.AllowedEndpointHosts, opts.AllowNamespacedCABundle)
 	if err != nil {
-		return err
+		return fmt.Errorf("--allowed-endpoint-hosts (Options.AllowedEndpointHosts): %w", err)
 	}
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
