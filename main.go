@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,23 +34,25 @@ import (
 
 // flags are the operator's command-line settings.
 type flags struct {
-	metricsAddr, probeAddr  string
-	metricsSecure           bool
-	leaderElect             bool
-	leaderElectionNamespace string
-	syncInterval            time.Duration
-	maxConcurrent           int
-	watchNamespaces         string
-	watchLabelSelector      string
-	graphRequests           int
-	graphWrites             int
-	graphWindow             time.Duration
-	graphMaxInFlight        int
-	graphTimeout            time.Duration
-	retryBaseDelay          time.Duration
-	retryMaxDelay           time.Duration
-	credentialsRetry        time.Duration
-	shutdownTimeout         time.Duration
+	metricsAddr, probeAddr string
+	metricsSecure          bool
+	leaderElection         leaderElection
+	syncInterval           time.Duration
+	maxConcurrent          int
+	watchNamespaces        string
+	watchLabelSelector     string
+	graphRequests          int
+	graphWrites            int
+	graphWindow            time.Duration
+	graphMaxInFlight       int
+	graphTimeout           time.Duration
+	retryBaseDelay         time.Duration
+	retryMaxDelay          time.Duration
+	credentialsRetry       time.Duration
+	shutdownTimeout        time.Duration
+	allowedEndpointHosts   string
+	namespacedCABundle     bool
+	secretLabelSelector    string
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -55,8 +60,11 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; \"0\" turns it off.")
 	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers that the API server authenticates and authorises (get on /metrics). false serves plain HTTP to anyone.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
-	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
-	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.BoolVar(&f.leaderElection.enabled, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time. A leader that cannot renew the Lease for --leader-elect-renew-deadline exits (to be restarted). It releases the Lease when it exits, whenever the API server lets it, and with POD_NAME set (as config/manager does) a container restarted in its pod renews its own Lease at once.")
+	flag.StringVar(&f.leaderElection.namespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.DurationVar(&f.leaderElection.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long other replicas wait after the leader's last renewal before they take the Lease: the hand-over time after a crash.")
+	flag.DurationVar(&f.leaderElection.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew the Lease before it stops leading and exits: the API server absence it survives. Must be shorter than the lease duration.")
+	flag.DurationVar(&f.leaderElection.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews the Lease, and other replicas try to take it. Must be shorter than the renew deadline / 1.2.")
 	flag.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
 	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
 	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
@@ -70,6 +78,9 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.retryMaxDelay, "retry-max-delay", 5*time.Minute, "The longest wait before a failed resource is tried again.")
 	flag.DurationVar(&f.credentialsRetry, "credentials-retry", 30*time.Second, "The first wait before credentials that Entra ID refused are tried again; it grows the longer they fail, up to an hour.")
 	flag.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
+	flag.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
+	flag.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
+	flag.StringVar(&f.secretLabelSelector, "secret-label-selector", "", "Only Secrets matching this label selector (e.g. intune.overview-operator.io/credentials=true) are watched and read; a connection naming another Secret says SecretNotFound. Default: every Secret a connection names.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -87,6 +98,9 @@ func main() {
 }
 
 func run(f flags) error {
+	if err := f.leaderElection.validate(); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(intunev1alpha1.AddToScheme(scheme))
@@ -95,6 +109,7 @@ func run(f flags) error {
 	if err != nil {
 		return err
 	}
+	secrets, _ := secretSelector(f) // checked by cacheOptions
 	metricsOpts := metricsserver.Options{
 		BindAddress:   f.metricsAddr,
 		SecureServing: f.metricsSecure,
@@ -104,20 +119,46 @@ func run(f flags) error {
 	if f.metricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   cacheOpts,
-		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  f.probeAddr,
-		LeaderElection:          f.leaderElect,
-		LeaderElectionID:        "overview-operator.intune.overview-operator.io",
-		LeaderElectionNamespace: f.leaderElectionNamespace,
+	cfg := ctrl.GetConfigOrDie()
+	le := f.leaderElection
+	opts := ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  cacheOpts,
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         le.enabled,
+		LeaderElectionID:       leaderElectionID,
+		LeaseDuration:          &le.leaseDuration,
+		RenewDeadline:          &le.renewDeadline,
+		RetryPeriod:            &le.retryPeriod,
 		// A new leader starts at once when the old one steps down cleanly on SIGTERM.
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &f.shutdownTimeout,
-	})
+	}
+	var lock resourcelock.Interface
+	if le.enabled {
+		var stopEvents func()
+		if lock, stopEvents, err = newLeaseLock(cfg, scheme, le); err != nil {
+			return fmt.Errorf("leader election: %w", err)
+		}
+		defer stopEvents()
+		opts.LeaderElectionResourceLockInterface = lock
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
+	}
+	if lock != nil {
+		// However the manager ends (SIGTERM, the Lease lost, a failed runnable), a leader's Lease
+		// goes with it. controller-runtime releases it when it can; this covers an API server that
+		// was away at that moment, which is how a leader loses the Lease.
+		defer func() {
+			select {
+			case <-mgr.Elected():
+				releaseLease(context.Background(), lock, le)
+			default: // never led
+			}
+		}()
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
@@ -133,6 +174,9 @@ func run(f flags) error {
 		MaxConcurrentReconciles: f.maxConcurrent,
 		Limits:                  graph.Limits{Requests: f.graphRequests, Writes: f.graphWrites, Per: f.graphWindow},
 		MaxGraphInFlight:        f.graphMaxInFlight,
+		AllowedEndpointHosts:    strings.Split(f.allowedEndpointHosts, ","),
+		AllowNamespacedCABundle: f.namespacedCABundle,
+		SecretSelector:          secrets,
 		GraphOptions:            graph.Options{Timeout: f.graphTimeout, Logger: ctrl.Log.WithName("graph")},
 		RetryBaseDelay:          f.retryBaseDelay,
 		RetryMaxDelay:           f.retryMaxDelay,
@@ -141,7 +185,7 @@ func run(f flags) error {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("Starting the operator", "syncInterval", f.syncInterval,
-		"watchNamespaces", f.watchNamespaces, "watchLabelSelector", f.watchLabelSelector)
+		"watchNamespaces", f.watchNamespaces, "watchLabelSelector", f.watchLabelSelector, "secretLabelSelector", f.secretLabelSelector)
 	return mgr.Start(ctx)
 }
 
@@ -158,14 +202,36 @@ func cacheOptions(f flags) (cache.Options, error) {
 			}
 		}
 	}
+	opts.ByObject = map[client.Object]cache.ByObject{}
 	if f.watchLabelSelector != "" {
 		selector, err := labels.Parse(f.watchLabelSelector)
 		if err != nil {
 			return opts, fmt.Errorf("--watch-label-selector: %w", err)
 		}
-		opts.ByObject = map[client.Object]cache.ByObject{
-			&intunev1alpha1.DeviceConfigurationUserOverview{}: {Label: selector},
-		}
+		opts.ByObject[&intunev1alpha1.DeviceConfigurationUserOverview{}] = cache.ByObject{Label: selector}
+	}
+	selector, err := secretSelector(f)
+	if err != nil {
+		return opts, err
+	}
+	if selector != nil {
+		// The Secrets' metadata informer (keyed by GVK, as the typed one) lists and watches only these.
+		opts.ByObject[&corev1.Secret{}] = cache.ByObject{Label: selector}
 	}
 	return opts, nil
+}
+
+// secretSelector is the selector of --secret-label-selector, nil when unset.
+func secretSelector(f flags) (labels.Selector, error) {
+	if strings.TrimSpace(f.secretLabelSelector) == "" {
+		return nil, nil
+	}
+	selector, err := labels.Parse(f.secretLabelSelector)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-label-selector: %w", err)
+	}
+	if selector.Empty() {
+		return nil, nil
+	}
+	return selector, nil
 }

@@ -102,8 +102,11 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			Status: metav1.ConditionTrue, Reason: f.reason, Message: f.message, ObservedGeneration: obj.GetGeneration(),
 			LastTransitionTime: metav1.NewTime(now)})
 		wait := credentialsRecheck
-		if f.reason == intunev1alpha1.ReasonInvalidCredentials {
+		switch {
+		case f.reason == intunev1alpha1.ReasonInvalidCredentials:
 			wait = credentialsBackoff(r.credsRetry, failingFor(was, f.reason, now))
+		case f.retryAfter > 0: // a Secret no watch covers
+			wait = min(wait, f.retryAfter)
 		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	case graph.ClassThrottled:

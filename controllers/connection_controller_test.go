@@ -139,3 +139,27 @@ var _ = Describe("A ClusterGraphConnection", func() {
 		expectConnectionReady(cc, metav1.ConditionFalse, intunev1alpha1.ReasonSecretNotFound)
 	})
 })
+
+var _ = Describe("An endpoint override to a host the operator does not allow", func() {
+	It("leaves the connection and its resources Ready=False, EndpointNotAllowed, naming the host and the flag, with no request sent", func() {
+		t := newTenant()
+		spec := t.connectionSpec()
+		spec.Endpoint = "https://graph.contoso.internal"
+		conn := &intunev1alpha1.GraphConnection{
+			ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: "elsewhere"},
+			Spec:       intunev1alpha1.GraphConnectionSpec{ConnectionSpec: spec},
+		}
+		Expect(k8sClient.Create(ctx, conn)).To(Succeed())
+		expectConnectionReady(conn, metav1.ConditionFalse, intunev1alpha1.ReasonEndpointNotAllowed)
+		c := meta.FindStatusCondition(conn.Status.Conditions, intunev1alpha1.ConditionReady)
+		Expect(c.Message).To(ContainSubstring(`"graph.contoso.internal"`))
+		Expect(c.Message).To(ContainSubstring("--allowed-endpoint-hosts"))
+
+		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Spec.ConnectionRef.Name = conn.Name
+		})
+		got := expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonEndpointNotAllowed)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, intunev1alpha1.ConditionStalled)).To(BeTrue())
+		Expect(t.count("")).To(BeZero(), "Graph calls of the tenant")
+	})
+})

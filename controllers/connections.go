@@ -40,8 +40,9 @@ func refKey(o *intunev1alpha1.DeviceConfigurationUserOverview) string {
 // connections resolves connection references, enforces the namespace rules, and builds (and caches)
 // one Graph client per connection.
 type connections struct {
-	client    client.Client // cached reads: connections, namespaces, Secrets' metadata
-	apiReader client.Reader // direct reads of the Secret values, which are never cached
+	client    client.Client // cached reads: connections and namespaces
+	secrets   *secrets
+	endpoints endpointPolicy
 	factory   ClientFactory
 	opts      graph.Options
 	tokenFile string
@@ -123,16 +124,11 @@ func (c *connections) forConnection(ctx context.Context, conn interface {
 	key := connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName())
 
 	secretVersion := ""
-	secretName := spec.Credentials.SecretName()
-	if secretName != "" {
-		meta := &metav1.PartialObjectMetadata{}
-		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err := c.client.Get(ctx, types.NamespacedName{Namespace: conn.SecretNamespace(), Name: secretName}, meta)
-		if err != nil {
-			return nil, notFoundAs(err, intunev1alpha1.ReasonSecretNotFound,
-				"Secret %q does not exist in namespace %q: create it with the app's credentials", secretName, conn.SecretNamespace())
+	if secretName := spec.Credentials.SecretName(); secretName != "" {
+		var err error
+		if secretVersion, err = c.secrets.version(ctx, conn.SecretNamespace(), secretName); err != nil {
+			return nil, err
 		}
-		secretVersion = meta.ResourceVersion
 	}
 	version := fmt.Sprintf("%s/%d/%s", conn.GetUID(), conn.GetGeneration(), secretVersion)
 
@@ -169,6 +165,9 @@ func (c *connections) config(ctx context.Context, conn interface {
 	client.Object
 	intunev1alpha1.Connection
 }) (graph.Config, error) {
+	if err := c.endpoints.check(conn); err != nil {
+		return graph.Config{}, err
+	}
 	spec := conn.Settings()
 	cfg := graph.Config{
 		Cloud:         graph.Cloud(spec.Cloud),
@@ -182,14 +181,14 @@ func (c *connections) config(ctx context.Context, conn interface {
 	creds := spec.Credentials
 	switch creds.Source {
 	case intunev1alpha1.CredentialSourceClientSecret:
-		data, err := c.secretData(ctx, conn, creds.ClientSecret.Name, creds.ClientSecret.Key)
+		data, err := c.secrets.data(ctx, conn.SecretNamespace(), creds.ClientSecret.Name, creds.ClientSecret.Key)
 		if err != nil {
 			return cfg, err
 		}
 		cfg.Credential = graph.Credential{Kind: graph.CredentialClientSecret, ClientSecret: string(data[creds.ClientSecret.Key])}
 	case intunev1alpha1.CredentialSourceClientCertificate:
 		ref := creds.ClientCertificate
-		data, err := c.secretData(ctx, conn, ref.Name, ref.CertificateKey, ref.PrivateKeyKey, ref.PasswordKey)
+		data, err := c.secrets.data(ctx, conn.SecretNamespace(), ref.Name, ref.CertificateKey, ref.PrivateKeyKey, ref.PasswordKey)
 		if err != nil {
 			return cfg, err
 		}
@@ -208,23 +207,6 @@ func (c *connections) config(ctx context.Context, conn interface {
 		return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration, "unknown credentials.source %q", creds.Source)
 	}
 	return cfg, nil
-}
-
-// secretData reads a Secret directly from the API server (Secret values are never cached) and checks
-// that it has the keys named ("" keys are optional and skipped).
-func (c *connections) secretData(ctx context.Context, conn intunev1alpha1.Connection, name string, keys ...string) (map[string][]byte, error) {
-	secret := &corev1.Secret{}
-	if err := c.apiReader.Get(ctx, types.NamespacedName{Namespace: conn.SecretNamespace(), Name: name}, secret); err != nil {
-		return nil, notFoundAs(err, intunev1alpha1.ReasonSecretNotFound,
-			"Secret %q does not exist in namespace %q: create it with the app's credentials", name, conn.SecretNamespace())
-	}
-	for _, k := range keys {
-		if k != "" && len(secret.Data[k]) == 0 {
-			return nil, stalledf(intunev1alpha1.ReasonSecretNotFound,
-				"Secret %q in namespace %q has no key %q", name, conn.SecretNamespace(), k)
-		}
-	}
-	return secret.Data, nil
 }
 
 // kindOf is the connection's kind, from its Go type (typed objects read from the cache carry no GVK).

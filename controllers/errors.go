@@ -11,10 +11,12 @@ import (
 )
 
 // stalled is a failure that no retry can fix: a person must change the resource, its connection or
-// the connection's Secret, and the watches on those bring the resource back.
+// the connection's Secret, and the watches on those bring the resource back. Where no watch can
+// (a Secret outside the watched namespaces), recheck says how often to look again.
 type stalled struct {
 	reason  string
 	message string
+	recheck time.Duration
 }
 
 func (e *stalled) Error() string { return e.message }
@@ -36,9 +38,11 @@ func (e *notPersisted) Error() string {
 // failure is what a failed pass means, decided in one place for every error: the condition's
 // reason and message, and how the pass ends (backoff, a wait, or nothing until something changes).
 type failure struct {
-	class      graph.Class
-	reason     string
-	message    string
+	class   graph.Class
+	reason  string
+	message string
+	// retryAfter is the wait before the next try: Retry-After when throttled; for a failure that
+	// needs a person, the recheck of what no watch covers (0: wait for a change).
 	retryAfter time.Duration
 }
 
@@ -50,7 +54,7 @@ const notFoundRetry = 2 * time.Minute
 func classify(err error) failure {
 	var s *stalled
 	if errors.As(err, &s) {
-		return failure{class: graph.ClassNeedsPerson, reason: s.reason, message: s.message}
+		return failure{class: graph.ClassNeedsPerson, reason: s.reason, message: s.message, retryAfter: s.recheck}
 	}
 	var np *notPersisted
 	if errors.As(err, &np) {

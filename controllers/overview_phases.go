@@ -155,6 +155,10 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 		wait := credentialsBackoff(r.credsRetry, failingFor(was, f.reason, p.now))
 		log.Info("Graph refused the app the call; trying again later", "message", f.message, "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
+	case f.class == graph.ClassNeedsPerson && f.retryAfter > 0:
+		// What needs fixing is out of the watches' sight (a Secret outside the watched namespaces).
+		log.Info("Graph sync needs a person; looking again later", "reason", f.reason, "message", f.message, "retryAfter", f.retryAfter)
+		return reconcile.Result{RequeueAfter: f.retryAfter}, nil
 	case f.class == graph.ClassNeedsPerson:
 		log.Info("Graph sync needs a person", "reason", f.reason, "message", f.message)
 		return reconcile.Result{}, reconcile.TerminalError(err)

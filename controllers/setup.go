@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,7 +26,23 @@ type Options struct {
 	SyncInterval time.Duration
 	// WatchNamespaces are the namespaces the manager's cache watches (default: all). Set it to the
 	// cache's DefaultNamespaces so that no watch asks the cache for a namespace it does not hold.
+	// A connection's Secret in another namespace (a ClusterGraphConnection's secretNamespace) is
+	// read from the API server directly, and read again every SyncInterval while it fails, since no
+	// watch sees it change.
 	WatchNamespaces []string
+	// AllowedEndpointHosts are the host names a connection's endpoint and authorityHost may name
+	// besides the national clouds' (graph.microsoft.com, login.microsoftonline.com, ...). A leading
+	// "*." matches every name under a domain. A connection naming any other host says
+	// EndpointNotAllowed, and no request goes there.
+	AllowedEndpointHosts []string
+	// AllowNamespacedCABundle lets a GraphConnection set caBundle (default: only a
+	// ClusterGraphConnection may), which makes hosts with private certificates reachable.
+	AllowNamespacedCABundle bool
+	// SecretSelector, when set, restricts the Secrets connections may use to those it matches; a
+	// connection naming another Secret says SecretNotFound, with the selector. Give the manager's
+	// cache the same selector for Secrets (cache.Options.ByObject), so that it neither lists nor
+	// watches any other Secret.
+	SecretSelector labels.Selector
 	// MaxConcurrentReconciles is how many passes run at once (default 16). A pass never waits on
 	// Graph (the tenants' pacers call Graph on goroutines of their own), so this bounds the work on
 	// the API server, not the calls to Graph.
@@ -99,12 +116,23 @@ const (
 // ClusterGraphConnection reconcilers, and the field indexes they use, with mgr.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
+	endpoints, err := newEndpointPolicy(opts.AllowedEndpointHosts, opts.AllowNamespacedCABundle)
+	if err != nil {
+		return fmt.Errorf("--allowed-endpoint-hosts (Options.AllowedEndpointHosts): %w", err)
+	}
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
 	conns := &connections{
-		client:    mgr.GetClient(),
-		apiReader: mgr.GetAPIReader(),
+		client: mgr.GetClient(),
+		secrets: &secrets{
+			cache:      mgr.GetClient(),
+			apiReader:  mgr.GetAPIReader(),
+			namespaces: opts.WatchNamespaces,
+			selector:   opts.SecretSelector,
+			recheck:    opts.SyncInterval,
+		},
+		endpoints: endpoints,
 		factory:   opts.NewClient,
 		opts:      opts.GraphOptions,
 		tokenFile: opts.WorkloadIdentityTokenFile,

@@ -75,6 +75,9 @@ var _ = BeforeSuite(func() {
 		CredentialsRetry:          time.Second,
 		// A fresh token after a 403 every 2s rather than every minute, as CredentialsRetry scales.
 		GraphOptions: graph.Options{ForbiddenRenewal: 2 * time.Second},
+		// The emulator listens on the loopback, with a CA of its own.
+		AllowedEndpointHosts:    []string{"127.0.0.1", "localhost"},
+		AllowNamespacedCABundle: true,
 	})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()

@@ -49,6 +49,11 @@ const (
 	// ReasonInvalidConfiguration: the connection's settings cannot be used, e.g. an unreadable
 	// certificate or CA bundle (needs a person).
 	ReasonInvalidConfiguration = "InvalidConfiguration"
+	// ReasonEndpointNotAllowed: the connection's endpoint or authorityHost names a host the operator
+	// does not allow (only the national clouds' and those of its --allowed-endpoint-hosts flag), or
+	// a GraphConnection has a caBundle without the operator's --allow-namespaced-ca-bundle (needs a
+	// person).
+	ReasonEndpointNotAllowed = "EndpointNotAllowed"
 	// ReasonConnectionNotFound: the referenced connection does not exist (needs a person).
 	ReasonConnectionNotFound = "ConnectionNotFound"
 	// ReasonConnectionNotAllowed: the ClusterGraphConnection does not admit this namespace (needs a

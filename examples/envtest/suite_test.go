@@ -72,7 +72,12 @@ var _ = BeforeSuite(func() {
 	// 3. The operator's reconcilers in the suite's manager.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(context.Background(), mgr, controllers.Options{})).To(Succeed())
+	// The emulator listens on the loopback with a CA of its own: hosts and a caBundle that the
+	// operator refuses by default.
+	Expect(controllers.SetupWithManager(context.Background(), mgr, controllers.Options{
+		AllowedEndpointHosts:    []string{"127.0.0.1", "localhost"},
+		AllowNamespacedCABundle: true,
+	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	DeferCleanup(cancel) // cleanups run last-in first-out: the manager stops before the API server
 	go func() {

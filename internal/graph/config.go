@@ -5,7 +5,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -328,4 +330,18 @@ func rootsWith(bundle []byte) (*x509.CertPool, error) {
 		return nil, errors.New("CA bundle holds no PEM certificate")
 	}
 	return pool, nil
+}
+
+// CloudHosts returns the host names of every national cloud's Graph endpoint and login authority,
+// sorted: the hosts a connection may name without the operator's leave.
+func CloudHosts() []string {
+	seen := map[string]bool{}
+	for _, e := range clouds {
+		for _, raw := range []string{e.Graph, e.AuthorityHost} {
+			if u, err := url.Parse(raw); err == nil {
+				seen[u.Hostname()] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -171,11 +171,20 @@ type Operator struct {
 	err  error         // the process's exit error, set before done is closed
 }
 
-// StartOperator starts bin/manager against the control plane with extra flags (metrics and probes
-// get free loopback ports unless the flags set them). It returns once the process is started.
+// StartOperator starts bin/manager against the control plane with extra flags (the admin
+// kubeconfig, free loopback ports for metrics and probes, and leave to use the emulator's host and
+// CA, unless the flags set them). It returns once the process is started.
 func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
+	return e.StartOperatorWithEnv(name, nil, flags...)
+}
+
+// StartOperatorWithEnv is StartOperator with extra environment variables ("KEY=value").
+func (e *Env) StartOperatorWithEnv(name string, environ []string, flags ...string) (*Operator, error) {
 	o := &Operator{Log: filepath.Join(e.Dir, name+".log"), done: make(chan struct{})}
-	args := []string{"--kubeconfig", e.Kubeconfig}
+	var args []string
+	if !hasFlag(flags, "--kubeconfig") {
+		args = append(args, "--kubeconfig", e.Kubeconfig)
+	}
 	if !hasFlag(flags, "--metrics-bind-address") {
 		o.MetricsAddr = freeAddr()
 		args = append(args, "--metrics-bind-address", o.MetricsAddr)
@@ -183,6 +192,14 @@ func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 	if !hasFlag(flags, "--health-probe-bind-address") {
 		o.ProbeAddr = freeAddr()
 		args = append(args, "--health-probe-bind-address", o.ProbeAddr)
+	}
+	// The emulator listens on the loopback, with a CA of its own: hosts and a caBundle that the
+	// operator refuses by default.
+	if !hasFlag(flags, "--allowed-endpoint-hosts") {
+		args = append(args, "--allowed-endpoint-hosts=127.0.0.1,localhost")
+	}
+	if !hasFlag(flags, "--allow-namespaced-ca-bundle") {
+		args = append(args, "--allow-namespaced-ca-bundle")
 	}
 	args = append(args, flags...)
 
@@ -192,7 +209,7 @@ func (e *Env) StartOperator(name string, flags ...string) (*Operator, error) {
 	}
 	o.cmd = exec.Command(filepath.Join(e.Root, "bin", "manager"), args...)
 	o.cmd.Stdout, o.cmd.Stderr = logFile, logFile
-	o.cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
+	o.cmd.Env = append(append(os.Environ(), "GOMAXPROCS=2"), environ...)
 	if err := o.cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start bin/manager (run `make build`): %w", err)

@@ -18,11 +18,15 @@ import (
 // leaseName is the operator's leader election ID (main.go).
 const leaseName = "overview-operator.intune.overview-operator.io"
 
-// handoverTimeout is how soon after the leader dies the other replica must lead, with
-// controller-runtime's defaults (LeaseDuration 15s, RetryPeriod 2s). A candidate polls the Lease
-// every RetryPeriod plus up to 1.2 times as much jitter (up to 4.4s), and counts the 15s from when
-// it saw the last renewal: so up to 15s + 4.4s after the last renewal, and one more poll.
+// handoverTimeout is how soon after the leader dies the other replica must lead, with the timings
+// of quickHandover (lease 15s, retry 2s). A candidate polls the Lease every retry period plus up to
+// 1.2 times as much jitter (up to 4.4s), and counts the 15s from when it saw the last renewal: so
+// up to 15s + 4.4s after the last renewal, and one more poll.
 const handoverTimeout = 25 * time.Second
+
+// quickHandover are controller-runtime's own timings, shorter than the operator's defaults (30s,
+// 20s, 4s, which survive a longer API server absence), so that a crash's hand-over is quick to test.
+var quickHandover = []string{"--leader-elect-lease-duration=15s", "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=2s"}
 
 var _ = Describe("Two replicas with leader election", func() {
 	It("let only the leader call Graph, hand over within the lease time when it dies, and PATCH nothing twice", func() {
@@ -30,7 +34,7 @@ var _ = Describe("Two replicas with leader election", func() {
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		scraper := newMetricsScraper(ns)
 		// A long sync interval: no routine resync may add Graph calls during the test.
-		flags := []string{"--leader-elect", "--leader-election-namespace=" + ns, "--watch-namespaces=" + ns, "--sync-interval=10m"}
+		flags := append([]string{"--leader-elect", "--leader-election-namespace=" + ns, "--watch-namespaces=" + ns, "--sync-interval=10m"}, quickHandover...)
 		replicas := []*localenv.Operator{startOperator("replica-a", flags...), startOperator("replica-b", flags...)}
 
 		By("creating resources that each need one PATCH")

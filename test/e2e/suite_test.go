@@ -68,7 +68,13 @@ func newNamespace(prefix string) string {
 // probe answers, and stops it (SIGTERM) when the test ends. A failed test prints the end of its log.
 func startOperator(name string, flags ...string) *localenv.Operator {
 	GinkgoHelper()
-	op, err := env.StartOperator(fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), flags...)
+	return startOperatorWithEnv(name, nil, flags...)
+}
+
+// startOperatorWithEnv is startOperator with extra environment variables ("KEY=value").
+func startOperatorWithEnv(name string, environ []string, flags ...string) *localenv.Operator {
+	GinkgoHelper()
+	op, err := env.StartOperatorWithEnv(fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), environ, flags...)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
 		if CurrentSpecReport().Failed() {

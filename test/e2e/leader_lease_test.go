@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// holder is the identity that holds the operator's Lease in ns ("" when released or absent).
+func holder(g Gomega, ns string) string {
+	l := lease(g, ns)
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+// leaderFlags are the flags of a leader-electing operator whose Lease is in ns.
+func leaderFlags(ns string, extra ...string) []string {
+	return append([]string{"--leader-elect", "--leader-election-namespace=" + ns, "--watch-namespaces=" + ns}, extra...)
+}
+
+var _ = Describe("The leader's Lease", func() {
+	It("survives an API server out of reach for 13s with the default timings, and the leader keeps running", func() {
+		ns := newNamespace("lease-keep")
+		cut := newAPIServerCut()
+		op := startOperator("keeper", leaderFlags(ns, "--kubeconfig="+cut.Kubeconfig)...)
+		var leader string
+		Eventually(func(g Gomega) { leader = holder(g, ns); g.Expect(leader).NotTo(BeEmpty()) }).
+			WithTimeout(30*time.Second).Should(Succeed(), "the operator leads")
+
+		By("cutting the API server off for 13s: longer than controller-runtime's 10s renew deadline")
+		cut.Cut()
+		Consistently(op.Done()).WithTimeout(13 * time.Second).ShouldNot(BeClosed())
+		cut.Restore()
+		before := lease(Default, ns).Spec.RenewTime.Time
+
+		By("checking that it renews the same Lease and goes on running")
+		Eventually(func(g Gomega) {
+			l := lease(g, ns)
+			g.Expect(l.Spec.RenewTime.Time).To(BeTemporally(">", before))
+			g.Expect(l.Spec.HolderIdentity).To(HaveValue(Equal(leader)))
+		}).WithTimeout(15*time.Second).WithPolling(500*time.Millisecond).Should(Succeed(), "the leader renews the Lease")
+		Expect(op.Done()).NotTo(BeClosed(), "the operator still runs; log:%s", lines(op.Tail(20)))
+	})
+
+	It("is released when the leader loses it, once the API server is back, so that a new process leads at once", func() {
+		ns := newNamespace("lease-lost")
+		cut := newAPIServerCut()
+		// Short timings, so that the Lease is lost quickly; a long lease, so that a new process
+		// leading within a few seconds can only be the release's doing.
+		timings := []string{"--leader-elect-lease-duration=25s", "--leader-elect-renew-deadline=4s", "--leader-elect-retry-period=1s"}
+		op := startOperator("loser", leaderFlags(ns, append(timings, "--kubeconfig="+cut.Kubeconfig)...)...)
+		Eventually(func(g Gomega) { g.Expect(holder(g, ns)).NotTo(BeEmpty()) }).WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("cutting the API server off for longer than the renew deadline")
+		cut.Cut()
+		time.Sleep(8 * time.Second) // the fault's length, not a wait for a result
+		cut.Restore()
+
+		By("checking that the leader exits with an error, having released the Lease")
+		Eventually(op.Done()).WithTimeout(20 * time.Second).Should(BeClosed())
+		Expect(op.Err()).To(HaveOccurred(), "losing the Lease is an error exit; log:%s", lines(op.Tail(20)))
+		Expect(op.Tail(40)).To(ContainSubstring("leader election lost"))
+		Expect(holder(Default, ns)).To(BeEmpty(), "the Lease is released; log:%s", lines(op.Tail(20)))
+
+		By("starting a new process: it leads at once, not after the 25s lease duration")
+		started := time.Now()
+		startOperator("successor", leaderFlags(ns, timings...)...)
+		Eventually(func(g Gomega) { g.Expect(holder(g, ns)).NotTo(BeEmpty()) }).WithTimeout(8 * time.Second).Should(Succeed())
+		AddReportEntry("new leader after a lost Lease", time.Since(started).Round(100*time.Millisecond).String())
+	})
+
+	It("is taken over at once by a restarted process after a clean exit, with the default 30s lease", func() {
+		ns := newNamespace("lease-restart")
+		first := startOperator("first", leaderFlags(ns)...)
+		var was string
+		Eventually(func(g Gomega) { was = holder(g, ns); g.Expect(was).NotTo(BeEmpty()) }).WithTimeout(30 * time.Second).Should(Succeed())
+		_, err := first.Stop(10 * time.Second)
+		Expect(err).NotTo(HaveOccurred())
+
+		started := time.Now()
+		startOperator("second", leaderFlags(ns)...)
+		Eventually(func(g Gomega) {
+			now := holder(g, ns)
+			g.Expect(now).NotTo(BeEmpty())
+			g.Expect(now).NotTo(Equal(was))
+		}).WithTimeout(8*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), "the new process leads well before the lease duration")
+		AddReportEntry("new leader after SIGTERM", time.Since(started).Round(100*time.Millisecond).String())
+		Expect(lease(Default, ns).Spec.LeaseDurationSeconds).To(HaveValue(BeEquivalentTo(30)), "the default lease duration")
+	})
+})
+
+var _ = Describe("A leader killed and restarted in its pod (config/manager sets POD_NAME)", func() {
+	It("leads again at once, though nothing released the Lease, as the same identity", func() {
+		ns := newNamespace("lease-pod")
+		pod := []string{"POD_NAME=overview-operator-controller-manager-7d9f-x2x4q"}
+		first := startOperatorWithEnv("pod-first", pod, leaderFlags(ns)...)
+		Eventually(func(g Gomega) { g.Expect(holder(g, ns)).To(Equal("overview-operator-controller-manager-7d9f-x2x4q")) }).
+			WithTimeout(30 * time.Second).Should(Succeed())
+		first.Kill()
+		renewed := lease(Default, ns).Spec.RenewTime.Time
+
+		started := time.Now()
+		startOperatorWithEnv("pod-restarted", pod, leaderFlags(ns)...)
+		Eventually(func(g Gomega) {
+			g.Expect(lease(g, ns).Spec.RenewTime.Time).To(BeTemporally(">", renewed))
+		}).WithTimeout(8*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), "the restarted process renews the Lease well before the 30s lease duration")
+		AddReportEntry("leading again after SIGKILL, same pod", time.Since(started).Round(100*time.Millisecond).String())
+	})
+})
+
+var _ = Describe("The leader election flags", func() {
+	DescribeTable("refuse timings a leader cannot keep, before the operator starts",
+		func(want string, flags ...string) {
+			cmd := exec.Command(filepath.Join(root, "bin", "manager"), append([]string{"--leader-elect"}, flags...)...)
+			out, err := cmd.CombinedOutput()
+			Expect(err).To(HaveOccurred(), "exit status; output:%s", lines(string(out)))
+			Expect(cmd.ProcessState.ExitCode()).To(Equal(1))
+			Expect(string(out)).To(ContainSubstring(want))
+			Expect(strings.Count(string(out), "Starting the operator")).To(BeZero())
+		},
+		Entry("a renew deadline as long as the lease", "--leader-elect-renew-deadline (30s) must be shorter than --leader-elect-lease-duration (30s)",
+			"--leader-elect-renew-deadline=30s"),
+		Entry("a retry period with no room before the renew deadline", "--leader-elect-retry-period (10s) must be shorter than --leader-elect-renew-deadline (10s) / 1.2",
+			"--leader-elect-lease-duration=15s", "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=10s"),
+		Entry("a zero retry period", "--leader-elect-retry-period must be positive, not 0s", "--leader-elect-retry-period=0"),
+	)
+})
