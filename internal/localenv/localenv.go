@@ -48,7 +48,7 @@ type Env struct {
 	Kubeconfig string
 	// CAFile is the path of the emulator's CA certificate (PEM).
 	CAFile string
-	// Config is the admin's REST config.
+	// Config is the admin's REST config, without a client-side rate limit.
 	Config *rest.Config
 	// Client is an uncached client with the operator's scheme.
 	Client client.Client
@@ -104,6 +104,9 @@ func Start(opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.Config = admin.Config()
+	// No client-side rate limit (client-go's default is 5 requests a second): the tests and the
+	// benchmark create and change resources by the hundred, and the API server has its own fairness.
+	e.Config.QPS = -1
 	kubeconfig, err := admin.KubeConfig()
 	if err != nil {
 		return nil, err

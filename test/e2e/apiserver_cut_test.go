@@ -10,6 +10,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/overview-operator/overview-operator/internal/localenv"
 )
 
 // apiServerCut is a TCP proxy in front of the control plane's API server that a test can cut, as a
@@ -27,10 +29,17 @@ type apiServerCut struct {
 	conns map[net.Conn]struct{}
 }
 
-// newAPIServerCut starts a proxy, which the test's end stops.
+// newAPIServerCut starts a proxy in front of the suite's control plane, which the test's end stops.
 func newAPIServerCut() *apiServerCut {
 	GinkgoHelper()
-	u, err := url.Parse(env.Config.Host)
+	return newAPIServerCutFor(env, GinkgoT().TempDir())
+}
+
+// newAPIServerCutFor starts a proxy in front of e's control plane, with its kubeconfig in dir; the
+// end of the node that calls it (a test, or an Ordered container's BeforeAll) stops it.
+func newAPIServerCutFor(e *localenv.Env, dir string) *apiServerCut {
+	GinkgoHelper()
+	u, err := url.Parse(e.Config.Host)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
@@ -38,12 +47,12 @@ func newAPIServerCut() *apiServerCut {
 	DeferCleanup(p.close)
 
 	// The API server's certificate names 127.0.0.1, which is the proxy's address too.
-	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	cfg, err := clientcmd.LoadFromFile(e.Kubeconfig)
 	Expect(err).NotTo(HaveOccurred())
 	for _, c := range cfg.Clusters {
 		c.Server = "https://" + ln.Addr().String()
 	}
-	p.Kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig-through-proxy")
+	p.Kubeconfig = filepath.Join(dir, "kubeconfig-through-proxy")
 	Expect(clientcmd.WriteToFile(*cfg, p.Kubeconfig)).To(Succeed())
 
 	go p.serve()

@@ -33,16 +33,22 @@ import (
 // spec and waits until every resource converges; the last step checks, over everything the
 // emulator and a watch on the resources saw, the promises that must hold under any fault. Time is
 // scaled twenty times (Intune's 20 s windows last 1 s in the emulator and in the operator's budget),
-// and the checks count; none of them times anything.
+// and the checks count; none of them times anything. FAULTS_KEEP_LOGS=1 keeps the operators' logs
+// of a run that passed (a failed run always keeps them, and says where).
 
 const (
 	faultTimeScale  = 20
 	faultsPerTenant = 60
 	// faultRequestBound is the most Graph requests one resource may take in one step: a step needs 3
-	// (GET, PATCH, the read-back GET), and a fault adds a few more. A hot loop takes hundreds.
-	faultRequestBound = 40
-	// faultTokenBound is the most token requests one tenant may take over the whole suite.
-	faultTokenBound = 100
+	// (GET, PATCH, the read-back GET), and a fault adds a few more. A resource that keeps failing
+	// (a PATCH Graph never keeps) tries again at most once every faultRetryMaxDelay/2, for 3
+	// requests each time. A hot loop takes hundreds a second.
+	faultRequestBound  = 40
+	faultRetryMaxDelay = 2 * time.Second
+	// faultTokenBound is the most token requests one tenant may take in one step: a new process
+	// asks for a token per client it builds and a failed token request is tried again, on a
+	// backoff, by each resource that needs it (refused credentials: about one each).
+	faultTokenBound = faultsPerTenant + 20
 	faultConverge   = 2 * time.Minute
 )
 
@@ -72,9 +78,8 @@ type readyObservation struct {
 type faultRun struct {
 	env        *localenv.Env
 	ns         string
-	proxy      *tcpProxy // between the operators and the API server, to take the API server away
-	kubeconfig string    // the operators' kubeconfig, through the proxy
-	secrets    []string  // every client secret the suite used, which must never show anywhere
+	proxy   *apiServerCut // between the operators and the API server, to take the API server away
+	secrets []string      // every client secret the suite used, which must never show anywhere
 
 	mu        sync.Mutex
 	resources []*faultResource
@@ -89,7 +94,8 @@ type faultRun struct {
 // faultStep is one step's part of the emulator's log.
 type faultStep struct {
 	name       string
-	start, end int // indexes into the emulator's request log
+	start, end int           // indexes into the emulator's request log
+	took       time.Duration // how long the step ran
 }
 
 var _ = Describe("The fault suite", Ordered, func() {
@@ -123,13 +129,13 @@ var _ = Describe("The fault suite", Ordered, func() {
 				run.env.Emulator.ClearFaults()
 			})
 		},
-		Entry("429 with Retry-After", graphtest.Fault{Status: 429, RetryAfter: "1", Times: 40}),
-		Entry("429 without Retry-After", graphtest.Fault{Status: 429, Times: 40}),
-		Entry("429 with Retry-After 0", graphtest.Fault{Status: 429, RetryAfter: "0", Times: 40}),
-		Entry("429 with a Retry-After date in the past", graphtest.Fault{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT", Times: 40}),
+		Entry("429 with Retry-After", graphtest.Fault{Status: 429, RetryAfter: "1", Times: 12}),
+		Entry("429 without Retry-After", graphtest.Fault{Status: 429, Times: 12}),
+		Entry("429 with Retry-After 0", graphtest.Fault{Status: 429, RetryAfter: "0", Times: 12}),
+		Entry("429 with a Retry-After date in the past", graphtest.Fault{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT", Times: 12}),
 		Entry("500", graphtest.Fault{Status: 500, Times: 60}),
 		Entry("502", graphtest.Fault{Status: 502, Times: 60}),
-		Entry("503 with Retry-After", graphtest.Fault{Status: 503, RetryAfter: "1", Times: 40}),
+		Entry("503 with Retry-After", graphtest.Fault{Status: 503, RetryAfter: "1", Times: 12}),
 		Entry("503 without Retry-After", graphtest.Fault{Status: 503, Times: 60}),
 		Entry("504", graphtest.Fault{Status: 504, Times: 60}),
 		Entry("dropped connections", graphtest.Fault{DropConnection: true, Times: 60}),
@@ -158,23 +164,59 @@ var _ = Describe("The fault suite", Ordered, func() {
 					g.Expect(ready.Reason).To(Equal(intunev1alpha1.ReasonNotPersisted), r.name)
 				}
 			}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+
+			By("restarting the operator: what it learnt is not lost, and it still does not say Ready")
+			run.restartOperators()
+			restarted := run.logLen()
+			Eventually(func(g Gomega) {
+				for _, r := range lost {
+					n := 0
+					for _, req := range run.env.Emulator.Requests()[restarted:] {
+						if req.ConfigurationID == r.id && req.Method == http.MethodPatch && req.Discarded {
+							n++
+						}
+					}
+					g.Expect(n).To(BeNumerically(">=", 1), "%s was tried again after the restart", r.name)
+				}
+			}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+			for _, r := range lost {
+				ready := apimeta.FindStatusCondition(run.get(Default, r.name).Status.Conditions, intunev1alpha1.ConditionReady)
+				Expect(ready.Reason).To(Equal(intunev1alpha1.ReasonNotPersisted), r.name)
+			}
 			run.env.Emulator.ClearFaults()
 			run.converge()
 		})
 	})
 
+	DescribeTable("converges through a fault of the token endpoint, which a restarted operator must call",
+		func(fault graphtest.Fault) {
+			run.step(CurrentSpecReport().LeafNodeText, func() {
+				fault.Token = true
+				run.env.Emulator.Inject(fault)
+				run.restartOperators()
+				run.changeEverySpec()
+				run.converge()
+				run.env.Emulator.ClearFaults()
+			})
+		},
+		Entry("token endpoint hangs", graphtest.Fault{Hang: true, Times: 2}),
+		Entry("token endpoint answers 503", graphtest.Fault{Status: 503, Times: 4}),
+		Entry("token endpoint answers 500", graphtest.Fault{Status: 500, Times: 4}),
+		Entry("token endpoint answers an HTML page with status 200", graphtest.Fault{HTMLPage: true, Times: 4}),
+	)
+
 	It("records every PATCH Graph accepted while the API server was away for 20s", func() {
 		run.step("API server away", func() {
 			// Slow PATCHes, so that the wave is still being served when the API server goes.
 			run.env.Emulator.Inject(graphtest.Fault{Method: http.MethodPatch, Latency: 300 * time.Millisecond})
-			run.changeEverySpec()
 			start := run.logLen()
+			run.changeEverySpec()
 			Eventually(func() int { return run.keptPatches(start) }).WithTimeout(faultConverge).Should(BeNumerically(">=", 10))
-			run.proxy.Stop()
+			run.proxy.Cut()
 			away := run.keptPatches(start)
 			time.Sleep(20 * time.Second)
 			Expect(run.keptPatches(start)).To(BeNumerically(">", away), "Graph accepted PATCHes while the API server was away")
-			Expect(run.proxy.Start()).To(Succeed())
+			run.proxy.Restore()
 			run.env.Emulator.ClearFaults()
 			run.converge()
 		})
@@ -182,10 +224,10 @@ var _ = Describe("The fault suite", Ordered, func() {
 	})
 
 	It("hands over to the other replica when the leader is killed in the middle of a wave", func() {
-		for _, op := range run.operators {
-			_, _ = op.Stop(20 * time.Second)
-		}
-		flags := []string{"--leader-elect", "--leader-election-namespace=" + run.ns}
+		run.stopOperators()
+		// Short lease timings, so that the follower takes over soon after the kill.
+		flags := []string{"--leader-elect", "--leader-election-namespace=" + run.ns,
+			"--leader-elect-lease-duration=6s", "--leader-elect-renew-deadline=4s", "--leader-elect-retry-period=1s"}
 		leader := run.startOperator("leader", flags...)
 		Eventually(func(g Gomega) {
 			l := &coordinationv1.Lease{}
@@ -249,7 +291,9 @@ var _ = Describe("The fault suite", Ordered, func() {
 		log := run.env.Emulator.Requests()
 
 		By("never saying Ready while Graph did not hold the spec")
-		for _, o := range run.readyObservations() {
+		observations := run.readyObservations()
+		Expect(len(observations)).To(BeNumerically(">=", len(run.resources)*len(run.steps)), "Ready=True seen at least once per resource and step")
+		for _, o := range observations {
 			res := run.byName[o.name]
 			want, ok := res.specs[o.generation]
 			Expect(ok).To(BeTrue(), "%s was Ready at generation %d, which the suite never wrote", o.name, o.generation)
@@ -260,6 +304,8 @@ var _ = Describe("The fault suite", Ordered, func() {
 		}
 
 		By("PATCHing no body twice when once would do, and never a value older than one already sent")
+		Expect(run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Method == http.MethodPatch })).To(
+			BeNumerically(">=", len(run.resources)*len(run.steps)), "PATCHes to check")
 		for _, res := range run.resources {
 			var kept *graphtest.Request
 			newestSent := int64(0)
@@ -282,21 +328,24 @@ var _ = Describe("The fault suite", Ordered, func() {
 			}
 		}
 
-		By("sending each resource a bounded number of requests in every step, and each tenant a bounded number of token requests")
+		By("sending each resource a bounded number of Graph requests in every step, and each tenant a bounded number of token requests")
 		for _, s := range run.steps {
-			counts := map[string]int{}
+			counts, tokens := map[string]int{}, map[string]int{}
 			for _, r := range log[s.start:s.end] {
-				if r.Kind == graphtest.KindGraph {
+				switch r.Kind {
+				case graphtest.KindGraph:
 					counts[r.ConfigurationID]++
+				case graphtest.KindToken:
+					tokens[r.TenantID]++
 				}
 			}
-			for id, n := range counts {
-				Expect(n).To(BeNumerically("<=", faultRequestBound), "Graph requests for %s in step %q", run.resourceOf(id).name, s.name)
+			for tenant, n := range tokens {
+				Expect(n).To(BeNumerically("<=", faultTokenBound), "token requests of tenant %s in step %q", tenant, s.name)
 			}
-		}
-		for _, tenant := range []string{localenv.SampleTenantID, fabrikamTenantID} {
-			n := run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindToken && r.TenantID == tenant })
-			Expect(n).To(BeNumerically("<=", faultTokenBound), "token requests of tenant %s", tenant)
+			bound := faultRequestBound + 3*int(s.took/(faultRetryMaxDelay/2))
+			for id, n := range counts {
+				Expect(n).To(BeNumerically("<=", bound), "Graph requests for %s in step %q, which took %v", run.resourceOf(id).name, s.name, s.took)
+			}
 		}
 
 		By("leaving no secret and no token in the logs, the events or the status")
@@ -332,10 +381,7 @@ func startFaultRun() *faultRun {
 	Expect(err).NotTo(HaveOccurred())
 	run := &faultRun{env: env, ns: "faults", byName: map[string]*faultResource{},
 		secrets: []string{localenv.SampleClientSecret, "fabrikam-first-secret-value"}}
-	run.proxy, err = startTCPProxy(env.Config.Host)
-	Expect(err).NotTo(HaveOccurred())
-	run.kubeconfig = filepath.Join(env.Dir, "kubeconfig-proxied")
-	Expect(run.proxy.writeKubeconfig(env.Kubeconfig, run.kubeconfig)).To(Succeed())
+	run.proxy = newAPIServerCutFor(env, dir)
 
 	env.SeedSamples()
 	Expect(env.CreateSampleConnection(ctx, run.ns)).To(Succeed())
@@ -394,9 +440,8 @@ func (run *faultRun) stop() {
 	if run.stopWatch != nil {
 		run.stopWatch()
 	}
-	run.proxy.Close()
 	run.env.Stop()
-	if CurrentSpecReport().Failed() {
+	if CurrentSpecReport().Failed() || os.Getenv("FAULTS_KEEP_LOGS") != "" {
 		fmt.Fprintf(GinkgoWriter, "The operators' logs are in %s\n", run.env.Dir)
 	} else {
 		_ = os.RemoveAll(run.env.Dir)
@@ -409,7 +454,7 @@ func (run *faultRun) startOperator(name string, flags ...string) *localenv.Opera
 	GinkgoHelper()
 	window := time.Duration(float64(20*time.Second) / faultTimeScale)
 	args := append([]string{
-		"--kubeconfig=" + run.kubeconfig,
+		"--kubeconfig=" + run.proxy.Kubeconfig,
 		"--watch-namespaces=" + run.ns,
 		"--sync-interval=10m", // no routine resync adds requests
 		"--graph-budget-window=" + window.String(),
@@ -417,7 +462,7 @@ func (run *faultRun) startOperator(name string, flags ...string) *localenv.Opera
 		"--graph-requests-per-window=200",
 		"--graph-timeout=1s",
 		"--retry-base-delay=100ms",
-		"--retry-max-delay=2s",
+		"--retry-max-delay=" + faultRetryMaxDelay.String(),
 		"--credentials-retry=500ms",
 		"--zap-log-level=debug", // where a leak would most likely be
 	}, flags...)
@@ -440,6 +485,27 @@ func (run *faultRun) ensureOperator() {
 	run.startOperator("operator")
 }
 
+// restartOperators stops every operator (SIGTERM) and starts a new one.
+func (run *faultRun) restartOperators() {
+	GinkgoHelper()
+	run.stopOperators()
+	run.startOperator("restarted")
+}
+
+// stopOperators stops every operator still running, with SIGTERM, and expects a clean exit.
+func (run *faultRun) stopOperators() {
+	GinkgoHelper()
+	for _, op := range run.operators {
+		select {
+		case <-op.Done():
+			continue // killed
+		default:
+		}
+		_, err := op.Stop(20 * time.Second)
+		Expect(err).NotTo(HaveOccurred(), "the operator stops on SIGTERM:%s", lines(op.Tail(10)))
+	}
+}
+
 // step runs body as a named step of the suite, noting its part of the emulator's log.
 func (run *faultRun) step(name string, body func()) {
 	GinkgoHelper()
@@ -447,8 +513,14 @@ func (run *faultRun) step(name string, body func()) {
 	run.steps = append(run.steps, faultStep{name: name, start: start})
 	defer func() {
 		s := &run.steps[len(run.steps)-1]
-		s.end = run.logLen()
-		AddReportEntry("step "+name, fmt.Sprintf("%d requests in %v", s.end-s.start, time.Since(began).Round(100*time.Millisecond)))
+		s.end, s.took = run.logLen(), time.Since(began)
+		tokens := 0
+		for _, r := range run.env.Emulator.Requests()[s.start:s.end] {
+			if r.Kind == graphtest.KindToken {
+				tokens++
+			}
+		}
+		AddReportEntry("step "+name, fmt.Sprintf("%d requests (%d for tokens) in %v", s.end-s.start, tokens, s.took.Round(100*time.Millisecond)))
 	}()
 	run.ensureOperator()
 	body()
@@ -467,19 +539,41 @@ func (run *faultRun) keptPatches(from int) int {
 	return n
 }
 
-// changeEverySpec gives every resource a new successCount, never used before.
+// changeEverySpec gives every resource a new successCount, never used before, eight at a time.
 func (run *faultRun) changeEverySpec() {
 	GinkgoHelper()
 	run.waves++
-	for i, r := range run.resources {
-		value := int32(100000*(run.waves+1) + i)
-		o := &intunev1alpha1.DeviceConfigurationUserOverview{}
-		o.Namespace, o.Name = run.ns, r.name
-		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"overview":{"successCount":%d}}}`, value))
-		Expect(run.env.Client.Patch(ctx, o, patch)).To(Succeed())
-		run.mu.Lock()
-		r.specs[o.Generation] = value
-		run.mu.Unlock()
+	began := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(run.resources))
+	work := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				r := run.resources[i]
+				value := int32(100000*(run.waves+1) + i)
+				o := &intunev1alpha1.DeviceConfigurationUserOverview{}
+				o.Namespace, o.Name = run.ns, r.name
+				patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"overview":{"successCount":%d}}}`, value))
+				if err := run.env.Client.Patch(ctx, o, patch); err != nil {
+					errs <- fmt.Errorf("%s: %w", r.name, err)
+					continue
+				}
+				run.mu.Lock()
+				r.specs[o.Generation] = value
+				run.mu.Unlock()
+			}
+		})
+	}
+	for i := range run.resources {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	AddReportEntry(fmt.Sprintf("wave %d", run.waves), time.Since(began).Round(10*time.Millisecond).String())
+	for err := range errs {
+		Expect(err).NotTo(HaveOccurred(), "change a spec")
 	}
 }
 
