@@ -76,8 +76,8 @@ type readyObservation struct {
 // faultRun is the suite's world: its own control plane and emulator, the resources, the operators
 // it started, and a watch that notes every Ready=True.
 type faultRun struct {
-	env        *localenv.Env
-	ns         string
+	env     *localenv.Env
+	ns      string
 	proxy   *apiServerCut // between the operators and the API server, to take the API server away
 	secrets []string      // every client secret the suite used, which must never show anywhere
 
@@ -233,7 +233,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 			l := &coordinationv1.Lease{}
 			g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: leaseName}, l)).To(Succeed())
 			g.Expect(l.Spec.HolderIdentity).NotTo(BeNil())
-		}).WithTimeout(30 * time.Second).Should(Succeed(), "the first replica leads")
+		}).WithTimeout(30*time.Second).Should(Succeed(), "the first replica leads")
 		run.startOperator("follower", flags...)
 		run.step("leader killed", func() {
 			run.env.Emulator.Inject(graphtest.Fault{Method: http.MethodPatch, Latency: 200 * time.Millisecond})
@@ -260,7 +260,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 				g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: fabrikamConnection}, conn)).To(Succeed())
 				g.Expect(apimeta.FindStatusCondition(conn.Status.Conditions, intunev1alpha1.ConditionReady)).To(
 					HaveField("Reason", intunev1alpha1.ReasonInvalidCredentials))
-			}).WithTimeout(faultConverge).WithPolling(100 * time.Millisecond).Should(Succeed(), "Entra ID refuses the new secret at first")
+			}).WithTimeout(faultConverge).WithPolling(100*time.Millisecond).Should(Succeed(), "Entra ID refuses the new secret at first")
 			run.env.Emulator.AddApp(graphtest.App{TenantID: fabrikamTenantID, ClientID: fabrikamClientID, ClientSecret: rotated})
 			run.converge()
 		})
