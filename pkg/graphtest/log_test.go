@@ -24,6 +24,7 @@ func TestRequestLog(t *testing.T) {
 	patch := call(t, client, http.MethodPatch, srv.URL()+overviewPath("beta", configA), tok, body,
 		map[string]string{"client-request-id": "0b0b0b0b-0000-4000-8000-000000000001"})
 
+	held, _ := srv.Overview(tenantA, configA)
 	want := []Request{
 		{Kind: KindToken, Method: http.MethodPost, Path: "/" + tenantA + "/oauth2/v2.0/token",
 			TenantID: tenantA, ClientID: clientRW, Status: http.StatusOK,
@@ -31,7 +32,7 @@ func TestRequestLog(t *testing.T) {
 		{Kind: KindGraph, Method: http.MethodPatch, Path: overviewPath("beta", configA), APIVersion: "beta",
 			TenantID: tenantA, ClientID: clientRW, ConfigurationID: configA, Status: http.StatusOK,
 			Body: []byte(body), RequestID: patch.header.Get("request-id"),
-			ClientRequestID: "0b0b0b0b-0000-4000-8000-000000000001"},
+			ClientRequestID: "0b0b0b0b-0000-4000-8000-000000000001", Held: &held},
 	}
 	got := srv.Requests()
 	if d := cmp.Diff(want, got, cmpopts.IgnoreFields(Request{}, "Time")); d != "" {

@@ -13,6 +13,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -115,6 +118,31 @@ var _ = Describe("The fault suite", Ordered, func() {
 			Expect(run.keptPatches(0)).To(BeNumerically("<", 2*faultsPerTenant), "the kill came in the middle of the first sync")
 			run.startOperator("after-kill")
 			run.converge()
+		})
+	})
+
+	It("reads after a restart, without a place in the line of writes, the resources Graph already matches", func() {
+		run.step("restarted, nothing to change", func() {
+			from := run.logLen()
+			// As if it had been down for longer than the sync interval: every resource is due.
+			run.stopOperators()
+			op := run.startOperator("due", "--sync-interval=1s")
+			Eventually(func(g Gomega) {
+				read := map[string]bool{}
+				for _, r := range run.env.Emulator.Requests()[from:] {
+					if r.Kind == graphtest.KindGraph && r.Method == http.MethodGet && r.Status == http.StatusOK {
+						read[strings.ToLower(r.ConfigurationID)] = true
+					}
+				}
+				g.Expect(read).To(HaveLen(len(run.resources)), "resources read since the restart")
+			}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+			Expect(run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Method == http.MethodPatch })).To(
+				Equal(run.countBefore(from, http.MethodPatch)), "PATCHes since the restart")
+			families := scrapeUnsecured(op.MetricsAddr)
+			Expect(histogramCount(families, "overview_graph_budget_wait_seconds", "class", "write")).To(BeZero(), "jobs that queued for a write")
+			Expect(histogramCount(families, "overview_graph_budget_wait_seconds", "class", "read")).To(
+				BeNumerically(">=", len(run.resources)), "jobs that queued for a read")
+			run.restartOperators() // back to the suite's long sync interval
 		})
 	})
 
@@ -464,7 +492,8 @@ func (run *faultRun) startOperator(name string, flags ...string) *localenv.Opera
 		"--retry-base-delay=100ms",
 		"--retry-max-delay=" + faultRetryMaxDelay.String(),
 		"--credentials-retry=500ms",
-		"--zap-log-level=debug", // where a leak would most likely be
+		"--zap-log-level=debug",  // where a leak would most likely be
+		"--metrics-secure=false", // scraped without a token
 	}, flags...)
 	op, err := run.env.StartOperator(fmt.Sprintf("faults-%s-%d", name, len(run.operators)), args...)
 	Expect(err).NotTo(HaveOccurred())
@@ -483,6 +512,41 @@ func (run *faultRun) ensureOperator() {
 		}
 	}
 	run.startOperator("operator")
+}
+
+// countBefore counts the Graph requests with method before the log index to.
+func (run *faultRun) countBefore(to int, method string) int {
+	n := 0
+	for _, r := range run.env.Emulator.Requests()[:to] {
+		if r.Kind == graphtest.KindGraph && r.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// scrapeUnsecured reads the metrics of an operator run with --metrics-secure=false.
+func scrapeUnsecured(addr string) map[string]*dto.MetricFamily {
+	GinkgoHelper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return families
+}
+
+// histogramCount sums the sample counts of a histogram's series that carry labelPairs.
+func histogramCount(families map[string]*dto.MetricFamily, name string, labelPairs ...string) uint64 {
+	var n uint64
+	for _, m := range families[name].GetMetric() {
+		if hasLabels(m, labelPairs) {
+			n += m.GetHistogram().GetSampleCount()
+		}
+	}
+	return n
 }
 
 // restartOperators stops every operator (SIGTERM) and starts a new one.
