@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -24,9 +25,10 @@ type syncResult struct {
 	// when that read failed), else the GET's; nil when the GET failed.
 	observed  *graph.Overview
 	requestID string
-	// found is the managed fields that differed when the job read Graph; drift those that still
-	// differ in observed.
-	found, drift []intunev1alpha1.FieldDrift
+	// found is the managed fields that differed when the job read Graph (what a PATCH sends);
+	// drift those that still differ in observed; lost those of found that differ again after the
+	// PATCH: Graph accepted them and did not keep them.
+	found, drift, lost []intunev1alpha1.FieldDrift
 	// applied is true when Graph accepted a PATCH of the fields in found.
 	applied bool
 	// paused is true when the resource was paused before the job could PATCH: it sent none.
@@ -102,6 +104,13 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	res.observed, res.requestID = &back.Overview, back.RequestID
 	if _, res.drift, err = diffOverview(&desired, &back.Overview); err != nil {
 		res.err = err
+	}
+	// Only what the PATCH sent can be lost: a field it did not carry that differs now was changed
+	// in Graph meanwhile, which the next job corrects.
+	for _, d := range res.drift {
+		if slices.ContainsFunc(res.found, func(f intunev1alpha1.FieldDrift) bool { return f.Field == d.Field }) {
+			res.lost = append(res.lost, d)
+		}
 	}
 	return res, graph.Done
 }

@@ -100,8 +100,15 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 		// and the newer spec takes a job of its own.
 		return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 	}
+	manage := policyOf(p.base) == intunev1alpha1.ManagementPolicyManage
 	switch {
-	case policyOf(p.base) == intunev1alpha1.ManagementPolicyManage && len(res.drift) > 0:
+	case manage && len(res.lost) > 0:
+		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.lost)})
+	case manage && res.applied && len(res.drift) > 0:
+		// Graph kept what the PATCH sent, and a field it did not send changed meanwhile.
+		logf.FromContext(ctx).Info("Graph changed a managed field while it was PATCHed; syncing again", "fields", driftBoth(res.drift))
+		return r.submit(ctx, p, rec, true)
+	case manage && len(res.drift) > 0:
 		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.drift)})
 	case p.reverted != "":
 		return r.failed(ctx, p, rec, &notPersisted{fields: p.reverted})

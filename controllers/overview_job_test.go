@@ -1,0 +1,83 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// scriptedCalls answers a job's GETs in turn from reads, and its PATCHes with what they set.
+type scriptedCalls struct {
+	reads   []graph.Overview
+	patches []graph.Fields
+}
+
+func (c *scriptedCalls) GetOverview(context.Context, string) (graph.Response, error) {
+	o := c.reads[0]
+	c.reads = c.reads[1:]
+	return graph.Response{Overview: o}, nil
+}
+
+func (c *scriptedCalls) PatchOverview(_ context.Context, _ string, f graph.Fields) (graph.Response, error) {
+	c.patches = append(c.patches, f)
+	return graph.Response{}, nil
+}
+
+func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
+	want := intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10), FailedCount: ptr.To[int32](0)}
+	cases := map[string]struct {
+		before, after graph.Overview
+		lost, drift   []string
+	}{
+		"kept": {
+			before: graph.Overview{SuccessCount: 3}, after: graph.Overview{SuccessCount: 10},
+		},
+		"the sent field not kept": {
+			before: graph.Overview{SuccessCount: 3}, after: graph.Overview{SuccessCount: 3},
+			lost: []string{"successCount"}, drift: []string{"successCount"},
+		},
+		"a field the PATCH did not send changed meanwhile": {
+			before: graph.Overview{SuccessCount: 3}, after: graph.Overview{SuccessCount: 10, FailedCount: 2},
+			drift: []string{"failedCount"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := &OverviewReconciler{memory: newMemory()}
+			obj := &intunev1alpha1.DeviceConfigurationUserOverview{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
+				Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: want},
+			}
+			rec := r.memory.recordFor(obj, time.Now())
+			calls := &scriptedCalls{reads: []graph.Overview{tc.before, tc.after}}
+			res, outcome := r.runSync(context.Background(), calls, rec, "id")
+			if outcome != graph.Done || res.err != nil || !res.applied {
+				t.Fatalf("outcome %v, err %v, applied %t", outcome, res.err, res.applied)
+			}
+			if d := cmp.Diff([]graph.Fields{{SuccessCount: ptr.To[int32](10)}}, calls.patches); d != "" {
+				t.Errorf("PATCHes (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.lost, fieldNames(res.lost)); d != "" {
+				t.Errorf("lost (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.drift, fieldNames(res.drift)); d != "" {
+				t.Errorf("drift (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func fieldNames(ds []intunev1alpha1.FieldDrift) []string {
+	var names []string
+	for _, d := range ds {
+		names = append(names, d.Field)
+	}
+	return names
+}
