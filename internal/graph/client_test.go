@@ -79,7 +79,7 @@ func TestAnswers(t *testing.T) {
 		"401 always: one fresh token, then an error": {
 			fault: &graphtest.Fault{Status: 401},
 			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidCredentials, Statuses: []int{401, 401}, Tokens: 2,
-				Status: 401, Code: "InvalidAuthenticationToken"},
+				Status: 401, Code: "InvalidAuthenticationToken", Message: "refused the app's access token even after a fresh one"},
 		},
 		"403: the app may only read": {
 			method: http.MethodPatch,
@@ -92,27 +92,29 @@ func TestAnswers(t *testing.T) {
 				Message: "the app lacks DeviceManagementConfiguration.ReadWrite.All"},
 		},
 		"404": {
-			id:   otherConfigID,
-			want: want{Class: ClassNotFound, Reason: ReasonNotFound, Statuses: []int{404}, Tokens: 1, Status: 404, Code: "ResourceNotFound"},
+			id: otherConfigID,
+			want: want{Class: ClassNotFound, Reason: ReasonNotFound, Statuses: []int{404}, Tokens: 1, Status: 404, Code: "ResourceNotFound",
+				Message: "Graph has no device configuration with this id"},
 		},
 		"409: returned at once, for a later try": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 409, Times: 1},
-			want:   want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{409}, Tokens: 1, Status: 409},
+			want:   want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{409}, Tokens: 1, Status: 409, Message: "Graph answered 409 Conflict"},
 		},
 		"500: returned at once, no retry": {
 			fault: &graphtest.Fault{Status: 500},
 			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{500}, Tokens: 1,
-				Status: 500, Code: "InternalError"},
+				Status: 500, Code: "InternalError", Message: "Graph answered 500 Internal Server Error"},
 		},
 		"503 with Retry-After": {
 			fault: &graphtest.Fault{Status: 503, RetryAfter: "30"},
-			want:  want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{503}, Tokens: 1, Status: 503},
+			want:  want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{503}, Tokens: 1, Status: 503, Message: "Graph is unavailable and asked to retry later"},
 		},
 		"429 with Retry-After": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 429, RetryAfter: "12.5"},
-			want:   want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{429}, Tokens: 1, Status: 429, Code: "TooManyRequests"},
+			want: want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{429}, Tokens: 1, Status: 429, Code: "TooManyRequests",
+				Message: "Graph is throttling the app in this tenant"},
 		},
 		"dropped connection": {
 			method: http.MethodPatch,
@@ -126,7 +128,7 @@ func TestAnswers(t *testing.T) {
 		},
 		"an id that is not one": {
 			id:   "../../me",
-			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidSpec, Tokens: 0},
+			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidSpec, Tokens: 0, Message: "is not a Graph id"},
 		},
 	}
 	for name, tc := range tests {
@@ -172,7 +174,9 @@ func TestAnswers(t *testing.T) {
 				if got.Class != tc.want.Class || got.Reason != tc.want.Reason {
 					t.Errorf("%v classified %+v, want %s %s", err, got, tc.want.Class, tc.want.Reason)
 				}
-				if !strings.Contains(got.Message, tc.want.Message) {
+				if tc.want.Message == "" {
+					t.Errorf("the case names no part of the message to check; the message is %q", got.Message)
+				} else if !strings.Contains(got.Message, tc.want.Message) {
 					t.Errorf("message %q does not contain %q", got.Message, tc.want.Message)
 				}
 				if gerr.StatusCode != tc.want.Status {
