@@ -19,6 +19,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/schedule"
 )
 
 // syncDue says whether the pass must call Graph: for a new generation, a sync requested through the
@@ -35,12 +36,12 @@ func (r *OverviewReconciler) syncDue(p *overviewPass, rec *record) bool {
 	if !meta.IsStatusConditionTrue(obj.Status.Conditions, intunev1alpha1.ConditionSynced) {
 		return true
 	}
-	return r.memory.lastSyncOf(rec).Before(lastSlot(obj.UID, r.interval(obj), p.now))
+	return r.memory.lastSyncOf(rec).Before(schedule.Last(obj.UID, r.interval(obj), p.now))
 }
 
 // nextSync requeues the resource at its next sync slot, behind any change that is waiting.
 func (r *OverviewReconciler) nextSync(p *overviewPass) reconcile.Result {
-	next := nextSlot(p.base.UID, r.interval(p.base), p.now)
+	next := schedule.Next(p.base.UID, r.interval(p.base), p.now)
 	return reconcile.Result{RequeueAfter: next.Sub(p.now), Priority: ptr.To(handler.LowPriority)}
 }
 

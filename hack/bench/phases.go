@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"net/http"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/schedule"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -137,7 +137,7 @@ func (b *bench) readyByTenant(ready []time.Time, t0 time.Time) [][]float64 {
 // costs in Graph requests, status writes and operator CPU.
 //
 // Each resource's routine syncs fall on a grid of its own (every interval, at a phase taken from a
-// hash of its UID; controllers/schedule.go), so a window of one interval holds exactly one slot of
+// hash of its UID; internal/schedule, which the operator schedules by), so a window of one interval holds exactly one slot of
 // each resource. A GET belongs to the last slot of its resource before it; the figure counts, for
 // each resource, the GETs that belong to its slot in the window (waiting a little past the window
 // for the passes of its last slots): 1 is right, 0 a missed resync, 2 or more a resync that read
@@ -183,7 +183,7 @@ func (b *bench) steadyState(ctx context.Context) (*SteadyState, error) {
 	var delays []time.Duration
 	for _, res := range b.main {
 		uid := b.tracker.uid(res.key)
-		slot := lastSlot(uid, interval, t1)
+		slot := schedule.Last(uid, interval, t1)
 		if !slot.Before(t1) || slot.Before(t0) {
 			slot = slot.Add(-interval)
 		}
@@ -210,20 +210,6 @@ func (b *bench) steadyState(ctx context.Context) (*SteadyState, error) {
 	logf("%d GET, %d PATCH, %d answered 429, %d status writes; %.2f CPU seconds; resources by GETs: %v",
 		ss.GETs, ss.PATCHes, ss.Throttled, ss.StatusWrites, ss.CPUSeconds, ss.GETsByResource)
 	return ss, nil
-}
-
-// lastSlot is the latest sync slot of a resource at or before now: the grid of
-// controllers/schedule.go, every interval at a phase from the FNV-1a hash of the UID.
-func lastSlot(uid types.UID, interval time.Duration, now time.Time) time.Time {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(uid))
-	phase := int64(h.Sum64() % uint64(interval))
-	since := now.UnixNano() - phase
-	k := since / int64(interval)
-	if since < 0 && since%int64(interval) != 0 {
-		k--
-	}
-	return time.Unix(0, k*int64(interval)+phase)
 }
 
 // changeLatency is figure 3: the spec of -changes resources changes, all at once and then one at a
