@@ -43,7 +43,7 @@ type connections struct {
 	client    client.Client // cached reads: connections and namespaces
 	secrets   *secrets
 	endpoints endpointPolicy
-	factory   ClientFactory
+	factory   clientFactory
 	opts      graph.Options
 	tokenFile string
 

@@ -16,9 +16,15 @@ import (
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
-// ClientFactory builds the Graph client of one connection. graph.NewClient is the default; tests may
-// wrap it.
-type ClientFactory func(graph.Config, graph.Options) (graph.Client, error)
+// clientFactory builds the Graph client of one connection (graph.NewClient).
+type clientFactory func(graph.Config, graph.Options) (graph.Client, error)
+
+// GraphBudget is what Graph allows each app in a tenant per window: requests of any kind, and of
+// them PATCHes. Each zero field takes Intune's limit: 1000 requests and 100 writes per 20s.
+type GraphBudget struct {
+	Requests, Writes int
+	Window           time.Duration
+}
 
 // Options configure the reconcilers. The zero value is usable: every field has a default.
 type Options struct {
@@ -47,15 +53,16 @@ type Options struct {
 	// Graph (the tenants' pacers call Graph on goroutines of their own), so this bounds the work on
 	// the API server, not the calls to Graph.
 	MaxConcurrentReconciles int
-	// Limits is each tenant's Graph budget (default: Intune's per-app limits, graph.DefaultLimits).
-	Limits graph.Limits
-	// MaxGraphInFlight bounds the Graph jobs in flight across all tenants (default
-	// graph.DefaultMaxInFlight); each tenant runs as many as its budget and Graph's latency need.
+	// GraphBudget is each tenant's Graph budget (default: Intune's per-app limits).
+	GraphBudget GraphBudget
+	// MaxGraphInFlight bounds the Graph jobs in flight across all tenants (default 1024); each
+	// tenant runs as many as its budget and Graph's latency need.
 	MaxGraphInFlight int
-	// GraphOptions tune the Graph clients; Pacers is set from Limits and MaxGraphInFlight when nil.
-	GraphOptions graph.Options
-	// NewClient builds Graph clients (default graph.NewClient).
-	NewClient ClientFactory
+	// GraphTimeout bounds one Graph call, its token included (default 30s).
+	GraphTimeout time.Duration
+	// ForbiddenRenewal is the least time between two fresh tokens that a 403 asks for (default 1m):
+	// a permission granted since the token was issued shows only in a new token.
+	ForbiddenRenewal time.Duration
 	// WorkloadIdentityTokenFile is the federated token of WorkloadIdentity connections (default: the
 	// AZURE_FEDERATED_TOKEN_FILE environment variable that Azure workload identity sets).
 	WorkloadIdentityTokenFile string
@@ -76,15 +83,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 16
-	}
-	if o.Limits == (graph.Limits{}) {
-		o.Limits = graph.DefaultLimits()
-	}
-	if o.GraphOptions.Pacers == nil {
-		o.GraphOptions.Pacers = graph.NewPacers(o.Limits, o.MaxGraphInFlight)
-	}
-	if o.NewClient == nil {
-		o.NewClient = graph.NewClient
 	}
 	if o.WorkloadIdentityTokenFile == "" {
 		o.WorkloadIdentityTokenFile = federatedTokenFile()
@@ -133,8 +131,15 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			recheck:    opts.SyncInterval,
 		},
 		endpoints: endpoints,
-		factory:   opts.NewClient,
-		opts:      opts.GraphOptions,
+		factory:   graph.NewClient,
+		opts: graph.Options{
+			Pacers: graph.NewPacers(graph.Limits{
+				Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window,
+			}, opts.MaxGraphInFlight),
+			Timeout:          opts.GraphTimeout,
+			ForbiddenRenewal: opts.ForbiddenRenewal,
+			Logger:           mgr.GetLogger().WithName("graph"),
+		},
 		tokenFile: opts.WorkloadIdentityTokenFile,
 		clients:   map[string]cachedClient{},
 	}

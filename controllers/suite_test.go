@@ -20,7 +20,6 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
-	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
@@ -74,7 +73,7 @@ var _ = BeforeSuite(func() {
 		WorkloadIdentityTokenFile: tokenFile,
 		CredentialsRetry:          time.Second,
 		// A fresh token after a 403 every 2s rather than every minute, as CredentialsRetry scales.
-		GraphOptions: graph.Options{ForbiddenRenewal: 2 * time.Second},
+		ForbiddenRenewal: 2 * time.Second,
 		// The emulator listens on the loopback, with a CA of its own.
 		AllowedEndpointHosts:    []string{"127.0.0.1", "localhost"},
 		AllowNamespacedCABundle: true,
