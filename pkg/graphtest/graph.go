@@ -1,15 +1,11 @@
 package graphtest
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 )
-
-// maxBodyBytes bounds a PATCH body; the entity's JSON is a few hundred bytes.
-const maxBodyBytes = 1 << 20
 
 // graphRoute is a parsed Graph path.
 type graphRoute struct {
@@ -47,16 +43,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 
 	var body []byte
 	if r.Body != nil && r.Method != http.MethodGet {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		rec.Body = b
+		b, raw, err := readBody(w, r)
+		rec.Body, rec.ContentEncoding = raw, r.Header.Get("Content-Encoding")
 		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return writeGraphError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than the emulator accepts.")
-			}
-			return 0 // the client went away
+			return writeBodyError(w, err)
 		}
-		body = b
+		rec.Body, body = b, b
 	}
 
 	claims, err := s.authenticate(r.Header.Get("Authorization"))
