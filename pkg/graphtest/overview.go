@@ -18,7 +18,9 @@ type Overview struct {
 	// ConflictCount is kept on every API version but served (and accepted by PATCH) on beta only.
 	ConflictCount        int32
 	ConfigurationVersion int32
-	LastUpdateDateTime   time.Time
+	// LastUpdateDateTime is held at Graph's precision, 100 ns (Seed and PATCH round to it), and
+	// served with at most 7 fractional digits.
+	LastUpdateDateTime time.Time
 }
 
 // entityType is the OData type name Graph puts in @odata.type.
@@ -30,13 +32,25 @@ func newOverviewKey(tenantID, configurationID string) overviewKey {
 	return overviewKey{strings.ToLower(tenantID), strings.ToLower(configurationID)}
 }
 
+// dateTimeLayout is how Graph writes an Edm.DateTimeOffset: in UTC, with at most 7 fractional
+// digits and no trailing zeros ("2026-11-28T10:00:00.1234567Z", "2026-11-28T10:00:00Z").
+const dateTimeLayout = "2006-01-02T15:04:05.9999999Z07:00"
+
+// graphTime is t as Graph holds it: .NET's DateTimeOffset counts 100 ns ticks, so a time with
+// more precision (Go's nanoseconds, a PATCH with 8 or 9 fractional digits) is rounded to the
+// nearest tick, as .NET's parser rounds the digits past the seventh.
+func graphTime(t time.Time) time.Time {
+	return t.Round(100 * time.Nanosecond).UTC()
+}
+
 // Seed creates or overwrites the overview of a device configuration in a tenant, as if someone
 // had changed it in Intune (use it to make drift in tests). o.ID defaults to configurationID.
+// o.LastUpdateDateTime is kept in UTC at Graph's precision, 100 ns.
 func (s *Server) Seed(tenantID, configurationID string, o Overview) {
 	if o.ID == "" {
 		o.ID = configurationID
 	}
-	o.LastUpdateDateTime = o.LastUpdateDateTime.UTC()
+	o.LastUpdateDateTime = graphTime(o.LastUpdateDateTime)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.overviews[newOverviewKey(tenantID, configurationID)] = o
@@ -79,7 +93,7 @@ func marshalEntity(o Overview, baseURL, apiVersion, configurationID string) []by
 		SuccessCount:         o.SuccessCount,
 		ErrorCount:           o.ErrorCount,
 		FailedCount:          o.FailedCount,
-		LastUpdateDateTime:   o.LastUpdateDateTime.UTC().Format(time.RFC3339Nano),
+		LastUpdateDateTime:   o.LastUpdateDateTime.UTC().Format(dateTimeLayout),
 		ConfigurationVersion: o.ConfigurationVersion,
 	}
 	if apiVersion == "beta" {
