@@ -124,12 +124,16 @@ func notFound(w http.ResponseWriter, configurationID string) int {
 }
 
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, rec *Request) int {
+	sel, err := parseSelect(r.URL.Query(), strings.TrimPrefix(entityType, "#"), overviewProperties(route.apiVersion))
+	if err != nil {
+		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+	}
 	o, ok := s.Overview(tenantID, route.configurationID)
 	if !ok {
 		return notFound(w, route.configurationID)
 	}
 	rec.Held = &o
-	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID, sel))
 }
 
 // patchOverview validates the body and applies it, unless the fault says to discard it; it answers
@@ -165,7 +169,8 @@ func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route gra
 		w.WriteHeader(http.StatusNoContent)
 		return http.StatusNoContent
 	}
-	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
+	// The answer to a PATCH is the whole entity; $select applies to reads.
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID, nil))
 }
 
 func writeEntity(w http.ResponseWriter, b []byte) int {

@@ -382,7 +382,7 @@ func FuzzParsePatch(f *testing.F) {
 		}
 		o := Overview{ID: "x"}
 		p.apply(&o)
-		if !json.Valid(marshalEntity(o, "https://h", version, "x")) {
+		if !json.Valid(marshalEntity(o, "https://h", version, "x", nil)) {
 			t.Errorf("entity after %q is not JSON", body)
 		}
 	})

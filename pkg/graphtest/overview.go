@@ -1,7 +1,6 @@
 package graphtest
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -65,45 +64,40 @@ func (s *Server) Overview(tenantID, configurationID string) (Overview, bool) {
 	return o, ok
 }
 
-// entityJSON is the wire form, in the property order of Graph's metadata.
-type entityJSON struct {
-	Context              string `json:"@odata.context"`
-	Type                 string `json:"@odata.type"`
-	ID                   string `json:"id"`
-	PendingCount         int32  `json:"pendingCount"`
-	NotApplicableCount   int32  `json:"notApplicableCount"`
-	SuccessCount         int32  `json:"successCount"`
-	ErrorCount           int32  `json:"errorCount"`
-	FailedCount          int32  `json:"failedCount"`
-	ConflictCount        *int32 `json:"conflictCount,omitempty"`
-	LastUpdateDateTime   string `json:"lastUpdateDateTime"`
-	ConfigurationVersion int32  `json:"configurationVersion"`
+// overviewProperties are the names of the entity's properties under an API version, in the order
+// of Graph's metadata.
+func overviewProperties(apiVersion string) []string {
+	props := make([]string, 0, 9)
+	for _, p := range (Overview{}).properties(apiVersion) {
+		props = append(props, p.name)
+	}
+	return props
 }
 
-// marshalEntity renders an overview as Graph answers it under apiVersion; baseURL is the scheme and
-// host the client called, which Graph repeats in @odata.context.
-func marshalEntity(o Overview, baseURL, apiVersion, configurationID string) []byte {
-	e := entityJSON{
-		Context: baseURL + "/" + apiVersion + "/$metadata#deviceManagement/deviceConfigurations('" +
-			configurationID + "')/userStatusOverview/$entity",
-		Type:                 entityType,
-		ID:                   o.ID,
-		PendingCount:         o.PendingCount,
-		NotApplicableCount:   o.NotApplicableCount,
-		SuccessCount:         o.SuccessCount,
-		ErrorCount:           o.ErrorCount,
-		FailedCount:          o.FailedCount,
-		LastUpdateDateTime:   o.LastUpdateDateTime.UTC().Format(dateTimeLayout),
-		ConfigurationVersion: o.ConfigurationVersion,
+// properties are the overview's properties as Graph serves them under apiVersion, in the order
+// of Graph's metadata.
+func (o Overview) properties(apiVersion string) []property {
+	props := []property{
+		{"id", o.ID},
+		{"pendingCount", o.PendingCount},
+		{"notApplicableCount", o.NotApplicableCount},
+		{"successCount", o.SuccessCount},
+		{"errorCount", o.ErrorCount},
+		{"failedCount", o.FailedCount},
 	}
 	if apiVersion == "beta" {
-		c := o.ConflictCount
-		e.ConflictCount = &c
+		props = append(props, property{"conflictCount", o.ConflictCount})
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		// A struct of strings and integers always marshals.
-		panic(err)
-	}
-	return b
+	return append(props,
+		property{"lastUpdateDateTime", o.LastUpdateDateTime.UTC().Format(dateTimeLayout)},
+		property{"configurationVersion", o.ConfigurationVersion})
+}
+
+// marshalEntity renders an overview as Graph answers it under apiVersion, with the properties of
+// sel; baseURL is the scheme and host the client called, which Graph repeats in @odata.context
+// along with the selection.
+func marshalEntity(o Overview, baseURL, apiVersion, configurationID string, sel selection) []byte {
+	context := baseURL + "/" + apiVersion + "/$metadata#deviceManagement/deviceConfigurations('" +
+		configurationID + "')/userStatusOverview" + sel.contextSuffix() + "/$entity"
+	return marshalObject([]property{{"@odata.context", context}, {"@odata.type", entityType}}, o.properties(apiVersion), sel)
 }
