@@ -1,7 +1,6 @@
 package graphtest
 
 import (
-	"strings"
 	"time"
 )
 
@@ -25,12 +24,6 @@ type Overview struct {
 // entityType is the OData type name Graph puts in @odata.type.
 const entityType = "#microsoft.graph.deviceConfigurationUserOverview"
 
-type overviewKey struct{ tenantID, configurationID string } // both lower case: Graph ids are GUIDs
-
-func newOverviewKey(tenantID, configurationID string) overviewKey {
-	return overviewKey{strings.ToLower(tenantID), strings.ToLower(configurationID)}
-}
-
 // dateTimeLayout is how Graph writes an Edm.DateTimeOffset: in UTC, with at most 7 fractional
 // digits and no trailing zeros ("2026-11-28T10:00:00.1234567Z", "2026-11-28T10:00:00Z").
 const dateTimeLayout = "2006-01-02T15:04:05.9999999Z07:00"
@@ -44,7 +37,8 @@ func graphTime(t time.Time) time.Time {
 
 // Seed creates or overwrites the overview of a device configuration in a tenant, as if someone
 // had changed it in Intune (use it to make drift in tests). o.ID defaults to configurationID.
-// o.LastUpdateDateTime is kept in UTC at Graph's precision, 100 ns.
+// o.LastUpdateDateTime is kept in UTC at Graph's precision, 100 ns. A configuration that was not
+// seeded before is created with default properties (see SeedConfiguration).
 func (s *Server) Seed(tenantID, configurationID string, o Overview) {
 	if o.ID == "" {
 		o.ID = configurationID
@@ -52,16 +46,18 @@ func (s *Server) Seed(tenantID, configurationID string, o Overview) {
 	o.LastUpdateDateTime = graphTime(o.LastUpdateDateTime)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.overviews[newOverviewKey(tenantID, configurationID)] = o
-	s.tenants[strings.ToLower(tenantID)] = true
+	s.configurationLocked(tenantID, configurationID).overview = o
 }
 
 // Overview returns the current state of a seeded overview, and false if it was never seeded.
 func (s *Server) Overview(tenantID, configurationID string) (Overview, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.overviews[newOverviewKey(tenantID, configurationID)]
-	return o, ok
+	c, ok := s.configurations[newConfigurationKey(tenantID, configurationID)]
+	if !ok {
+		return Overview{}, false
+	}
+	return c.overview, true
 }
 
 // overviewProperties are the names of the entity's properties under an API version, in the order
