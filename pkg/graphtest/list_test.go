@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -197,4 +198,36 @@ func TestListRefuses(t *testing.T) {
 	if log := srv.Requests(); res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" || !log[len(log)-1].Throttled {
 		t.Errorf("the fourth list GET in the window: %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
 	}
+}
+
+// FuzzParseListQuery checks that no query makes the list's parser panic, and that the nextLink of
+// whatever it accepts parses back to the same selection and page size.
+func FuzzParseListQuery(f *testing.F) {
+	for _, seed := range []string{
+		"", "$select=id,displayName", "$top=10&$select=*", "$skiptoken=MDAwMA", "$top=-1", "$select=ID,,x",
+		"$filter=x", "$select=a&$select=b", "%24top=3",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		query, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := parseListQuery(query, DefaultPageSize)
+		if err != nil {
+			if _, ok := err.(invalidBody); !ok {
+				t.Errorf("an unworded error: %v", err)
+			}
+			return
+		}
+		nextQuery, err := url.ParseQuery(q.next("Some-ID"))
+		if err != nil {
+			t.Fatalf("nextLink query %q: %v", q.next("Some-ID"), err)
+		}
+		again, err := parseListQuery(nextQuery, DefaultPageSize)
+		if err != nil || !slices.Equal(again.sel, q.sel) || again.pageSize != q.pageSize || again.after != "some-id" {
+			t.Errorf("%q: nextLink %q parses to %+v, %v; want %+v after some-id", raw, q.next("Some-ID"), again, err, q)
+		}
+	})
 }
