@@ -11,7 +11,7 @@
 //
 //	go run ./hack/graphsim --addr 127.0.0.1:8443 --ca-out /tmp/graphsim-ca.pem \
 //	    --app 11111111-1111-1111-1111-111111111111:22222222-2222-2222-2222-222222222222:s3cret \
-//	    --seed 11111111-1111-1111-1111-111111111111:6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d=successCount=3,failedCount=1 \
+//	    --seed 11111111-1111-1111-1111-111111111111:6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d=displayName=Wi-Fi%20HQ,successCount=3,failedCount=1 \
 //	    --fault method=PATCH,status=503,retry-after=1.5,times=2
 //
 // Then, from another shell, get a token and read the overview (and change it):
@@ -28,6 +28,11 @@
 //	curl -sS --cacert /tmp/graphsim-ca.pem -H "Authorization: Bearer $TOKEN" -X PATCH \
 //	    -H "Content-Type: application/json" -d '{"successCount":12}' \
 //	    "$URL/v1.0/deviceManagement/deviceConfigurations/$CONFIG/userStatusOverview"
+//
+// and list the tenant's configurations, a page at a time (follow @odata.nextLink):
+//
+//	curl -sS --cacert /tmp/graphsim-ca.pem -H "Authorization: Bearer $TOKEN" \
+//	    "$URL/v1.0/deviceManagement/deviceConfigurations?\$select=id,displayName"
 //
 // A GraphConnection reaches it with endpoint and authority host set to the printed URL and the CA
 // file's contents as its CA bundle.
@@ -54,6 +59,8 @@ const (
 	demoClient = "22222222-2222-2222-2222-222222222222"
 	demoSecret = "graphsim-demo-secret"
 	demoConfig = "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+
+	demoDisplayName = "Demo Wi-Fi profile"
 )
 
 func main() {
@@ -90,7 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.apps = append(c.apps, app)
 		return err
 	})
-	fs.Func("seed", "seed a configuration: tenant:configurationID[=property=value,...], e.g. =successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z (repeatable)", func(s string) error {
+	fs.Func("seed", "seed a configuration: tenant:configurationID[=property=value,...], e.g.\n"+
+		"=displayName=Wi-Fi%20HQ,successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z\n"+
+		"(displayName percent-encoded, a comma as %2C; repeatable)", func(s string) error {
 		sd, err := parseSeed(s)
 		c.seeds = append(c.seeds, sd)
 		return err
@@ -108,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.opts.ThrottlingDisabled, "no-throttling", false, "turn throttling off")
 	fs.BoolVar(&c.opts.FractionalRetryAfter, "fractional-retry-after", false, `answer 429s with a fractional Retry-After, like "2.128"`)
 	fs.DurationVar(&c.opts.TokenLifetime, "token-lifetime", time.Hour, "lifetime of access tokens")
+	fs.IntVar(&c.opts.PageSize, "page-size", graphtest.DefaultPageSize, "device configurations per page of the list")
 	fs.BoolVar(&c.quiet, "quiet", false, "do not print a line per request")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: graphsim [flags]\n\nRuns the Microsoft Graph emulator (pkg/graphtest) until SIGINT or SIGTERM.\n\nFlags:")
@@ -131,7 +141,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	demo := len(c.apps) == 0 && len(c.seeds) == 0
 	if demo {
 		c.apps = []graphtest.App{{TenantID: demoTenant, ClientID: demoClient, ClientSecret: demoSecret}}
-		c.seeds = []seed{{tenantID: demoTenant, configurationID: demoConfig, overview: graphtest.Overview{SuccessCount: 3, FailedCount: 1}}}
+		c.seeds = []seed{{tenantID: demoTenant, configurationID: demoConfig, displayName: demoDisplayName,
+			overview: graphtest.Overview{SuccessCount: 3, FailedCount: 1}}}
 	}
 	// A long-running emulator keeps only the newest requests in its log.
 	c.opts.MaxRequests = 100_000
@@ -152,6 +163,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, s := range c.seeds {
 		srv.Seed(s.tenantID, s.configurationID, s.overview)
+		if s.displayName != "" {
+			srv.SeedConfiguration(s.tenantID, s.configurationID, graphtest.Configuration{DisplayName: s.displayName})
+		}
 	}
 	for _, f := range c.faults {
 		srv.Inject(f)
@@ -162,8 +176,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "graphsim serving\nURL: %s\nCA: %s\nscope: %s/.default\n", srv.URL(), c.caOut, srv.URL())
 	if demo {
-		fmt.Fprintf(stdout, "demo app: tenant %s, client %s, secret %s\ndemo configuration: %s\n",
-			demoTenant, demoClient, demoSecret, demoConfig)
+		fmt.Fprintf(stdout, "demo app: tenant %s, client %s, secret %s\ndemo configuration: %s (%s)\n",
+			demoTenant, demoClient, demoSecret, demoConfig, demoDisplayName)
 	}
 	<-ctx.Done()
 	return nil

@@ -25,6 +25,7 @@ const (
 	tenant = "8b6b3a1e-1111-4e8d-9c7b-0a1b2c3d4e5f"
 	client = "9c7c4b2f-2222-4333-8444-555555555555"
 	cfgID  = "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	cfgID2 = "7e7d4c6f-1a0b-4d2f-8e8f-303f4b5c6d7e"
 )
 
 // TestRun starts graphsim on a free port, gets a token as curl would, and GETs the seeded
@@ -39,7 +40,9 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, []string{
 			"--addr", "127.0.0.1:0", "--ca-out", caFile,
 			"--app", tenant + ":" + client + ":s3cret:read",
-			"--seed", tenant + ":" + cfgID + "=successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z",
+			"--seed", tenant + ":" + cfgID + "=successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z,displayName=Wi-Fi%2C%20HQ",
+			"--seed", tenant + ":" + cfgID2,
+			"--page-size", "1",
 		}, outW, io.Discard)
 		outW.Close()
 	}()
@@ -125,6 +128,22 @@ func TestRun(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("overview (-want +got):\n%s", d)
 	}
+	// The list serves the display name given, a page of --page-size at a time.
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1.0/deviceManagement/deviceConfigurations?$select=displayName", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	list, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		NextLink string           `json:"@odata.nextLink"`
+		Value    []map[string]any `json:"value"`
+	}
+	err = json.NewDecoder(list.Body).Decode(&page)
+	list.Body.Close()
+	if err != nil || len(page.Value) != 1 || page.Value[0]["displayName"] != "Wi-Fi, HQ" || page.NextLink == "" {
+		t.Errorf("list: %d %v %+v", list.StatusCode, err, page)
+	}
 	// The app was registered read-only.
 	if status, _ := get(http.MethodPatch); status != http.StatusForbidden {
 		t.Errorf("PATCH by a read-only app: %d, want 403", status)
@@ -173,7 +192,11 @@ func TestParseSpecs(t *testing.T) {
 	if d := cmp.Diff(graphtest.Overview{PendingCount: 1, ConflictCount: -2, ConfigurationVersion: 4}, sd.overview); d != "" || err != nil || sd.tenantID != "t" || sd.configurationID != "c" {
 		t.Errorf("parseSeed: %v %+v (-want +got):\n%s", err, sd, d)
 	}
-	for _, bad := range []string{"t:c=successCount=x", "t:c=unknown=1", "t:c=successCount=2147483648"} {
+	sd, err = parseSeed("t:c=displayName=Wi-Fi%2C%20HQ=1,successCount=2")
+	if err != nil || sd.displayName != "Wi-Fi, HQ=1" || sd.overview.SuccessCount != 2 {
+		t.Errorf("parseSeed with a displayName: %v %+v", err, sd)
+	}
+	for _, bad := range []string{"t:c=successCount=x", "t:c=unknown=1", "t:c=successCount=2147483648", "t:c=displayName=", "t:c=displayName=%zz"} {
 		if _, err := parseSeed(bad); err == nil {
 			t.Errorf("parseSeed(%q) succeeded", bad)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,13 +32,17 @@ func parseApp(spec string) (graphtest.App, error) {
 	return app, nil
 }
 
-// seed is one --seed: a configuration and its starting overview.
+// seed is one --seed: a configuration, its display name ("" for the emulator's default) and its
+// starting overview.
 type seed struct {
 	tenantID, configurationID string
+	displayName               string
 	overview                  graphtest.Overview
 }
 
-// parseSeed reads "tenant:configurationID[=property=value,...]", properties named as on the wire.
+// parseSeed reads "tenant:configurationID[=property=value,...]", properties named as on the wire:
+// the overview's, and the configuration's displayName, percent-decoded so that it can hold a
+// comma (%2C).
 func parseSeed(spec string) (seed, error) {
 	ids, values, _ := strings.Cut(spec, "=")
 	tenant, config, ok := strings.Cut(ids, ":")
@@ -56,6 +61,14 @@ func parseSeed(spec string) (seed, error) {
 	}
 	for _, kv := range strings.Split(values, ",") {
 		k, v, _ := strings.Cut(kv, "=")
+		if k == "displayName" {
+			name, err := url.PathUnescape(v)
+			if err != nil || name == "" {
+				return seed{}, fmt.Errorf("--seed %q: displayName must be a non-empty, percent-encoded name", spec)
+			}
+			s.displayName = name
+			continue
+		}
 		if k == "lastUpdateDateTime" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {

@@ -12,14 +12,43 @@
 //     scope must be URL()+"/.default". Access tokens are JWTs the server signs (tid, appid, azp,
 //     roles, aud = URL()).
 //   - Graph: GET and PATCH /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview
-//     on configurations that a test seeds; 401 InvalidAuthenticationToken, 403 without the
-//     permission, 404 ResourceNotFound, 400 BadRequest for a body Graph would refuse, 429
+//     on configurations that a test seeds, and GET /{v1.0|beta}/deviceManagement/deviceConfigurations,
+//     the list of the token's tenant; 401 InvalidAuthenticationToken, 403 without the
+//     permission, 404 ResourceNotFound, 400 BadRequest for a body or query Graph would refuse, 429
 //     TooManyRequests with Retry-After past Intune's limits. An app's permissions are the roles of
 //     the tokens issued to it: Grant changes them for the tokens issued from then on, as consent in
-//     Entra ID does, so a client that holds an older token stays forbidden until it gets a new one. Every answer carries request-id, the
-//     echoed client-request-id and x-ms-ags-diagnostic.
+//     Entra ID does, so a client that holds an older token stays forbidden until it gets a new one.
+//     Every answer carries request-id, the echoed client-request-id and x-ms-ags-diagnostic.
 //
-// Faults (Inject) misbehave on Graph requests, or, with Fault.Token, on the token endpoint of one
+// It reads and writes the wire as Graph does, so that a client built on Microsoft's SDKs works:
+//
+//   - Request bodies with Content-Encoding: gzip (which the SDKs send by default) are decompressed,
+//     as Graph's gateway does; the 1 MiB limit on a body applies to its decompressed size too (413
+//     RequestEntityTooLarge), and another encoding (br, deflate, gzip twice) is answered 415
+//     UnsupportedMediaType, since gzip is the one the SDKs use. The request log keeps the
+//     decompressed body and the Content-Encoding.
+//   - Date-times go out in UTC with at most 7 fractional digits and no trailing zeros
+//     ("2026-11-28T10:00:00.1234567Z"), Graph's 100 ns precision. A PATCH with more digits is taken
+//     and rounded to 100 ns, as .NET's parser does, and so is a time given to Seed; a client that
+//     compares what it wrote at nanosecond precision with what it reads back sees the difference
+//     it would see against Graph.
+//   - $select on a GET of the overview answers only the properties asked for, plus id, and lists
+//     them in @odata.context (...userStatusOverview(successCount,failedCount)/$entity); names match
+//     without regard to case, and a property the type does not have (conflictCount on v1.0) is a
+//     400. A PATCH answers with the whole entity.
+//   - The list serves id, displayName, description, createdDateTime, lastModifiedDateTime and
+//     version, with each item's derived @odata.type; $select narrows them. It pages in the order
+//     of the ids, Options.PageSize (default 25; Graph does not document Intune's) at a time, or
+//     fewer with $top (Graph's $top is the page size), with @odata.nextLink holding the same
+//     $select and $top and an opaque $skiptoken after the last id served, so that configurations
+//     seeded while a client pages are neither served twice nor make it skip one. Other query
+//     options ($filter, $orderby, $count, ...) are refused with 400 rather than ignored. It needs
+//     DeviceManagementConfiguration.Read.All (or ReadWrite.All) and counts as a read against the
+//     throttling limits. Seed a configuration's display name and other properties with
+//     SeedConfiguration; one that only Seed created is listed with its id as display name.
+//
+// Faults (Inject) misbehave on Graph requests (the list's too, unless the fault names a
+// ConfigurationID), or, with Fault.Token, on the token endpoint of one
 // tenant or all: 429 and 5xx answers (with or without Retry-After), added latency, a hang until the
 // client gives up, dropped connections, malformed bodies, an HTML page with status 200 (a captive
 // portal or an outage page), 204 and PATCHes that are not kept; each for Times requests or until
@@ -38,6 +67,7 @@
 //	t.Cleanup(srv.Close)
 //	srv.AddApp(graphtest.App{TenantID: tenant, ClientID: client, ClientSecret: "s3cret"})
 //	srv.Seed(tenant, configID, graphtest.Overview{SuccessCount: 3})
+//	srv.SeedConfiguration(tenant, configID, graphtest.Configuration{DisplayName: "Wi-Fi HQ"})
 //
 //	cred, _ := azidentity.NewClientSecretCredential(tenant, client, "s3cret", &azidentity.ClientSecretCredentialOptions{
 //		ClientOptions: azcore.ClientOptions{

@@ -58,3 +58,45 @@ func Example() {
 	// PATCH 503 {"successCount":12}
 	// PATCH 200 {"successCount":12}
 }
+
+// A test seeds configurations with display names and lists them a page at a time, as an export
+// tool does.
+func ExampleServer_SeedConfiguration() {
+	srv, err := graphtest.NewServer(graphtest.Options{PageSize: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	const tenant, client = "tenant-1", "client-1"
+	srv.AddApp(graphtest.App{TenantID: tenant, ClientID: client, ClientSecret: "s3cret"})
+	for i, name := range []string{"Wi-Fi HQ", "VPN", "Wi-Fi HQ"} {
+		srv.SeedConfiguration(tenant, fmt.Sprintf("0000000%d-0f9a-4c1e-9d7e-2f1f3a4b5c6d", i), graphtest.Configuration{DisplayName: name})
+	}
+	token, err := srv.IssueToken(tenant, client)
+	if err != nil {
+		panic(err)
+	}
+	for next := srv.URL() + "/v1.0/deviceManagement/deviceConfigurations?$select=id,displayName"; next != ""; {
+		req, _ := http.NewRequest(http.MethodGet, next, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var page struct {
+			NextLink string `json:"@odata.nextLink"`
+			Value    []struct{ ID, DisplayName string }
+		}
+		_ = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		for _, c := range page.Value {
+			fmt.Println(c.ID, c.DisplayName)
+		}
+		next = page.NextLink
+	}
+	// Output:
+	// 00000000-0f9a-4c1e-9d7e-2f1f3a4b5c6d Wi-Fi HQ
+	// 00000001-0f9a-4c1e-9d7e-2f1f3a4b5c6d VPN
+	// 00000002-0f9a-4c1e-9d7e-2f1f3a4b5c6d Wi-Fi HQ
+}

@@ -1,23 +1,21 @@
 package graphtest
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// maxBodyBytes bounds a PATCH body; the entity's JSON is a few hundred bytes.
-const maxBodyBytes = 1 << 20
-
 // graphRoute is a parsed Graph path.
 type graphRoute struct {
 	apiVersion      string // "v1.0" or "beta"
 	configurationID string // "" when the path is not the overview's
+	list            bool   // the path is the list of device configurations
 }
 
-// parseGraphPath recognises /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview.
+// parseGraphPath recognises /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview
+// and the list, /{v1.0|beta}/deviceManagement/deviceConfigurations.
 // Graph matches segment names without regard to case; ok is false for paths outside /v1.0 and /beta.
 func parseGraphPath(path string) (route graphRoute, ok bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
@@ -34,6 +32,8 @@ func parseGraphPath(path string) (route graphRoute, ok bool) {
 		strings.EqualFold(segs[4], "userStatusOverview") {
 		route.configurationID = segs[3]
 	}
+	route.list = len(segs) == 3 && strings.EqualFold(segs[1], "deviceManagement") &&
+		strings.EqualFold(segs[2], "deviceConfigurations")
 	return route, true
 }
 
@@ -47,16 +47,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 
 	var body []byte
 	if r.Body != nil && r.Method != http.MethodGet {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		rec.Body = b
+		b, raw, err := readBody(w, r)
+		rec.Body, rec.ContentEncoding = raw, r.Header.Get("Content-Encoding")
 		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return writeGraphError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than the emulator accepts.")
-			}
-			return 0 // the client went away
+			return writeBodyError(w, err)
 		}
-		body = b
+		rec.Body, body = b, b
 	}
 
 	claims, err := s.authenticate(r.Header.Get("Authorization"))
@@ -96,6 +92,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		return http.StatusOK
 	}
 
+	if route.list {
+		return s.serveList(w, r, route, claims, rec)
+	}
 	if route.configurationID == "" {
 		segment := strings.Trim(r.URL.Path, "/")
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+segment+"'.")
@@ -103,7 +102,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	switch r.Method {
 	case http.MethodGet:
 		if !claims.hasRole(PermissionRead, PermissionReadWrite) {
-			return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionRead+", "+PermissionReadWrite)
+			return forbiddenRead(w)
 		}
 		return s.getOverview(w, r, route, claims.TenantID, rec)
 	case http.MethodPatch:
@@ -126,18 +125,26 @@ func (s *Server) admit(tenantID, clientID string, write bool) time.Duration {
 	return s.throttle.admit(time.Since(s.started), tenantID, clientID, write)
 }
 
+func forbiddenRead(w http.ResponseWriter) int {
+	return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionRead+", "+PermissionReadWrite)
+}
+
 func notFound(w http.ResponseWriter, configurationID string) int {
 	return writeGraphError(w, http.StatusNotFound, "ResourceNotFound",
 		intuneMessage("No deviceConfiguration with id '"+configurationID+"' was found.", w.Header().Get("request-id")))
 }
 
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, rec *Request) int {
+	sel, err := parseSelect(r.URL.Query(), strings.TrimPrefix(entityType, "#"), overviewProperties(route.apiVersion))
+	if err != nil {
+		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+	}
 	o, ok := s.Overview(tenantID, route.configurationID)
 	if !ok {
 		return notFound(w, route.configurationID)
 	}
 	rec.Held = &o
-	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID, sel))
 }
 
 // patchOverview validates the body and applies it, unless the fault says to discard it; it answers
@@ -147,33 +154,33 @@ func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route gra
 	if err != nil {
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
 	}
-	key := newOverviewKey(tenantID, route.configurationID)
 	s.mu.Lock()
-	o, ok := s.overviews[key]
-	if ok && p.id != nil && *p.id != o.ID {
+	c, ok := s.configurations[newConfigurationKey(tenantID, route.configurationID)]
+	if !ok {
+		s.mu.Unlock()
+		return notFound(w, route.configurationID)
+	}
+	if p.id != nil && *p.id != c.overview.ID {
 		s.mu.Unlock()
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", "The key property 'id' cannot be changed.")
 	}
-	if ok {
-		held := o
-		p.apply(&o)
-		if fault.DiscardPatch {
-			rec.Discarded = true
-		} else {
-			s.overviews[key] = o
-			held = o
-		}
-		rec.Held = &held
+	o := c.overview
+	p.apply(&o)
+	held := o
+	if fault.DiscardPatch {
+		rec.Discarded = true
+		held = c.overview
+	} else {
+		c.overview = o
 	}
 	s.mu.Unlock()
-	if !ok {
-		return notFound(w, route.configurationID)
-	}
+	rec.Held = &held
 	if fault.NoContent {
 		w.WriteHeader(http.StatusNoContent)
 		return http.StatusNoContent
 	}
-	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID))
+	// The answer to a PATCH is the whole entity; $select applies to reads.
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID, nil))
 }
 
 func writeEntity(w http.ResponseWriter, b []byte) int {

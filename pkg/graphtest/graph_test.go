@@ -272,7 +272,7 @@ func TestNotFound(t *testing.T) {
 		"unknown configuration PATCH":     {tenantA, http.MethodPatch, overviewPath("beta", "00000000-0000-4000-8000-000000000000"), http.StatusNotFound, "ResourceNotFound"},
 		"configuration of another tenant": {tenantB, http.MethodGet, overviewPath("v1.0", configA), http.StatusNotFound, "ResourceNotFound"},
 		"ids and segments ignore case":    {tenantA, http.MethodGet, "/V1.0/DeviceManagement/deviceconfigurations/" + strings.ToUpper(configA) + "/userStatusOverview", http.StatusOK, ""},
-		"another resource":                {tenantA, http.MethodGet, "/v1.0/deviceManagement/deviceConfigurations", http.StatusBadRequest, "BadRequest"},
+		"another resource":                {tenantA, http.MethodGet, "/v1.0/deviceManagement/deviceCompliancePolicies", http.StatusBadRequest, "BadRequest"},
 		"outside Graph":                   {tenantA, http.MethodGet, "/v2.0/me", http.StatusNotFound, "ResourceNotFound"},
 	}
 	for name, tc := range cases {
@@ -382,7 +382,7 @@ func FuzzParsePatch(f *testing.F) {
 		}
 		o := Overview{ID: "x"}
 		p.apply(&o)
-		if !json.Valid(marshalEntity(o, "https://h", version, "x")) {
+		if !json.Valid(marshalEntity(o, "https://h", version, "x", nil)) {
 			t.Errorf("entity after %q is not JSON", body)
 		}
 	})

@@ -35,9 +35,12 @@ type Request struct {
 	// Status is the status answered; 0 when the connection was dropped without an answer (a fault,
 	// or a client that went away during injected latency).
 	Status int
-	// Body is the request body of a Graph call that has one (PATCH). Token requests' bodies are not
-	// kept, since they hold secrets.
+	// Body is the request body of a Graph call that has one (PATCH), decompressed when it came
+	// with Content-Encoding: gzip (or as sent, when it did not decompress). Token requests' bodies
+	// are not kept, since they hold secrets.
 	Body []byte
+	// ContentEncoding is the Content-Encoding header the client sent with the body, such as "gzip".
+	ContentEncoding string
 	// RequestID is the request-id the emulator answered with.
 	RequestID string
 	// ClientRequestID is the client-request-id the client sent.

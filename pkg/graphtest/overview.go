@@ -1,8 +1,6 @@
 package graphtest
 
 import (
-	"encoding/json"
-	"strings"
 	"time"
 )
 
@@ -18,78 +16,84 @@ type Overview struct {
 	// ConflictCount is kept on every API version but served (and accepted by PATCH) on beta only.
 	ConflictCount        int32
 	ConfigurationVersion int32
-	LastUpdateDateTime   time.Time
+	// LastUpdateDateTime is held at Graph's precision, 100 ns (Seed and PATCH round to it), and
+	// served with at most 7 fractional digits.
+	LastUpdateDateTime time.Time
 }
 
 // entityType is the OData type name Graph puts in @odata.type.
 const entityType = "#microsoft.graph.deviceConfigurationUserOverview"
 
-type overviewKey struct{ tenantID, configurationID string } // both lower case: Graph ids are GUIDs
+// dateTimeLayout is how Graph writes an Edm.DateTimeOffset: in UTC, with at most 7 fractional
+// digits and no trailing zeros ("2026-11-28T10:00:00.1234567Z", "2026-11-28T10:00:00Z").
+const dateTimeLayout = "2006-01-02T15:04:05.9999999Z07:00"
 
-func newOverviewKey(tenantID, configurationID string) overviewKey {
-	return overviewKey{strings.ToLower(tenantID), strings.ToLower(configurationID)}
+// graphTime is t as Graph holds it: .NET's DateTimeOffset counts 100 ns ticks, so a time with
+// more precision (Go's nanoseconds, a PATCH with 8 or 9 fractional digits) is rounded to the
+// nearest tick, as .NET's parser rounds the digits past the seventh.
+func graphTime(t time.Time) time.Time {
+	return t.Round(100 * time.Nanosecond).UTC()
 }
 
 // Seed creates or overwrites the overview of a device configuration in a tenant, as if someone
 // had changed it in Intune (use it to make drift in tests). o.ID defaults to configurationID.
+// o.LastUpdateDateTime is kept in UTC at Graph's precision, 100 ns. A configuration that was not
+// seeded before is created with default properties (see SeedConfiguration).
 func (s *Server) Seed(tenantID, configurationID string, o Overview) {
 	if o.ID == "" {
 		o.ID = configurationID
 	}
-	o.LastUpdateDateTime = o.LastUpdateDateTime.UTC()
+	o.LastUpdateDateTime = graphTime(o.LastUpdateDateTime)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.overviews[newOverviewKey(tenantID, configurationID)] = o
-	s.tenants[strings.ToLower(tenantID)] = true
+	s.configurationLocked(tenantID, configurationID).overview = o
 }
 
 // Overview returns the current state of a seeded overview, and false if it was never seeded.
 func (s *Server) Overview(tenantID, configurationID string) (Overview, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.overviews[newOverviewKey(tenantID, configurationID)]
-	return o, ok
+	c, ok := s.configurations[newConfigurationKey(tenantID, configurationID)]
+	if !ok {
+		return Overview{}, false
+	}
+	return c.overview, true
 }
 
-// entityJSON is the wire form, in the property order of Graph's metadata.
-type entityJSON struct {
-	Context              string `json:"@odata.context"`
-	Type                 string `json:"@odata.type"`
-	ID                   string `json:"id"`
-	PendingCount         int32  `json:"pendingCount"`
-	NotApplicableCount   int32  `json:"notApplicableCount"`
-	SuccessCount         int32  `json:"successCount"`
-	ErrorCount           int32  `json:"errorCount"`
-	FailedCount          int32  `json:"failedCount"`
-	ConflictCount        *int32 `json:"conflictCount,omitempty"`
-	LastUpdateDateTime   string `json:"lastUpdateDateTime"`
-	ConfigurationVersion int32  `json:"configurationVersion"`
+// overviewProperties are the names of the entity's properties under an API version, in the order
+// of Graph's metadata.
+func overviewProperties(apiVersion string) []string {
+	props := make([]string, 0, 9)
+	for _, p := range (Overview{}).properties(apiVersion) {
+		props = append(props, p.name)
+	}
+	return props
 }
 
-// marshalEntity renders an overview as Graph answers it under apiVersion; baseURL is the scheme and
-// host the client called, which Graph repeats in @odata.context.
-func marshalEntity(o Overview, baseURL, apiVersion, configurationID string) []byte {
-	e := entityJSON{
-		Context: baseURL + "/" + apiVersion + "/$metadata#deviceManagement/deviceConfigurations('" +
-			configurationID + "')/userStatusOverview/$entity",
-		Type:                 entityType,
-		ID:                   o.ID,
-		PendingCount:         o.PendingCount,
-		NotApplicableCount:   o.NotApplicableCount,
-		SuccessCount:         o.SuccessCount,
-		ErrorCount:           o.ErrorCount,
-		FailedCount:          o.FailedCount,
-		LastUpdateDateTime:   o.LastUpdateDateTime.UTC().Format(time.RFC3339Nano),
-		ConfigurationVersion: o.ConfigurationVersion,
+// properties are the overview's properties as Graph serves them under apiVersion, in the order
+// of Graph's metadata.
+func (o Overview) properties(apiVersion string) []property {
+	props := []property{
+		{"id", o.ID},
+		{"pendingCount", o.PendingCount},
+		{"notApplicableCount", o.NotApplicableCount},
+		{"successCount", o.SuccessCount},
+		{"errorCount", o.ErrorCount},
+		{"failedCount", o.FailedCount},
 	}
 	if apiVersion == "beta" {
-		c := o.ConflictCount
-		e.ConflictCount = &c
+		props = append(props, property{"conflictCount", o.ConflictCount})
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		// A struct of strings and integers always marshals.
-		panic(err)
-	}
-	return b
+	return append(props,
+		property{"lastUpdateDateTime", o.LastUpdateDateTime.UTC().Format(dateTimeLayout)},
+		property{"configurationVersion", o.ConfigurationVersion})
+}
+
+// marshalEntity renders an overview as Graph answers it under apiVersion, with the properties of
+// sel; baseURL is the scheme and host the client called, which Graph repeats in @odata.context
+// along with the selection.
+func marshalEntity(o Overview, baseURL, apiVersion, configurationID string, sel selection) []byte {
+	context := baseURL + "/" + apiVersion + "/$metadata#deviceManagement/deviceConfigurations('" +
+		configurationID + "')/userStatusOverview" + sel.contextSuffix() + "/$entity"
+	return marshalObject([]property{{"@odata.context", context}, {"@odata.type", entityType}}, o.properties(apiVersion), sel)
 }

@@ -42,7 +42,8 @@ func (p patch) apply(o *Overview) {
 // parsePatch validates a PATCH body the way Graph's OData layer does and returns Graph-like
 // messages for what it refuses: invalid JSON, anything but an object, unknown or duplicate
 // properties, null, wrong types (such as the documentation's "Integer" placeholder), integers
-// outside Int32, and timestamps that are not RFC 3339. The @odata.type annotation is accepted
+// outside Int32, and timestamps that are not RFC 3339. A timestamp with more than 7 fractional
+// digits is taken and rounded to Graph's precision (see graphTime). The @odata.type annotation is accepted
 // when it names the entity's type.
 func parsePatch(body []byte, apiVersion string) (patch, error) {
 	p := patch{ints: map[string]int32{}}
@@ -122,7 +123,7 @@ func (p *patch) set(name string, raw json.RawMessage, apiVersion string) error {
 		if err != nil {
 			return refuse("Cannot convert the literal '%s' to the expected type 'Edm.DateTimeOffset'.", s)
 		}
-		t = t.UTC()
+		t = graphTime(t)
 		p.lastUpdate = &t
 		return nil
 	}

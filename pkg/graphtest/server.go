@@ -36,6 +36,9 @@ type Options struct {
 	// MaxRequests bounds the request log to about this many newest entries; 0 keeps every entry.
 	// A long-running emulator (hack/graphsim) sets it so that its memory stays flat.
 	MaxRequests int
+	// PageSize is how many device configurations a page of the list holds at most; a client's
+	// $top can lower it. Default DefaultPageSize.
+	PageSize int
 	// OnRequest, if set, is called with every entry as it is added to the request log, from the
 	// request's goroutine. hack/graphsim prints them.
 	OnRequest func(Request)
@@ -56,15 +59,15 @@ type Server struct {
 	tokenKey      signingKey // signs access tokens
 	federationKey signingKey // signs federated (service account) tokens
 
-	mu        sync.Mutex // guards everything below
-	apps      map[appKey]App
-	tenants   map[string]bool // lower case; a tenant exists once it has an app or a seeded overview
-	overviews map[overviewKey]Overview
-	faults    []*activeFault
-	throttle  *throttle // nil when disabled
-	log       []Request
-	tokens    map[string]*accessClaims // verified access tokens
-	closeOnce sync.Once
+	mu             sync.Mutex // guards everything below
+	apps           map[appKey]App
+	tenants        map[string]bool // lower case; a tenant exists once it has an app or a seeded configuration
+	configurations map[configurationKey]*deviceConfiguration
+	faults         []*activeFault
+	throttle       *throttle // nil when disabled
+	log            []Request
+	tokens         map[string]*accessClaims // verified access tokens
+	closeOnce      sync.Once
 }
 
 // NewServer starts a TLS server with its own CA. It is ready to serve when NewServer returns.
@@ -101,19 +104,19 @@ func NewServer(opts Options) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:          opts,
-		url:           "https://" + dialableAddr(ln.Addr().(*net.TCPAddr)),
-		certs:         certs,
-		listener:      ln,
-		closed:        make(chan struct{}),
-		done:          make(chan struct{}),
-		started:       time.Now(),
-		tokenKey:      tokenKey,
-		federationKey: federationKey,
-		apps:          map[appKey]App{},
-		tenants:       map[string]bool{},
-		overviews:     map[overviewKey]Overview{},
-		tokens:        map[string]*accessClaims{},
+		opts:           opts,
+		url:            "https://" + dialableAddr(ln.Addr().(*net.TCPAddr)),
+		certs:          certs,
+		listener:       ln,
+		closed:         make(chan struct{}),
+		done:           make(chan struct{}),
+		started:        time.Now(),
+		tokenKey:       tokenKey,
+		federationKey:  federationKey,
+		apps:           map[appKey]App{},
+		tenants:        map[string]bool{},
+		configurations: map[configurationKey]*deviceConfiguration{},
+		tokens:         map[string]*accessClaims{},
 	}
 	if !opts.ThrottlingDisabled {
 		s.throttle = newThrottle(opts.Limits, opts.TimeScale)
@@ -224,7 +227,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		rec.Kind = KindGraph
 		rec.Status = writeGraphError(w, http.StatusNotFound, "ResourceNotFound",
-			"This emulator serves /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview and Entra ID's /{tenant}/v2.0/.well-known/openid-configuration and /{tenant}/oauth2/v2.0/token.")
+			"This emulator serves /{v1.0|beta}/deviceManagement/deviceConfigurations, .../deviceConfigurations/{id}/userStatusOverview and Entra ID's /{tenant}/v2.0/.well-known/openid-configuration and /{tenant}/oauth2/v2.0/token.")
 	}
 }
 
