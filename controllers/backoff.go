@@ -21,8 +21,8 @@ type jitteredBackoff struct {
 
 var _ workqueue.TypedRateLimiter[reconcile.Request] = (*jitteredBackoff)(nil)
 
-func newJitteredBackoff(base, max time.Duration) *jitteredBackoff {
-	return &jitteredBackoff{base: base, max: max, failures: map[reconcile.Request]int{}}
+func newJitteredBackoff(base, longest time.Duration) *jitteredBackoff {
+	return &jitteredBackoff{base: base, max: longest, failures: map[reconcile.Request]int{}}
 }
 
 // When returns how long the item waits after one more failure.
@@ -35,11 +35,12 @@ func (b *jitteredBackoff) When(item reconcile.Request) time.Duration {
 	return jittered(b.base, b.max, n)
 }
 
-// jittered is the wait after failure number n+1 in a row: base·2ⁿ, at most max, with equal jitter.
-func jittered(base, max time.Duration, n int) time.Duration {
-	d := max
-	if n < 20 { // beyond, the shift would pass any sane max (and overflow)
-		d = min(base<<n, max)
+// jittered is the wait after failure number n+1 in a row: base·2ⁿ, at most longest, with equal
+// jitter.
+func jittered(base, longest time.Duration, n int) time.Duration {
+	d := longest
+	if n < 20 { // beyond, the shift would pass any sane longest (and overflow)
+		d = min(base<<n, longest)
 	}
 	half := d / 2
 	return half + time.Duration(rand.Int64N(int64(half)+1))

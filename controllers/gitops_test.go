@@ -52,7 +52,7 @@ var _ = Describe("Under GitOps", func() {
 			owners := map[string][]string{}
 			for _, mf := range u.GetManagedFields() {
 				var fields map[string]any
-				g.Expect(json.Unmarshal(mf.FieldsV1.Raw, &fields)).To(Succeed())
+				g.Expect(json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields)).To(Succeed())
 				for top := range fields {
 					owners[mf.Manager] = append(owners[mf.Manager], top+"@"+mf.Subresource)
 				}

@@ -153,7 +153,9 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 	It("is waited for with kubectl wait --for=condition=Ready", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
-		stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run("wait", "--for=condition=Ready", "--timeout=30s",
+		kubectl, err := admin.Kubectl()
+		Expect(err).NotTo(HaveOccurred())
+		stdout, stderr, err := kubectl.Run("wait", "--for=condition=Ready", "--timeout=30s",
 			"-n", o.Namespace, "dcuo/"+o.Name)
 		out, _ := io.ReadAll(stdout)
 		errOut, _ := io.ReadAll(stderr)
@@ -165,7 +167,9 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
 		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
-		stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run("get", "dcuo", "-n", o.Namespace, o.Name,
+		kubectl, err := admin.Kubectl()
+		Expect(err).NotTo(HaveOccurred())
+		stdout, stderr, err := kubectl.Run("get", "dcuo", "-n", o.Namespace, o.Name,
 			"-o", "custom-columns=DRIFT:.status.driftCount", "--no-headers")
 		out, _ := io.ReadAll(stdout)
 		errOut, _ := io.ReadAll(stderr)

@@ -69,7 +69,7 @@ func (s *secrets) data(ctx context.Context, namespace, name string, keys ...stri
 	}
 	for _, k := range keys {
 		if k != "" && len(secret.Data[k]) == 0 {
-			return nil, s.stalledf(namespace, intunev1alpha1.ReasonSecretNotFound,
+			return nil, s.notFoundf(namespace,
 				"Secret %q in namespace %q has no key %q", name, namespace, k)
 		}
 	}
@@ -81,7 +81,7 @@ func (s *secrets) admits(namespace, name string, l map[string]string) error {
 	if s.selector == nil || s.selector.Matches(labels.Set(l)) {
 		return nil
 	}
-	return s.stalledf(namespace, intunev1alpha1.ReasonSecretNotFound,
+	return s.notFoundf(namespace,
 		"Secret %q in namespace %q lacks the labels the operator requires (--secret-label-selector=%s): label it, and it is used at once",
 		name, namespace, s.selector)
 }
@@ -91,7 +91,7 @@ func (s *secrets) admits(namespace, name string, l map[string]string) error {
 func (s *secrets) notFound(err error, namespace, name string) error {
 	if apierrors.IsForbidden(err) {
 		// Least-privilege RBAC (a Role per namespace) that leaves this namespace out.
-		return s.stalledf(namespace, intunev1alpha1.ReasonSecretNotFound,
+		return s.notFoundf(namespace,
 			"the operator may not read Secret %q in namespace %q: grant its service account get on Secrets there (a Role, as config/least-privilege does)",
 			name, namespace)
 	}
@@ -99,18 +99,18 @@ func (s *secrets) notFound(err error, namespace, name string) error {
 		return err
 	}
 	if s.selector != nil {
-		return s.stalledf(namespace, intunev1alpha1.ReasonSecretNotFound,
+		return s.notFoundf(namespace,
 			"Secret %q does not exist in namespace %q: create it with the app's credentials and the labels the operator requires (--secret-label-selector=%s)",
 			name, namespace, s.selector)
 	}
-	return s.stalledf(namespace, intunev1alpha1.ReasonSecretNotFound,
+	return s.notFoundf(namespace,
 		"Secret %q does not exist in namespace %q: create it with the app's credentials", name, namespace)
 }
 
-// stalledf is a stalled error about a Secret of namespace: one outside the cache is read again
+// notFoundf is a SecretNotFound about a Secret of namespace: one outside the cache is read again
 // every recheck, since no watch brings its users back when it is fixed.
-func (s *secrets) stalledf(namespace, reason, format string, args ...any) error {
-	err := stalledf(reason, format, args...).(*stalled)
+func (s *secrets) notFoundf(namespace, format string, args ...any) error {
+	err := stalledf(intunev1alpha1.ReasonSecretNotFound, format, args...).(*stalled)
 	if !s.cached(namespace) {
 		err.recheck = s.recheck
 	}

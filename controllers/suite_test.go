@@ -32,6 +32,7 @@ const syncInterval = 3 * time.Second
 
 var (
 	testEnv   *envtest.Environment
+	admin     *envtest.AuthenticatedUser // runs kubectl
 	k8sClient client.Client
 	emulator  *graphtest.Server
 	ctx       context.Context
@@ -54,6 +55,8 @@ var _ = BeforeSuite(func() {
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start the control plane; run `make envtest` to build it")
+	admin, err = testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
 
 	scheme := localenv.Scheme()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})

@@ -293,6 +293,6 @@ type ClusterGraphConnectionList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&GraphConnection{}, &GraphConnectionList{},
+	knownTypes = append(knownTypes, &GraphConnection{}, &GraphConnectionList{},
 		&ClusterGraphConnection{}, &ClusterGraphConnectionList{})
 }

@@ -263,5 +263,5 @@ type DeviceConfigurationUserOverviewList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DeviceConfigurationUserOverview{}, &DeviceConfigurationUserOverviewList{})
+	knownTypes = append(knownTypes, &DeviceConfigurationUserOverview{}, &DeviceConfigurationUserOverviewList{})
 }

@@ -18,6 +18,7 @@ import (
 
 var (
 	testEnv   *envtest.Environment
+	admin     *envtest.AuthenticatedUser // runs kubectl
 	k8sClient client.Client
 	ctx       context.Context
 )
@@ -35,6 +36,8 @@ var _ = BeforeSuite(func() {
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start the control plane; run `make envtest` to build it")
+	admin, err = testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
 
 	scheme := localenv.Scheme()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})

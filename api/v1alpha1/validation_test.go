@@ -349,7 +349,9 @@ var _ = Describe("The API server", func() {
 // runKubectl runs the control plane's kubectl (built by `make envtest`) as the admin user.
 func runKubectl(args ...string) string {
 	GinkgoHelper()
-	stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run(args...)
+	kubectl, err := admin.Kubectl()
+	Expect(err).NotTo(HaveOccurred())
+	stdout, stderr, err := kubectl.Run(args...)
 	errText, _ := io.ReadAll(stderr)
 	Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), errText)
 	out, err := io.ReadAll(stdout)

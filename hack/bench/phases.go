@@ -31,7 +31,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		return nil, err
 	}
 	logf("Created %d resources in %v; the throttling bound is about %v", n, took.Round(time.Millisecond), expected.Round(time.Millisecond))
-	ready, waitErr := b.tracker.waitReady(ctx, keysOf(b.main), repeat(1, n), b.firstSyncTimeout(expected))
+	ready, waitErr := b.tracker.waitReady(ctx, keysOf(b.main), firstGenerations(n), b.firstSyncTimeout(expected))
 	if waitErr != nil && !errors.Is(waitErr, errNotReady) {
 		return nil, waitErr
 	}
@@ -328,7 +328,7 @@ func (b *bench) fairness(ctx context.Context) (*Fairness, error) {
 	if _, err := createAll(ctx, b.client, alone); err != nil {
 		return nil, err
 	}
-	ready, err := b.tracker.waitReady(ctx, keysOf(alone), repeat(1, len(alone)), timeout)
+	ready, err := b.tracker.waitReady(ctx, keysOf(alone), firstGenerations(len(alone)), timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -343,13 +343,13 @@ func (b *bench) fairness(ctx context.Context) (*Fairness, error) {
 	if _, err := createAll(ctx, b.client, loaded); err != nil {
 		return nil, err
 	}
-	ready, err = b.tracker.waitReady(ctx, keysOf(loaded), repeat(1, len(loaded)), timeout)
+	ready, err = b.tracker.waitReady(ctx, keysOf(loaded), firstGenerations(len(loaded)), timeout)
 	if err != nil {
 		return nil, err
 	}
 	last := slices.MaxFunc(ready, time.Time.Compare)
 	f.LoadedSeconds = last.Sub(t1).Seconds()
-	bigReady, _ := b.tracker.readyAt(keysOf(backlog), repeat(1, len(backlog)))
+	bigReady, _ := b.tracker.readyAt(keysOf(backlog), firstGenerations(len(backlog)))
 	for _, at := range bigReady {
 		if !at.IsZero() && !at.After(last) {
 			f.BigReadyMeanwhile++
@@ -410,10 +410,11 @@ func keysOf(rs []resource) []types.NamespacedName {
 	return out
 }
 
-func repeat(v int64, n int) []int64 {
+// firstGenerations is the generation of n resources just created.
+func firstGenerations(n int) []int64 {
 	out := make([]int64, n)
 	for i := range out {
-		out[i] = v
+		out[i] = 1
 	}
 	return out
 }

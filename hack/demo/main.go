@@ -79,7 +79,7 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	if err != nil {
 		return err
 	}
-	defer op.Stop(15 * time.Second)
+	defer func() { _, _ = op.Stop(15 * time.Second) }()
 
 	step(5, "Applying the samples: kubectl apply -f %s", strings.Join(samples, " -f "))
 	args := []string{"apply", "-n", namespace}
@@ -91,12 +91,12 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	}
 
 	step(6, "Waiting for Ready (kubectl wait --for=condition=Ready dcuo --all)")
-	if out, err := env.Kubectl(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo", "--all",
-		fmt.Sprintf("--timeout=%s", timeout)); err != nil {
+	out, err := env.Kubectl(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo", "--all",
+		fmt.Sprintf("--timeout=%s", timeout))
+	if err != nil {
 		return fmt.Errorf("%w\noperator log:\n%s", err, op.Tail(20))
-	} else {
-		fmt.Print(out)
 	}
+	fmt.Print(out)
 
 	if err := printTable(ctx, env); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 

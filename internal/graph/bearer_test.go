@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/overview-operator/overview-operator/pkg/graphtest"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 // TestForbiddenRecoversAfterConsent: a permission granted and consented after the token was

@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/overview-operator/overview-operator/pkg/graphtest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 // sampleCount returns the number of observations of a histogram in

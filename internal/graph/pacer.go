@@ -89,9 +89,9 @@ func (k JobKind) String() string {
 type Outcome int
 
 const (
-	// Done: the job is over, whatever Graph answered.
+	// Done means the job is over, whatever Graph answered.
 	Done Outcome = iota
-	// Again: Graph throttled the job. The tenant is paused (the client did it on the 429), and the
+	// Again means Graph throttled the job. The tenant is paused (the client did it on the 429), and the
 	// job goes back to the head of its line, keeping its place, to run again after the pause.
 	Again
 )

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 

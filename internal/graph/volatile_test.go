@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 

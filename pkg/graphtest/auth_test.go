@@ -47,12 +47,13 @@ func tokenURL(srv *Server, tenantID string) string {
 	return srv.URL() + "/" + tenantID + "/oauth2/v2.0/token"
 }
 
-// secretForm is a client credentials request as MSAL sends it (it adds the OpenID scopes).
-func secretForm(srv *Server, clientID, clientSecret string) url.Values {
+// secretForm is a client credentials request of the app clientRW with its secret, as MSAL sends it
+// (it adds the OpenID scopes).
+func secretForm(srv *Server) url.Values {
 	return url.Values{
 		"grant_type":    {"client_credentials"},
-		"client_id":     {clientID},
-		"client_secret": {clientSecret},
+		"client_id":     {clientRW},
+		"client_secret": {secret},
 		"scope":         {srv.URL() + "/.default openid offline_access profile"},
 	}
 }
@@ -69,7 +70,7 @@ func assertionForm(srv *Server, clientID, assertion string) url.Values {
 
 func TestTokenWithClientSecret(t *testing.T) {
 	srv := newTestServer(t, Options{TokenLifetime: 30 * time.Minute})
-	res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv, clientRW, secret))
+	res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv))
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d: %s", res.status, res.body)
 	}
@@ -100,7 +101,7 @@ func TestTokenWithClientSecret(t *testing.T) {
 
 func TestTokenWithClientSecretInBasicAuth(t *testing.T) {
 	srv := newTestServer(t, Options{})
-	form := secretForm(srv, clientRW, secret)
+	form := secretForm(srv)
 	form.Del("client_secret")
 	form.Del("client_id")
 	req, _ := http.NewRequest(http.MethodPost, tokenURL(srv, tenantA), strings.NewReader(form.Encode()))
@@ -169,7 +170,7 @@ func TestTokenRefused(t *testing.T) {
 			if tenant == "" {
 				tenant = tenantA
 			}
-			form := secretForm(srv, clientRW, secret)
+			form := secretForm(srv)
 			if tc.form != nil {
 				tc.form(form)
 			}

@@ -230,7 +230,7 @@ func TestFaultMatching(t *testing.T) {
 	}
 
 	// Graph faults never apply to token requests.
-	res := postForm(t, srv.Client(), tokenURL(srv, tenantB), secretForm(srv, clientRW, secret))
+	res := postForm(t, srv.Client(), tokenURL(srv, tenantB), secretForm(srv))
 	if res.status != http.StatusOK {
 		t.Errorf("a token request was faulted: %d", res.status)
 	}
@@ -295,7 +295,7 @@ func TestTokenFaults(t *testing.T) {
 				t.Fatalf("Graph GET: %d %s", res.status, res.body)
 			}
 			for i := range 2 {
-				res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv, clientRW, secret))
+				res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv))
 				mediaType, _, _ := strings.Cut(res.header.Get("Content-Type"), ";")
 				if res.status != tc.wantStatus || mediaType != tc.wantType || res.header.Get("Retry-After") != tc.wantRetryAt {
 					t.Fatalf("answer %d: %d %q Retry-After %q, want %d %q %q: %s", i, res.status, mediaType,
@@ -311,7 +311,7 @@ func TestTokenFaults(t *testing.T) {
 				}
 			}
 			// Times counts down: the third token request gets a token.
-			res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv, clientRW, secret))
+			res := postForm(t, srv.Client(), tokenURL(srv, tenantA), secretForm(srv))
 			if tr := decodeToken(t, res); res.status != http.StatusOK || tr.AccessToken == "" {
 				t.Fatalf("after the fault: %d %s", res.status, res.body)
 			}
@@ -332,7 +332,7 @@ func TestTokenFaultMatching(t *testing.T) {
 
 	var got []int
 	for _, tenant := range []string{tenantA, tenantB, tenantB, tenantA} {
-		got = append(got, postForm(t, srv.Client(), tokenURL(srv, tenant), secretForm(srv, clientRW, secret)).status)
+		got = append(got, postForm(t, srv.Client(), tokenURL(srv, tenant), secretForm(srv)).status)
 	}
 	if d := cmp.Diff([]int{502, 503, 200, 200}, got); d != "" {
 		t.Errorf("statuses (-want +got):\n%s", d)
@@ -350,7 +350,7 @@ func TestTokenHangAndDrop(t *testing.T) {
 	srv.Inject(Fault{Token: true, Hang: true, Times: 1})
 	impatient := srv.Client()
 	impatient.Timeout = 200 * time.Millisecond
-	form := secretForm(srv, clientRW, secret)
+	form := secretForm(srv)
 	if res, err := impatient.PostForm(tokenURL(srv, tenantA), form); err == nil {
 		res.Body.Close()
 		t.Fatalf("a hanging token request was answered %d", res.StatusCode)

@@ -93,7 +93,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	}
 
 	if route.list {
-		return s.serveList(w, r, route, claims, rec)
+		return s.serveList(w, r, route, claims)
 	}
 	if route.configurationID == "" {
 		segment := strings.Trim(r.URL.Path, "/")

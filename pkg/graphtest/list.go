@@ -29,7 +29,7 @@ type listQuery struct {
 // of the token's tenant, in the order of their ids, a page at a time. @odata.nextLink carries an
 // opaque $skiptoken naming the last id served, so that configurations seeded while a client pages
 // do not make it see one twice or skip one that was there before it started.
-func (s *Server) serveList(w http.ResponseWriter, r *http.Request, route graphRoute, claims *accessClaims, rec *Request) int {
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, route graphRoute, claims *accessClaims) int {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
 		return writeGraphError(w, http.StatusMethodNotAllowed, "", "The HTTP method '"+r.Method+"' is not allowed on deviceConfigurations by the emulator.")

@@ -18,7 +18,7 @@ func TestRequestLog(t *testing.T) {
 	client := srv.Client()
 	start := time.Now()
 
-	tokRes := postForm(t, client, tokenURL(srv, tenantA), secretForm(srv, clientRW, secret))
+	tokRes := postForm(t, client, tokenURL(srv, tenantA), secretForm(srv))
 	tok := decodeToken(t, tokRes).AccessToken
 	body := `{"successCount":12,"failedCount":0}`
 	patch := call(t, client, http.MethodPatch, srv.URL()+overviewPath("beta", configA), tok, body,

@@ -91,30 +91,31 @@ func parsePatch(body []byte, apiVersion string) (patch, error) {
 func (p *patch) set(name string, raw json.RawMessage, apiVersion string) error {
 	if string(raw) == "null" && name != "@odata.type" {
 		expected := "Edm.Int32"
-		if name == "lastUpdateDateTime" {
+		switch name {
+		case "lastUpdateDateTime":
 			expected = "Edm.DateTimeOffset"
-		} else if name == "id" {
+		case "id":
 			expected = "Edm.String"
 		}
 		if _, known := int32Properties[name]; known || name == "lastUpdateDateTime" || name == "id" {
 			return refuse("A null value was found for the property named '%s', which has the expected type '%s[Nullable=False]'. The expected type '%s[Nullable=False]' does not allow null values.", name, expected, expected)
 		}
 	}
-	switch {
-	case name == "@odata.type":
+	switch name {
+	case "@odata.type":
 		var t string
 		if err := json.Unmarshal(raw, &t); err != nil || strings.TrimPrefix(t, "#") != strings.TrimPrefix(entityType, "#") {
 			return refuse("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.", strings.Trim(string(raw), `"`))
 		}
 		return nil
-	case name == "id":
+	case "id":
 		var id string
 		if err := json.Unmarshal(raw, &id); err != nil {
 			return refuse("Cannot convert a primitive value to the expected type 'Edm.String'. See the inner exception for more details.")
 		}
 		p.id = &id
 		return nil
-	case name == "lastUpdateDateTime":
+	case "lastUpdateDateTime":
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return refuse("Cannot convert a primitive value to the expected type 'Edm.DateTimeOffset'. See the inner exception for more details.")
