@@ -66,3 +66,25 @@ func TestConfigMapCarriesTheTree(t *testing.T) {
 		t.Errorf("%s is stale: run 'make argocd'", file)
 	}
 }
+
+// TestREADMEInstallsTheConfigMap requires the README's Argo CD section to name every key the
+// ConfigMap sets and the command that applies it.
+func TestREADMEInstallsTheConfigMap(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := argocd.ConfigMapData(loadTree(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range data {
+		if !bytes.Contains(readme, []byte(key)) {
+			t.Errorf("README.md does not name the argocd-cm key %s", key)
+		}
+	}
+	const apply = "kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm.yaml"
+	if !bytes.Contains(readme, []byte(apply)) {
+		t.Errorf("README.md does not show %q", apply)
+	}
+}
