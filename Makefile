@@ -36,6 +36,10 @@ manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebu
 generate: controller-gen ## Generate the deepcopy functions.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: argocd
+argocd: ## Render config/argocd/argocd-cm.yaml (the argocd-cm patch) from the Lua in config/argocd/resource_customizations.
+	go run ./hack/argocd
+
 .PHONY: fmt
 fmt: ## Run gofmt on the code: rewrites and lists the files it changed; with CI set (as .ci/run sets it), lists them and fails instead.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -61,7 +65,7 @@ test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites, witho
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/e2e')
 
 .PHONY: verify
-verify: manifests generate ## Fail when regenerating the CRDs, RBAC or deepcopy, go mod tidy (every module) or gofmt would change the tree.
+verify: manifests generate argocd ## Fail when regenerating the CRDs, RBAC, deepcopy or argocd-cm.yaml, go mod tidy (every module) or gofmt would change the tree.
 	@for m in . $(TIDY_MODULES); do (cd $$m && go mod tidy) || exit 1; done
 	@gofmt -l $$(git ls-files '*.go') | sed 's/^/gofmt would change: /' | grep . && exit 1 || true
 	@git diff --exit-code -- config api go.mod go.sum $(addsuffix /go.mod,$(TIDY_MODULES)) $(addsuffix /go.sum,$(TIDY_MODULES)) || { echo "generated or tidied files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit"; exit 1; }
