@@ -13,8 +13,11 @@ KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
 GO_TEST_FLAGS ?=
-# The tool, control-plane and etcd modules, kept tidy like the root one.
-TIDY_MODULES := hack/tools hack/etcd hack/controlplane
+# Modules of their own, whose tests make test runs too: hack/monitoring parses the alerts and the
+# dashboard with Prometheus' parsers, which the operator's go.mod should not carry.
+TEST_MODULES := hack/monitoring
+# The tool, control-plane, etcd and test modules, kept tidy like the root one.
+TIDY_MODULES := hack/tools hack/etcd hack/controlplane $(TEST_MODULES)
 
 .PHONY: all
 all: build
@@ -49,20 +52,23 @@ fmt: ## Run gofmt on the code: rewrites and lists the files it changed; with CI 
 	fi
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (in the test modules too).
 	go vet ./...
+	@for m in $(TEST_MODULES); do (cd $$m && go vet ./...) || exit 1; done
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint (.golangci.yml) over every package: linters and the gofmt/goimports formatters.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: fmt vet envtest build ## Run the unit, envtest and end-to-end tests (builds the control plane the first time).
+test: fmt vet envtest build ## Run the unit, envtest and end-to-end tests, and the test modules' (builds the control plane the first time).
 	go test $(GO_TEST_FLAGS) ./...
+	@for m in $(TEST_MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: test-fast
-test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites, without the end-to-end tests.
+test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites and the test modules', without the end-to-end tests.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/e2e')
+	@for m in $(TEST_MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: verify
 verify: manifests generate argocd ## Fail when regenerating the CRDs, RBAC, deepcopy or argocd-cm.yaml, go mod tidy (every module) or gofmt would change the tree.

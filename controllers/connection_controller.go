@@ -53,7 +53,9 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	obj := r.newObject()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.connections.forget(connectionKey(kindOf(obj), req.Namespace, req.Name))
+			key := connectionKey(kindOf(obj), req.Namespace, req.Name)
+			r.connections.forget(key)
+			connectionMetrics.forget(key)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -118,6 +120,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 func (r *ConnectionReconciler) patchStatus(ctx context.Context, base, obj connectionObject) error {
 	was, st := base.ConnectionStatus(), obj.ConnectionStatus()
+	connectionMetrics.observe(connectionKey(kindOf(obj), obj.GetNamespace(), obj.GetName()), st.Conditions, string(kindOf(obj)))
 	withoutTime := st.DeepCopy()
 	withoutTime.LastCheckedTime = was.LastCheckedTime
 	if equality.Semantic.DeepEqual(was, withoutTime) && was.LastCheckedTime != nil &&

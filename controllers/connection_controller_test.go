@@ -78,6 +78,23 @@ var _ = Describe("A GraphConnection", func() {
 		Expect(c.Message).NotTo(ContainSubstring("revoked"), "the secret's value leaked into status")
 	})
 
+	It("counts in overview_connections under its Ready reason, and no more once deleted", func() {
+		failing := func() float64 {
+			return metricValue("overview_connections", "kind", "GraphConnection", "ready", "False", "reason", intunev1alpha1.ReasonInvalidCredentials)
+		}
+		before := failing()
+		t := newTenant()
+		conn := &intunev1alpha1.GraphConnection{ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: t.connection}}
+		expectConnectionReady(conn, metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid)
+
+		Expect(k8sClient.Update(ctx, t.secretObject("revoked"))).To(Succeed())
+		expectConnectionReady(conn, metav1.ConditionFalse, intunev1alpha1.ReasonInvalidCredentials)
+		Eventually(failing).WithTimeout(10 * time.Second).Should(Equal(before + 1))
+
+		Expect(k8sClient.Delete(ctx, conn)).To(Succeed())
+		Eventually(failing).WithTimeout(10 * time.Second).Should(Equal(before))
+	})
+
 	It("signs in with a client certificate from a kubernetes.io/tls Secret", func() {
 		t := newTenant()
 		cert, certPEM, keyPEM := selfSignedCertificate()

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,44 +26,59 @@ var (
 		Name: "overview_resources",
 		Help: "DeviceConfigurationUserOverviews by the status and reason of their Ready condition.",
 	}, []string{"ready", "reason"})
+	connectionsByCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "overview_connections",
+		Help: "GraphConnections and ClusterGraphConnections by kind and the status and reason of their Ready condition.",
+	}, []string{"kind", "ready", "reason"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(driftDetected, patchesApplied, resourcesByCondition)
+	metrics.Registry.MustRegister(driftDetected, patchesApplied, resourcesByCondition, connectionsByCondition)
 }
 
 // resourceMetrics keeps overview_resources: each resource counts once, under its latest Ready state.
-var resourceMetrics = &conditionTracker{last: map[types.NamespacedName][2]string{}}
+var resourceMetrics = newConditionTracker[types.NamespacedName](resourcesByCondition)
 
-type conditionTracker struct {
-	mu   sync.Mutex
-	last map[types.NamespacedName][2]string
+// connectionMetrics keeps overview_connections, keyed by connectionKey; the kind label comes first.
+var connectionMetrics = newConditionTracker[string](connectionsByCondition)
+
+// conditionTracker counts objects in a gauge by their Ready condition, each under the state its
+// last status showed, so that the gauge stays right as conditions change and objects go.
+type conditionTracker[K comparable] struct {
+	gauge *prometheus.GaugeVec
+	mu    sync.Mutex
+	last  map[K][]string // the label values each object counts under
 }
 
-// observe counts a resource under the Ready condition in conds (Unknown when there is none).
-func (t *conditionTracker) observe(key types.NamespacedName, conds []metav1.Condition) {
-	state := [2]string{string(metav1.ConditionUnknown), intunev1alpha1.ReasonProgressing}
+func newConditionTracker[K comparable](gauge *prometheus.GaugeVec) *conditionTracker[K] {
+	return &conditionTracker[K]{gauge: gauge, last: map[K][]string{}}
+}
+
+// observe counts an object under the Ready condition in conds (Unknown, Progressing when there is
+// none), after the leading label values (the connection kind).
+func (t *conditionTracker[K]) observe(key K, conds []metav1.Condition, leading ...string) {
+	state := append(slices.Clone(leading), string(metav1.ConditionUnknown), intunev1alpha1.ReasonProgressing)
 	if c := meta.FindStatusCondition(conds, intunev1alpha1.ConditionReady); c != nil {
-		state = [2]string{string(c.Status), c.Reason}
+		state[len(leading)], state[len(leading)+1] = string(c.Status), c.Reason
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old, ok := t.last[key]; ok {
-		if old == state {
+		if slices.Equal(old, state) {
 			return
 		}
-		resourcesByCondition.WithLabelValues(old[0], old[1]).Dec()
+		t.gauge.WithLabelValues(old...).Dec()
 	}
 	t.last[key] = state
-	resourcesByCondition.WithLabelValues(state[0], state[1]).Inc()
+	t.gauge.WithLabelValues(state...).Inc()
 }
 
-// forget stops counting a deleted resource.
-func (t *conditionTracker) forget(key types.NamespacedName) {
+// forget stops counting a deleted object.
+func (t *conditionTracker[K]) forget(key K) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old, ok := t.last[key]; ok {
-		resourcesByCondition.WithLabelValues(old[0], old[1]).Dec()
+		t.gauge.WithLabelValues(old...).Dec()
 		delete(t.last, key)
 	}
 }

@@ -85,16 +85,28 @@ func patchBodies(t *tenant) []map[string]any {
 	return bodies
 }
 
-// counterValue sums a counter of the operator's metrics registry over its labels.
-func counterValue(name string) float64 {
+// metricValue sums a counter or gauge of the operator's metrics registry over the series whose
+// labels include labelPairs (name, value, name, value...).
+func metricValue(name string, labelPairs ...string) float64 {
 	GinkgoHelper()
 	families, err := metrics.Registry.Gather()
 	Expect(err).NotTo(HaveOccurred())
 	sum := 0.0
 	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				sum += m.GetCounter().GetValue()
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			matches := true
+			for i := 0; i+1 < len(labelPairs); i += 2 {
+				matches = matches && have[labelPairs[i]] == labelPairs[i+1]
+			}
+			if matches {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
@@ -149,8 +161,8 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 			}
 			g.Expect(reasons).To(ConsistOf("Patched"))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
-		Expect(counterValue("overview_patches_applied_total")).To(BeNumerically(">=", 1))
-		Expect(counterValue("overview_graph_requests_total")).To(BeNumerically(">=", 2))
+		Expect(metricValue("overview_patches_applied_total")).To(BeNumerically(">=", 1))
+		Expect(metricValue("overview_graph_requests_total")).To(BeNumerically(">=", 2))
 	})
 
 	It("is waited for with kubectl wait --for=condition=Ready", func() {

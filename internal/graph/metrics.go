@@ -27,9 +27,9 @@ var (
 
 	budgetWaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "overview_graph_budget_wait_seconds",
-		Help:    "Time calls waited on their tenant's budget before being sent, by class (read or write).",
-		Buckets: []float64{0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
-	}, []string{"class"})
+		Help:    "Time jobs waited in their tenant's line before they started, by tenant id and class (read or write).",
+		Buckets: []float64{0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300},
+	}, []string{"tenant", "class"})
 )
 
 func init() {

@@ -12,34 +12,39 @@ import (
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
-// sampleCount returns the number of observations of a histogram in
-// controller-runtime's registry, for the series with the label name=value.
-func sampleCount(t *testing.T, family, name, value string) uint64 {
+// sampleCount is the sample count of the histogram series of family whose labels include
+// labelPairs (name, value, name, value...) in controller-runtime's registry, summed.
+func sampleCount(t *testing.T, family string, labelPairs ...string) uint64 {
 	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var n uint64
 	for _, f := range families {
 		if f.GetName() != family {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if hasLabel(m, name, value) {
-				return m.GetHistogram().GetSampleCount()
+			if hasLabels(m, labelPairs) {
+				n += m.GetHistogram().GetSampleCount()
 			}
 		}
 	}
-	return 0
+	return n
 }
 
-func hasLabel(m *dto.Metric, name, value string) bool {
+func hasLabels(m *dto.Metric, pairs []string) bool {
+	have := map[string]string{}
 	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
+		have[l.GetName()] = l.GetValue()
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if have[pairs[i]] != pairs[i+1] {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func TestMetrics(t *testing.T) {
@@ -51,8 +56,8 @@ func TestMetrics(t *testing.T) {
 	get429 := testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "429"))
 	patch200 := testutil.ToFloat64(requestsTotal.WithLabelValues("PATCH", "200"))
 	throttled := testutil.ToFloat64(throttledTotal.WithLabelValues(testTenant))
-	reads := sampleCount(t, "overview_graph_budget_wait_seconds", "class", "read")
-	writes := sampleCount(t, "overview_graph_budget_wait_seconds", "class", "write")
+	reads := sampleCount(t, "overview_graph_budget_wait_seconds", "tenant", testTenant, "class", "read")
+	writes := sampleCount(t, "overview_graph_budget_wait_seconds", "tenant", testTenant, "class", "write")
 	durations := sampleCount(t, "overview_graph_request_duration_seconds", "method", "GET")
 
 	// A read job throttled once, then run again; a write job.
@@ -77,8 +82,8 @@ func TestMetrics(t *testing.T) {
 		{"requests GET 429", testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "429")) - get429, 1},
 		{"requests PATCH 200", testutil.ToFloat64(requestsTotal.WithLabelValues("PATCH", "200")) - patch200, 1},
 		{"429s of the tenant", testutil.ToFloat64(throttledTotal.WithLabelValues(testTenant)) - throttled, 1},
-		{"budget waits, read", float64(sampleCount(t, "overview_graph_budget_wait_seconds", "class", "read") - reads), 2},
-		{"budget waits, write", float64(sampleCount(t, "overview_graph_budget_wait_seconds", "class", "write") - writes), 1},
+		{"budget waits, read", float64(sampleCount(t, "overview_graph_budget_wait_seconds", "tenant", testTenant, "class", "read") - reads), 2},
+		{"budget waits, write", float64(sampleCount(t, "overview_graph_budget_wait_seconds", "tenant", testTenant, "class", "write") - writes), 1},
 		{"GET durations", float64(sampleCount(t, "overview_graph_request_duration_seconds", "method", "GET") - durations), 2},
 	} {
 		if check.got != check.want {

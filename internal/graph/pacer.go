@@ -134,6 +134,7 @@ func (ps *Pacers) For(k PacerKey) *Pacer {
 		return p
 	}
 	p := newPacer(ps.limits, ps.ceiling, time.Now)
+	p.tenant = k.TenantID
 	ps.pacers[k] = p
 	return p
 }
@@ -150,6 +151,7 @@ func (ps *Pacers) For(k PacerKey) *Pacer {
 // another tenant.
 type Pacer struct {
 	limits  Limits
+	tenant  string        // the tenant label of its metrics, in lower case
 	window  time.Duration // Limits.Per plus a margin for transit and clocks
 	ceiling *ceiling
 	now     func() time.Time
@@ -354,7 +356,7 @@ func (p *Pacer) start(e *list.Element, t *Ticket) (*job, *Ticket, time.Time) {
 	p.reads.book(t.reads)
 	p.writes.book(t.writes)
 	p.inFlight++
-	budgetWaitSeconds.WithLabelValues(j.kind.String()).Observe(p.now().Sub(j.queuedAt).Seconds())
+	budgetWaitSeconds.WithLabelValues(p.tenant, j.kind.String()).Observe(p.now().Sub(j.queuedAt).Seconds())
 	return j, t, time.Time{}
 }
 
