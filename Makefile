@@ -7,6 +7,7 @@ CONTAINER_TOOL ?= docker
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
@@ -124,6 +125,11 @@ $(CONTROLLER_GEN): hack/tools/go.mod
 kustomize: $(KUSTOMIZE) ## Build kustomize (pinned in hack/tools) into bin/.
 $(KUSTOMIZE): hack/tools/go.mod
 	cd hack/tools && go build -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (pinned in hack/tools) into bin/.
+$(HELM): hack/tools/go.mod
+	cd hack/tools && go build -o $(HELM) helm.sh/helm/v4/cmd/helm
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, kubectl and etcd from source into bin/k8s (minutes the first time, then cached).
