@@ -8,6 +8,7 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 HELM ?= $(LOCALBIN)/helm
+CHART := charts/overview-operator
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
@@ -28,9 +29,15 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebuilder markers.
+manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebuilder markers, and copy the CRDs into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory chart-crds
+
+.PHONY: chart-crds
+chart-crds: ## Copy the CRDs into the Helm chart's crds/ (make manifests does it; make verify fails when they differ).
+	rm -f $(CHART)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate the deepcopy functions.
@@ -60,8 +67,8 @@ test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites, witho
 verify: manifests generate ## Fail when regenerating the CRDs, RBAC or deepcopy, go mod tidy (every module) or gofmt would change the tree.
 	@for m in . $(TIDY_MODULES); do (cd $$m && go mod tidy) || exit 1; done
 	@gofmt -l $$(git ls-files '*.go') | sed 's/^/gofmt would change: /' | grep . && exit 1 || true
-	@git diff --exit-code -- config api go.mod go.sum $(addsuffix /go.mod,$(TIDY_MODULES)) $(addsuffix /go.sum,$(TIDY_MODULES)) || { echo "generated or tidied files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- config api)" || { git status --porcelain -- config api; echo "untracked generated files: commit them"; exit 1; }
+	@git diff --exit-code -- config api $(CHART) go.mod go.sum $(addsuffix /go.mod,$(TIDY_MODULES)) $(addsuffix /go.sum,$(TIDY_MODULES)) || { echo "generated or tidied files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- config api $(CHART))" || { git status --porcelain -- config api $(CHART); echo "untracked generated files: commit them"; exit 1; }
 
 ##@ Build
 
