@@ -56,11 +56,11 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: test
-test: fmt vet envtest build ## Run the unit, envtest and end-to-end tests (builds the control plane the first time).
+test: fmt vet envtest build kustomize helm ## Run the unit, envtest and end-to-end tests (builds the control plane the first time).
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-fast
-test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites, without the end-to-end tests.
+test-fast: fmt vet envtest build kustomize helm ## The inner loop: the unit and envtest suites, without the end-to-end tests.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/e2e')
 
 .PHONY: verify
