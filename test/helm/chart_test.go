@@ -32,6 +32,21 @@ func kinds(objs []*unstructured.Unstructured) []string {
 	return out
 }
 
+// createNamespace creates a namespace the rendered objects name, unless it exists: a dry run does
+// not create it, and would refuse objects in a namespace that does not exist. Each is labelled as
+// the README says, so that the API server warns about anything the restricted Pod Security
+// Standard would refuse.
+func createNamespace(name string) {
+	GinkgoHelper()
+	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: name,
+		Labels: map[string]string{
+			"pod-security.kubernetes.io/enforce": "restricted",
+			"pod-security.kubernetes.io/warn":    "restricted",
+		},
+	}}))).To(Succeed())
+}
+
 // managerContainer returns the rendered Deployment's manager container.
 func managerContainer(objs []*unstructured.Unstructured) map[string]any {
 	GinkgoHelper()
@@ -122,38 +137,30 @@ var _ = Describe("The Helm chart", func() {
 		}
 	})
 
-	Context("rendered", Ordered, func() {
-		BeforeAll(func() {
-			// A dry run does not create the namespace, so create it for real, labelled as the README
-			// says: the API server then warns about anything the restricted Pod Security Standard
-			// would refuse.
-			Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-				Name: namespace,
-				Labels: map[string]string{
-					"pod-security.kubernetes.io/enforce": "restricted",
-					"pod-security.kubernetes.io/warn":    "restricted",
-				},
-			}}))).To(Succeed())
-		})
-
-		DescribeTable("is accepted by a server-side dry run, without warnings",
-			func(valuesFiles ...string) {
-				warnings.take()
-				for _, o := range helmTemplate(valuesFiles...) {
-					Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
-						client.DryRunAll, client.FieldOwner("helm-chart-test"))).To(Succeed(),
-						"%s %s", o.GetKind(), o.GetName())
+	DescribeTable("is accepted by a server-side dry run, without warnings",
+		func(valuesFiles ...string) {
+			objs := helmTemplate(valuesFiles...)
+			for _, o := range objs {
+				if o.GetNamespace() != "" {
+					createNamespace(o.GetNamespace())
 				}
-				Expect(warnings.take()).To(BeEmpty())
-			},
-			Entry("with the default values"),
-			Entry("with every toggle on", allOn),
-			Entry("with plain HTTP metrics and no leader election", plainHTTP),
-		)
-	})
+			}
+			warnings.take()
+			for _, o := range objs {
+				Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+					client.DryRunAll, client.FieldOwner("helm-chart-test"))).To(Succeed(),
+					"%s %s", o.GetKind(), o.GetName())
+			}
+			Expect(warnings.take()).To(BeEmpty())
+		},
+		Entry("with the default values"),
+		Entry("with every toggle on", allOn),
+		Entry("with plain HTTP metrics and no leader election", plainHTTP),
+	)
 })
 
-var _ = DescribeTable("The Helm chart's values.schema.json refuses",
+// The schema (values.schema.json) and the templates refuse values that would not work.
+var _ = DescribeTable("The Helm chart refuses",
 	func(set, message string) {
 		out, err := run(helmBin, "template", release, chart, "--set", set)
 		Expect(err).To(HaveOccurred(), out)
@@ -162,4 +169,6 @@ var _ = DescribeTable("The Helm chart's values.schema.json refuses",
 	Entry("a sync interval that is no duration", "operator.syncInterval=ten minutes", "syncInterval"),
 	Entry("a misspelt setting", "operator.syncIntervall=5m", "syncIntervall"),
 	Entry("workload identity without a client id", "workloadIdentity.enabled=true", "clientId"),
+	Entry("Secrets readable only in the watched namespaces, with every namespace watched",
+		"rbac.secretsInWatchNamespacesOnly=true", "needs operator.watchNamespaces"),
 )

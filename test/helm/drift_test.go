@@ -117,4 +117,11 @@ var _ = Describe("The Helm chart and config/default", func() {
 		Expect(want).To(HaveKey(HavePrefix("NetworkPolicy ")))
 		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/default with its optional parts (-) vs helm template (+)")
 	})
+
+	It("install the same objects with the same settings, as config/least-privilege", func() {
+		want := comparable(kustomizeBuild(filepath.Join(root, "config", "least-privilege")))
+		got := comparable(helmTemplate(filepath.Join("testdata", "least-privilege.yaml")))
+		Expect(want).To(HaveKey("Role it-ops/overview-operator-secrets"))
+		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/least-privilege (-) vs helm template (+)")
+	})
 })

@@ -112,3 +112,24 @@ control-plane: controller-manager
 - {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/* Binds the <fullname>-secrets Role in .namespace to the operator's ServiceAccount. */}}
+{{- define "overview-operator.secretsRoleBinding" -}}
+{{- $fullname := include "overview-operator.fullname" .root }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $fullname }}-secrets
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "overview-operator.labels" .root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $fullname }}-secrets
+subjects:
+- kind: ServiceAccount
+  name: {{ include "overview-operator.managerName" .root }}
+  namespace: {{ .root.Release.Namespace }}
+{{- end }}
