@@ -8,6 +8,8 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+CHART := charts/overview-operator
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
@@ -31,9 +33,15 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebuilder markers.
+manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebuilder markers, and copy the CRDs into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory chart-crds
+
+.PHONY: chart-crds
+chart-crds: ## Copy the CRDs into the Helm chart's crds/ (make manifests does it; make verify fails when they differ).
+	rm -f $(CHART)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate the deepcopy functions.
@@ -61,12 +69,12 @@ lint: golangci-lint ## Run golangci-lint (.golangci.yml) over every package: lin
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: fmt vet envtest build ## Run the unit, envtest and end-to-end tests, and the test modules' (builds the control plane the first time).
+test: fmt vet envtest build kustomize helm ## Run the unit, envtest and end-to-end tests, and the test modules' (builds the control plane and the tools the first time).
 	go test $(GO_TEST_FLAGS) ./...
 	@for m in $(TEST_MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: test-fast
-test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites and the test modules', without the end-to-end tests.
+test-fast: fmt vet envtest build kustomize helm ## The inner loop: the unit and envtest suites and the test modules', without the end-to-end tests.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/e2e')
 	@for m in $(TEST_MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
@@ -74,8 +82,8 @@ test-fast: fmt vet envtest ## The inner loop: the unit and envtest suites and th
 verify: manifests generate argocd ## Fail when regenerating the CRDs, RBAC, deepcopy or argocd-cm.yaml, go mod tidy (every module) or gofmt would change the tree.
 	@for m in . $(TIDY_MODULES); do (cd $$m && go mod tidy) || exit 1; done
 	@gofmt -l $$(git ls-files '*.go') | sed 's/^/gofmt would change: /' | grep . && exit 1 || true
-	@git diff --exit-code -- config api go.mod go.sum $(addsuffix /go.mod,$(TIDY_MODULES)) $(addsuffix /go.sum,$(TIDY_MODULES)) || { echo "generated or tidied files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- config api)" || { git status --porcelain -- config api; echo "untracked generated files: commit them"; exit 1; }
+	@git diff --exit-code -- config api $(CHART) go.mod go.sum $(addsuffix /go.mod,$(TIDY_MODULES)) $(addsuffix /go.sum,$(TIDY_MODULES)) || { echo "generated or tidied files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- config api $(CHART))" || { git status --porcelain -- config api $(CHART); echo "untracked generated files: commit them"; exit 1; }
 
 ##@ Build
 
@@ -144,6 +152,11 @@ $(KUSTOMIZE): hack/tools/go.mod
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint (pinned in hack/tools) into bin/ (about 3 minutes cold on 2 cores).
 $(GOLANGCI_LINT): hack/tools/go.mod
 	cd hack/tools && go build -o $(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (pinned in hack/tools) into bin/.
+$(HELM): hack/tools/go.mod
+	cd hack/tools && go build -o $(HELM) helm.sh/helm/v4/cmd/helm
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, kubectl and etcd from source into bin/k8s (minutes the first time, then cached).

@@ -1,0 +1,174 @@
+package helm
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+
+	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+var (
+	allOn     = filepath.Join("testdata", "all-on.yaml")
+	plainHTTP = filepath.Join("testdata", "plain-http.yaml")
+)
+
+// kinds lists the kinds of objs, once each.
+func kinds(objs []*unstructured.Unstructured) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, o := range objs {
+		if !seen[o.GetKind()] {
+			seen[o.GetKind()] = true
+			out = append(out, o.GetKind())
+		}
+	}
+	return out
+}
+
+// createNamespace creates a namespace the rendered objects name, unless it exists: a dry run does
+// not create it, and would refuse objects in a namespace that does not exist. Each is labelled as
+// the README says, so that the API server warns about anything the restricted Pod Security
+// Standard would refuse.
+func createNamespace(name string) {
+	GinkgoHelper()
+	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: name,
+		Labels: map[string]string{
+			"pod-security.kubernetes.io/enforce": "restricted",
+			"pod-security.kubernetes.io/warn":    "restricted",
+		},
+	}}))).To(Succeed())
+}
+
+// managerContainer returns the rendered Deployment's manager container.
+func managerContainer(objs []*unstructured.Unstructured) map[string]any {
+	GinkgoHelper()
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(containers).To(HaveLen(1))
+		return containers[0].(map[string]any)
+	}
+	Fail("no Deployment rendered")
+	return nil
+}
+
+var _ = Describe("The Helm chart", func() {
+	DescribeTable("passes helm lint --strict",
+		func(valuesFiles ...string) {
+			args := []string{"lint", "--strict", chart}
+			for _, f := range valuesFiles {
+				args = append(args, "--values", f)
+			}
+			out, err := run(helmBin, args...)
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(out).To(ContainSubstring("1 chart(s) linted, 0 chart(s) failed"))
+		},
+		Entry("with the default values"),
+		Entry("with every toggle on", allOn),
+		Entry("with plain HTTP metrics and no leader election", plainHTTP),
+	)
+
+	DescribeTable("renders the optional objects only when they are turned on",
+		func(want, notWant []string, valuesFiles ...string) {
+			got := kinds(helmTemplate(valuesFiles...))
+			for _, k := range want {
+				Expect(got).To(ContainElement(k))
+			}
+			for _, k := range notWant {
+				Expect(got).NotTo(ContainElement(k))
+			}
+		},
+		Entry("with the default values",
+			[]string{"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"},
+			[]string{"ServiceMonitor", "NetworkPolicy"}),
+		Entry("with every toggle on", []string{"ServiceMonitor", "NetworkPolicy", "Role"}, nil, allOn),
+		Entry("with plain HTTP metrics and no leader election", []string{"ServiceMonitor", "NetworkPolicy"}, []string{"Role", "RoleBinding"}, plainHTTP),
+	)
+
+	It("passes every operator setting as the flag the operator defines", func() {
+		c := managerContainer(helmTemplate(allOn))
+		want := []any{
+			"--leader-elect",
+			"--health-probe-bind-address=:8081",
+			"--metrics-bind-address=:8443",
+			"--leader-elect-lease-duration=40s",
+			"--leader-elect-renew-deadline=30s",
+			"--leader-elect-retry-period=5s",
+			"--sync-interval=5m",
+			"--max-concurrent-reconciles=32",
+			"--watch-namespaces=it-ops,it-sec",
+			"--watch-label-selector=shard in (a,b)",
+			"--secret-label-selector=intune.overview-operator.io/credentials=true",
+			"--allowed-endpoint-hosts=graph-proxy.example.com,*.corp.example.com",
+			"--allow-namespaced-ca-bundle",
+			"--graph-requests-per-window=500",
+			"--graph-writes-per-window=50",
+			"--graph-budget-window=20s",
+			"--graph-max-in-flight=512",
+			"--graph-timeout=20s",
+			"--retry-base-delay=2s",
+			"--retry-max-delay=10m",
+			"--credentials-retry=1m",
+			"--graceful-shutdown-timeout=20s",
+			"--zap-log-level=debug",
+			"--zap-devel=false",
+		}
+		Expect(cmp.Diff(want, c["args"])).To(BeEmpty(), "args (-want +got)")
+		Expect(c["image"]).To(Equal("registry.example.com/overview-operator:v0.1.0"))
+
+		// The operator's own flag set decides: a misspelt flag would stop it at start.
+		manager := filepath.Join(root, "bin", "manager")
+		help, _ := exec.CommandContext(ctx, manager, "--help").CombinedOutput()
+		Expect(string(help)).To(ContainSubstring("-sync-interval"), "%s --help; run make build", manager)
+		for _, arg := range want {
+			name := regexp.MustCompile(`^--([a-z-]+)`).FindStringSubmatch(arg.(string))[1]
+			Expect(string(help)).To(MatchRegexp(`(?m)^\s+-`+regexp.QuoteMeta(name)+`(\s|$)`), "%s is not a flag of %s", arg, manager)
+		}
+	})
+
+	DescribeTable("is accepted by a server-side dry run, without warnings",
+		func(valuesFiles ...string) {
+			objs := helmTemplate(valuesFiles...)
+			for _, o := range objs {
+				if o.GetNamespace() != "" {
+					createNamespace(o.GetNamespace())
+				}
+			}
+			warnings.take()
+			for _, o := range objs {
+				Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+					client.DryRunAll, client.FieldOwner("helm-chart-test"))).To(Succeed(),
+					"%s %s", o.GetKind(), o.GetName())
+			}
+			Expect(warnings.take()).To(BeEmpty())
+		},
+		Entry("with the default values"),
+		Entry("with every toggle on", allOn),
+		Entry("with plain HTTP metrics and no leader election", plainHTTP),
+	)
+})
+
+// The schema (values.schema.json) and the templates refuse values that would not work.
+var _ = DescribeTable("The Helm chart refuses",
+	func(set, message string) {
+		out, err := run(helmBin, "template", release, chart, "--set", set)
+		Expect(err).To(HaveOccurred(), out)
+		Expect(err.Error()).To(ContainSubstring(message))
+	},
+	Entry("a sync interval that is no duration", "operator.syncInterval=ten minutes", "syncInterval"),
+	Entry("a misspelt setting", "operator.syncIntervall=5m", "syncIntervall"),
+	Entry("workload identity without a client id", "workloadIdentity.enabled=true", "clientId"),
+	Entry("Secrets readable only in the watched namespaces, with every namespace watched",
+		"rbac.secretsInWatchNamespacesOnly=true", "needs operator.watchNamespaces"),
+)
