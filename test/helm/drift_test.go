@@ -38,14 +38,14 @@ func configWithOptionalParts() string {
 	return filepath.Join(dir, "default")
 }
 
-// comparable keys objs by kind, namespace and name, and leaves out what the two install paths may
+// comparableObjects keys objs by kind, namespace and name, and leaves out what the two install paths may
 // do differently: the labels (each has its own set, but the editor and viewer roles' aggregation
 // labels and workload identity's pod label are kept), and the selectors, which are checked here to
 // select the Deployment's pods (the Service's and NetworkPolicy's) or the Service (the
 // ServiceMonitor's) instead. What is left is compared field by field: RBAC rules, bindings, the
 // Deployment's pod spec (image, args, env, ports, probes, resources, securityContext), the
 // Service's ports, the ServiceMonitor's endpoints, the NetworkPolicy's rules, the CRDs.
-func comparable(objs []*unstructured.Unstructured) map[string]map[string]any {
+func comparableObjects(objs []*unstructured.Unstructured) map[string]map[string]any {
 	GinkgoHelper()
 	var podLabels, serviceLabels labels.Set
 	for _, o := range objs {
@@ -105,22 +105,22 @@ func comparable(objs []*unstructured.Unstructured) map[string]map[string]any {
 
 var _ = Describe("The Helm chart and config/default", func() {
 	It("install the same objects with the same settings, with the default values", func() {
-		want := comparable(kustomizeBuild(filepath.Join(root, "config", "default")))
-		got := comparable(helmTemplate())
+		want := comparableObjects(kustomizeBuild(filepath.Join(root, "config", "default")))
+		got := comparableObjects(helmTemplate())
 		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/default (-) vs helm template (+)")
 	})
 
 	It("install the same objects with the same settings, with the ServiceMonitor, the NetworkPolicy and workload identity on", func() {
-		want := comparable(kustomizeBuild(configWithOptionalParts()))
-		got := comparable(helmTemplate(filepath.Join("testdata", "optional-parts.yaml")))
+		want := comparableObjects(kustomizeBuild(configWithOptionalParts()))
+		got := comparableObjects(helmTemplate(filepath.Join("testdata", "optional-parts.yaml")))
 		Expect(want).To(HaveKey(HavePrefix("ServiceMonitor ")))
 		Expect(want).To(HaveKey(HavePrefix("NetworkPolicy ")))
 		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/default with its optional parts (-) vs helm template (+)")
 	})
 
 	It("install the same objects with the same settings, as config/least-privilege", func() {
-		want := comparable(kustomizeBuild(filepath.Join(root, "config", "least-privilege")))
-		got := comparable(helmTemplate(filepath.Join("testdata", "least-privilege.yaml")))
+		want := comparableObjects(kustomizeBuild(filepath.Join(root, "config", "least-privilege")))
+		got := comparableObjects(helmTemplate(filepath.Join("testdata", "least-privilege.yaml")))
 		Expect(want).To(HaveKey("Role it-ops/overview-operator-secrets"))
 		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/least-privilege (-) vs helm template (+)")
 	})
