@@ -39,9 +39,11 @@ manifests: controller-gen ## Generate the CRDs and the RBAC role from the kubebu
 	$(MAKE) --no-print-directory chart-crds
 
 .PHONY: chart-crds
-chart-crds: ## Copy the CRDs into the Helm chart's crds/ (make manifests does it; make verify fails when they differ).
+chart-crds: ## Copy the CRDs into the Helm chart's crds/, and the alerts into its files/ (make manifests does it; make verify fails when they differ).
 	rm -f $(CHART)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART)/crds/
+	mkdir -p $(CHART)/files
+	cp config/prometheus/rules/alerts.yaml $(CHART)/files/alerts.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate the deepcopy functions.

@@ -91,8 +91,8 @@ var _ = Describe("The Helm chart", func() {
 		},
 		Entry("with the default values",
 			[]string{"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"},
-			[]string{"ServiceMonitor", "NetworkPolicy"}),
-		Entry("with every toggle on", []string{"ServiceMonitor", "NetworkPolicy", "Role"}, nil, allOn),
+			[]string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}),
+		Entry("with every toggle on", []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Role"}, nil, allOn),
 		Entry("with plain HTTP metrics and no leader election", []string{"ServiceMonitor", "NetworkPolicy"}, []string{"Role", "RoleBinding"}, plainHTTP),
 	)
 

@@ -30,7 +30,8 @@ func configWithOptionalParts() string {
 	b, err := os.ReadFile(path)
 	Expect(err).NotTo(HaveOccurred())
 	k := string(b)
-	for _, line := range []string{"#- ../prometheus\n", "#- ../network-policy\n", "#patches:\n", "#- path: workload_identity_patch.yaml\n"} {
+	for _, line := range []string{"#- ../prometheus\n", "#- ../network-policy\n", "#patches:\n", "#- path: workload_identity_patch.yaml\n",
+		"#components:\n", "#- ../prometheus/rules\n"} {
 		Expect(k).To(ContainSubstring(line), "config/default/kustomization.yaml no longer lists %q commented out: update this test", line)
 		k = strings.Replace(k, line, strings.TrimPrefix(line, "#"), 1)
 	}
