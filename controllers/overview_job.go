@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -48,7 +50,7 @@ type syncResult struct {
 func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, configurationID string) graph.Job {
 	return func(ctx context.Context, calls graph.Calls) graph.Outcome {
 		ctx = logf.IntoContext(ctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
-		res, outcome := r.runSync(ctx, calls, rec, configurationID)
+		res, outcome := r.runSafely(ctx, calls, rec, configurationID)
 		if outcome == graph.Again {
 			return outcome
 		}
@@ -58,6 +60,20 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, conf
 		}
 		return graph.Done
 	}
+}
+
+// runSafely is runSync, with a panic turned into the job's error: the resource is then retried with
+// backoff like any failed pass, instead of the panic ending the process (a reconcile's panic is
+// recovered too) or leaving the resource waiting for a job that never ends.
+func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, configurationID string) (res *syncResult, outcome graph.Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			logf.FromContext(ctx).Error(fmt.Errorf("%v", p), "The Graph sync panicked", "stack", string(debug.Stack()))
+			_, generation, _, paused := r.memory.desiredOf(rec)
+			res, outcome = &syncResult{generation: generation, paused: paused, err: fmt.Errorf("the Graph sync panicked: %v", p)}, graph.Done
+		}
+	}()
+	return r.runSync(ctx, calls, rec, configurationID)
 }
 
 // runSync makes the calls of a syncJob.

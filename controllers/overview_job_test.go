@@ -74,6 +74,27 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 	}
 }
 
+// panickingCalls is a Graph client with a bug.
+type panickingCalls struct{}
+
+func (panickingCalls) GetOverview(context.Context, string) (graph.Response, error) {
+	panic("a bug")
+}
+
+func (panickingCalls) PatchOverview(context.Context, string, graph.Fields) (graph.Response, error) {
+	panic("a bug")
+}
+
+func TestAPanicInAJobIsItsError(t *testing.T) {
+	r := &OverviewReconciler{memory: newMemory()}
+	obj := &intunev1alpha1.DeviceConfigurationUserOverview{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 4}}
+	rec := r.memory.recordFor(obj, time.Now())
+	res, outcome := r.runSafely(context.Background(), panickingCalls{}, rec, "id")
+	if outcome != graph.Done || res == nil || res.err == nil || res.generation != 4 {
+		t.Fatalf("outcome %v, result %+v: want Done with the panic as its error, for generation 4", outcome, res)
+	}
+}
+
 func fieldNames(ds []intunev1alpha1.FieldDrift) []string {
 	var names []string
 	for _, d := range ds {
