@@ -219,5 +219,8 @@ func explain(err error) error {
 	if msg == "" {
 		return err
 	}
+	if strings.Contains(msg, strings.TrimPrefix(err.Error(), "graph: ")) {
+		return errors.New(msg)
+	}
 	return fmt.Errorf("%s (%w)", msg, err)
 }
