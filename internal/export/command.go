@@ -241,6 +241,10 @@ func (f *flags) connect(ctx context.Context, opts *Options, hosts connection.Hos
 		ref = from
 	}
 	opts.ConnectionRef = ref
+	if ref.Kind != intunev1alpha1.ConnectionKindCluster && opts.Namespace != namespace {
+		// A resource can only name a GraphConnection of its own namespace.
+		fmt.Fprintf(opts.Progress, "note: the resources name GraphConnection %q, which must exist in namespace %q\n", ref.Name, opts.Namespace)
+	}
 	return ConnectionConfig(ctx, c, from, namespace, hosts)
 }
 
