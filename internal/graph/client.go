@@ -31,8 +31,8 @@ type Client interface {
 	Withdraw(key string) bool
 	// ListConfigurations reads every device configuration of the tenant, a page at a time, each
 	// page a ReadJob in the tenant's line; page, if not nil, hears how many were read after each
-	// page. Unlike the other methods it blocks, until the list is read: it is for tools (the
-	// export), not for a reconciler.
+	// page. It waits for the budget and for 429 pauses until the list is read, so it is for tools
+	// (the export), not for a reconciler, whose workers never wait on Graph.
 	ListConfigurations(ctx context.Context, page func(read int)) ([]Configuration, error)
 	// CheckCredentials obtains a token, which proves the credentials work
 	// (it does not call Graph, so it says nothing of the app's permissions).
