@@ -90,8 +90,9 @@ verify: manifests generate argocd ## Fail when regenerating the CRDs, RBAC, deep
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary into bin/manager.
+build: ## Build the manager binary into bin/manager and the kubectl plugin into bin/kubectl-intune.
 	go build -o $(LOCALBIN)/manager .
+	go build -o $(LOCALBIN)/kubectl-intune ./cmd/kubectl-intune
 
 .PHONY: demo
 demo: envtest build ## Run the operator end to end on this machine: control plane, Graph emulator, samples (DEMO_ARGS=--exit to stop after the table).

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/connection"
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
@@ -169,42 +171,20 @@ func (c *connections) config(ctx context.Context, conn interface {
 		return graph.Config{}, err
 	}
 	spec := conn.Settings()
-	cfg := graph.Config{
-		Cloud:         graph.Cloud(spec.Cloud),
-		APIVersion:    string(spec.APIVersion),
-		Endpoint:      spec.Endpoint,
-		AuthorityHost: spec.AuthorityHost,
-		CABundle:      []byte(spec.CABundle),
-		TenantID:      spec.TenantID,
-		ClientID:      spec.ClientID,
+	var data map[string][]byte
+	if name, keys := connection.SecretKeys(spec.Credentials); name != "" {
+		var err error
+		if data, err = c.secrets.data(ctx, conn.SecretNamespace(), name, keys...); err != nil {
+			return graph.Config{}, err
+		}
 	}
-	creds := spec.Credentials
-	switch creds.Source {
-	case intunev1alpha1.CredentialSourceClientSecret:
-		data, err := c.secrets.data(ctx, conn.SecretNamespace(), creds.ClientSecret.Name, creds.ClientSecret.Key)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Credential = graph.Credential{Kind: graph.CredentialClientSecret, ClientSecret: string(data[creds.ClientSecret.Key])}
-	case intunev1alpha1.CredentialSourceClientCertificate:
-		ref := creds.ClientCertificate
-		data, err := c.secrets.data(ctx, conn.SecretNamespace(), ref.Name, ref.CertificateKey, ref.PrivateKeyKey, ref.PasswordKey)
-		if err != nil {
-			return cfg, err
-		}
-		pem := append(append(slices.Clone(data[ref.CertificateKey]), '\n'), data[ref.PrivateKeyKey]...)
-		cfg.Credential = graph.Credential{Kind: graph.CredentialClientCertificate, CertificatePEM: pem}
-		if ref.PasswordKey != "" {
-			cfg.Credential.CertificatePassword = data[ref.PasswordKey]
-		}
-	case intunev1alpha1.CredentialSourceWorkloadIdentity:
-		if c.tokenFile == "" {
-			return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration,
-				"the operator has no federated token (AZURE_FEDERATED_TOKEN_FILE is unset): label its service account and pod for Azure workload identity")
-		}
-		cfg.Credential = graph.Credential{Kind: graph.CredentialWorkloadIdentity, TokenFile: c.tokenFile}
-	default:
-		return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration, "unknown credentials.source %q", creds.Source)
+	cfg, err := connection.GraphConfig(spec, data, c.tokenFile)
+	switch {
+	case errors.Is(err, connection.ErrNoFederatedToken):
+		return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration,
+			"the operator has no federated token (AZURE_FEDERATED_TOKEN_FILE is unset): label its service account and pod for Azure workload identity")
+	case err != nil:
+		return cfg, stalledf(intunev1alpha1.ReasonInvalidConfiguration, "%s %q: %v", kindOf(conn), conn.GetName(), err)
 	}
 	return cfg, nil
 }

@@ -2,7 +2,8 @@
 // local control plane with the CRDs, the Graph emulator with the samples' tenant and device
 // configurations, the Secret and GraphConnection, and the operator's own binary; applies the sample
 // DeviceConfigurationUserOverviews; waits for them to be Ready; and prints them next to what the
-// emulator received. Then it keeps running, printing every PATCH the emulator receives, until
+// emulator received, and exports the whole tenant, two configurations not yet under management
+// included, with the kubectl plugin (bin/kubectl-intune). Then it keeps running, printing every PATCH the emulator receives, until
 // Ctrl-C; with --exit it stops after the table.
 package main
 
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -68,6 +70,12 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	step(2, "Graph emulator at %s: tenant %s, app %s, device configurations %s and %s",
 		env.Emulator.URL(), localenv.SampleTenantID, localenv.SampleClientID, localenv.SampleWifiConfigID, localenv.SampleVPNConfigID)
 	env.SeedSamples()
+	// Configurations no resource manages yet: what an export of the tenant brings under Git.
+	for id, name := range unmanaged {
+		env.Emulator.SeedConfiguration(localenv.SampleTenantID, id, graphtest.Configuration{DisplayName: name})
+		env.Emulator.Seed(localenv.SampleTenantID, id, graphtest.Overview{SuccessCount: 41, PendingCount: 3, ConfigurationVersion: 7,
+			LastUpdateDateTime: time.Date(2026, 11, 30, 17, 45, 12, 123456700, time.UTC)})
+	}
 
 	step(3, "Creating Secret %q and GraphConnection %q in namespace %q", localenv.SampleSecret, localenv.SampleConnection, namespace)
 	if err := env.CreateSampleConnection(ctx, namespace); err != nil {
@@ -101,6 +109,9 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	if err := printTable(ctx, env); err != nil {
 		return err
 	}
+	if err := exportTenant(ctx, env); err != nil {
+		return err
+	}
 	if exit {
 		return nil
 	}
@@ -120,6 +131,41 @@ and watch the emulator receive the PATCH below. Ctrl-C stops everything.
 `, env.Kubeconfig, kubectl, kubectl, kubectl)
 	<-ctx.Done()
 	fmt.Println("\nStopping the operator, the emulator and the control plane")
+	return nil
+}
+
+// unmanaged are device configurations of the demo tenant that no sample manages.
+var unmanaged = map[string]string{
+	"3c9a7e21-5b4d-4f6e-8a1b-2c3d4e5f6a7b": "BitLocker encryption",
+	"8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968": "Windows Update ring (pilot)",
+}
+
+// exportTenant runs `kubectl intune export` over the demo tenant's connection, as a platform team
+// adopting the tenant would, and shows what it wrote.
+func exportTenant(ctx context.Context, env *localenv.Env) error {
+	dir := filepath.Join(env.Dir, "export")
+	args := []string{"export", "--kubeconfig", env.Kubeconfig, "--connection", localenv.SampleConnection, "-n", namespace,
+		"--target-namespace", "adopted", "--allowed-endpoint-hosts", "127.0.0.1", "--output-dir", dir}
+	step(7, "Exporting the tenant: kubectl intune %s", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, filepath.Join(env.Root, "bin", "kubectl-intune"), args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("kubectl intune export (run make build): %w", err)
+	}
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Println("  " + filepath.Join(dir, f.Name()))
+	}
+	if len(files) > 0 {
+		first, err := os.ReadFile(filepath.Join(dir, files[0].Name()))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\n%s:\n%s", files[0].Name(), first)
+	}
 	return nil
 }
 
@@ -172,7 +218,7 @@ func heldCounts(o graphtest.Overview) string {
 }
 
 func step(n int, format string, args ...any) {
-	fmt.Printf("[%d/6] %s\n", n, fmt.Sprintf(format, args...))
+	fmt.Printf("[%d/7] %s\n", n, fmt.Sprintf(format, args...))
 }
 
 func mustGetwd() string {

@@ -29,6 +29,11 @@ type Client interface {
 	Submit(key string, kind JobKind, job Job)
 	// Withdraw gives key's place in the tenant's line back; see Pacer.Withdraw.
 	Withdraw(key string) bool
+	// ListConfigurations reads every device configuration of the tenant, a page at a time, each
+	// page a ReadJob in the tenant's line; page, if not nil, hears how many were read after each
+	// page. It waits for the budget and for 429 pauses until the list is read, so it is for tools
+	// (the export), not for a reconciler, whose workers never wait on Graph.
+	ListConfigurations(ctx context.Context, page func(read int)) ([]Configuration, error)
 	// CheckCredentials obtains a token, which proves the credentials work
 	// (it does not call Graph, so it says nothing of the app's permissions).
 	CheckCredentials(ctx context.Context) error

@@ -4,7 +4,8 @@
 //
 // It offers the reconciler a narrow, idempotent interface ([Client]: get the
 // overview, patch some of its fields, check the credentials) and hides HTTP
-// behind it. A [Client] is built from a connection's settings ([Config]): the
+// behind it; tools such as the export also list the tenant's device
+// configurations through it, a page per job. A [Client] is built from a connection's settings ([Config]): the
 // national cloud decides the Graph endpoint, the login authority and the
 // token scope; credentials come from azidentity (client secret, client
 // certificate or workload identity).

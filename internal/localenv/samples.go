@@ -27,9 +27,12 @@ const (
 )
 
 // SeedSamples registers the samples' app in the emulator and seeds their device configurations with
-// values that differ from the samples' specs, so that the operator has something to do.
+// display names (what `kubectl intune export` names resources after) and with values that differ
+// from the samples' specs, so that the operator has something to do.
 func (e *Env) SeedSamples() {
 	e.Emulator.AddApp(graphtest.App{TenantID: SampleTenantID, ClientID: SampleClientID, ClientSecret: SampleClientSecret})
+	e.Emulator.SeedConfiguration(SampleTenantID, SampleWifiConfigID, graphtest.Configuration{DisplayName: "Wi-Fi baseline (HQ)"})
+	e.Emulator.SeedConfiguration(SampleTenantID, SampleVPNConfigID, graphtest.Configuration{DisplayName: "Always-on VPN"})
 	last, _ := time.Parse(time.RFC3339, sampleDemoLastUpdated)
 	e.Emulator.Seed(SampleTenantID, SampleWifiConfigID, graphtest.Overview{
 		PendingCount: 4, SuccessCount: 9, FailedCount: 2, ConfigurationVersion: 2, LastUpdateDateTime: last})

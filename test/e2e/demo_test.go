@@ -40,5 +40,9 @@ var _ = Describe("make demo", func() {
 		Expect(string(out)).To(MatchRegexp(`(?m)^wifi-baseline\s+Manage\s+True\s+UpToDate\s+0\s+success=12 failed=0 error=0 v3\s+success=12 failed=0 error=0 v3\s+\d+\s+1\s+\{`))
 		Expect(string(out)).To(MatchRegexp(`(?m)^vpn-baseline\s+ObserveOnly\s+True\s+\S+\s+\d+\s+`))
 		Expect(string(out)).To(ContainSubstring(localenv.SampleTenantID))
+		// The export of the tenant: the samples' two configurations and the two no resource manages.
+		Expect(string(out)).To(ContainSubstring("wrote 4 DeviceConfigurationUserOverviews"))
+		Expect(string(out)).To(ContainSubstring("export/wi-fi-baseline-hq.yaml"))
+		Expect(string(out)).To(ContainSubstring("export/windows-update-ring-pilot.yaml"))
 	})
 })

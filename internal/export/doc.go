@@ -1,0 +1,5 @@
+// Package export is the kubectl-intune plugin's export: it lists a tenant's device configurations,
+// reads each one's userStatusOverview within the tenant's Graph budget, and writes one
+// DeviceConfigurationUserOverview per configuration, so that an existing tenant comes under Git in
+// one step. cmd/kubectl-intune is its wiring.
+package export

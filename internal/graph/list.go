@@ -1,0 +1,139 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+// Configuration is a device configuration as the list serves it: its id and display name.
+type Configuration struct {
+	// ID is the device configuration's id, what a resource's spec.deviceConfigurationId names.
+	ID string `json:"id"`
+	// DisplayName is the name shown in Intune.
+	DisplayName string `json:"displayName"`
+}
+
+// configurationPage is one page of the list as Graph serves it.
+type configurationPage struct {
+	Value    []Configuration `json:"value"`
+	NextLink string          `json:"@odata.nextLink"`
+}
+
+// errMalformedList is the cause of an *Error for a page that is not a page of the list.
+var errMalformedList = errors.New("response body is not a valid page of device configurations")
+
+// listSeq makes the pacer keys of list pages unique: two lists of one tenant must not take each
+// other's place in the line.
+var listSeq atomic.Uint64
+
+// ListConfigurations reads every device configuration of the tenant (GET
+// /deviceManagement/deviceConfigurations?$select=id,displayName, following @odata.nextLink),
+// each page a ReadJob in the tenant's line: it keeps the tenant's budget, and a page Graph
+// throttles waits for the pause and is read again, without counting as a failure. page, if not
+// nil, is called after each page with the number of configurations read so far. It blocks until
+// the last page is read, a page fails (the *Error of that page) or ctx ends.
+func (c *client) ListConfigurations(ctx context.Context, page func(read int)) ([]Configuration, error) {
+	next := c.base + "?$select=id,displayName"
+	key := "list/" + strconv.FormatUint(listSeq.Add(1), 10)
+	var all []Configuration
+	for n := 1; next != ""; n++ {
+		p, err := c.listPage(ctx, key+"/"+strconv.Itoa(n), next)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Value...)
+		if page != nil {
+			page(len(all))
+		}
+		if next, err = c.checkNextLink(p.NextLink); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}
+
+// listPage reads one page as a ReadJob of the tenant's pacer, running it again while Graph
+// throttles it, and waits for it.
+func (c *client) listPage(ctx context.Context, key, pageURL string) (configurationPage, error) {
+	type result struct {
+		page configurationPage
+		err  error
+	}
+	done := make(chan result, 1)
+	c.Submit(key, ReadJob, func(jctx context.Context, calls Calls) Outcome {
+		if ctx.Err() != nil {
+			done <- result{err: &Error{Err: ctx.Err()}}
+			return Done
+		}
+		// The pacer binds a job's calls to the client that submitted it, booked on the job's ticket.
+		p, err := calls.(*client).getPage(jctx, pageURL)
+		if err != nil && Classify(err).Class == ClassThrottled && !errors.Is(err, ErrBudgetExhausted) {
+			return Again
+		}
+		done <- result{page: p, err: err}
+		return Done
+	})
+	select {
+	case r := <-done:
+		return r.page, r.err
+	case <-ctx.Done():
+		c.Withdraw(key)
+		return configurationPage{}, &Error{Err: ctx.Err()}
+	}
+}
+
+// getPage sends the GET of one page.
+func (c *client) getPage(ctx context.Context, pageURL string) (configurationPage, error) {
+	resp, err := c.do(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return configurationPage{}, asError(err)
+	}
+	body, err := runtime.Payload(resp)
+	requestID := clean(resp.Header.Get(headerRequestID))
+	if err != nil {
+		return configurationPage{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID, Err: err}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return configurationPage{}, newResponseError(resp, body, time.Now())
+	}
+	var p configurationPage
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return p, &Error{StatusCode: resp.StatusCode, RequestID: requestID, Err: fmt.Errorf("%w: not a JSON object", errMalformedList)}
+	}
+	if err := json.Unmarshal(trimmed, &p); err != nil {
+		return configurationPage{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID,
+			Err: fmt.Errorf("%w: %s", errMalformedList, describeJSONError(err))}
+	}
+	for _, cfg := range p.Value {
+		if !validConfigurationID(cfg.ID) {
+			return configurationPage{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID,
+				Err: fmt.Errorf("%w: the list holds a configuration id %q that is not an id", errMalformedList, cfg.ID)}
+		}
+	}
+	return p, nil
+}
+
+// checkNextLink accepts a next link only on the Graph endpoint the client calls: the token goes
+// with it, and a link elsewhere (a hostile or broken answer) must not take it there.
+func (c *client) checkNextLink(link string) (string, error) {
+	if link == "" {
+		return "", nil
+	}
+	u, err := url.Parse(link)
+	base, berr := url.Parse(c.base)
+	if err != nil || berr != nil || u.Scheme != base.Scheme || u.Host != base.Host {
+		return "", &Error{Err: fmt.Errorf("%w: @odata.nextLink %q is not on the Graph endpoint %s", errMalformedList, link, base.Host)}
+	}
+	return link, nil
+}

@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
+)
+
+// The export's own tenant in the suite's emulator, so that its configurations are the only ones
+// listed.
+const (
+	exportTenant = "e0e0e0e0-0000-4000-8000-000000000001"
+	exportApp    = "e0e0e0e0-0000-4000-8000-000000000002"
+	exportSecret = "export-e2e-secret"
+)
+
+var _ = Describe("kubectl intune export", Ordered, func() {
+	const configurations = 240 // 10 pages of 25
+	var ns string
+
+	BeforeAll(func() {
+		plugin := filepath.Join(root, "bin", "kubectl-intune")
+		if _, err := os.Stat(plugin); err != nil {
+			Fail(plugin + " is missing: run make build")
+		}
+		env.Emulator.AddApp(graphtest.App{TenantID: exportTenant, ClientID: exportApp, ClientSecret: exportSecret})
+		for i := range configurations {
+			id := fmt.Sprintf("%08x-2222-4000-8000-%012x", (i*7919)%configurations, i)
+			name := fmt.Sprintf("Windows baseline %d", i)
+			if i < 2 {
+				name = "Wi-Fi HQ" // two configurations with the same display name
+			}
+			env.Emulator.SeedConfiguration(exportTenant, id, graphtest.Configuration{DisplayName: name})
+			env.Emulator.Seed(exportTenant, id, graphtest.Overview{
+				PendingCount: int32(i % 7), SuccessCount: int32(i), ErrorCount: int32(i % 2), FailedCount: int32(i % 3),
+				ConfigurationVersion: int32(i%5 + 1),
+				// Graph's 7 fractional digits, which the spec must carry to the tick.
+				LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute + 1234567*100*time.Nanosecond),
+			})
+		}
+		ns = newNamespace("export")
+		Expect(env.Client.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tenant-graph"},
+			StringData: map[string]string{"clientSecret": exportSecret},
+		})).To(Succeed())
+		createExportConnection(ns, "tenant", exportTenant, "tenant-graph")
+	})
+
+	It("exports every configuration once, and the output applied becomes Ready under the operator with no PATCH and no drift", func() {
+		dir := filepath.Join(GinkgoT().TempDir(), "tenant")
+		By("running the plugin through kubectl, as a user does, with a GraphConnection that points at the emulator")
+		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--policy", "Manage",
+			"--allowed-endpoint-hosts", "127.0.0.1", "--output-dir", dir)
+		Expect(err).NotTo(HaveOccurred(), "stderr:%s", lines(stderr))
+		Expect(stdout).To(BeEmpty())
+		Expect(stderr).To(ContainSubstring("listed 25 device configurations"))
+		Expect(stderr).To(ContainSubstring(fmt.Sprintf("wrote %d DeviceConfigurationUserOverviews", configurations)))
+
+		files, err := os.ReadDir(dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(configurations))
+		wifi := 0
+		for _, f := range files {
+			name := strings.TrimSuffix(f.Name(), ".yaml")
+			Expect(validation.IsDNS1123Subdomain(name)).To(BeEmpty(), name)
+			if strings.HasPrefix(name, "wi-fi-hq-") {
+				wifi++
+			}
+		}
+		Expect(wifi).To(Equal(2), "the two Wi-Fi HQ configurations get a name each")
+
+		By("applying the directory")
+		kubectl("apply", "-f", dir)
+		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		Expect(list.Items).To(HaveLen(configurations))
+		ids := map[string]bool{}
+		for _, o := range list.Items {
+			Expect(ids).NotTo(HaveKey(o.Spec.DeviceConfigurationID))
+			ids[o.Spec.DeviceConfigurationID] = true
+		}
+
+		By("running the operator: every resource becomes Ready, UpToDate, without a PATCH")
+		startOperator("export", "--watch-namespaces="+ns)
+		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=180s")
+		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		for _, o := range list.Items {
+			ready := meta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)
+			Expect(ready).NotTo(BeNil(), o.Name)
+			Expect(ready.Reason).To(Equal(intunev1alpha1.ReasonUpToDate), "%s: %s", o.Name, ready.Message)
+			Expect(o.Status.DriftCount).To(BeZero(), o.Name)
+		}
+		Expect(env.Emulator.CountRequests(func(r graphtest.Request) bool {
+			return r.Kind == graphtest.KindGraph && r.TenantID == exportTenant && r.Method == http.MethodPatch
+		})).To(BeZero())
+		Expect(env.Emulator.CountRequests(func(r graphtest.Request) bool {
+			return r.TenantID == exportTenant && r.Throttled
+		})).To(BeZero(), "the export and the operator together stay under the tenant's limits")
+	})
+
+	It("writes a YAML stream that kubectl accepts", func() {
+		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--name-filter", "wi-fi",
+			"--target-namespace", "elsewhere", "--allowed-endpoint-hosts", "127.0.0.1")
+		Expect(err).NotTo(HaveOccurred(), "stderr:%s", lines(stderr))
+		Expect(strings.Count(stdout, "kind: DeviceConfigurationUserOverview")).To(Equal(2))
+		Expect(stdout).To(ContainSubstring("namespace: elsewhere"))
+		Expect(stdout).To(ContainSubstring("managementPolicy: ObserveOnly"))
+		cmd := exec.Command(env.KubectlPath(), "--kubeconfig", env.Kubeconfig, "apply", "--dry-run=client", "-f", "-")
+		cmd.Stdin = strings.NewReader(stdout)
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(strings.Count(string(out), "created (dry run)")).To(Equal(2), string(out))
+	})
+
+	DescribeTable("fails with a clear error, a non-zero exit and nothing written",
+		func(setup func() []string, want string) {
+			dir := filepath.Join(GinkgoT().TempDir(), "out")
+			stdout, stderr, err := kubectlIntune(append(setup(), "--output-dir", dir)...)
+			var exit *exec.ExitError
+			Expect(err).To(BeAssignableToTypeOf(exit), "stderr:%s", lines(stderr))
+			Expect(stderr).To(ContainSubstring(want))
+			Expect(stdout).To(BeEmpty())
+			Expect(dir).NotTo(BeADirectory())
+			left, _ := os.ReadDir(filepath.Dir(dir))
+			Expect(left).To(BeEmpty(), "no temporary directory left behind")
+		},
+		Entry("an unknown connection", func() []string {
+			return []string{"export", "--connection", "nope", "-n", ns, "--allowed-endpoint-hosts", "127.0.0.1"}
+		}, `GraphConnection "nope" in namespace`),
+		Entry("a wrong secret", func() []string {
+			Expect(env.Client.Create(ctx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "wrong-graph"},
+				StringData: map[string]string{"clientSecret": "not-the-secret"},
+			})).To(Succeed())
+			createExportConnection(ns, "wrong", exportTenant, "wrong-graph")
+			return []string{"export", "--connection", "wrong", "-n", ns, "--allowed-endpoint-hosts", "127.0.0.1"}
+		}, "Invalid client secret"),
+		Entry("a tenant with no configurations", func() []string {
+			const empty = "e0e0e0e0-0000-4000-8000-0000000000ee"
+			env.Emulator.AddApp(graphtest.App{TenantID: empty, ClientID: exportApp, ClientSecret: exportSecret})
+			createExportConnection(ns, "empty", empty, "tenant-graph")
+			return []string{"export", "--connection", "empty", "-n", ns, "--allowed-endpoint-hosts", "127.0.0.1"}
+		}, "the tenant has no device configurations"),
+		Entry("a connection whose endpoint is not a national cloud's, without --allowed-endpoint-hosts", func() []string {
+			return []string{"export", "--connection", "tenant", "-n", ns}
+		}, "--allowed-endpoint-hosts=127.0.0.1"),
+	)
+})
+
+// createExportConnection creates a GraphConnection to a tenant in the emulator, as the export's app,
+// that reads its client secret from secret.
+func createExportConnection(ns, name, tenant, secret string) {
+	GinkgoHelper()
+	conn := &intunev1alpha1.GraphConnection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
+			TenantID: tenant,
+			ClientID: exportApp,
+			Credentials: intunev1alpha1.Credentials{
+				Source:       intunev1alpha1.CredentialSourceClientSecret,
+				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: secret, Key: "clientSecret"},
+			},
+		}},
+	}
+	env.EmulatorSettings(&conn.Spec.ConnectionSpec)
+	Expect(env.Client.Create(ctx, conn)).To(Succeed())
+}
+
+// kubectlIntune runs `kubectl intune args...` with bin/ on PATH, so that kubectl finds the plugin
+// as a user's would, and the admin kubeconfig.
+func kubectlIntune(args ...string) (stdout, stderr string, err error) {
+	GinkgoHelper()
+	bin, err := filepath.Abs(filepath.Join(root, "bin"))
+	Expect(err).NotTo(HaveOccurred())
+	cmd := exec.CommandContext(ctx, env.KubectlPath(), append([]string{"intune"}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+env.Kubeconfig)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
