@@ -33,8 +33,8 @@ func baseName(displayName string) string {
 		dash = true
 	}
 	name := b.String()
-	if max := validation.DNS1123SubdomainMaxLength - 1 - 2*hashLen; len(name) > max {
-		name = strings.TrimRight(name[:max], "-")
+	if longest := validation.DNS1123SubdomainMaxLength - 1 - 2*hashLen; len(name) > longest {
+		name = strings.TrimRight(name[:longest], "-")
 	}
 	return name
 }
