@@ -9,7 +9,8 @@ const (
 	// ConditionSynced says how the last attempt to reach Graph went.
 	ConditionSynced = "Synced"
 	// ConditionStalled is True, with the reason and what to fix, while a failure needs a person;
-	// kstatus (Flux, Argo CD) then reports the resource as Failed instead of waiting for it.
+	// kstatus (Flux) then reports the resource as Failed instead of waiting for it, and the Argo CD
+	// health check (config/argocd) as Degraded.
 	ConditionStalled = "Stalled"
 )
 

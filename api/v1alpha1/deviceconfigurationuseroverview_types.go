@@ -176,7 +176,8 @@ type FieldDrift struct {
 // DeviceConfigurationUserOverviewStatus is what the operator last saw in Graph and did about it.
 type DeviceConfigurationUserOverviewStatus struct {
 	// observedGeneration is the metadata.generation of the spec that the last successful sync served.
-	// It starts at 0, so that kstatus (Argo CD, Flux) sees a new resource as InProgress until synced.
+	// It starts at 0, so that kstatus (Flux) and the Argo CD health check see a new resource as
+	// InProgress (Progressing) until synced.
 	// +optional
 	// +kubebuilder:default=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

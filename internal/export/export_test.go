@@ -308,12 +308,14 @@ func TestExportBadInput(t *testing.T) {
 		"a tenant without any":       {args: empty.args(), wantErr: "the tenant has no device configurations"},
 		"a filter that matches none": {args: e.args("--name-filter", "printer"), wantErr: `none of the tenant's 60 device configurations has a display name that matches`},
 		"an overview read fails":     {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, ConfigurationID: configID(7, 60), Status: http.StatusInternalServerError}, wantErr: "read the overview of device configuration"},
-		"a page of the list fails":   {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, Status: http.StatusBadGateway, Times: 1}, wantErr: "list the tenant's device configurations"},
-		"an unknown field":           {args: e.args("--fields", "successCount,color"), wantErr: `"color" is not an overview field`},
-		"an unknown policy":          {args: e.args("--policy", "Enforce"), wantErr: `--policy "Enforce"`},
-		"no credentials":             {args: []string{"--target-namespace", "x"}, wantErr: "give one of --connection"},
-		"a bad namespace":            {args: e.args("--target-namespace", "IT_Ops"), wantErr: "is not a namespace name"},
-		"a directory not empty":      {args: e.args("--output-dir", full), wantErr: "exists and is not empty"},
+		// Every GET fails, not just one: reads an earlier case's export left in flight could take a
+		// single use of the fault first.
+		"a page of the list fails": {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, Status: http.StatusBadGateway}, wantErr: "list the tenant's device configurations"},
+		"an unknown field":         {args: e.args("--fields", "successCount,color"), wantErr: `"color" is not an overview field`},
+		"an unknown policy":        {args: e.args("--policy", "Enforce"), wantErr: `--policy "Enforce"`},
+		"no credentials":           {args: []string{"--target-namespace", "x"}, wantErr: "give one of --connection"},
+		"a bad namespace":          {args: e.args("--target-namespace", "IT_Ops"), wantErr: "is not a namespace name"},
+		"a directory not empty":    {args: e.args("--output-dir", full), wantErr: "exists and is not empty"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
