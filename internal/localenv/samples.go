@@ -56,14 +56,21 @@ func (e *Env) CreateSampleConnection(ctx context.Context, namespace string) erro
 	if err := e.CreateSampleSecret(ctx, namespace); err != nil {
 		return err
 	}
+	return e.CreateConnection(ctx, namespace, SampleConnection, SampleTenantID, SampleClientID, SampleSecret)
+}
+
+// CreateConnection creates, in namespace, a GraphConnection pointed at the emulator for an app of a
+// tenant, which reads its client secret from the key "clientSecret" of the Secret secretName. One
+// that exists already is left as it is.
+func (e *Env) CreateConnection(ctx context.Context, namespace, name, tenantID, clientID, secretName string) error {
 	conn := &intunev1alpha1.GraphConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: SampleConnection},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
-			TenantID: SampleTenantID,
-			ClientID: SampleClientID,
+			TenantID: tenantID,
+			ClientID: clientID,
 			Credentials: intunev1alpha1.Credentials{
 				Source:       intunev1alpha1.CredentialSourceClientSecret,
-				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: SampleSecret, Key: sampleSecretKey},
+				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: secretName, Key: sampleSecretKey},
 			},
 		}},
 	}

@@ -167,19 +167,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 // that reads its client secret from secret.
 func createExportConnection(ns, name, tenant, secret string) {
 	GinkgoHelper()
-	conn := &intunev1alpha1.GraphConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
-			TenantID: tenant,
-			ClientID: exportApp,
-			Credentials: intunev1alpha1.Credentials{
-				Source:       intunev1alpha1.CredentialSourceClientSecret,
-				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: secret, Key: "clientSecret"},
-			},
-		}},
-	}
-	env.EmulatorSettings(&conn.Spec.ConnectionSpec)
-	Expect(env.Client.Create(ctx, conn)).To(Succeed())
+	Expect(env.CreateConnection(ctx, ns, name, tenant, exportApp, secret)).To(Succeed())
 }
 
 // kubectlIntune runs `kubectl intune args...` with bin/ on PATH, so that kubectl finds the plugin

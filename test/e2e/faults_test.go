@@ -423,19 +423,7 @@ func startFaultRun() *faultRun {
 		ObjectMeta: metav1.ObjectMeta{Namespace: run.ns, Name: fabrikamSecret},
 		StringData: map[string]string{"clientSecret": run.secrets[1]},
 	})).To(Succeed())
-	conn := &intunev1alpha1.GraphConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: run.ns, Name: fabrikamConnection},
-		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
-			TenantID: fabrikamTenantID,
-			ClientID: fabrikamClientID,
-			Credentials: intunev1alpha1.Credentials{
-				Source:       intunev1alpha1.CredentialSourceClientSecret,
-				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: fabrikamSecret, Key: "clientSecret"},
-			},
-		}},
-	}
-	env.EmulatorSettings(&conn.Spec.ConnectionSpec)
-	Expect(env.Client.Create(ctx, conn)).To(Succeed())
+	Expect(env.CreateConnection(ctx, run.ns, fabrikamConnection, fabrikamTenantID, fabrikamClientID, fabrikamSecret)).To(Succeed())
 
 	for t, tenant := range []struct{ id, connection string }{{localenv.SampleTenantID, localenv.SampleConnection}, {fabrikamTenantID, fabrikamConnection}} {
 		for i := range faultsPerTenant {
