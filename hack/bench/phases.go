@@ -25,6 +25,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	before := b.tracker.counts()
 	passes := b.reconciles()
 	expected := b.boundFor(b.perTenantWrites(b.main))
+	apiBefore, cpuBefore := b.apiServerMetrics(ctx), b.snapshotCPU()
 	t0 := time.Now()
 	took, created, err := createAllAt(ctx, b.client, b.main)
 	if err != nil {
@@ -37,6 +38,11 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	}
 	// On a timeout the figures cover the resources that were Ready, up to when the wait gave up.
 	after := b.tracker.counts()
+	shares := cpuShares(cpuBefore, b.snapshotCPU())
+	var writes []APIWrites
+	if apiAfter := b.apiServerMetrics(ctx); apiBefore != nil && apiAfter != nil {
+		writes = apiWrites(apiBefore, apiAfter, n/10)
+	}
 	done := slices.DeleteFunc(slices.Clone(ready), time.Time.IsZero)
 	last := time.Now()
 	if waitErr == nil {
@@ -51,6 +57,8 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		StatusWrites:  after.statusWrites - before.statusWrites,
 		WriteLimit:    b.writeLimit(),
 		readyByTenant: b.readyByTenant(ready, t0),
+		CPUShares:     shares,
+		APIWrites:     writes,
 	}
 	fs.StatusWritesPerResource = float64(fs.StatusWrites) / float64(n)
 	fs.ReconcilesPerResource = passesSince(passes, b.reconciles()) / float64(n)
@@ -247,7 +255,7 @@ func (b *bench) changeLatency(ctx context.Context) (*ChangeLatency, error) {
 // waits until each is Ready at its new generation, and measures each change's latency to the PATCH.
 func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spacing time.Duration) (*Latency, error) {
 	k := len(rs)
-	updated := make([]time.Time, k)
+	updated, answered := make([]time.Time, k), make([]time.Time, k)
 	gens := make([]int64, k)
 	body := fmt.Appendf(nil, `{"spec":{"overview":{"successCount":%d}}}`, success)
 	change := func(i int) error {
@@ -257,6 +265,7 @@ func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spaci
 		if err := b.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return err
 		}
+		answered[i] = time.Now()
 		gens[i] = obj.Generation
 		return nil
 	}
@@ -284,15 +293,24 @@ func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spaci
 	after := b.tracker.counts()
 
 	first := map[string][]time.Time{} // arrivals of accepted PATCHes by configuration
+	gets := map[string][]time.Time{}  // arrivals of GETs by configuration
 	for _, r := range b.graphLog(start, time.Now()) {
-		if r.Method == http.MethodPatch && r.Status/100 == 2 {
+		switch {
+		case r.Method == http.MethodPatch && r.Status/100 == 2:
 			first[r.ConfigurationID] = append(first[r.ConfigurationID], r.Time)
+		case r.Method == http.MethodGet:
+			gets[r.ConfigurationID] = append(gets[r.ConfigurationID], r.Time)
 		}
 	}
 	lat := &Latency{Changes: k, SpacingSeconds: spacing.Seconds(), StatusWrites: after.statusWrites - before.statusWrites}
-	var ds []time.Duration
+	var ds, us, gs []time.Duration
 	for i, r := range rs {
-		j := slices.IndexFunc(first[r.configID], func(t time.Time) bool { return !t.Before(updated[i]) })
+		us = append(us, answered[i].Sub(updated[i]))
+		after := func(t time.Time) bool { return !t.Before(updated[i]) }
+		if j := slices.IndexFunc(gets[r.configID], after); j >= 0 {
+			gs = append(gs, gets[r.configID][j].Sub(updated[i]))
+		}
+		j := slices.IndexFunc(first[r.configID], after)
 		if j < 0 {
 			lat.Missing++
 			continue
@@ -303,7 +321,12 @@ func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spaci
 		lat.P50, lat.P99 = percentile(ds, 50).Seconds(), percentile(ds, 99).Seconds()
 		lat.Max = slices.Max(ds).Seconds()
 	}
-	logf("p50 %.3fs, p99 %.3fs, max %.3fs; %d status writes; %d without a PATCH", lat.P50, lat.P99, lat.Max, lat.StatusWrites, lat.Missing)
+	lat.UpdateP50, lat.UpdateP99 = percentile(us, 50).Seconds(), percentile(us, 99).Seconds()
+	if len(gs) > 0 {
+		lat.GetP50, lat.GetP99 = percentile(gs, 50).Seconds(), percentile(gs, 99).Seconds()
+	}
+	logf("p50 %.3fs, p99 %.3fs, max %.3fs; the update's answer p50 %.3fs, p99 %.3fs; the first GET p50 %.3fs, p99 %.3fs; %d status writes; %d without a PATCH",
+		lat.P50, lat.P99, lat.Max, lat.UpdateP50, lat.UpdateP99, lat.GetP50, lat.GetP99, lat.StatusWrites, lat.Missing)
 	return lat, nil
 }
 

@@ -36,13 +36,10 @@ func (r *Results) evaluate() {
 		if c.IdleResources < 5000 {
 			note = fmt.Sprintf("measured with %d idle resources, not 5000", c.IdleResources)
 		}
-		for _, l := range []struct {
-			name string
-			lat  *Latency
-		}{{"Change → PATCH, all at once", c.Burst}, {"Change → PATCH, one at a time", c.Paced}} {
-			add(Target{Name: l.name, Target: "p99 < 1 s with 5000 idle resources",
-				Measured: fmt.Sprintf("p99 %.3f s", l.lat.P99), Met: yesNo(l.lat.P99 < 1 && l.lat.Missing == 0), Note: note})
-		}
+		add(Target{Name: "Change → PATCH, all at once", Target: "p99 ≤ 0.5 s into an idle tenant",
+			Measured: fmt.Sprintf("p99 %.3f s", c.Burst.P99), Met: yesNo(c.Burst.P99 <= 0.5 && c.Burst.Missing == 0)})
+		add(Target{Name: "Change → PATCH, one at a time", Target: "p99 < 1 s with 5000 idle resources",
+			Measured: fmt.Sprintf("p99 %.3f s", c.Paced.P99), Met: yesNo(c.Paced.P99 < 1 && c.Paced.Missing == 0), Note: note})
 	}
 	if c := r.Cost; c != nil {
 		t := Target{Name: "Operator RSS", Target: "< 100 MiB with 10,000 resources"}
@@ -109,6 +106,12 @@ func (r *Results) markdown() string {
 		row("1", "429 answers", "%d of %d requests (%.2f%%)", f.Throttled, f.Requests, 100*f.ThrottledFraction)
 		row("1", "Status writes per resource", "%.3f", f.StatusWritesPerResource)
 		row("1", "Operator passes (reconciles) per resource", "%.1f", f.ReconcilesPerResource)
+		if len(f.CPUShares) > 0 {
+			row("1", "Cores used from the first create to the last Ready", "%s", formatShares(f.CPUShares))
+		}
+		if len(f.APIWrites) > 0 {
+			row("1", "API server writes over the same time", "%s", formatAPIWrites(f.APIWrites))
+		}
 	}
 	if st := r.Steady; st != nil {
 		row("2", fmt.Sprintf("Steady state, one sync interval (%.0f s): requests per resource per resync", st.IntervalSeconds),
@@ -125,8 +128,9 @@ func (r *Results) markdown() string {
 			lat  *Latency
 		}{{fmt.Sprintf("Change → PATCH, %d changes at once", c.Burst.Changes), c.Burst},
 			{fmt.Sprintf("Change → PATCH, %d changes one every %.0f ms", c.Paced.Changes, c.Paced.SpacingSeconds*1000), c.Paced}} {
-			row("3", l.name, "p50 %.3f s, p99 **%.3f s**, max %.3f s (%d idle resources; %d status writes%s)",
-				l.lat.P50, l.lat.P99, l.lat.Max, c.IdleResources, l.lat.StatusWrites, missing(l.lat.Missing))
+			row("3", l.name, "p50 %.3f s, p99 **%.3f s**, max %.3f s (%d idle resources; %d status writes%s); the update's own answer p50 %.3f s, p99 %.3f s; the first GET p50 %.3f s, p99 %.3f s",
+				l.lat.P50, l.lat.P99, l.lat.Max, c.IdleResources, l.lat.StatusWrites, missing(l.lat.Missing),
+				l.lat.UpdateP50, l.lat.UpdateP99, l.lat.GetP50, l.lat.GetP99)
 		}
 	}
 	if c := r.Cost; c != nil {

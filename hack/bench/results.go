@@ -92,6 +92,12 @@ type FirstSync struct {
 	// CreationRatio the time to all Ready over it.
 	CreationBoundSeconds float64 `json:"creationBoundSeconds"`
 	CreationRatio        float64 `json:"creationRatio"`
+	// CPUShares is the cores each process used on average from the first create to the last
+	// Ready: on a machine of two cores, what the operator's pace competed with.
+	CPUShares map[string]float64 `json:"cpuShares,omitempty"`
+	// APIWrites are the API server's write requests over the same time (kinds of at least a tenth
+	// of the resources' count): the creates, the status writes and the events it had to serve.
+	APIWrites []APIWrites `json:"apiServerWrites,omitempty"`
 	// WriteLimit is Lw, the writes a tenant may send per window: the picture's staircase steps by it.
 	WriteLimit int `json:"writeLimitPerWindow"`
 
@@ -137,6 +143,14 @@ type Latency struct {
 	P50            float64 `json:"p50Seconds"`
 	P99            float64 `json:"p99Seconds"`
 	Max            float64 `json:"maxSeconds"`
+	// UpdateP50 and UpdateP99 are the update's own round trip through the API server, from just
+	// before it to its answer: the part of the latency the operator has no say in.
+	UpdateP50 float64 `json:"updateP50Seconds"`
+	UpdateP99 float64 `json:"updateP99Seconds"`
+	// GetP50 and GetP99 are the time from the update to the arrival of the first GET of its
+	// configuration after it, at the emulator: the watch, the pass and the job's start.
+	GetP50 float64 `json:"getP50Seconds"`
+	GetP99 float64 `json:"getP99Seconds"`
 	// Missing changes reached Ready without a PATCH after the update (none expected).
 	Missing      int `json:"missing"`
 	StatusWrites int `json:"statusWrites"`

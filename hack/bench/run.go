@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -275,4 +276,19 @@ func copyFile(from, to string) error {
 	}
 	_, err = io.Copy(out, in)
 	return errors.Join(err, out.Close())
+}
+
+// apiServerMetrics scrapes the API server's own metrics, or returns nil (the figures that need them
+// are then left out).
+func (b *bench) apiServerMetrics(ctx context.Context) []byte {
+	cs, err := kubernetes.NewForConfig(b.env.Config)
+	if err != nil {
+		return nil
+	}
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		logf("Could not read the API server's metrics: %v", err)
+		return nil
+	}
+	return body
 }
