@@ -68,6 +68,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		fs.FirstRequestSeconds = reqs[0].Time.Sub(t0).Seconds()
 	}
 	patched := map[string]bool{}
+	readBack := map[string]bool{} // an accepted PATCH whose read-back has not come yet
 	perTenant := map[string]*classCounts{}
 	for _, r := range reqs {
 		if r.Status == http.StatusTooManyRequests {
@@ -76,13 +77,17 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		switch r.Method {
 		case http.MethodGet:
 			fs.GETs++
-			if patched[r.ConfigurationID] {
+			switch {
+			case readBack[r.ConfigurationID]:
+				fs.ReadBackGETs++
+				readBack[r.ConfigurationID] = false
+			case patched[r.ConfigurationID]:
 				fs.ResyncGETs++ // its sync slot came before the last resource was Ready
 			}
 		case http.MethodPatch:
 			fs.PATCHes++
 			if r.Status/100 == 2 {
-				patched[r.ConfigurationID] = true
+				patched[r.ConfigurationID], readBack[r.ConfigurationID] = true, true
 			}
 		}
 		if !r.Throttled {
@@ -98,6 +103,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		}
 	}
 	fs.Requests = len(reqs)
+	fs.FirstPassesPerResource = fs.ReconcilesPerResource - 2*float64(fs.ResyncGETs)/float64(n)
 	fs.GETPerResource = float64(fs.GETs) / float64(n)
 	fs.PATCHPerResource = float64(fs.PATCHes) / float64(n)
 	fs.ThrottledFraction = float64(fs.Throttled) / float64(max(1, len(reqs)))

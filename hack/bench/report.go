@@ -102,10 +102,11 @@ func (r *Results) markdown() string {
 		row("1", "Throttling bound", "%.2f s (%s)", f.BoundSeconds, f.Bound)
 		row("1", "Measured / bound", "**%s%.2f**", atLeast(f.NotReady), f.Ratio)
 		row("1", "Bound given when each resource was created", "%.2f s (measured / it: %s%.2f)", f.CreationBoundSeconds, atLeast(f.NotReady), f.CreationRatio)
-		row("1", "Graph requests per resource", "%.3f GET (%d of them resyncs), %.3f PATCH", f.GETPerResource, f.ResyncGETs, f.PATCHPerResource)
+		row("1", "Graph requests per resource", "%.3f GET (%d of them read-backs after a PATCH, %d resyncs), %.3f PATCH",
+			f.GETPerResource, f.ReadBackGETs, f.ResyncGETs, f.PATCHPerResource)
 		row("1", "429 answers", "%d of %d requests (%.2f%%)", f.Throttled, f.Requests, 100*f.ThrottledFraction)
 		row("1", "Status writes per resource", "%.3f", f.StatusWritesPerResource)
-		row("1", "Operator passes (reconciles) per resource", "%.1f", f.ReconcilesPerResource)
+		row("1", "Operator passes (reconciles) per resource", "%.1f (%.1f without the resyncs' passes, two each)", f.ReconcilesPerResource, f.FirstPassesPerResource)
 		if len(f.CPUShares) > 0 {
 			row("1", "Cores used from the first create to the last Ready", "%s", formatShares(f.CPUShares))
 		}

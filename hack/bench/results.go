@@ -75,8 +75,15 @@ type FirstSync struct {
 	Requests     int     `json:"requests"`
 	GETs         int     `json:"gets"`
 	PATCHes      int     `json:"patches"`
-	// ResyncGETs are GETs of a resource already PATCHed: its sync slot came during the first sync.
-	ResyncGETs              int     `json:"resyncGets"`
+	// ReadBackGETs are the first GET of a configuration after each PATCH Graph accepted: the job's
+	// read-back. ResyncGETs are the other GETs of a resource already PATCHed: its sync slot came
+	// during the first sync.
+	ReadBackGETs int `json:"readBackGets"`
+	ResyncGETs   int `json:"resyncGets"`
+	// FirstPassesPerResource is ReconcilesPerResource without the resyncs' passes, counted at two
+	// each (the pass that submits the read and the one that reports it, as the steady state
+	// measures): what the first sync itself cost.
+	FirstPassesPerResource  float64 `json:"firstPassesPerResource"`
 	GETPerResource          float64 `json:"getPerResource"`
 	PATCHPerResource        float64 `json:"patchPerResource"`
 	Throttled               int     `json:"throttled429"`
