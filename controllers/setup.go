@@ -74,6 +74,8 @@ type Options struct {
 	// CredentialsRetry is the first wait before credentials that Entra ID refused are tried again
 	// (default 30s); the wait grows with how long they have been failing, up to an hour. A new
 	// secret takes a while to work everywhere after it is written, so a refusal is not final.
+	// A refusal also answers every call of the connection for that long, without another token
+	// request: Entra ID hears from the connection, not from each of its resources.
 	CredentialsRetry time.Duration
 }
 
@@ -138,7 +140,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			}, opts.MaxGraphInFlight),
 			Timeout:          opts.GraphTimeout,
 			ForbiddenRenewal: opts.ForbiddenRenewal,
-			Logger:           mgr.GetLogger().WithName("graph"),
+			// Refused credentials are not asked for again sooner than they are tried again.
+			RefusalHold: opts.CredentialsRetry,
+			Logger:      mgr.GetLogger().WithName("graph"),
 		},
 		tokenFile: opts.WorkloadIdentityTokenFile,
 		clients:   map[string]cachedClient{},

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -31,17 +32,33 @@ type bearer struct {
 	clock clock.PassiveClock
 	// forbiddenEvery is the least time between two drops after a 403 (Options.ForbiddenRenewal).
 	forbiddenEvery time.Duration
-	sem            chan struct{} // held while a token is requested: one request at a time
+	// refusalHold is how long a refusal of the credentials answers for the login endpoint
+	// (Options.RefusalHold).
+	refusalHold time.Duration
+	sem         chan struct{} // held while a token is requested: one request at a time
 
 	mu        sync.Mutex
 	tok       azcore.AccessToken
 	held      bool      // tok is usable until it nears its expiry
 	gen       uint64    // changes whenever the token is replaced or dropped
 	forbidden time.Time // when a 403 last dropped the token
+	refused   error     // the login endpoint's last refusal of the credentials, until refusedAt+refusalHold
+	refusedAt time.Time
 }
 
-func newBearer(cred *credential, scope string, clk clock.PassiveClock, forbiddenEvery time.Duration) *bearer {
-	return &bearer{cred: cred, scope: scope, clock: clk, forbiddenEvery: forbiddenEvery, sem: make(chan struct{}, 1)}
+func newBearer(cred *credential, scope string, clk clock.PassiveClock, forbiddenEvery, refusalHold time.Duration) *bearer {
+	return &bearer{cred: cred, scope: scope, clock: clk, forbiddenEvery: forbiddenEvery, refusalHold: refusalHold,
+		sem: make(chan struct{}, 1)}
+}
+
+// heldRefusal returns the login endpoint's refusal of the credentials while it holds.
+func (b *bearer) heldRefusal() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.refused != nil && b.clock.Since(b.refusedAt) < b.refusalHold {
+		return b.refused
+	}
+	return nil
 }
 
 // current returns the held token, if it is not near its expiry, and its generation.
@@ -63,10 +80,16 @@ func (b *bearer) current() (string, uint64, bool) {
 }
 
 // token returns an access token for Graph and its generation, which identifies it to drop: the
-// held one, or a new one from the credential. Concurrent callers wait for one token request.
+// held one, or a new one from the credential. Concurrent callers wait for one token request. A
+// refusal of the credentials answers every caller for refusalHold: the credentials will not work
+// until a person changes them, and each caller asking again would cost Entra ID a request per
+// resource. A passing failure (no answer, 5xx, 429) is not held.
 func (b *bearer) token(ctx context.Context) (string, uint64, error) {
 	if tok, gen, ok := b.current(); ok {
 		return tok, gen, nil
+	}
+	if err := b.heldRefusal(); err != nil {
+		return "", 0, err
 	}
 	select {
 	case b.sem <- struct{}{}:
@@ -77,12 +100,21 @@ func (b *bearer) token(ctx context.Context) (string, uint64, error) {
 	if tok, gen, ok := b.current(); ok {
 		return tok, gen, nil // another caller got it meanwhile
 	}
+	if err := b.heldRefusal(); err != nil {
+		return "", 0, err // another caller was refused meanwhile
+	}
 	tk, err := b.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{b.scope}})
 	if err != nil {
+		if refusal(err) {
+			b.mu.Lock()
+			b.refused, b.refusedAt = err, b.clock.Now()
+			b.mu.Unlock()
+		}
 		return "", 0, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.refused = nil
 	b.tok, b.held = tk, true
 	b.gen++
 	return tk.Token, b.gen, nil
@@ -120,4 +152,11 @@ func (b *bearer) dropForbidden(seen uint64) bool {
 		return true
 	}
 	return due && b.drop(seen) == nil
+}
+
+// refusal reports whether a token request failed because the login endpoint refused the
+// credentials (or a file they need is missing), rather than for a passing reason.
+func refusal(err error) bool {
+	var terr *tokenError
+	return errors.As(err, &terr) && !terr.transient
 }

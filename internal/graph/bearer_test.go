@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
@@ -104,5 +105,82 @@ func TestConcurrentRefusalsRenewOnce(t *testing.T) {
 				t.Errorf("%d token requests, want 2 (the first token, one fresh one)", n)
 			}
 		})
+	}
+}
+
+// TestRefusalHeld: once the login endpoint has refused the credentials, every call of the
+// connection gets that refusal without asking again until the hold is over; then the first call
+// asks, and credentials fixed in Entra ID meanwhile work. A passing failure is not held.
+func TestRefusalHeld(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	clk := testingclock.NewFakeClock(time.Now())
+	opts := fastOptions()
+	opts.Clock, opts.RefusalHold = clk, 30*time.Second
+	cfg := e.config()
+	cfg.Credential.ClientSecret = "rotated-" + testSecret // written to the Secret before Entra ID knows it
+	c := e.client(t, cfg, opts)
+	ctx := testContext(t)
+	refused := func(err error) bool {
+		var terr *tokenError
+		return errors.As(err, &terr) && !terr.transient
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = c.GetOverview(ctx, configID) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !refused(err) {
+			t.Fatalf("call %d: %v, want the refusal of the credentials", i, err)
+		}
+	}
+	if n := e.tokenRequests(); n != 1 {
+		t.Errorf("%d token requests for 8 calls, want 1: the refusal answers the others", n)
+	}
+
+	// Entra ID learns the new secret; within the hold the refusal still answers.
+	e.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient, ClientSecret: cfg.Credential.ClientSecret})
+	clk.Step(29 * time.Second)
+	if _, err := c.GetOverview(ctx, configID); !refused(err) {
+		t.Fatalf("%v, want the held refusal", err)
+	}
+	if n := e.tokenRequests(); n != 1 {
+		t.Errorf("%d token requests within the hold, want 1", n)
+	}
+	clk.Step(time.Second)
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatalf("after the hold: %v, want the overview", err)
+	}
+	if n := e.tokenRequests(); n != 2 {
+		t.Errorf("%d token requests after the hold, want 2", n)
+	}
+	if n := len(e.graphRequests()); n != 1 {
+		t.Errorf("%d Graph requests, want 1: a refused call never reaches Graph", n)
+	}
+}
+
+// TestPassingTokenFailureNotHeld: a login endpoint that fails for a while (503) is asked again by
+// the next call.
+func TestPassingTokenFailureNotHeld(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	e.Inject(graphtest.Fault{Token: true, Status: http.StatusServiceUnavailable})
+	c := e.client(t, e.config(), fastOptions())
+	ctx := testContext(t)
+	asked := 0
+	for i := range 2 {
+		if _, err := c.GetOverview(ctx, configID); err == nil {
+			t.Fatalf("call %d succeeded, want the login endpoint's failure", i)
+		}
+		if n := e.tokenRequests(); n <= asked {
+			t.Errorf("call %d sent no token request, want a new one: a passing failure is not held", i)
+		} else {
+			asked = n
+		}
+	}
+	e.ClearFaults()
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatalf("once the login endpoint answers: %v", err)
 	}
 }

@@ -90,7 +90,7 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}
 	return &client{
 		pipeline: newPipeline(observe, transport),
-		bearer:   newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal),
+		bearer:   newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal, opts.RefusalHold),
 		base:     s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
 		timeout:  opts.Timeout,
 		pacer:    pacer,

@@ -133,8 +133,15 @@ type Options struct {
 	// shows only in a new token, but an app that truly lacks it must not ask
 	// the token endpoint with every call.
 	ForbiddenRenewal time.Duration
-	// Clock is the time of the token's expiry and of ForbiddenRenewal;
-	// default the real clock.
+	// RefusalHold is how long the login endpoint's refusal of the credentials
+	// (not a passing failure) answers every call without another token
+	// request (default 30s): all the resources of a connection ask for a
+	// token at about the same time, and Entra ID would otherwise see one
+	// request per resource. A changed Secret builds a new client, which asks
+	// at once.
+	RefusalHold time.Duration
+	// Clock is the time of the token's expiry, of ForbiddenRenewal and of
+	// RefusalHold; default the real clock.
 	Clock clock.PassiveClock
 }
 
@@ -142,6 +149,7 @@ type Options struct {
 const (
 	DefaultTimeout          = 30 * time.Second
 	DefaultForbiddenRenewal = time.Minute
+	DefaultRefusalHold      = 30 * time.Second
 )
 
 // withDefaults returns o with zero fields set to their defaults.
@@ -151,6 +159,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ForbiddenRenewal <= 0 {
 		o.ForbiddenRenewal = DefaultForbiddenRenewal
+	}
+	if o.RefusalHold <= 0 {
+		o.RefusalHold = DefaultRefusalHold
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
