@@ -53,6 +53,7 @@ type flags struct {
 	allowedEndpointHosts   string
 	namespacedCABundle     bool
 	secretLabelSelector    string
+	pprofAddr              string
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -81,6 +82,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
 	flag.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
 	flag.StringVar(&f.secretLabelSelector, "secret-label-selector", "", "Only Secrets matching this label selector (e.g. intune.overview-operator.io/credentials=true) are watched and read; a connection naming another Secret says SecretNotFound. Default: every Secret a connection names.")
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "", "Address of Go's profiling endpoints (/debug/pprof/), for diagnosing CPU and memory use, e.g. 127.0.0.1:8082; empty or \"0\" (the default) turns them off. They are plain HTTP without authentication: bind them to localhost.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -126,6 +128,7 @@ func run(f flags) error {
 		Cache:                  cacheOpts,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: f.probeAddr,
+		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         le.enabled,
 		LeaderElectionID:       leaderElectionID,
 		LeaseDuration:          &le.leaseDuration,
