@@ -57,6 +57,7 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 	env, err := localenv.Start(localenv.Options{Root: cfg.root, Emulator: graphtest.Options{
 		TimeScale:            cfg.timeScale,
 		FractionalRetryAfter: true,
+		HTTP2:                true, // as Graph: the operator's calls share a connection per tenant
 	}})
 	if err != nil {
 		return b.results, err

@@ -28,11 +28,17 @@ const maxBodySize = 1 << 20
 
 // newHTTPClient returns the HTTP client of one connection, for Graph and the
 // login endpoint both: TLS 1.2 or newer, trusting roots (nil: the system's).
+// Graph speaks HTTP/2, where one connection carries every call. Over HTTP/1.1
+// (a proxy without HTTP/2), each call in flight holds a connection of its
+// own: as many stay open between two windows as the tenant's pacer may run at
+// once, so that the next window's burst finds them instead of paying a TLS
+// handshake per call.
 func newHTTPClient(roots *x509.CertPool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	tr.ForceAttemptHTTP2 = true
-	tr.MaxIdleConnsPerHost = 32
+	tr.MaxIdleConnsPerHost = maxInFlight
+	tr.MaxIdleConns = 0 // no limit across hosts: each host has its own
 	tr.ResponseHeaderTimeout = 0 // each try has its own deadline
 	return &http.Client{Transport: tr}
 }

@@ -42,6 +42,11 @@ type Options struct {
 	// OnRequest, if set, is called with every entry as it is added to the request log, from the
 	// request's goroutine. hack/graphsim prints them.
 	OnRequest func(Request)
+	// HTTP2 serves HTTP/2 as well as HTTP/1.1, as Graph does: a client then carries all its calls
+	// on one connection instead of a TLS handshake per call in flight. A DropConnection fault then
+	// resets the call's stream rather than closing the connection. Off by default: the fault
+	// tests drop TCP connections.
+	HTTP2 bool
 }
 
 // Server is the emulator: one HTTPS server that is both the Entra ID authority host and the Graph
@@ -122,10 +127,15 @@ func NewServer(opts Options) (*Server, error) {
 		s.throttle = newThrottle(opts.Limits, opts.TimeScale)
 	}
 
-	// HTTP/1.1 only: a dropped-connection fault must close a TCP connection, which HTTP/2's
-	// multiplexing would turn into resetting one stream.
+	// HTTP/1.1 only unless asked: a dropped-connection fault must close a TCP connection, which
+	// HTTP/2's multiplexing would turn into resetting one stream.
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
+	nextProtos := []string{"http/1.1"}
+	if opts.HTTP2 {
+		protocols.SetHTTP2(true)
+		nextProtos = []string{"h2", "http/1.1"}
+	}
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -137,7 +147,7 @@ func NewServer(opts Options) (*Server, error) {
 	tlsConfig := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{certs.server},
-		NextProtos:   []string{"http/1.1"},
+		NextProtos:   nextProtos,
 	}
 	go func() {
 		defer close(s.done)

@@ -185,3 +185,40 @@ func TestCACertPEMIsTheServersRoot(t *testing.T) {
 		t.Fatal("a client without the CA was not refused")
 	}
 }
+
+// TestHTTP2: with Options.HTTP2 the emulator speaks HTTP/2 to a client that offers it, as Graph
+// does, and a dropped connection fails the one call; without it, HTTP/1.1 only.
+func TestHTTP2(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		srv := newTestServer(t, Options{HTTP2: h2})
+		client := srv.Client()
+		client.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+		token := mustToken(t, srv, tenantA, clientRW)
+		get := func() (*http.Response, error) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL()+overviewPath("v1.0", configA), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			return client.Do(req)
+		}
+		resp, err := get()
+		if err != nil {
+			t.Fatalf("HTTP2 %v: %v", h2, err)
+		}
+		_ = resp.Body.Close()
+		if want := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != want || resp.StatusCode != http.StatusOK {
+			t.Errorf("HTTP2 %v: %s %d, want HTTP/%d.x 200", h2, resp.Proto, resp.StatusCode, want)
+		}
+		srv.Inject(Fault{DropConnection: true, Times: 1})
+		if resp, err := get(); err == nil {
+			_ = resp.Body.Close()
+			t.Errorf("HTTP2 %v: a dropped connection answered %d, want an error", h2, resp.StatusCode)
+		}
+		if resp, err := get(); err != nil {
+			t.Errorf("HTTP2 %v: the call after the dropped one: %v", h2, err)
+		} else {
+			_ = resp.Body.Close()
+		}
+	}
+}
