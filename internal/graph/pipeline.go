@@ -38,7 +38,7 @@ func newHTTPClient(roots *x509.CertPool) *http.Client {
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	tr.ForceAttemptHTTP2 = true
 	tr.MaxIdleConnsPerHost = maxInFlight
-	tr.MaxIdleConns = 0 // no limit across hosts: each host has its own
+	tr.MaxIdleConns = 0          // no limit across hosts: each host has its own
 	tr.ResponseHeaderTimeout = 0 // each try has its own deadline
 	return &http.Client{Transport: tr}
 }
