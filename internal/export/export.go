@@ -212,10 +212,10 @@ func overviewFields(o graph.Overview, fields []string) intunev1alpha1.OverviewFi
 	return s
 }
 
-// explain adds what Graph's failure means to its text: Classify's message says what to fix.
+// explain adds what Graph's failure means to its text: Classify's description, which names
+// nothing of the operator's resources.
 func explain(err error) error {
-	// The operator's messages end in "retrying" where it retries; the export does not.
-	msg := strings.TrimSuffix(graph.Classify(err).Message, "; retrying")
+	msg := graph.Classify(err).Description
 	if msg == "" {
 		return err
 	}
