@@ -211,16 +211,3 @@ func overviewFields(o graph.Overview, fields []string) intunev1alpha1.OverviewFi
 	}
 	return s
 }
-
-// explain adds what Graph's failure means to its text: Classify's description, which names
-// nothing of the operator's resources.
-func explain(err error) error {
-	msg := graph.Classify(err).Description
-	if msg == "" {
-		return err
-	}
-	if strings.Contains(msg, strings.TrimPrefix(err.Error(), "graph: ")) {
-		return errors.New(msg)
-	}
-	return fmt.Errorf("%s (%w)", msg, err)
-}
