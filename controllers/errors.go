@@ -51,7 +51,8 @@ type failure struct {
 // looks again: the configuration may be created later (the sync-now annotation looks at once).
 const notFoundRetry = 2 * time.Minute
 
-// classify turns any error of a pass into a failure.
+// classify turns any error of a pass into a failure: the operator's own as they say, and Graph's
+// from the facts its client reports of them (graphFailure).
 func classify(err error) failure {
 	var s *stalled
 	if errors.As(err, &s) {
@@ -65,6 +66,5 @@ func classify(err error) failure {
 	if errors.As(err, &kubeErr) {
 		return failure{} // the Kubernetes API failed, not Graph: the caller retries with backoff
 	}
-	c := graph.Classify(err)
-	return failure{class: c.Class, reason: c.Reason, message: c.Message, retryAfter: c.RetryAfter}
+	return graphFailure(graph.Classify(err))
 }

@@ -83,7 +83,7 @@ func (p *overviewPass) markFailed(f failure) {
 		Reason: f.reason, Message: f.message})
 	p.markStalled(f)
 	ready := meta.FindStatusCondition(p.obj.Status.Conditions, intunev1alpha1.ConditionReady)
-	passing := f.reason == graph.ReasonThrottled || f.reason == graph.ReasonGraphUnavailable
+	passing := f.reason == intunev1alpha1.ReasonThrottled || f.reason == intunev1alpha1.ReasonGraphUnavailable
 	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.Generation {
 		return
 	}

@@ -14,8 +14,10 @@ const (
 	ConditionStalled = "Stalled"
 )
 
-// Condition reasons. A reason marked "needs a person" sets Stalled and is not retried until the
-// resource, its connection or the connection's Secret changes; its message says what to fix.
+// Condition reasons, defined here and nowhere else: the controllers turn what the Graph client
+// reports of a failure into one of them. A reason marked "needs a person" sets Stalled and is not
+// retried until the resource, its connection or the connection's Secret changes; its message says
+// what to fix.
 const (
 	// ReasonProgressing: the first sync of this generation has not finished yet.
 	ReasonProgressing = "Progressing"

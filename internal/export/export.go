@@ -211,16 +211,3 @@ func overviewFields(o graph.Overview, fields []string) intunev1alpha1.OverviewFi
 	}
 	return s
 }
-
-// explain adds what Graph's failure means to its text: Classify's message says what to fix.
-func explain(err error) error {
-	// The operator's messages end in "retrying" where it retries; the export does not.
-	msg := strings.TrimSuffix(graph.Classify(err).Message, "; retrying")
-	if msg == "" {
-		return err
-	}
-	if strings.Contains(msg, strings.TrimPrefix(err.Error(), "graph: ")) {
-		return errors.New(msg)
-	}
-	return fmt.Errorf("%s (%w)", msg, err)
-}

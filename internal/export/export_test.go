@@ -304,10 +304,10 @@ func TestExportBadInput(t *testing.T) {
 		fault   *graphtest.Fault
 		wantErr string
 	}{
-		"a wrong secret":             {args: append(e.args(), "--client-secret-file", wrongSecret), wantErr: "Invalid client secret"},
+		"a wrong secret":             {args: append(e.args(), "--client-secret-file", wrongSecret), wantErr: "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '" + app + "'.; check the client secret (its value, not its id)"},
 		"a tenant without any":       {args: empty.args(), wantErr: "the tenant has no device configurations"},
 		"a filter that matches none": {args: e.args("--name-filter", "printer"), wantErr: `none of the tenant's 60 device configurations has a display name that matches`},
-		"an overview read fails":     {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, ConfigurationID: configID(7, 60), Status: http.StatusInternalServerError}, wantErr: "read the overview of device configuration"},
+		"an overview read fails":     {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, ConfigurationID: configID(7, 60), Status: http.StatusInternalServerError}, wantErr: "read the overview of device configuration " + configID(7, 60) + ": Graph answered 500 Internal Server Error"},
 		// Every GET fails, not just one: reads an earlier case's export left in flight could take a
 		// single use of the fault first.
 		"a page of the list fails": {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, Status: http.StatusBadGateway}, wantErr: "list the tenant's device configurations"},

@@ -37,7 +37,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 
 	// Forbidden: one fresh token, one more try, then the error.
 	_, err := c.PatchOverview(ctx, configID, patch)
-	if got := Classify(err); got.Reason != ReasonForbidden {
+	if got := Classify(err); got.Kind != KindForbidden {
 		t.Fatalf("%v classified %+v, want Forbidden", err, got)
 	}
 	if n := e.tokenRequests(); n != 2 {
@@ -45,7 +45,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 	}
 	// Still forbidden, and within the minute: no further token request, one try.
 	for range 5 {
-		if _, err := c.PatchOverview(ctx, configID, patch); Classify(err).Reason != ReasonForbidden {
+		if _, err := c.PatchOverview(ctx, configID, patch); Classify(err).Kind != KindForbidden {
 			t.Fatalf("%v, want Forbidden", err)
 		}
 	}

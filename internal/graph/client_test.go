@@ -29,10 +29,10 @@ func TestAnswers(t *testing.T) {
 	type want struct {
 		Overview *Overview       // on success
 		Class    Class           // on failure
-		Reason   string          // on failure
+		Kind     Kind            // on failure
 		Statuses []int           // the Graph requests the emulator answered, in order
 		Tokens   int             // token requests
-		Message  string          // a part of the classification's message
+		Says     string          // a part of the classification's description
 		Methods  []string        // the methods of the Graph requests, if not all the call's
 		Status   int             // the *Error's StatusCode
 		Code     string          // the *Error's Code
@@ -70,8 +70,8 @@ func TestAnswers(t *testing.T) {
 		"400": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 400, Message: "Invalid value"},
-			want: want{Class: ClassNeedsPerson, Reason: ReasonBadRequest, Statuses: []int{400}, Tokens: 1,
-				Status: 400, Code: "BadRequest", Message: "Invalid value"},
+			want: want{Class: ClassNeedsPerson, Kind: KindBadRequest, Statuses: []int{400}, Tokens: 1,
+				Status: 400, Code: "BadRequest", Says: "Graph refused the request as invalid (BadRequest: Invalid value)"},
 		},
 		"401 once: a fresh token, then success": {
 			fault: &graphtest.Fault{Status: 401, Times: 1},
@@ -79,8 +79,8 @@ func TestAnswers(t *testing.T) {
 		},
 		"401 always: one fresh token, then an error": {
 			fault: &graphtest.Fault{Status: 401},
-			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidCredentials, Statuses: []int{401, 401}, Tokens: 2,
-				Status: 401, Code: "InvalidAuthenticationToken", Message: "refused the app's access token even after a fresh one"},
+			want: want{Class: ClassNeedsPerson, Kind: KindTokenRejected, Statuses: []int{401, 401}, Tokens: 2,
+				Status: 401, Code: "InvalidAuthenticationToken", Says: "refused the app's access token even after a fresh one"},
 		},
 		"403: the app may only read": {
 			method: http.MethodPatch,
@@ -89,47 +89,47 @@ func TestAnswers(t *testing.T) {
 					Permissions: []string{graphtest.PermissionRead}})
 			},
 			// One fresh token and one more try, in case the permission was granted since.
-			want: want{Class: ClassNeedsPerson, Reason: ReasonForbidden, Statuses: []int{403, 403}, Tokens: 2, Status: 403,
-				Message: "the app lacks DeviceManagementConfiguration.ReadWrite.All"},
+			want: want{Class: ClassNeedsPerson, Kind: KindForbidden, Statuses: []int{403, 403}, Tokens: 2, Status: 403,
+				Says: "the app lacks a permission"},
 		},
 		"404": {
 			id: otherConfigID,
-			want: want{Class: ClassNotFound, Reason: ReasonNotFound, Statuses: []int{404}, Tokens: 1, Status: 404, Code: "ResourceNotFound",
-				Message: "Graph has no device configuration with this id"},
+			want: want{Class: ClassNotFound, Kind: KindNotFound, Statuses: []int{404}, Tokens: 1, Status: 404, Code: "ResourceNotFound",
+				Says: "Graph has no device configuration with this id"},
 		},
 		"409: returned at once, for a later try": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 409, Times: 1},
-			want:   want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{409}, Tokens: 1, Status: 409, Message: "Graph answered 409 Conflict"},
+			want:   want{Class: ClassRetryable, Kind: KindUnavailable, Statuses: []int{409}, Tokens: 1, Status: 409, Says: "Graph answered 409 Conflict"},
 		},
 		"500: returned at once, no retry": {
 			fault: &graphtest.Fault{Status: 500},
-			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{500}, Tokens: 1,
-				Status: 500, Code: "InternalError", Message: "Graph answered 500 Internal Server Error"},
+			want: want{Class: ClassRetryable, Kind: KindUnavailable, Statuses: []int{500}, Tokens: 1,
+				Status: 500, Code: "InternalError", Says: "Graph answered 500 Internal Server Error"},
 		},
 		"503 with Retry-After": {
 			fault: &graphtest.Fault{Status: 503, RetryAfter: "30"},
-			want:  want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{503}, Tokens: 1, Status: 503, Message: "Graph is unavailable and asked to retry later"},
+			want:  want{Class: ClassThrottled, Kind: KindThrottled, Statuses: []int{503}, Tokens: 1, Status: 503, Says: "Graph is unavailable and asked to retry later"},
 		},
 		"429 with Retry-After": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Status: 429, RetryAfter: "12.5"},
-			want: want{Class: ClassThrottled, Reason: ReasonThrottled, Statuses: []int{429}, Tokens: 1, Status: 429, Code: "TooManyRequests",
-				Message: "Graph is throttling the app in this tenant"},
+			want: want{Class: ClassThrottled, Kind: KindThrottled, Statuses: []int{429}, Tokens: 1, Status: 429, Code: "TooManyRequests",
+				Says: "Graph is throttling the app in this tenant"},
 		},
 		"dropped connection": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{DropConnection: true},
-			want:   want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Tokens: 1, Message: "dropped"},
+			want:   want{Class: ClassRetryable, Kind: KindTransport, Tokens: 1, Says: "dropped"},
 		},
 		"malformed body": {
 			fault: &graphtest.Fault{MalformedBody: true},
-			want: want{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Statuses: []int{200}, Tokens: 1, Status: 200,
-				Message: "not a deviceConfigurationUserOverview"},
+			want: want{Class: ClassRetryable, Kind: KindUnreadableAnswer, Statuses: []int{200}, Tokens: 1, Status: 200,
+				Says: "not a deviceConfigurationUserOverview"},
 		},
 		"an id that is not one": {
 			id:   "../../me",
-			want: want{Class: ClassNeedsPerson, Reason: ReasonInvalidSpec, Tokens: 0, Message: "is not a Graph id"},
+			want: want{Class: ClassNeedsPerson, Kind: KindInvalidID, Tokens: 0, Says: "is not a Graph id"},
 		},
 	}
 	for name, tc := range tests {
@@ -172,13 +172,13 @@ func TestAnswers(t *testing.T) {
 					t.Fatalf("error %v (%T), want an *Error", err, err)
 				}
 				got := Classify(err)
-				if got.Class != tc.want.Class || got.Reason != tc.want.Reason {
-					t.Errorf("%v classified %+v, want %s %s", err, got, tc.want.Class, tc.want.Reason)
+				if got.Class != tc.want.Class || got.Kind != tc.want.Kind {
+					t.Errorf("%v classified %+v, want %s %s", err, got, tc.want.Class, tc.want.Kind)
 				}
-				if tc.want.Message == "" {
-					t.Errorf("the case names no part of the message to check; the message is %q", got.Message)
-				} else if !strings.Contains(got.Message, tc.want.Message) {
-					t.Errorf("message %q does not contain %q", got.Message, tc.want.Message)
+				if tc.want.Says == "" {
+					t.Errorf("the case names no part of the description to check; the description is %q", got.Description)
+				} else if !strings.Contains(got.Description, tc.want.Says) {
+					t.Errorf("description %q does not contain %q", got.Description, tc.want.Says)
 				}
 				if gerr.StatusCode != tc.want.Status {
 					t.Errorf("StatusCode %d, want %d", gerr.StatusCode, tc.want.Status)

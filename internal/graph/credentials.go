@@ -97,7 +97,7 @@ func (c *credential) GetToken(ctx context.Context, tro policy.TokenRequestOption
 		// azidentity reports a missing file only inside a generic message; say it plainly.
 		if _, err := os.Stat(c.tokenFile); err != nil {
 			return azcore.AccessToken{}, &tokenError{kind: c.kind,
-				detail:      fmt.Sprintf("the workload identity token file %s cannot be read (%v); check the pod's service account token projection", c.tokenFile, unwrapPathError(err)),
+				detail:      fmt.Sprintf("the workload identity token file %s cannot be read (%v)", c.tokenFile, unwrapPathError(err)),
 				missingFile: true,
 				cause:       err}
 		}

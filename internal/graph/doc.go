@@ -28,7 +28,10 @@
 // first. Response bodies are read up to a fixed size.
 //
 // Every failure is an [*Error], and [Classify] turns any error into one of
-// four classes (retryable, throttled, not found, needs a person) with a
-// condition reason and a message that says what to fix. Tokens, secrets and
-// Authorization headers never appear in errors, logs or metrics.
+// four classes (retryable, throttled, not found, needs a person) and the facts
+// of the failure: its [Kind], the status, code and message of the answer, and
+// a description that names no field of a resource. What a person should fix
+// is for the caller to say (the controllers' conditions, the export's errors).
+// Tokens, secrets and Authorization headers never appear in errors, logs or
+// metrics.
 package graph

@@ -96,8 +96,8 @@ const (
 	ClassThrottled
 	// ClassNotFound: the device configuration does not exist; try again slowly.
 	ClassNotFound
-	// ClassNeedsPerson: nothing changes until a person fixes the resource, its
-	// connection or its Secret.
+	// ClassNeedsPerson: nothing changes until a person fixes what the call was made with: the
+	// app's credentials or permissions, the request, the id.
 	ClassNeedsPerson
 )
 
@@ -117,50 +117,118 @@ func (c Class) String() string {
 	}
 }
 
-// The reasons of a Classification; api/v1alpha1 uses the same strings as
-// condition reasons.
+// Kind is what happened, as Graph, the login endpoint or the transport told it. Its class says
+// what to do; the kind tells apart failures of one class that a person fixes in different places.
+type Kind int
+
+// The kinds of failure.
 const (
-	ReasonBadRequest         = "BadRequest"
-	ReasonInvalidSpec        = "InvalidSpec"
-	ReasonForbidden          = "Forbidden"
-	ReasonInvalidCredentials = "InvalidCredentials"
-	ReasonNotFound           = "NotFound"
-	ReasonThrottled          = "Throttled"
-	ReasonGraphUnavailable   = "GraphUnavailable"
+	// KindBudgetSpent: the client's own request budget for the tenant is spent (ErrBudgetExhausted);
+	// nothing was sent. Throttled.
+	KindBudgetSpent Kind = iota + 1
+	// KindThrottled: Graph answered 429, or 503 with Retry-After. Throttled.
+	KindThrottled
+	// KindUnavailable: Graph answered 408, 409, a 5xx (503 without Retry-After) or a status the
+	// client does not expect of a success or a failure. Retryable.
+	KindUnavailable
+	// KindUnreadableAnswer: Graph answered with a body the client cannot read: not what was asked
+	// for, or too large. Retryable.
+	KindUnreadableAnswer
+	// KindBadRequest: Graph answered 400: it refused a value of the request. Needs a person.
+	KindBadRequest
+	// KindUnexpectedRefusal: Graph answered a 4xx the client's requests should never get (405,
+	// 415, ...). Needs a person.
+	KindUnexpectedRefusal
+	// KindTokenRejected: Graph answered 401 to an access token, also to a fresh one. Needs a person.
+	KindTokenRejected
+	// KindForbidden: Graph answered 403: the app lacks a permission. Needs a person.
+	KindForbidden
+	// KindNotFound: Graph answered 404: it has no such device configuration. NotFound.
+	KindNotFound
+	// KindInvalidID: the device configuration id is not a Graph id; the client refused it before
+	// sending anything. Needs a person.
+	KindInvalidID
+	// KindCredentialsRefused: the login endpoint refused the app's credentials. Needs a person.
+	KindCredentialsRefused
+	// KindTokenFileUnreadable: the workload identity token file cannot be read. Needs a person.
+	KindTokenFileUnreadable
+	// KindLoginUnavailable: the login endpoint answered 5xx, 429 or 408, with a body that is not a
+	// token response, or did not answer in time. Retryable.
+	KindLoginUnavailable
+	// KindUntrustedCertificate: the TLS certificate of Graph or of the login endpoint is not
+	// trusted. Retryable.
+	KindUntrustedCertificate
+	// KindHostNotFound: the host name of Graph or of the login endpoint does not resolve. Retryable.
+	KindHostNotFound
+	// KindTransport: Graph or the login endpoint did not answer: the call timed out, was canceled,
+	// the connection was refused or dropped, or it failed otherwise. Retryable.
+	KindTransport
 )
 
-// Classification is what Classify makes of an error.
+// kindNames are the kinds' names, for String.
+var kindNames = map[Kind]string{
+	KindBudgetSpent: "BudgetSpent", KindThrottled: "Throttled", KindUnavailable: "Unavailable",
+	KindUnreadableAnswer: "UnreadableAnswer", KindBadRequest: "BadRequest", KindUnexpectedRefusal: "UnexpectedRefusal",
+	KindTokenRejected: "TokenRejected", KindForbidden: "Forbidden", KindNotFound: "NotFound", KindInvalidID: "InvalidID",
+	KindCredentialsRefused: "CredentialsRefused", KindTokenFileUnreadable: "TokenFileUnreadable",
+	KindLoginUnavailable: "LoginUnavailable", KindUntrustedCertificate: "UntrustedCertificate",
+	KindHostNotFound: "HostNotFound", KindTransport: "Transport",
+}
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	if name, ok := kindNames[k]; ok {
+		return name
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Classification is what Classify makes of an error: what to do, and the facts a caller turns
+// into a message for its own audience (a condition, a command's error). Its texts hold no secret,
+// and none of what changes from one failure to the next (request ids, timestamps, durations,
+// ports), so that a message built from them stays put.
 type Classification struct {
 	// Class says what to do.
 	Class Class
 	// RetryAfter is, for ClassThrottled, the least wait before the next call.
 	RetryAfter time.Duration
-	// Reason is one of the Reason constants.
-	Reason string
-	// Message says what happened and what to fix, for a condition. It holds no
-	// secret, and none of what changes from one failure to the next (request
-	// ids, durations, ports), so that a condition stays put; it may quote
-	// Graph's own error code and message.
+	// Kind is what happened.
+	Kind Kind
+	// Status is the HTTP status of the answer: Graph's, or the login endpoint's for a token that
+	// could not be obtained; 0 when there was none.
+	Status int
+	// Code is Graph's error code (e.g. ResourceNotFound), or the login endpoint's OAuth error
+	// (e.g. invalid_client); "" when the answer had none.
+	Code string
+	// Message is Graph's error message, or the first line of the login endpoint's error
+	// description; "" when the answer had none.
 	Message string
+	// Credential is the kind of credential a token was asked with, for a failure to obtain one;
+	// "" otherwise, or when it is not known.
+	Credential CredentialKind
+	// Description says in a sentence what happened, quoting the code and the message of the
+	// answer if it had them. It says nothing of what to fix, since that depends on who reads it:
+	// it names no field of a Kubernetes resource and no flag.
+	Description string
 }
 
 // defaultThrottleWait is the least wait of a 429 that carried no Retry-After.
 const defaultThrottleWait = 2 * time.Second
 
-// Classify maps any error of this package (and the errors it wraps) to a
-// class, a reason and a message. It is the one place that decides what a
-// status code, a transport failure or a token failure means. The message
-// holds none of the per-request ids and timestamps that Graph, Intune and
-// Entra ID put in theirs (see withoutRequestIDs), so that two failures that
-// differ only in those give the same condition. Classify(nil) is the zero
+// Classify maps any error of this package (and the errors it wraps) to a class and the facts of
+// the failure. It is the one place that decides what a status code, a transport failure or a
+// token failure means. The message and the description hold none of the per-request ids and
+// timestamps that Graph, Intune and Entra ID put in theirs (see withoutRequestIDs), so that two
+// failures that differ only in those classify the same. Classify(nil) is the zero
 // Classification.
 func Classify(err error) Classification {
 	c := classifyError(err)
 	c.Message = withoutRequestIDs(c.Message)
+	c.Description = withoutRequestIDs(c.Description)
 	return c
 }
 
-// classifyError is Classify, before the message drops what changes with every request.
+// classifyError is Classify, before the texts drop what changes with every request.
 func classifyError(err error) Classification {
 	if err == nil {
 		return Classification{}
@@ -169,7 +237,7 @@ func classifyError(err error) Classification {
 	isGraphErr := errors.As(err, &gerr)
 
 	if errors.Is(err, ErrBudgetExhausted) {
-		c := throttled("the operator's request budget for this tenant is spent (it stays under Intune's limits); calls resume as it refills")
+		c := fact(ClassThrottled, KindBudgetSpent, "the client's request budget for this tenant is spent (it stays under Intune's limits)")
 		if isGraphErr {
 			c.RetryAfter = gerr.RetryAfter
 		}
@@ -188,71 +256,66 @@ func classifyError(err error) Classification {
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) {
 		if r := afe.RawResponse; r != nil && (r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests) {
-			return unavailable("the login endpoint is unavailable; retrying")
+			c := fact(ClassRetryable, KindLoginUnavailable, "the login endpoint is unavailable")
+			c.Status = r.StatusCode
+			return c
 		}
-		return needsPerson(ReasonInvalidCredentials, "the login endpoint refused the app's credentials; check the tenant id, the client id and the credential")
+		return fact(ClassNeedsPerson, KindCredentialsRefused, "the login endpoint refused the app's credentials")
 	}
 	if errors.Is(err, errInvalidConfigurationID) {
-		// Refused before any call: the operator's own reading, not Graph's BadRequest.
-		return needsPerson(ReasonInvalidSpec, "spec.deviceConfigurationId is not a Graph id, and it cannot change: create a resource with the configuration's GUID")
+		// Refused before any call: the client's own reading, not Graph's BadRequest.
+		return fact(ClassNeedsPerson, KindInvalidID, "the device configuration id is not a Graph id")
 	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return needsPerson(ReasonInvalidCredentials, "a file the credential needs (the workload identity token file) cannot be read; check the pod's service account token projection")
+		return fact(ClassNeedsPerson, KindTokenFileUnreadable, "a file the credential needs (the workload identity token file) cannot be read")
 	}
 	return classifyTransport(err, "Graph")
 }
 
-func throttled(msg string) Classification {
-	return Classification{Class: ClassThrottled, Reason: ReasonThrottled, Message: msg}
-}
-
-func unavailable(msg string) Classification {
-	return Classification{Class: ClassRetryable, Reason: ReasonGraphUnavailable, Message: msg}
-}
-
-func needsPerson(reason, msg string) Classification {
-	return Classification{Class: ClassNeedsPerson, Reason: reason, Message: msg}
+func fact(class Class, kind Kind, description string) Classification {
+	return Classification{Class: class, Kind: kind, Description: description}
 }
 
 // classifyStatus classifies an answer of Graph.
 func classifyStatus(e *Error) Classification {
 	graphSaid := graphSays(e)
+	var c Classification
 	switch s := e.StatusCode; {
 	case s >= 200 && s < 300:
-		return unavailable("Graph answered with a body that is not a deviceConfigurationUserOverview; retrying")
+		what := "a deviceConfigurationUserOverview"
+		if errors.Is(e, errMalformedList) {
+			what = "a page of device configurations"
+		}
+		c = fact(ClassRetryable, KindUnreadableAnswer, "Graph answered with a body that is not "+what)
 	case s == http.StatusBadRequest:
-		return needsPerson(ReasonBadRequest, "Graph refused the request as invalid"+graphSaid+"; check the values in spec.overview")
+		c = fact(ClassNeedsPerson, KindBadRequest, "Graph refused the request as invalid"+graphSaid)
 	case s == http.StatusUnauthorized:
-		return needsPerson(ReasonInvalidCredentials, "Graph refused the app's access token even after a fresh one was obtained"+graphSaid+
-			"; check that the tenant id and client id name an app registration of this tenant, in this cloud")
+		c = fact(ClassNeedsPerson, KindTokenRejected, "Graph refused the app's access token even after a fresh one was obtained"+graphSaid)
 	case s == http.StatusForbidden:
-		return needsPerson(ReasonForbidden, "the app lacks DeviceManagementConfiguration.ReadWrite.All"+graphSaid+
-			"; grant the application permission and admin consent")
+		c = fact(ClassNeedsPerson, KindForbidden, "Graph refused the call: the app lacks a permission"+graphSaid)
 	case s == http.StatusNotFound:
-		return Classification{Class: ClassNotFound, Reason: ReasonNotFound,
-			Message: "Graph has no device configuration with this id in the tenant" + graphSaid + "; check spec.deviceConfigurationId and the connection's tenant"}
+		c = fact(ClassNotFound, KindNotFound, "Graph has no device configuration with this id in the tenant"+graphSaid)
 	case s == http.StatusTooManyRequests:
-		c := throttled("Graph is throttling the app in this tenant" + graphSaid + "; calls resume after Retry-After")
+		c = fact(ClassThrottled, KindThrottled, "Graph is throttling the app in this tenant"+graphSaid)
 		c.RetryAfter = e.RetryAfter
 		if c.RetryAfter <= 0 {
 			c.RetryAfter = defaultThrottleWait
 		}
-		return c
 	case s == http.StatusServiceUnavailable && e.RetryAfter > 0:
-		c := throttled("Graph is unavailable and asked to retry later" + graphSaid + "; calls resume after Retry-After")
+		c = fact(ClassThrottled, KindThrottled, "Graph is unavailable and asked to retry later"+graphSaid)
 		c.RetryAfter = e.RetryAfter
-		return c
 	case s == http.StatusRequestTimeout || s == http.StatusConflict || s >= 500:
-		return unavailable(fmt.Sprintf("Graph answered %d %s%s; retrying with backoff", s, http.StatusText(s), graphSaid))
+		c = fact(ClassRetryable, KindUnavailable, fmt.Sprintf("Graph answered %d %s%s", s, http.StatusText(s), graphSaid))
 	case s >= 400:
-		return needsPerson(ReasonBadRequest, fmt.Sprintf("Graph refused the request with %d %s%s; this looks like a bug in the operator, please report it",
-			s, http.StatusText(s), graphSaid))
+		c = fact(ClassNeedsPerson, KindUnexpectedRefusal, fmt.Sprintf("Graph refused the request with %d %s%s", s, http.StatusText(s), graphSaid))
 	default:
-		return unavailable(fmt.Sprintf("Graph answered with the unexpected status %d; retrying", s))
+		c = fact(ClassRetryable, KindUnavailable, fmt.Sprintf("Graph answered with the unexpected status %d", s))
 	}
+	c.Status, c.Code, c.Message = e.StatusCode, e.Code, e.Message
+	return c
 }
 
-// graphSays quotes Graph's error code and message for a condition.
+// graphSays quotes Graph's error code and message for a description.
 func graphSays(e *Error) string {
 	switch {
 	case e.Code != "" && e.Message != "":
@@ -267,33 +330,23 @@ func graphSays(e *Error) string {
 
 // classifyTokenError classifies a failure to obtain a token.
 func classifyTokenError(e *tokenError) Classification {
-	if e.transient {
-		if e.unreadable {
-			return unavailable("cannot obtain a token: " + e.detail + "; retrying")
-		}
-		if e.transport != nil {
-			c := classifyTransport(e.transport, "the login endpoint")
-			c.Message = "cannot obtain a token: " + c.Message
-			return c
-		}
-		return unavailable(fmt.Sprintf("cannot obtain a token: the login endpoint is unavailable or did not answer in time (%s credential); retrying", e.kind))
-	}
-	var hint string
-	switch e.kind {
-	case CredentialClientSecret:
-		hint = "check the client secret in the connection's Secret (the secret's value, not its id) and that it has not expired"
-	case CredentialClientCertificate:
-		hint = "check that the certificate in the connection's Secret is registered on the app and has not expired"
-	case CredentialWorkloadIdentity:
-		hint = "check the app's federated credential (issuer, subject, audience api://AzureADTokenExchange) and the projected service account token"
+	var c Classification
+	switch {
+	case e.transient && e.unreadable:
+		c = fact(ClassRetryable, KindLoginUnavailable, "cannot obtain a token: "+e.detail)
+	case e.transient && e.transport != nil:
+		c = classifyTransport(e.transport, "the login endpoint")
+		c.Description = "cannot obtain a token: " + c.Description
+	case e.transient:
+		c = fact(ClassRetryable, KindLoginUnavailable,
+			fmt.Sprintf("cannot obtain a token: the login endpoint is unavailable or did not answer in time (%s credential)", e.kind))
+	case e.missingFile:
+		c = fact(ClassNeedsPerson, KindTokenFileUnreadable, e.Error())
 	default:
-		hint = "check the credential"
+		c = fact(ClassNeedsPerson, KindCredentialsRefused, e.Error())
 	}
-	if e.missingFile {
-		// the detail already says what to fix
-		return needsPerson(ReasonInvalidCredentials, e.Error())
-	}
-	return needsPerson(ReasonInvalidCredentials, e.Error()+"; "+hint+", the tenant id and the client id")
+	c.Status, c.Code, c.Message, c.Credential = e.status, e.code, e.description, e.kind
+	return c
 }
 
 // classifyTransport classifies an error without an answer from what
@@ -308,23 +361,25 @@ func classifyTransport(err error, what string) Classification {
 	)
 	switch {
 	case errors.As(err, &unknownAuthority), errors.As(err, &hostnameErr), errors.As(err, &certInvalid), errors.As(err, &verifyErr):
-		return unavailable("the TLS certificate of " + what + " is not trusted; if a TLS-inspecting proxy or the emulator sits in between, set the connection's CA bundle; retrying")
+		return fact(ClassRetryable, KindUntrustedCertificate, "the TLS certificate of "+what+" is not trusted")
 	case errors.Is(err, errBodyTooLarge):
-		return unavailable(what + " answered with a body larger than the client accepts; retrying")
+		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body larger than the client accepts")
 	case errors.Is(err, errMalformedBody):
-		return unavailable(what + " answered with a body that is not a deviceConfigurationUserOverview; retrying")
+		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body that is not a deviceConfigurationUserOverview")
+	case errors.Is(err, errMalformedList):
+		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body that is not a page of device configurations")
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return unavailable("the call to " + what + " timed out; retrying")
+		return fact(ClassRetryable, KindTransport, "the call to "+what+" timed out")
 	case errors.Is(err, context.Canceled):
-		return unavailable("the call to " + what + " was canceled; retrying")
+		return fact(ClassRetryable, KindTransport, "the call to "+what+" was canceled")
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return unavailable(what + " refused the connection; retrying")
+		return fact(ClassRetryable, KindTransport, what+" refused the connection")
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
-		return unavailable("the connection to " + what + " was dropped; retrying")
+		return fact(ClassRetryable, KindTransport, "the connection to "+what+" was dropped")
 	case isDNSError(err):
-		return unavailable("the host name of " + what + " does not resolve; check the connection's endpoint and authority host; retrying")
+		return fact(ClassRetryable, KindHostNotFound, "the host name of "+what+" does not resolve")
 	default:
-		return unavailable("the call to " + what + " failed without an answer; retrying")
+		return fact(ClassRetryable, KindTransport, "the call to "+what+" failed without an answer")
 	}
 }
 

@@ -104,8 +104,8 @@ func TestListConfigurationsFails(t *testing.T) {
 	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: http.StatusForbidden}) // every try: the client asks once more with a fresh token
 	c := e.client(t, e.config(), fastOptions())
 	_, err := c.ListConfigurations(testContext(t), nil)
-	if got := Classify(err); got.Reason != ReasonForbidden {
-		t.Errorf("ListConfigurations: %v (reason %q), want %s", err, got.Reason, ReasonForbidden)
+	if got := Classify(err); got.Kind != KindForbidden {
+		t.Errorf("ListConfigurations: %v (kind %s), want %s", err, got.Kind, KindForbidden)
 	}
 }
 

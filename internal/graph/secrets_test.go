@@ -140,7 +140,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	}
 	var texts []string
 	for _, err := range errs {
-		texts = append(texts, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), Classify(err).Message)
+		texts = append(texts, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), Classify(err).Message, Classify(err).Description)
 	}
 	lines := append(sink.all(), ctxSink.all()...)
 	texts = append(texts, lines...)

@@ -8,8 +8,8 @@ import (
 // Graph, Intune and Entra ID put what identifies one answer into their messages: Intune's
 // "Activity ID" (the request-id) and "Operation ID", request-id and client-request-id, trace and
 // correlation ids, timestamps. A condition that quoted them would change on every retry, so
-// Classify's messages drop them; the *Error (and so the logs) keeps them, and the request-id of
-// the last call is in status for Microsoft support.
+// Classify's message and description drop them; the *Error (and so the logs) keeps them, and the
+// request-id of the last call is in status for Microsoft support.
 var (
 	guid        = `[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`
 	guidPattern = `\{` + guid + `\}|\(` + guid + `\)|` + guid

@@ -63,9 +63,9 @@ func TestWithoutRequestIDs(t *testing.T) {
 	}
 }
 
-// TestMessagesWithoutRequestIDs: for every class, two failures that differ only in their
-// per-request ids and timestamps give the same condition message, which quotes none of them.
-func TestMessagesWithoutRequestIDs(t *testing.T) {
+// TestFactsWithoutRequestIDs: for every kind of answer, two failures that differ only in their
+// per-request ids and timestamps give the same message and description, which quote none of them.
+func TestFactsWithoutRequestIDs(t *testing.T) {
 	const (
 		id1, id2 = "1b7c4d2e-8f9a-4b0c-9d1e-2f3a4b5c6d7e", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 		t1, t2   = "2026-11-28T10:00:00", "2026-11-28T10:00:07"
@@ -75,17 +75,20 @@ func TestMessagesWithoutRequestIDs(t *testing.T) {
 			" - request-id: " + id + " client-request-id: " + id + " Timestamp: " + at + "Z"
 	}
 	for name, status := range map[string]int{
-		"BadRequest": 400, "InvalidCredentials": 401, "Forbidden": 403, "NotFound": 404, "Conflict": 409,
-		"Throttled": 429, "GraphUnavailable": 500, "unexpected 4xx": 418,
+		"BadRequest": 400, "TokenRejected": 401, "Forbidden": 403, "NotFound": 404, "Conflict": 409,
+		"Throttled": 429, "Unavailable": 500, "unexpected 4xx": 418,
 	} {
 		t.Run(name, func(t *testing.T) {
 			first := Classify(&Error{StatusCode: status, Code: "Code", Message: message(id1, t1), RequestID: id1})
 			second := Classify(&Error{StatusCode: status, Code: "Code", Message: message(id2, t2), RequestID: id2})
-			if first.Message != second.Message {
-				t.Errorf("messages differ:\n%s\n%s", first.Message, second.Message)
+			if diff := cmp.Diff(first, second); diff != "" {
+				t.Errorf("the facts differ (-first +second):\n%s", diff)
 			}
-			if strings.Contains(first.Message, id1) || strings.Contains(first.Message, "10:00") || !strings.Contains(first.Message, "Something failed.") {
-				t.Errorf("message %q quotes an id or a time, or lost Graph's message", first.Message)
+			if first.Message != "Something failed." {
+				t.Errorf("message %q, want Graph's without its ids and times", first.Message)
+			}
+			if strings.Contains(first.Description, id1) || strings.Contains(first.Description, "10:00") || !strings.Contains(first.Description, "(Code: Something failed.)") {
+				t.Errorf("description %q quotes an id or a time, or lost Graph's message", first.Description)
 			}
 		})
 	}
@@ -95,15 +98,18 @@ func TestMessagesWithoutRequestIDs(t *testing.T) {
 				description: "AADSTS7000215: Invalid client secret provided. Trace ID: " + id + " Timestamp: " + at}}
 		}
 		first, second := Classify(refusal(id1, t1)), Classify(refusal(id2, t2))
-		if first.Message != second.Message || strings.Contains(first.Message, id1) {
-			t.Errorf("messages %q and %q", first.Message, second.Message)
+		if diff := cmp.Diff(first, second); diff != "" {
+			t.Errorf("the facts differ (-first +second):\n%s", diff)
+		}
+		if first.Message != "AADSTS7000215: Invalid client secret provided." || strings.Contains(first.Description, id1) {
+			t.Errorf("message %q, description %q", first.Message, first.Description)
 		}
 	})
 }
 
-// TestNotFoundMessageIsStable: the emulator's 404, like Intune's, quotes the Activity ID of each
-// answer; the condition message of two of them is the same.
-func TestNotFoundMessageIsStable(t *testing.T) {
+// TestNotFoundIsStable: the emulator's 404, like Intune's, quotes the Activity ID of each answer;
+// the facts of two of them are the same.
+func TestNotFoundIsStable(t *testing.T) {
 	e := newEmulator(t, graphtest.Options{})
 	c := e.client(t, e.config(), fastOptions())
 	get := func(ctx context.Context) (Classification, string) {
@@ -117,15 +123,16 @@ func TestNotFoundMessageIsStable(t *testing.T) {
 	ctx := testContext(t)
 	first, firstID := get(ctx)
 	second, secondID := get(ctx)
-	if first.Reason != ReasonNotFound || firstID == secondID {
+	if first.Kind != KindNotFound || firstID == secondID {
 		t.Fatalf("got %+v with request-ids %q and %q, want NotFound from two answers", first, firstID, secondID)
 	}
-	if first.Message != second.Message {
-		t.Errorf("the message changed between two answers:\n%s\n%s", first.Message, second.Message)
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("the facts changed between two answers (-first +second):\n%s", diff)
 	}
-	want := "Graph has no device configuration with this id in the tenant (ResourceNotFound: No deviceConfiguration with id '" +
-		otherConfigID + "' was found.); check spec.deviceConfigurationId and the connection's tenant"
-	if diff := cmp.Diff(want, first.Message); diff != "" {
-		t.Errorf("message (-want +got):\n%s", diff)
+	want := Classification{Class: ClassNotFound, Kind: KindNotFound, Status: 404, Code: "ResourceNotFound",
+		Message:     "No deviceConfiguration with id '" + otherConfigID + "' was found.",
+		Description: "Graph has no device configuration with this id in the tenant (ResourceNotFound: No deviceConfiguration with id '" + otherConfigID + "' was found.)"}
+	if diff := cmp.Diff(want, first); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
