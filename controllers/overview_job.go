@@ -23,8 +23,9 @@ type syncResult struct {
 	generation int64
 	// at is when the job ended.
 	at time.Time
-	// observed is Graph's state: the read after the PATCH when there was one (the PATCH's answer
-	// when that read failed), else the GET's; nil when the GET failed.
+	// observed is Graph's state: the read after the PATCH when there was one (when that read
+	// failed, the PATCH's answer, or the GET's after a PATCH answered without the entity), else the
+	// GET's; nil when the GET failed.
 	observed  *graph.Overview
 	requestID string
 	// found is the managed fields that differed when the job read Graph (what a PATCH sends);
@@ -108,13 +109,17 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		res.err = err
 		return res, graph.Done
 	}
-	res.applied = true
-	res.observed, res.requestID = &patched.Overview, patched.RequestID
-	// Graph's answer to a PATCH is not proof that it kept the values: read them back (reads have
-	// ten times the writes' budget) before the resource may say Ready.
+	res.applied, res.requestID = true, patched.RequestID
+	if patched.Entity {
+		res.observed = &patched.Overview
+	}
+	// Graph's answer to a PATCH is not proof that it kept the values, and a 204 carries none: read
+	// them back, once (reads have ten times the writes' budget), before the resource may say Ready.
 	back, err := calls.GetOverview(ctx, configurationID)
 	if err != nil {
-		res.err = err // the PATCH went: it is reported, and the resource is not Ready until a read shows it
+		// The PATCH went: it is reported, and the resource is not Ready until a read shows it.
+		// observed stays the last thing Graph showed: the PATCH's answer, or after a 204 the GET's.
+		res.err = err
 		return res, graph.Done
 	}
 	res.observed, res.requestID = &back.Overview, back.RequestID

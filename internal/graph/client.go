@@ -40,16 +40,16 @@ type Client interface {
 }
 
 // Calls are the overview's two calls. They are idempotent, send one request each (one more
-// with a fresh token after a 401, or after a 403 at most once a minute; a GET after a PATCH
-// answered without the entity) and never retry or sleep: a failure is returned at once for the
+// with a fresh token after a 401, or after a 403 at most once a minute) and never retry or sleep: a failure is returned at once for the
 // caller to retry later, and a 429 (or a 503 with Retry-After) pauses the whole tenant first.
 type Calls interface {
 	// GetOverview reads the overview of a device configuration.
 	GetOverview(ctx context.Context, configurationID string) (Response, error)
 	// PatchOverview sets the non-nil fields of f, and nothing else, and
 	// returns the entity Graph answered with; after a 204 (or a 200 without a
-	// body) it reads the entity back with a GET, whose request-id the Response
-	// carries. An empty f sends an empty object.
+	// body) the Response has no entity (Entity false) and reads nothing back:
+	// a caller that must know what Graph holds reads it, once. An empty f
+	// sends an empty object.
 	PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error)
 }
 
@@ -156,8 +156,8 @@ func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fi
 	}
 	resp, err := c.do(ctx, http.MethodPatch, u, body)
 	if err == nil && (resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusOK && emptyBody(resp)) {
-		// Graph applied the PATCH without returning the entity: read it back.
-		return c.GetOverview(ctx, configurationID)
+		// Graph applied the PATCH without returning the entity.
+		return Response{RequestID: clean(resp.Header.Get(headerRequestID))}, nil
 	}
 	return c.answer(resp, err)
 }
@@ -310,7 +310,7 @@ func (c *client) answer(resp *http.Response, err error) (Response, error) {
 	if err != nil {
 		return Response{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID, Err: err}
 	}
-	return Response{Overview: o, RequestID: requestID}, nil
+	return Response{Overview: o, Entity: true, RequestID: requestID}, nil
 }
 
 // asError returns err as an *Error, with the cause that says most: the

@@ -28,6 +28,7 @@ func TestAnswers(t *testing.T) {
 	}())
 	type want struct {
 		Overview *Overview       // on success
+		NoEntity bool            // on success: Graph's answer carried no entity
 		Class    Class           // on failure
 		Kind     Kind            // on failure
 		Statuses []int           // the Graph requests the emulator answered, in order
@@ -57,10 +58,10 @@ func TestAnswers(t *testing.T) {
 			method: http.MethodPatch,
 			want:   want{Overview: &patched, Statuses: []int{200}, Tokens: 1},
 		},
-		"204 PATCH, then a GET": {
+		"204 PATCH: no entity, and nothing read back (the caller reads)": {
 			method: http.MethodPatch,
 			fault:  &graphtest.Fault{Method: http.MethodPatch, NoContent: true, Times: 1},
-			want: want{Overview: &patched, Statuses: []int{204, 200}, Methods: []string{"PATCH", "GET"}, Tokens: 1,
+			want: want{Overview: &Overview{}, NoEntity: true, Statuses: []int{204}, Methods: []string{"PATCH"}, Tokens: 1,
 				Extra: func(e *emulator) {
 					if o, _ := e.Overview(testTenant, configID); o.SuccessCount != 12 {
 						t.Errorf("the emulator kept successCount %d, want 12", o.SuccessCount)
@@ -162,6 +163,9 @@ func TestAnswers(t *testing.T) {
 				}
 				if diff := cmp.Diff(*tc.want.Overview, resp.Overview); diff != "" {
 					t.Errorf("overview (-want +got):\n%s", diff)
+				}
+				if resp.Entity == tc.want.NoEntity {
+					t.Errorf("Entity %v, want %v", resp.Entity, !tc.want.NoEntity)
 				}
 				if last := reqs[len(reqs)-1]; resp.RequestID != last.RequestID {
 					t.Errorf("request-id %q, want the last answer's %q", resp.RequestID, last.RequestID)

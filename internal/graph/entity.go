@@ -72,9 +72,12 @@ func (f Fields) MarshalJSON() ([]byte, error) {
 
 // Response is what Graph answered to a call.
 type Response struct {
-	// Overview is the entity Graph returned (after a PATCH answered with 204,
-	// the entity read back with a GET).
+	// Overview is the entity Graph returned, when Entity says it returned one.
 	Overview Overview
+	// Entity is true when Graph's answer carried the entity: always for a GET,
+	// and for a PATCH answered 200 with a body. A PATCH answered 204 (or 200
+	// without a body) says only that Graph applied it; a GET shows what it holds.
+	Entity bool
 	// RequestID is the request-id of the last Graph response, which Microsoft
 	// support asks for.
 	RequestID string
