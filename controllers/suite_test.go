@@ -20,7 +20,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
-	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -58,8 +58,7 @@ var _ = BeforeSuite(func() {
 	admin, err = testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	Expect(err).NotTo(HaveOccurred())
 
-	scheme := localenv.Scheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 
 	emulator, err = graphtest.NewServer(graphtest.Options{FractionalRetryAfter: true})
@@ -67,7 +66,7 @@ var _ = BeforeSuite(func() {
 	tokenFile = filepath.Join(GinkgoT().TempDir(), "azure-identity-token")
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
+		Scheme:  k8sClient.Scheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	Expect(err).NotTo(HaveOccurred())

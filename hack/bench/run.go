@@ -19,6 +19,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -68,7 +69,7 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 
 	rc := rest.CopyConfig(env.Config)
 	rc.QPS, rc.Burst = 2000, 4000
-	wc, err := client.NewWithWatch(rc, client.Options{Scheme: localenv.Scheme()})
+	wc, err := client.NewWithWatch(rc, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return b.results, err
 	}

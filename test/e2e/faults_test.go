@@ -26,6 +26,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -711,7 +712,7 @@ func (run *faultRun) resourceOf(configurationID string) *faultResource {
 // watchReady notes every Ready=True the resources show, with the generation it is for.
 func (run *faultRun) watchReady() {
 	GinkgoHelper()
-	wc, err := client.NewWithWatch(run.env.Config, client.Options{Scheme: localenv.Scheme()})
+	wc, err := client.NewWithWatch(run.env.Config, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 	stop := make(chan struct{})
 	done := make(chan struct{})
