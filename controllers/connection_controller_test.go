@@ -16,8 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -80,7 +82,9 @@ var _ = Describe("A GraphConnection", func() {
 
 	It("counts in overview_connections under its Ready reason, and no more once deleted", func() {
 		failing := func() float64 {
-			return metricValue("overview_connections", "kind", "GraphConnection", "ready", "False", "reason", intunev1alpha1.ReasonInvalidCredentials)
+			families, err := metricstest.Gather(metrics.Registry)
+			Expect(err).NotTo(HaveOccurred())
+			return families.Value("overview_connections", "kind", "GraphConnection", "ready", "False", "reason", intunev1alpha1.ReasonInvalidCredentials)
 		}
 		before := failing()
 		t := newTenant()

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -85,34 +86,6 @@ func patchBodies(t *tenant) []map[string]any {
 	return bodies
 }
 
-// metricValue sums a counter or gauge of the operator's metrics registry over the series whose
-// labels include labelPairs (name, value, name, value...).
-func metricValue(name string, labelPairs ...string) float64 {
-	GinkgoHelper()
-	families, err := metrics.Registry.Gather()
-	Expect(err).NotTo(HaveOccurred())
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			matches := true
-			for i := 0; i+1 < len(labelPairs); i += 2 {
-				matches = matches && have[labelPairs[i]] == labelPairs[i+1]
-			}
-			if matches {
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
 var _ = Describe("A DeviceConfigurationUserOverview", func() {
 	It("is applied with one GET and one PATCH of exactly the differing fields, read back, and reports what Graph holds", func() {
 		t := newTenant()
@@ -161,8 +134,10 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 			}
 			g.Expect(reasons).To(ConsistOf("Patched"))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
-		Expect(metricValue("overview_patches_applied_total")).To(BeNumerically(">=", 1))
-		Expect(metricValue("overview_graph_requests_total")).To(BeNumerically(">=", 2))
+		families, err := metricstest.Gather(metrics.Registry)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(families.Value("overview_patches_applied_total")).To(BeNumerically(">=", 1))
+		Expect(families.Value("overview_graph_requests_total")).To(BeNumerically(">=", 2))
 	})
 
 	It("is waited for with kubectl wait --for=condition=Ready", func() {

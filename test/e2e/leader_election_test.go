@@ -7,11 +7,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -89,7 +89,7 @@ var _ = Describe("Two replicas with leader election", func() {
 
 		By("checking that the new leader looked at every resource and PATCHed none of them again")
 		Eventually(func(g Gomega) {
-			g.Expect(counter(scraper.scrape(follower.MetricsAddr), "controller_runtime_reconcile_total",
+			g.Expect(scraper.scrape(follower.MetricsAddr).Value("controller_runtime_reconcile_total",
 				"controller", "deviceconfigurationuseroverview")).To(BeNumerically(">=", len(ids)))
 		}).WithTimeout(20*time.Second).Should(Succeed(), "the new leader reconciles the resources it finds")
 		for name, id := range ids {
@@ -104,7 +104,7 @@ var _ = Describe("Two replicas with leader election", func() {
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 		kubectl("wait", "-n", ns, "--for=jsonpath={.status.observedGeneration}=2", "dcuo/baseline-0", "--timeout=30s")
 		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/baseline-0", "--timeout=30s")
-		Expect(counter(scraper.scrape(follower.MetricsAddr), "overview_graph_requests_total", "method", "PATCH")).To(BeEquivalentTo(1),
+		Expect(scraper.scrape(follower.MetricsAddr).Value("overview_graph_requests_total", "method", "PATCH")).To(BeEquivalentTo(1),
 			"PATCHes by the new leader")
 		for name, id := range ids {
 			want := 1
@@ -125,11 +125,11 @@ func lease(g Gomega, ns string) *coordinationv1.Lease {
 }
 
 // isLeader says whether an operator's metrics report that it holds the Lease.
-func isLeader(families map[string]*dto.MetricFamily) bool {
-	return counter(families, "leader_election_master_status", "name", leaseName) == 1
+func isLeader(families metricstest.Families) bool {
+	return families.Value("leader_election_master_status", "name", leaseName) == 1
 }
 
 // graphRequests is how many Graph calls an operator's metrics count.
-func graphRequests(families map[string]*dto.MetricFamily) float64 {
-	return counter(families, "overview_graph_requests_total")
+func graphRequests(families metricstest.Families) float64 {
+	return families.Value("overview_graph_requests_total")
 }

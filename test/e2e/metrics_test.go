@@ -10,11 +10,9 @@ import (
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -46,8 +44,8 @@ var _ = Describe("The metrics endpoint", func() {
 		By("scraping as a ServiceAccount bound to the metrics-reader ClusterRole of config/rbac")
 		scraper := newMetricsScraper(ns)
 		families := scraper.scrape(op.MetricsAddr)
-		Expect(counter(families, "overview_graph_requests_total", "method", "GET", "code", "200")).To(BeNumerically(">=", 1))
-		Expect(counter(families, "overview_graph_requests_total", "method", "PATCH", "code", "200")).To(BeNumerically(">=", 1))
+		Expect(families.Value("overview_graph_requests_total", "method", "GET", "code", "200")).To(BeNumerically(">=", 1))
+		Expect(families.Value("overview_graph_requests_total", "method", "PATCH", "code", "200")).To(BeNumerically(">=", 1))
 		Expect(families).To(HaveKey("overview_graph_request_duration_seconds"))
 		Expect(families).To(HaveKey("controller_runtime_reconcile_total"))
 	})
@@ -77,15 +75,14 @@ func newMetricsScraper(ns string) *metricsScraper {
 }
 
 // scrape reads and parses an operator's metrics; it fails the test unless the answer is 200.
-func (s *metricsScraper) scrape(addr string) map[string]*dto.MetricFamily {
+func (s *metricsScraper) scrape(addr string) metricstest.Families {
 	GinkgoHelper()
-	var families map[string]*dto.MetricFamily
+	var families metricstest.Families
 	Eventually(func(g Gomega) {
 		status, body, err := scrape(addr, s.token)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(status).To(Equal(http.StatusOK), body)
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		families, err = parser.TextToMetricFamilies(strings.NewReader(body))
+		families, err = metricstest.Parse(strings.NewReader(body))
 		g.Expect(err).NotTo(HaveOccurred())
 	}).WithTimeout(20 * time.Second).Should(Succeed())
 	return families
@@ -117,39 +114,4 @@ func scrape(addr, token string) (status int, body string, err error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
-}
-
-// counter is the value of the counter or gauge sample whose labels include labelPairs (name,
-// value, name, value...), 0 when there is none.
-func counter(families map[string]*dto.MetricFamily, name string, labelPairs ...string) float64 {
-	f, ok := families[name]
-	if !ok {
-		return 0
-	}
-	sum := 0.0
-	for _, m := range f.GetMetric() {
-		if !hasLabels(m, labelPairs) {
-			continue
-		}
-		switch {
-		case m.GetCounter() != nil:
-			sum += m.GetCounter().GetValue()
-		case m.GetGauge() != nil:
-			sum += m.GetGauge().GetValue()
-		}
-	}
-	return sum
-}
-
-func hasLabels(m *dto.Metric, pairs []string) bool {
-	have := map[string]string{}
-	for _, l := range m.GetLabel() {
-		have[l.GetName()] = l.GetValue()
-	}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if have[pairs[i]] != pairs[i+1] {
-			return false
-		}
-	}
-	return true
 }

@@ -13,6 +13,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -65,7 +66,7 @@ var _ = Describe("The alerts and the dashboard", func() {
 // exportedAs says why a name that a PromQL query selects matches none of the scraped families
 // ("" when it does): a family's own name for counters and gauges, and a histogram's _bucket, _sum
 // and _count series by the histogram's family.
-func exportedAs(families map[string]*dto.MetricFamily, name string) string {
+func exportedAs(families metricstest.Families, name string) string {
 	if f, ok := families[name]; ok {
 		switch f.GetType() {
 		case dto.MetricType_COUNTER, dto.MetricType_GAUGE, dto.MetricType_UNTYPED:
