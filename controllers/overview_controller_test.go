@@ -20,6 +20,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -449,7 +450,7 @@ var _ = Describe("Connections", func() {
 
 	It("refuse a GraphConnection of another namespace, without a Graph call", func() {
 		t := newTenant()
-		elsewhere := newNamespace(nil)
+		elsewhere := testutil.NewNamespace(ctx, k8sClient, "it-ops")
 		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
 			o.Namespace = elsewhere // the connection "contoso" lives in t.namespace only
 		})

@@ -21,6 +21,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
 	"github.com/overview-operator/overview-operator/internal/scheme"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -115,7 +116,7 @@ func newTenant(permissions ...string) *tenant {
 		app.Permissions = permissions
 	}
 	emulator.AddApp(app)
-	t.namespace = newNamespace(nil)
+	t.namespace = testutil.NewNamespace(ctx, k8sClient, "it-ops")
 	Expect(k8sClient.Create(ctx, t.secretObject(t.secret))).To(Succeed())
 	Expect(k8sClient.Create(ctx, &intunev1alpha1.GraphConnection{
 		ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: t.connection},
@@ -173,12 +174,4 @@ func (t *tenant) count(method string) int {
 		}
 	}
 	return n
-}
-
-// newNamespace makes a namespace for one test: envtest has no garbage collector.
-func newNamespace(labels map[string]string) string {
-	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-ops-", Labels: labels}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
 }

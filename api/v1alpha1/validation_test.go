@@ -9,13 +9,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 const (
@@ -72,14 +71,6 @@ func object(manifest string, edits ...any) *unstructured.Unstructured {
 	return u
 }
 
-// newNamespace makes a namespace of its own for one test: envtest has no garbage collector.
-func newNamespace() string {
-	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
-}
-
 // testValues reads a list of valid and invalid values from testdata.
 func testValues(name string) (values struct{ Valid, Invalid []string }) {
 	GinkgoHelper()
@@ -91,7 +82,7 @@ func testValues(name string) (values struct{ Valid, Invalid []string }) {
 
 func create(u *unstructured.Unstructured) error {
 	if u.GetKind() != "ClusterGraphConnection" {
-		u.SetNamespace(newNamespace())
+		u.SetNamespace(testutil.NewNamespace(ctx, k8sClient, "api"))
 	} else {
 		u.SetGenerateName(u.GetName() + "-")
 		u.SetName("")

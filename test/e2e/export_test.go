@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -54,7 +55,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 				LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute + 1234567*100*time.Nanosecond),
 			})
 		}
-		ns = newNamespace("export")
+		ns = testutil.NewNamespace(ctx, env.Client, "export")
 		Expect(env.Client.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tenant-graph"},
 			StringData: map[string]string{"clientSecret": exportSecret},

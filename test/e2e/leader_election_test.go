@@ -12,6 +12,7 @@ import (
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -30,7 +31,7 @@ var quickHandover = []string{"--leader-elect-lease-duration=15s", "--leader-elec
 
 var _ = Describe("Two replicas with leader election", func() {
 	It("let only the leader call Graph, hand over within the lease time when it dies, and PATCH nothing twice", func() {
-		ns := newNamespace("leader")
+		ns := testutil.NewNamespace(ctx, env.Client, "leader")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		scraper := newMetricsScraper(ns)
 		// A long sync interval: no routine resync may add Graph calls during the test.

@@ -13,12 +13,13 @@ import (
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("The metrics endpoint", func() {
 	It("refuses anonymous and unauthorised scrapes and serves the Graph metrics to an authorised one", func() {
-		ns := newNamespace("metrics")
+		ns := testutil.NewNamespace(ctx, env.Client, "metrics")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		op := startOperator("metrics", "--watch-namespaces="+ns)
 

@@ -14,6 +14,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -29,7 +30,7 @@ var _ = Describe("The alerts and the dashboard", func() {
 		names := strings.Fields(string(b))
 		Expect(names).NotTo(BeEmpty())
 
-		ns := newNamespace("monitoring")
+		ns := testutil.NewNamespace(ctx, env.Client, "monitoring")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		op := startOperator("monitoring", "--watch-namespaces="+ns)
 

@@ -10,12 +10,13 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("The samples", func() {
 	It("become Ready with kubectl apply -f config/samples/ and kubectl wait", func() {
-		ns := newNamespace("samples")
+		ns := testutil.NewNamespace(ctx, env.Client, "samples")
 		startOperator("samples", "--watch-namespaces="+ns)
 
 		By("creating the Secret the sample GraphConnection names, then applying the samples as the README says")

@@ -18,6 +18,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -40,7 +41,7 @@ func expectReadyReason(ns, name, reason string) string {
 
 var _ = Describe("The operator's defaults", func() {
 	It("refuse a GraphConnection whose endpoint is not a national cloud's host (the emulator's 127.0.0.1)", func() {
-		ns := newNamespace("strict")
+		ns := testutil.NewNamespace(ctx, env.Client, "strict")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		// Without the leave that localenv gives the emulator by default.
 		startOperator("strict", "--watch-namespaces="+ns, "--allowed-endpoint-hosts=", "--allow-namespaced-ca-bundle=false")
@@ -112,7 +113,7 @@ func kubeconfigWithToken(token string) string {
 
 var _ = Describe("Least privilege for Secrets (config/least-privilege: --watch-namespaces, a Role per namespace, --secret-label-selector)", func() {
 	It("runs with no cluster-wide access to Secrets, and uses a Secret only once it carries the label, saying so until then", func() {
-		ns := newNamespace("least")
+		ns := testutil.NewNamespace(ctx, env.Client, "least")
 		sa := leastPrivilegeRBAC(ns)
 		subject := "system:serviceaccount:" + ns + ":" + sa
 		can, _ := env.Kubectl(ctx, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as="+subject)

@@ -12,7 +12,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -54,15 +53,6 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(env.Stop)
 	env.SeedSamples()
 })
-
-// newNamespace creates a namespace for one test: the control plane has no garbage collector, so
-// tests never share one.
-func newNamespace(prefix string) string {
-	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	Expect(env.Client.Create(ctx, ns)).To(Succeed())
-	return ns.Name
-}
 
 // startOperator runs bin/manager with flags as a process of its own, waits until its readiness
 // probe answers, and stops it (SIGTERM) when the test ends. A failed test prints the end of its log.

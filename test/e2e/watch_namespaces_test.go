@@ -12,13 +12,14 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("--watch-namespaces with a ClusterGraphConnection whose secretNamespace is not watched", func() {
 	It("reads the Secret from the API server, says SecretNotFound while it is missing, and recovers when it is created", func() {
-		ns := newNamespace("watched")
-		secretNS := newNamespace("unwatched-secrets")
+		ns := testutil.NewNamespace(ctx, env.Client, "watched")
+		secretNS := testutil.NewNamespace(ctx, env.Client, "unwatched-secrets")
 		conn := &intunev1alpha1.ClusterGraphConnection{
 			ObjectMeta: metav1.ObjectMeta{Name: "cluster-" + ns},
 			Spec: intunev1alpha1.ClusterGraphConnectionSpec{

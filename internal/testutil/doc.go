@@ -1,0 +1,5 @@
+// Package testutil holds the helpers that more than one of overview-operator's test suites needs,
+// such as a namespace for each test. It knows nothing of the process harness (internal/localenv):
+// a suite passes it the client it has. Reading a metric is internal/metricstest's, which the
+// benchmark's program uses too and so must not bring Ginkgo's flags with it.
+package testutil
