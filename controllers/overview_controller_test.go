@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -144,28 +143,17 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 	It("is waited for with kubectl wait --for=condition=Ready", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
-		kubectl, err := admin.Kubectl()
-		Expect(err).NotTo(HaveOccurred())
-		stdout, stderr, err := kubectl.Run("wait", "--for=condition=Ready", "--timeout=30s",
-			"-n", o.Namespace, "dcuo/"+o.Name)
-		out, _ := io.ReadAll(stdout)
-		errOut, _ := io.ReadAll(stderr)
-		Expect(err).NotTo(HaveOccurred(), string(errOut))
-		Expect(string(out)).To(ContainSubstring("condition met"))
+		out := kubectl.Run("wait", "--for=condition=Ready", "--timeout=30s", "-n", o.Namespace, "dcuo/"+o.Name)
+		Expect(out).To(ContainSubstring("condition met"))
 	})
 
 	It("shows a drift count of 0, not a blank, in kubectl get once Graph matches", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
 		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
-		kubectl, err := admin.Kubectl()
-		Expect(err).NotTo(HaveOccurred())
-		stdout, stderr, err := kubectl.Run("get", "dcuo", "-n", o.Namespace, o.Name,
+		out := kubectl.Run("get", "dcuo", "-n", o.Namespace, o.Name,
 			"-o", "custom-columns=DRIFT:.status.driftCount", "--no-headers")
-		out, _ := io.ReadAll(stdout)
-		errOut, _ := io.ReadAll(stderr)
-		Expect(err).NotTo(HaveOccurred(), string(errOut))
-		Expect(strings.TrimSpace(string(out))).To(Equal("0"), "the DRIFT column reads .status.driftCount")
+		Expect(strings.TrimSpace(out)).To(Equal("0"), "the DRIFT column reads .status.driftCount")
 	})
 
 	It("corrects drift made in Graph within one resync", func() {

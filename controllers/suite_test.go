@@ -33,7 +33,7 @@ const syncInterval = 3 * time.Second
 
 var (
 	testEnv   *envtest.Environment
-	admin     *envtest.AuthenticatedUser // runs kubectl
+	kubectl   testutil.Kubectl // as an administrator
 	k8sClient client.Client
 	emulator  *graphtest.Server
 	ctx       context.Context
@@ -56,8 +56,7 @@ var _ = BeforeSuite(func() {
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start the control plane; run `make envtest` to build it")
-	admin, err = testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
+	kubectl = testutil.AdminKubectl(testEnv)
 
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())

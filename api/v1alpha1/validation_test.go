@@ -2,7 +2,6 @@ package v1alpha1_test
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -337,24 +336,11 @@ var _ = Describe("The API server", func() {
 	})
 })
 
-// runKubectl runs the control plane's kubectl (built by `make envtest`) as the admin user.
-func runKubectl(args ...string) string {
-	GinkgoHelper()
-	kubectl, err := admin.Kubectl()
-	Expect(err).NotTo(HaveOccurred())
-	stdout, stderr, err := kubectl.Run(args...)
-	errText, _ := io.ReadAll(stderr)
-	Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), errText)
-	out, err := io.ReadAll(stdout)
-	Expect(err).NotTo(HaveOccurred())
-	return string(out)
-}
-
 var _ = Describe("kubectl", func() {
 	It("shows the printer columns for get dcuo", func() {
 		u := object(validOverview, "spec.managementPolicy", "ObserveOnly")
 		Expect(create(u)).To(Succeed())
-		out := runKubectl("get", "dcuo", "-n", u.GetNamespace())
+		out := kubectl.Run("get", "dcuo", "-n", u.GetNamespace())
 		Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(Equal(
 			[]string{"NAME", "CONFIGURATION", "POLICY", "READY", "SYNCED", "DRIFT", "AGE"}))
 		Expect(out).To(ContainSubstring("wifi"))
@@ -367,23 +353,23 @@ var _ = Describe("kubectl", func() {
 			Expect(create(object(m))).To(Succeed())
 		}
 		Expect(create(object(validClusterConnection))).To(Succeed())
-		out := runKubectl("get", "intune", "--all-namespaces")
+		out := kubectl.Run("get", "intune", "--all-namespaces")
 		Expect(out).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi"))
 		Expect(out).To(ContainSubstring("graphconnection.intune.overview-operator.io/contoso"))
 		Expect(out).To(ContainSubstring("clustergraphconnection.intune.overview-operator.io/fabrikam-"))
 	})
 
 	It("explains the fields", func() {
-		out := runKubectl("explain", "dcuo.spec.overview.successCount")
+		out := kubectl.Run("explain", "dcuo.spec.overview.successCount")
 		Expect(out).To(ContainSubstring("successCount is the number of users"))
 		Expect(out).To(ContainSubstring("0 to 2147483647"))
-		out = runKubectl("explain", "graphconnection.spec.credentials.source")
+		out = kubectl.Run("explain", "graphconnection.spec.credentials.source")
 		Expect(out).To(ContainSubstring("ClientSecret, ClientCertificate or WorkloadIdentity"))
-		out = runKubectl("explain", "dcuo.spec.overview.lastUpdateDateTime")
+		out = kubectl.Run("explain", "dcuo.spec.overview.lastUpdateDateTime")
 		Expect(out).To(ContainSubstring("an offset within -23:59"))
-		out = runKubectl("explain", "graphconnection.spec.endpoint")
+		out = kubectl.Run("explain", "graphconnection.spec.endpoint")
 		Expect(out).To(ContainSubstring("no user information"))
-		out = runKubectl("explain", "clustergraphconnection.spec.allowedNamespaces.names")
+		out = kubectl.Run("explain", "clustergraphconnection.spec.allowedNamespaces.names")
 		Expect(out).To(ContainSubstring(`"*" is refused`))
 	})
 })

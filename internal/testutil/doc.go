@@ -1,5 +1,6 @@
-// Package testutil holds the helpers that more than one of overview-operator's test suites needs,
-// such as a namespace for each test. It knows nothing of the process harness (internal/localenv):
-// a suite passes it the client it has. Reading a metric is internal/metricstest's, which the
-// benchmark's program uses too and so must not bring Ginkgo's flags with it.
+// Package testutil holds the helpers that more than one of overview-operator's test suites needs:
+// a namespace for each test, and kubectl run as a control plane's administrator. It knows nothing
+// of the process harness (internal/localenv): a suite passes it the client, the envtest environment
+// or the kubectl it has. Reading a metric is internal/metricstest's, which the benchmark's program
+// uses too and so must not bring Ginkgo's flags with it.
 package testutil

@@ -33,7 +33,7 @@ var _ = Describe("The argocd-cm patch", func() {
 		Expect(string(readme)).To(ContainSubstring(command))
 		args := strings.Fields(strings.TrimPrefix(command, "kubectl "))
 		args[1] = ns
-		kubectl(args...)
+		kubectl.Run(args...)
 
 		cs, err := argocd.Load(os.DirFS(filepath.Join(root, "config", "argocd", "resource_customizations")))
 		Expect(err).NotTo(HaveOccurred())

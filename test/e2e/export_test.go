@@ -87,7 +87,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 		Expect(wifi).To(Equal(2), "the two Wi-Fi HQ configurations get a name each")
 
 		By("applying the directory")
-		kubectl("apply", "-f", dir)
+		kubectl.Run("apply", "-f", dir)
 		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
 		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 		Expect(list.Items).To(HaveLen(configurations))
@@ -99,7 +99,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 
 		By("running the operator: every resource becomes Ready, UpToDate, without a PATCH")
 		startOperator("export", "--watch-namespaces="+ns)
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=180s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=180s")
 		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 		for _, o := range list.Items {
 			ready := meta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)

@@ -45,7 +45,7 @@ var _ = Describe("Two replicas with leader election", func() {
 			ids[name] = seedConfiguration(graphtest.Overview{SuccessCount: 1})
 			createOverview(ns, name, ids[name], 10)
 		}
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=60s")
 		for name, id := range ids {
 			Expect(graphCalls(id, http.MethodPatch)).To(Equal(1), "PATCHes of %s", name)
 		}
@@ -98,13 +98,13 @@ var _ = Describe("Two replicas with leader election", func() {
 		}
 
 		By("changing a spec: the new leader serves it with one more PATCH")
-		kubectl("patch", "-n", ns, "dcuo", "baseline-0", "--type", "merge", "-p", `{"spec":{"overview":{"successCount":20}}}`)
+		kubectl.Run("patch", "-n", ns, "dcuo", "baseline-0", "--type", "merge", "-p", `{"spec":{"overview":{"successCount":20}}}`)
 		Eventually(func(g Gomega) {
 			held, _ := env.Emulator.Overview(localenv.SampleTenantID, ids["baseline-0"])
 			g.Expect(held.SuccessCount).To(BeEquivalentTo(20))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
-		kubectl("wait", "-n", ns, "--for=jsonpath={.status.observedGeneration}=2", "dcuo/baseline-0", "--timeout=30s")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/baseline-0", "--timeout=30s")
+		kubectl.Run("wait", "-n", ns, "--for=jsonpath={.status.observedGeneration}=2", "dcuo/baseline-0", "--timeout=30s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/baseline-0", "--timeout=30s")
 		Expect(scraper.scrape(follower.MetricsAddr).Value("overview_graph_requests_total", "method", "PATCH")).To(BeEquivalentTo(1),
 			"PATCHes by the new leader")
 		for name, id := range ids {

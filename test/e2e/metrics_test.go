@@ -26,7 +26,7 @@ var _ = Describe("The metrics endpoint", func() {
 		By("making the operator call Graph")
 		id := seedConfiguration(graphtest.Overview{SuccessCount: 1})
 		createOverview(ns, "wifi", id, 5)
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
 
 		By("scraping without a token")
 		Eventually(func(g Gomega) {
@@ -36,7 +36,7 @@ var _ = Describe("The metrics endpoint", func() {
 		}).WithTimeout(20 * time.Second).Should(Succeed())
 
 		By("scraping as a ServiceAccount that may not get /metrics")
-		kubectl("create", "serviceaccount", "-n", ns, "stranger")
+		kubectl.Run("create", "serviceaccount", "-n", ns, "stranger")
 		status, body, err := scrape(op.MetricsAddr, serviceAccountToken(ns, "stranger"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(status).To(Equal(http.StatusForbidden))
@@ -67,10 +67,10 @@ type metricsScraper struct{ token string }
 // ClusterRole (config/rbac/metrics_reader_role.yaml) and gets a token for it.
 func newMetricsScraper(ns string) *metricsScraper {
 	GinkgoHelper()
-	role := strings.TrimSpace(kubectl("apply", "-f", "config/rbac/metrics_reader_role.yaml", "-o", "name"))
+	role := strings.TrimSpace(kubectl.Run("apply", "-f", "config/rbac/metrics_reader_role.yaml", "-o", "name"))
 	Expect(role).To(HavePrefix("clusterrole.rbac.authorization.k8s.io/"))
-	kubectl("create", "serviceaccount", "-n", ns, "scraper")
-	kubectl("create", "clusterrolebinding", ns+"-scraper",
+	kubectl.Run("create", "serviceaccount", "-n", ns, "scraper")
+	kubectl.Run("create", "clusterrolebinding", ns+"-scraper",
 		"--clusterrole="+strings.TrimPrefix(role, "clusterrole.rbac.authorization.k8s.io/"), "--serviceaccount="+ns+":scraper")
 	return &metricsScraper{token: serviceAccountToken(ns, "scraper")}
 }
@@ -92,7 +92,7 @@ func (s *metricsScraper) scrape(addr string) metricstest.Families {
 // serviceAccountToken gets a short-lived token through the TokenRequest API.
 func serviceAccountToken(ns, name string) string {
 	GinkgoHelper()
-	return strings.TrimSpace(kubectl("create", "token", "-n", ns, name, "--duration=10m"))
+	return strings.TrimSpace(kubectl.Run("create", "token", "-n", ns, name, "--duration=10m"))
 }
 
 // scrape GETs https://addr/metrics with the bearer token ("" for none). The operator's certificate

@@ -49,8 +49,8 @@ var _ = Describe("The alerts and the dashboard", func() {
 				Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](5)},
 			},
 		})).To(Succeed())
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/managed", "dcuo/observed", "--timeout=60s")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/managed", "dcuo/observed", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=60s")
 
 		By("scraping the operator and looking up every name the rules and the dashboard use")
 		families := newMetricsScraper(ns).scrape(op.MetricsAddr)

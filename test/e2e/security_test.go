@@ -52,7 +52,7 @@ var _ = Describe("The operator's defaults", func() {
 		Expect(msg).To(ContainSubstring(`host "127.0.0.1"`))
 		Expect(msg).To(ContainSubstring("--allowed-endpoint-hosts"))
 		Expect(graphCalls(id, "GET")).To(BeZero())
-		kubectl("wait", "-n", ns, "--for=condition=Ready=False", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready=False", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
 	})
 })
 
@@ -62,7 +62,7 @@ var _ = Describe("The operator's defaults", func() {
 func leastPrivilegeRBAC(ns string) string {
 	GinkgoHelper()
 	const sa = "overview-operator-controller-manager"
-	built := kubectl("kustomize", "config/least-privilege")
+	built := kubectl.Run("kustomize", "config/least-privilege")
 	built = strings.NewReplacer("it-ops", ns, "overview-operator-system", ns).Replace(built)
 	keep := map[string]string{
 		"ServiceAccount":     sa,
@@ -134,8 +134,8 @@ var _ = Describe("Least privilege for Secrets (config/least-privilege: --watch-n
 		Expect(graphCalls(id, "GET")).To(BeZero())
 
 		By("labelling the Secret: the watch of labelled Secrets brings the resource back")
-		kubectl("label", "secret", "-n", ns, localenv.SampleSecret, "intune.overview-operator.io/credentials=true")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
+		kubectl.Run("label", "secret", "-n", ns, localenv.SampleSecret, "intune.overview-operator.io/credentials=true")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
 	})
 })

@@ -18,7 +18,7 @@ var _ = Describe("SIGTERM", func() {
 
 		By("letting it lead and manage a resource")
 		createOverview(ns, "wifi", seedConfiguration(graphtest.Overview{}), 3)
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
 		Expect(lease(Default, ns).Spec.HolderIdentity).To(HaveValue(Not(BeEmpty())))
 
 		By("sending SIGTERM")

@@ -17,6 +17,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 // The suite shares one control plane and one Graph emulator; each test makes its own namespace and
@@ -28,6 +29,8 @@ const root = "../.."
 var (
 	env *localenv.Env
 	ctx context.Context
+	// kubectl is bin/k8s/kubectl with the admin kubeconfig, run from the repository's root.
+	kubectl testutil.Kubectl
 )
 
 func TestE2E(t *testing.T) {
@@ -51,6 +54,7 @@ var _ = BeforeSuite(func() {
 	env, err = localenv.Start(localenv.Options{Root: root})
 	Expect(err).NotTo(HaveOccurred(), "start the control plane and the Graph emulator; run make envtest to build it")
 	DeferCleanup(env.Stop)
+	kubectl = testutil.Kubectl{Path: env.KubectlPath(), Flags: []string{"--kubeconfig", env.Kubeconfig}, Dir: env.Root}
 	env.SeedSamples()
 })
 
@@ -98,16 +102,6 @@ func createOverview(ns, name, id string, successCount int32) {
 			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(successCount)},
 		},
 	})).To(Succeed())
-}
-
-// kubectl runs bin/k8s/kubectl with the admin kubeconfig, from the repository's root.
-func kubectl(args ...string) string {
-	GinkgoHelper()
-	c, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	out, err := env.Kubectl(c, args...)
-	Expect(err).NotTo(HaveOccurred())
-	return out
 }
 
 // lines indents multi-line output for failure messages.

@@ -63,9 +63,9 @@ var _ = Describe("--watch-namespaces with a ClusterGraphConnection whose secretN
 
 		By("creating the Secret: no watch sees it, the recheck does")
 		Expect(env.CreateSampleSecret(ctx, secretNS)).To(Succeed())
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
 		held, _ := env.Emulator.Overview(localenv.SampleTenantID, id)
 		Expect(held.SuccessCount).To(BeEquivalentTo(7))
-		kubectl("wait", "--for=condition=Ready", "clustergraphconnection/"+conn.Name, "--timeout=30s")
+		kubectl.Run("wait", "--for=condition=Ready", "clustergraphconnection/"+conn.Name, "--timeout=30s")
 	})
 })
