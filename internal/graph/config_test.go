@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
+
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 func TestCloudEndpoints(t *testing.T) {
@@ -91,7 +93,7 @@ func TestConfigResolve(t *testing.T) {
 		},
 		"certificate": {
 			cfg: with(func(c *Config) {
-				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: newTestCert(t).pem}
+				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: testutil.SelfSignedCertificate().PEM()}
 			}),
 			want: settings{graph: "https://graph.microsoft.com", authorityHost: "https://login.microsoftonline.com",
 				scope: "https://graph.microsoft.com/.default", apiVersion: "v1.0"},
@@ -120,7 +122,7 @@ func TestConfigResolve(t *testing.T) {
 
 func TestConfigResolveCABundle(t *testing.T) {
 	cfg := secretConfig()
-	cfg.CABundle = newTestCert(t).certPEM
+	cfg.CABundle = testutil.SelfSignedCertificate().CertPEM
 	s, err := cfg.resolve()
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +199,7 @@ func TestConfigValidation(t *testing.T) {
 		"several at once": {with(func(c *Config) { c.Cloud, c.TenantID, c.APIVersion = "Mars", "", "v9" }), []string{"cloud", "tenant id is empty", "API version"}},
 		"certificate without its key": {
 			with(func(c *Config) {
-				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: newTestCert(t).certPEM}
+				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: testutil.SelfSignedCertificate().CertPEM}
 			}),
 			[]string{"the certificate PEM (a certificate and its private key) does not parse"},
 		},
