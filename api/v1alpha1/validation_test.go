@@ -70,15 +70,6 @@ func object(manifest string, edits ...any) *unstructured.Unstructured {
 	return u
 }
 
-// testValues reads a list of valid and invalid values from testdata.
-func testValues(name string) (values struct{ Valid, Invalid []string }) {
-	GinkgoHelper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	Expect(err).NotTo(HaveOccurred())
-	Expect(yaml.Unmarshal(data, &values)).To(Succeed())
-	return values
-}
-
 func create(u *unstructured.Unstructured) error {
 	if u.GetKind() != "ClusterGraphConnection" {
 		u.SetNamespace(testutil.NewNamespace(ctx, k8sClient, "api"))
@@ -233,7 +224,8 @@ var _ = Describe("The API server", func() {
 	// (controllers/diff_test.go, internal/graph/config_test.go), so that the two cannot drift apart.
 	DescribeTable("admits exactly the values the operator can use",
 		func(list, manifest, path, message string) {
-			values := testValues(list)
+			values, err := testutil.ReadValues(filepath.Join("testdata", list))
+			Expect(err).NotTo(HaveOccurred())
 			Expect(values.Valid).NotTo(BeEmpty())
 			Expect(values.Invalid).NotTo(BeEmpty())
 			field := path[len("spec."):]

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/yaml"
 
 	"github.com/overview-operator/overview-operator/internal/testutil"
 )
@@ -136,12 +134,8 @@ func TestConfigResolveCABundle(t *testing.T) {
 // CRD's rules are also tested against (api/v1alpha1/validation_test.go): what the API server admits,
 // a connection can use, and what it refuses, the operator refuses too.
 func TestOverrideURLsAgreeWithTheCRD(t *testing.T) {
-	data, err := os.ReadFile("../../api/v1alpha1/testdata/url.yaml")
+	values, err := testutil.ReadValues("../../api/v1alpha1/testdata/url.yaml")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var values struct{ Valid, Invalid []string }
-	if err := yaml.Unmarshal(data, &values); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range values.Valid {
