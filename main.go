@@ -15,9 +15,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -30,6 +27,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
 // flags are the operator's command-line settings.
@@ -103,10 +101,6 @@ func run(f flags) error {
 	if err := f.leaderElection.validate(); err != nil {
 		return err
 	}
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(intunev1alpha1.AddToScheme(scheme))
-
 	cacheOpts, err := cacheOptions(f)
 	if err != nil {
 		return err
@@ -124,7 +118,7 @@ func run(f flags) error {
 	cfg := ctrl.GetConfigOrDie()
 	le := f.leaderElection
 	opts := ctrl.Options{
-		Scheme:                 scheme,
+		Scheme:                 scheme.New(),
 		Cache:                  cacheOpts,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: f.probeAddr,
@@ -141,7 +135,7 @@ func run(f flags) error {
 	var lock resourcelock.Interface
 	if le.enabled {
 		var stopEvents func()
-		if lock, stopEvents, err = newLeaseLock(cfg, scheme, le); err != nil {
+		if lock, stopEvents, err = newLeaseLock(cfg, opts.Scheme, le); err != nil {
 			return fmt.Errorf("leader election: %w", err)
 		}
 		defer stopEvents()

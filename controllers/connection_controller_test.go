@@ -1,12 +1,8 @@
 package controllers_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"time"
 
@@ -16,8 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -49,23 +48,6 @@ func expectConnectionReady(obj client.Object, status metav1.ConditionStatus, rea
 	}).WithTimeout(20 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
 }
 
-// selfSignedCertificate makes an RSA certificate and key, PEM-encoded, as an app registration holds.
-func selfSignedCertificate() (*x509.Certificate, []byte, []byte) {
-	GinkgoHelper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	Expect(err).NotTo(HaveOccurred())
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "overview-operator"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	Expect(err).NotTo(HaveOccurred())
-	cert, err := x509.ParseCertificate(der)
-	Expect(err).NotTo(HaveOccurred())
-	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-}
-
 var _ = Describe("A GraphConnection", func() {
 	It("is Ready when its client secret gets a token, and says InvalidCredentials when not", func() {
 		t := newTenant()
@@ -80,7 +62,9 @@ var _ = Describe("A GraphConnection", func() {
 
 	It("counts in overview_connections under its Ready reason, and no more once deleted", func() {
 		failing := func() float64 {
-			return metricValue("overview_connections", "kind", "GraphConnection", "ready", "False", "reason", intunev1alpha1.ReasonInvalidCredentials)
+			families, err := metricstest.Gather(metrics.Registry)
+			Expect(err).NotTo(HaveOccurred())
+			return families.Value("overview_connections", "kind", "GraphConnection", "ready", "False", "reason", intunev1alpha1.ReasonInvalidCredentials)
 		}
 		before := failing()
 		t := newTenant()
@@ -97,12 +81,15 @@ var _ = Describe("A GraphConnection", func() {
 
 	It("signs in with a client certificate from a kubernetes.io/tls Secret", func() {
 		t := newTenant()
-		cert, certPEM, keyPEM := selfSignedCertificate()
-		emulator.AddApp(graphtest.App{TenantID: t.id, ClientID: t.clientID, Certificate: cert})
+		cert := testutil.SelfSignedCertificate()
+		emulator.AddApp(graphtest.App{TenantID: t.id, ClientID: t.clientID, Certificate: cert.Cert})
+		// The key in PKCS #1, as cert-manager writes an RSA key by default (internal/graph's tests
+		// read the PKCS #8 one).
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(cert.Key)})
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: "contoso-cert"},
 			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
+			Data:       map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: keyPEM},
 		})).To(Succeed())
 		spec := t.connectionSpec()
 		spec.Credentials = intunev1alpha1.Credentials{

@@ -1,17 +1,16 @@
 package controllers
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 func TestDiffOverview(t *testing.T) {
@@ -72,12 +71,8 @@ func TestDiffOverview(t *testing.T) {
 // TestParseDateTime reads the list of values that the CRD's rule is also tested against
 // (api/v1alpha1/validation_test.go): the operator reads exactly what the API server admits.
 func TestParseDateTime(t *testing.T) {
-	data, err := os.ReadFile("../api/v1alpha1/testdata/lastUpdateDateTime.yaml")
+	values, err := testutil.ReadValues("../api/v1alpha1/testdata/lastUpdateDateTime.yaml")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var values struct{ Valid, Invalid []string }
-	if err := yaml.Unmarshal(data, &values); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range values.Valid {

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -19,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -85,34 +86,6 @@ func patchBodies(t *tenant) []map[string]any {
 	return bodies
 }
 
-// metricValue sums a counter or gauge of the operator's metrics registry over the series whose
-// labels include labelPairs (name, value, name, value...).
-func metricValue(name string, labelPairs ...string) float64 {
-	GinkgoHelper()
-	families, err := metrics.Registry.Gather()
-	Expect(err).NotTo(HaveOccurred())
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			matches := true
-			for i := 0; i+1 < len(labelPairs); i += 2 {
-				matches = matches && have[labelPairs[i]] == labelPairs[i+1]
-			}
-			if matches {
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
 var _ = Describe("A DeviceConfigurationUserOverview", func() {
 	It("is applied with one GET and one PATCH of exactly the differing fields, read back, and reports what Graph holds", func() {
 		t := newTenant()
@@ -161,35 +134,26 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 			}
 			g.Expect(reasons).To(ConsistOf("Patched"))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
-		Expect(metricValue("overview_patches_applied_total")).To(BeNumerically(">=", 1))
-		Expect(metricValue("overview_graph_requests_total")).To(BeNumerically(">=", 2))
+		families, err := metricstest.Gather(metrics.Registry)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(families.Value("overview_patches_applied_total")).To(BeNumerically(">=", 1))
+		Expect(families.Value("overview_graph_requests_total")).To(BeNumerically(">=", 2))
 	})
 
 	It("is waited for with kubectl wait --for=condition=Ready", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
-		kubectl, err := admin.Kubectl()
-		Expect(err).NotTo(HaveOccurred())
-		stdout, stderr, err := kubectl.Run("wait", "--for=condition=Ready", "--timeout=30s",
-			"-n", o.Namespace, "dcuo/"+o.Name)
-		out, _ := io.ReadAll(stdout)
-		errOut, _ := io.ReadAll(stderr)
-		Expect(err).NotTo(HaveOccurred(), string(errOut))
-		Expect(string(out)).To(ContainSubstring("condition met"))
+		out := kubectl.Run("wait", "--for=condition=Ready", "--timeout=30s", "-n", o.Namespace, "dcuo/"+o.Name)
+		Expect(out).To(ContainSubstring("condition met"))
 	})
 
 	It("shows a drift count of 0, not a blank, in kubectl get once Graph matches", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
 		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
-		kubectl, err := admin.Kubectl()
-		Expect(err).NotTo(HaveOccurred())
-		stdout, stderr, err := kubectl.Run("get", "dcuo", "-n", o.Namespace, o.Name,
+		out := kubectl.Run("get", "dcuo", "-n", o.Namespace, o.Name,
 			"-o", "custom-columns=DRIFT:.status.driftCount", "--no-headers")
-		out, _ := io.ReadAll(stdout)
-		errOut, _ := io.ReadAll(stderr)
-		Expect(err).NotTo(HaveOccurred(), string(errOut))
-		Expect(strings.TrimSpace(string(out))).To(Equal("0"), "the DRIFT column reads .status.driftCount")
+		Expect(strings.TrimSpace(out)).To(Equal("0"), "the DRIFT column reads .status.driftCount")
 	})
 
 	It("corrects drift made in Graph within one resync", func() {
@@ -474,7 +438,7 @@ var _ = Describe("Connections", func() {
 
 	It("refuse a GraphConnection of another namespace, without a Graph call", func() {
 		t := newTenant()
-		elsewhere := newNamespace(nil)
+		elsewhere := testutil.NewNamespace(ctx, k8sClient, "it-ops")
 		o := newOverview(t, t.seed(graphtest.Overview{}), func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
 			o.Namespace = elsewhere // the connection "contoso" lives in t.namespace only
 		})

@@ -20,7 +20,8 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
-	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/scheme"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -32,7 +33,7 @@ const syncInterval = 3 * time.Second
 
 var (
 	testEnv   *envtest.Environment
-	admin     *envtest.AuthenticatedUser // runs kubectl
+	kubectl   testutil.Kubectl // as an administrator
 	k8sClient client.Client
 	emulator  *graphtest.Server
 	ctx       context.Context
@@ -55,11 +56,9 @@ var _ = BeforeSuite(func() {
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start the control plane; run `make envtest` to build it")
-	admin, err = testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
+	kubectl = testutil.AdminKubectl(testEnv)
 
-	scheme := localenv.Scheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 
 	emulator, err = graphtest.NewServer(graphtest.Options{FractionalRetryAfter: true})
@@ -67,7 +66,7 @@ var _ = BeforeSuite(func() {
 	tokenFile = filepath.Join(GinkgoT().TempDir(), "azure-identity-token")
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
+		Scheme:  k8sClient.Scheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -116,7 +115,7 @@ func newTenant(permissions ...string) *tenant {
 		app.Permissions = permissions
 	}
 	emulator.AddApp(app)
-	t.namespace = newNamespace(nil)
+	t.namespace = testutil.NewNamespace(ctx, k8sClient, "it-ops")
 	Expect(k8sClient.Create(ctx, t.secretObject(t.secret))).To(Succeed())
 	Expect(k8sClient.Create(ctx, &intunev1alpha1.GraphConnection{
 		ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: t.connection},
@@ -174,12 +173,4 @@ func (t *tenant) count(method string) int {
 		}
 	}
 	return n
-}
-
-// newNamespace makes a namespace for one test: envtest has no garbage collector.
-func newNamespace(labels map[string]string) string {
-	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-ops-", Labels: labels}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
 }

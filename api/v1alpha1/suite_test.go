@@ -10,7 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/scheme"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 // The suite installs the generated CRDs into a real API server (see `make envtest`) and checks what
@@ -18,7 +19,7 @@ import (
 
 var (
 	testEnv   *envtest.Environment
-	admin     *envtest.AuthenticatedUser // runs kubectl
+	kubectl   testutil.Kubectl // as an administrator
 	k8sClient client.Client
 	ctx       context.Context
 )
@@ -36,11 +37,9 @@ var _ = BeforeSuite(func() {
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start the control plane; run `make envtest` to build it")
-	admin, err = testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
+	kubectl = testutil.AdminKubectl(testEnv)
 
-	scheme := localenv.Scheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 })
 

@@ -2,20 +2,18 @@ package v1alpha1_test
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 const (
@@ -72,26 +70,9 @@ func object(manifest string, edits ...any) *unstructured.Unstructured {
 	return u
 }
 
-// newNamespace makes a namespace of its own for one test: envtest has no garbage collector.
-func newNamespace() string {
-	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
-}
-
-// testValues reads a list of valid and invalid values from testdata.
-func testValues(name string) (values struct{ Valid, Invalid []string }) {
-	GinkgoHelper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	Expect(err).NotTo(HaveOccurred())
-	Expect(yaml.Unmarshal(data, &values)).To(Succeed())
-	return values
-}
-
 func create(u *unstructured.Unstructured) error {
 	if u.GetKind() != "ClusterGraphConnection" {
-		u.SetNamespace(newNamespace())
+		u.SetNamespace(testutil.NewNamespace(ctx, k8sClient, "api"))
 	} else {
 		u.SetGenerateName(u.GetName() + "-")
 		u.SetName("")
@@ -243,7 +224,8 @@ var _ = Describe("The API server", func() {
 	// (controllers/diff_test.go, internal/graph/config_test.go), so that the two cannot drift apart.
 	DescribeTable("admits exactly the values the operator can use",
 		func(list, manifest, path, message string) {
-			values := testValues(list)
+			values, err := testutil.ReadValues(filepath.Join("testdata", list))
+			Expect(err).NotTo(HaveOccurred())
 			Expect(values.Valid).NotTo(BeEmpty())
 			Expect(values.Invalid).NotTo(BeEmpty())
 			field := path[len("spec."):]
@@ -346,24 +328,11 @@ var _ = Describe("The API server", func() {
 	})
 })
 
-// runKubectl runs the control plane's kubectl (built by `make envtest`) as the admin user.
-func runKubectl(args ...string) string {
-	GinkgoHelper()
-	kubectl, err := admin.Kubectl()
-	Expect(err).NotTo(HaveOccurred())
-	stdout, stderr, err := kubectl.Run(args...)
-	errText, _ := io.ReadAll(stderr)
-	Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), errText)
-	out, err := io.ReadAll(stdout)
-	Expect(err).NotTo(HaveOccurred())
-	return string(out)
-}
-
 var _ = Describe("kubectl", func() {
 	It("shows the printer columns for get dcuo", func() {
 		u := object(validOverview, "spec.managementPolicy", "ObserveOnly")
 		Expect(create(u)).To(Succeed())
-		out := runKubectl("get", "dcuo", "-n", u.GetNamespace())
+		out := kubectl.Run("get", "dcuo", "-n", u.GetNamespace())
 		Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(Equal(
 			[]string{"NAME", "CONFIGURATION", "POLICY", "READY", "SYNCED", "DRIFT", "AGE"}))
 		Expect(out).To(ContainSubstring("wifi"))
@@ -376,23 +345,23 @@ var _ = Describe("kubectl", func() {
 			Expect(create(object(m))).To(Succeed())
 		}
 		Expect(create(object(validClusterConnection))).To(Succeed())
-		out := runKubectl("get", "intune", "--all-namespaces")
+		out := kubectl.Run("get", "intune", "--all-namespaces")
 		Expect(out).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi"))
 		Expect(out).To(ContainSubstring("graphconnection.intune.overview-operator.io/contoso"))
 		Expect(out).To(ContainSubstring("clustergraphconnection.intune.overview-operator.io/fabrikam-"))
 	})
 
 	It("explains the fields", func() {
-		out := runKubectl("explain", "dcuo.spec.overview.successCount")
+		out := kubectl.Run("explain", "dcuo.spec.overview.successCount")
 		Expect(out).To(ContainSubstring("successCount is the number of users"))
 		Expect(out).To(ContainSubstring("0 to 2147483647"))
-		out = runKubectl("explain", "graphconnection.spec.credentials.source")
+		out = kubectl.Run("explain", "graphconnection.spec.credentials.source")
 		Expect(out).To(ContainSubstring("ClientSecret, ClientCertificate or WorkloadIdentity"))
-		out = runKubectl("explain", "dcuo.spec.overview.lastUpdateDateTime")
+		out = kubectl.Run("explain", "dcuo.spec.overview.lastUpdateDateTime")
 		Expect(out).To(ContainSubstring("an offset within -23:59"))
-		out = runKubectl("explain", "graphconnection.spec.endpoint")
+		out = kubectl.Run("explain", "graphconnection.spec.endpoint")
 		Expect(out).To(ContainSubstring("no user information"))
-		out = runKubectl("explain", "clustergraphconnection.spec.allowedNamespaces.names")
+		out = kubectl.Run("explain", "clustergraphconnection.spec.allowedNamespaces.names")
 		Expect(out).To(ContainSubstring(`"*" is refused`))
 	})
 })

@@ -11,15 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on every Linux
 // architecture Go supports.
 const clockTicks = 100
 
-// scrape reads the samples of the named metrics from a Prometheus text endpoint, keyed by the
-// sample's name with its labels as written, e.g. `overview_graph_requests_total{code="200",method="GET"}`.
-func scrape(ctx context.Context, url string, names ...string) (map[string]float64, error) {
+// readMetrics reads the metric families a Prometheus text endpoint serves.
+func readMetrics(ctx context.Context, url string) (metricstest.Families, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -34,29 +37,41 @@ func scrape(ctx context.Context, url string, names ...string) (map[string]float6
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, res.Status)
 	}
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(io.LimitReader(res.Body, 32<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		sep := strings.LastIndexByte(line, ' ')
-		if sep < 0 || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value := line[:sep], line[sep+1:]
-		if base, _, _ := strings.Cut(name, "{"); !want[base] {
-			continue
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			out[name] = v
-		}
-	}
-	return out, sc.Err()
+	return metricstest.Parse(io.LimitReader(res.Body, 32<<20))
 }
+
+// samples are the series of the named families, keyed by the sample's name with its labels as the
+// text format writes them, e.g. `overview_graph_requests_total{code="200",method="GET"}`; a
+// histogram gives its _sum and _count.
+func samples(families metricstest.Families, names ...string) map[string]float64 {
+	out := map[string]float64{}
+	for _, name := range names {
+		for _, m := range families[name].GetMetric() {
+			if h := m.GetHistogram(); h != nil {
+				out[sampleName(name+"_sum", m)] = h.GetSampleSum()
+				out[sampleName(name+"_count", m)] = float64(h.GetSampleCount())
+				continue
+			}
+			out[sampleName(name, m)] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+// sampleName is a series' name and labels as the text format writes them.
+func sampleName(name string, m *dto.Metric) string {
+	if len(m.GetLabel()) == 0 {
+		return name
+	}
+	labels := make([]string, 0, len(m.GetLabel()))
+	for _, l := range m.GetLabel() {
+		labels = append(labels, l.GetName()+`="`+labelValue.Replace(l.GetValue())+`"`)
+	}
+	return name + "{" + strings.Join(labels, ",") + "}"
+}
+
+// labelValue escapes a label value as the text format does.
+var labelValue = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // procStatus reads a "kB" field of /proc/PID/status, in bytes.
 func procStatus(pid int, field string) (float64, error) {

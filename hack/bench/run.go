@@ -20,6 +20,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -70,7 +71,7 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 
 	rc := rest.CopyConfig(env.Config)
 	rc.QPS, rc.Burst = 2000, 4000
-	wc, err := client.NewWithWatch(rc, client.Options{Scheme: localenv.Scheme()})
+	wc, err := client.NewWithWatch(rc, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return b.results, err
 	}
@@ -210,27 +211,23 @@ func (b *bench) cost() *Cost {
 	c.PeakHeapBytes, c.PeakLiveHeapBytes, c.GCs = gcFigures(b.op.Log)
 	c.Resources = b.tracker.counts().objects
 	c.ObjectBytes, c.ManagedFieldsBytes = b.objectSizes()
-	c.Metrics, _ = scrape(context.Background(), "http://"+b.op.MetricsAddr+"/metrics",
-		"controller_runtime_reconcile_total", "overview_graph_requests_total", "overview_graph_throttled_total",
-		"overview_graph_budget_wait_seconds_sum", "overview_graph_budget_wait_seconds_count",
-		"overview_patches_applied_total", "workqueue_retries_total", "process_cpu_seconds_total")
+	if families, err := readMetrics(context.Background(), "http://"+b.op.MetricsAddr+"/metrics"); err == nil {
+		c.Metrics = samples(families,
+			"controller_runtime_reconcile_total", "overview_graph_requests_total", "overview_graph_throttled_total",
+			"overview_graph_budget_wait_seconds", "overview_patches_applied_total", "workqueue_retries_total",
+			"process_cpu_seconds_total")
+	}
 	return c
 }
 
 // reconciles is how many passes the operator's DeviceConfigurationUserOverview controller has
 // run so far, whatever their result (-1 if its metrics cannot be read).
 func (b *bench) reconciles() float64 {
-	m, err := scrape(context.Background(), "http://"+b.op.MetricsAddr+"/metrics", "controller_runtime_reconcile_total")
+	families, err := readMetrics(context.Background(), "http://"+b.op.MetricsAddr+"/metrics")
 	if err != nil {
 		return -1
 	}
-	n := 0.0
-	for k, v := range m {
-		if strings.Contains(k, `controller="deviceconfigurationuseroverview"`) {
-			n += v
-		}
-	}
-	return n
+	return families.Value("controller_runtime_reconcile_total", "controller", "deviceconfigurationuseroverview")
 }
 
 // objectSizes is the mean size, as JSON, of a DeviceConfigurationUserOverview and of its

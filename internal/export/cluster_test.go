@@ -7,28 +7,24 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/connection"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
 // TestConnectionConfig: a connection and its Secret become the Graph settings the operator would
 // use; what is missing or not allowed is an error that says what.
 func TestConnectionConfig(t *testing.T) {
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = intunev1alpha1.AddToScheme(scheme)
 	spec := func(endpoint, secret string) intunev1alpha1.ConnectionSpec {
 		return intunev1alpha1.ConnectionSpec{TenantID: tenant, ClientID: app, Endpoint: endpoint,
 			Credentials: intunev1alpha1.Credentials{Source: intunev1alpha1.CredentialSourceClientSecret,
 				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: secret, Key: "clientSecret"}}}
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+	c := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(
 		&intunev1alpha1.GraphConnection{ObjectMeta: metav1.ObjectMeta{Namespace: "it-ops", Name: "contoso"},
 			Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: spec("", "contoso-graph")}},
 		&intunev1alpha1.GraphConnection{ObjectMeta: metav1.ObjectMeta{Namespace: "it-ops", Name: "proxied"},

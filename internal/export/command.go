@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +19,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/connection"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
 // Usage is the export's synopsis.
@@ -220,10 +219,7 @@ func (f *flags) connect(ctx context.Context, opts *Options, hosts connection.Hos
 	if err != nil {
 		return graph.Config{}, fmt.Errorf("kubeconfig: %w", err)
 	}
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = intunev1alpha1.AddToScheme(scheme)
-	c, err := client.New(rest, client.Options{Scheme: scheme})
+	c, err := client.New(rest, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return graph.Config{}, fmt.Errorf("kubeconfig: %w", err)
 	}

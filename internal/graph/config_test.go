@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/yaml"
+
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 func TestCloudEndpoints(t *testing.T) {
@@ -91,7 +91,7 @@ func TestConfigResolve(t *testing.T) {
 		},
 		"certificate": {
 			cfg: with(func(c *Config) {
-				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: newTestCert(t).pem}
+				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: testutil.SelfSignedCertificate().PEM()}
 			}),
 			want: settings{graph: "https://graph.microsoft.com", authorityHost: "https://login.microsoftonline.com",
 				scope: "https://graph.microsoft.com/.default", apiVersion: "v1.0"},
@@ -120,7 +120,7 @@ func TestConfigResolve(t *testing.T) {
 
 func TestConfigResolveCABundle(t *testing.T) {
 	cfg := secretConfig()
-	cfg.CABundle = newTestCert(t).certPEM
+	cfg.CABundle = testutil.SelfSignedCertificate().CertPEM
 	s, err := cfg.resolve()
 	if err != nil {
 		t.Fatal(err)
@@ -134,12 +134,8 @@ func TestConfigResolveCABundle(t *testing.T) {
 // CRD's rules are also tested against (api/v1alpha1/validation_test.go): what the API server admits,
 // a connection can use, and what it refuses, the operator refuses too.
 func TestOverrideURLsAgreeWithTheCRD(t *testing.T) {
-	data, err := os.ReadFile("../../api/v1alpha1/testdata/url.yaml")
+	values, err := testutil.ReadValues("../../api/v1alpha1/testdata/url.yaml")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var values struct{ Valid, Invalid []string }
-	if err := yaml.Unmarshal(data, &values); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range values.Valid {
@@ -197,7 +193,7 @@ func TestConfigValidation(t *testing.T) {
 		"several at once": {with(func(c *Config) { c.Cloud, c.TenantID, c.APIVersion = "Mars", "", "v9" }), []string{"cloud", "tenant id is empty", "API version"}},
 		"certificate without its key": {
 			with(func(c *Config) {
-				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: newTestCert(t).certPEM}
+				c.Credential = Credential{Kind: CredentialClientCertificate, CertificatePEM: testutil.SelfSignedCertificate().CertPEM}
 			}),
 			[]string{"the certificate PEM (a certificate and its private key) does not parse"},
 		},

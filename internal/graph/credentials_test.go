@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -17,9 +18,9 @@ func TestCredentialKinds(t *testing.T) {
 			return Credential{Kind: CredentialClientSecret, ClientSecret: testSecret}
 		},
 		"client certificate": func(t *testing.T, e *emulator) Credential {
-			cert := newTestCert(t)
-			e.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient, Certificate: cert.cert})
-			return Credential{Kind: CredentialClientCertificate, CertificatePEM: cert.pem}
+			cert := testutil.SelfSignedCertificate()
+			e.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient, Certificate: cert.Cert})
+			return Credential{Kind: CredentialClientCertificate, CertificatePEM: cert.PEM()}
 		},
 		"workload identity": func(t *testing.T, e *emulator) Credential {
 			e.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient})
@@ -61,11 +62,6 @@ func TestCredentialKinds(t *testing.T) {
 }
 
 func TestCredentialFailures(t *testing.T) {
-	otherCert := func(t *testing.T) []byte {
-		// A certificate the app does not know: the test cert is registered on
-		// no app here.
-		return newTestCert(t).pem
-	}
 	tests := map[string]struct {
 		credential func(t *testing.T, e *emulator) Credential
 		kind       Kind
@@ -79,7 +75,9 @@ func TestCredentialFailures(t *testing.T) {
 		},
 		"unregistered certificate": {
 			credential: func(t *testing.T, e *emulator) Credential {
-				return Credential{Kind: CredentialClientCertificate, CertificatePEM: otherCert(t)}
+				// A certificate the app does not know: the test certificate is registered on no
+				// app here.
+				return Credential{Kind: CredentialClientCertificate, CertificatePEM: testutil.SelfSignedCertificate().PEM()}
 			},
 			kind: KindCredentialsRefused, says: "with the ClientCertificate credential: the login endpoint answered 401 invalid_client: AADSTS",
 		},

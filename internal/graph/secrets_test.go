@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -41,14 +42,14 @@ func (s *logSink) all() []string {
 // or Authorization header appears in a log line or an error.
 func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	e := newEmulator(t, graphtest.Options{})
-	cert := newTestCert(t)
+	cert := testutil.SelfSignedCertificate()
 	const (
 		certClient   = "00000000-0000-0000-0000-0000000000c1"
 		wiClient     = "00000000-0000-0000-0000-0000000000c2"
 		readerClient = "00000000-0000-0000-0000-0000000000c3"
 		wrongSecret  = "wrong-secret-value-that-must-not-leak"
 	)
-	e.AddApp(graphtest.App{TenantID: testTenant, ClientID: certClient, Certificate: cert.cert})
+	e.AddApp(graphtest.App{TenantID: testTenant, ClientID: certClient, Certificate: cert.Cert})
 	e.AddApp(graphtest.App{TenantID: testTenant, ClientID: wiClient})
 	e.AddApp(graphtest.App{TenantID: testTenant, ClientID: readerClient, ClientSecret: testSecret, Permissions: []string{graphtest.PermissionRead}})
 	federated := e.FederatedToken(testTenant, wiClient, time.Hour)
@@ -98,7 +99,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 
 	cfg := e.config()
-	cfg.ClientID, cfg.Credential = certClient, Credential{Kind: CredentialClientCertificate, CertificatePEM: cert.pem}
+	cfg.ClientID, cfg.Credential = certClient, Credential{Kind: CredentialClientCertificate, CertificatePEM: cert.PEM()}
 	certc := e.client(t, cfg, opts)
 	cfg = e.config()
 	cfg.ClientID, cfg.Credential = wiClient, Credential{Kind: CredentialWorkloadIdentity, TokenFile: writeFile(t, "token", []byte(federated))}
@@ -123,7 +124,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 		t.Error("nothing was logged to the context's logger")
 	}
 
-	keyPEM := string(cert.pem[len(cert.certPEM):])
+	keyPEM := string(cert.KeyPEM)
 	forbidden := map[string]string{
 		"the client secret":      testSecret,
 		"the wrong secret":       wrongSecret,

@@ -18,13 +18,11 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -57,14 +55,6 @@ type Env struct {
 
 	controlPlane *envtest.Environment
 	ownDir       bool // Dir was made by Start, and Stop removes it
-}
-
-// Scheme has the built-in kinds and the operator's.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = intunev1alpha1.AddToScheme(s)
-	return s
 }
 
 // Start starts the control plane (with the CRDs) and the emulator.
@@ -115,7 +105,7 @@ func Start(opts Options) (_ *Env, err error) {
 	if err := os.WriteFile(e.Kubeconfig, kubeconfig, 0o600); err != nil {
 		return nil, err
 	}
-	if e.Client, err = client.New(e.Config, client.Options{Scheme: Scheme()}); err != nil {
+	if e.Client, err = client.New(e.Config, client.Options{Scheme: scheme.New()}); err != nil {
 		return nil, err
 	}
 

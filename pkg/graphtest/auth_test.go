@@ -23,6 +23,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 type tokenResponse struct {
@@ -191,7 +193,7 @@ func TestTokenRefused(t *testing.T) {
 // signAssertion signs a client assertion as MSAL does: PS256 with x5t#S256, or RS256 with x5t.
 func signAssertion(t *testing.T, key *rsa.PrivateKey, method jwt.SigningMethod, claims jwt.MapClaims, header map[string]any) string {
 	t.Helper()
-	_, cert := appCertificate()
+	cert := testutil.SelfSignedCertificate().Cert
 	tok := jwt.NewWithClaims(method, claims)
 	sum := sha256.Sum256(cert.Raw)
 	tok.Header["x5t#S256"] = base64.StdEncoding.EncodeToString(sum[:])
@@ -211,7 +213,8 @@ func signAssertion(t *testing.T, key *rsa.PrivateKey, method jwt.SigningMethod, 
 
 func TestTokenWithCertificateAssertion(t *testing.T) {
 	srv := newTestServer(t, Options{})
-	key, cert := appCertificate()
+	app := testutil.SelfSignedCertificate()
+	key, cert := app.Key, app.Cert
 	srv.AddApp(App{TenantID: tenantA, ClientID: clientRW2, Certificate: cert})
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -413,7 +416,8 @@ func TestOpenIDConfiguration(t *testing.T) {
 // credential kind, and uses them on Graph.
 func TestAzidentityCredentials(t *testing.T) {
 	srv := newTestServer(t, Options{})
-	key, cert := appCertificate()
+	app := testutil.SelfSignedCertificate()
+	key, cert := app.Key, app.Cert
 	srv.AddApp(App{TenantID: tenantA, ClientID: clientRW2, Certificate: cert})
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(srv.FederatedToken(tenantA, clientRW, time.Hour)), 0o600); err != nil {

@@ -1,17 +1,12 @@
 package graphtest
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -120,30 +115,6 @@ func postForm(t *testing.T, client *http.Client, target string, form url.Values)
 	b, _ := io.ReadAll(res.Body)
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
-
-// appCertificate is an RSA key and a self-signed certificate for it, as an app registration's
-// credential; generated once, since RSA key generation is slow.
-var appCertificate = sync.OnceValues(func() (*rsa.PrivateKey, *x509.Certificate) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "graphtest app"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return key, cert
-})
 
 func TestNewServerRefusesBadTimeScale(t *testing.T) {
 	if _, err := NewServer(Options{TimeScale: -1}); err == nil {

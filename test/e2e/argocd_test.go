@@ -12,11 +12,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/overview-operator/overview-operator/internal/argocd"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 var _ = Describe("The argocd-cm patch", func() {
 	It("merges into an existing argocd-cm with the README's kubectl command, keeping its other keys", func() {
-		ns := newNamespace("argocd")
+		ns := testutil.NewNamespace(ctx, env.Client, "argocd")
 		existing := map[string]string{
 			"url": "https://argocd.example.com",
 			"resource.customizations.health.batch_Job": "hs = {status = \"Healthy\"}\nreturn hs\n",
@@ -32,7 +33,7 @@ var _ = Describe("The argocd-cm patch", func() {
 		Expect(string(readme)).To(ContainSubstring(command))
 		args := strings.Fields(strings.TrimPrefix(command, "kubectl "))
 		args[1] = ns
-		kubectl(args...)
+		kubectl.Run(args...)
 
 		cs, err := argocd.Load(os.DirFS(filepath.Join(root, "config", "argocd", "resource_customizations")))
 		Expect(err).NotTo(HaveOccurred())

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -54,7 +55,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 				LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute + 1234567*100*time.Nanosecond),
 			})
 		}
-		ns = newNamespace("export")
+		ns = testutil.NewNamespace(ctx, env.Client, "export")
 		Expect(env.Client.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tenant-graph"},
 			StringData: map[string]string{"clientSecret": exportSecret},
@@ -86,7 +87,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 		Expect(wifi).To(Equal(2), "the two Wi-Fi HQ configurations get a name each")
 
 		By("applying the directory")
-		kubectl("apply", "-f", dir)
+		kubectl.Run("apply", "-f", dir)
 		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
 		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 		Expect(list.Items).To(HaveLen(configurations))
@@ -98,7 +99,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 
 		By("running the operator: every resource becomes Ready, UpToDate, without a PATCH")
 		startOperator("export", "--watch-namespaces="+ns)
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=180s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=180s")
 		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 		for _, o := range list.Items {
 			ready := meta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)

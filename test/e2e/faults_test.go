@@ -13,9 +13,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -26,6 +23,8 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -139,8 +138,8 @@ var _ = Describe("The fault suite", Ordered, func() {
 			Expect(run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Method == http.MethodPatch })).To(
 				Equal(run.countBefore(from, http.MethodPatch)), "PATCHes since the restart")
 			families := scrapeUnsecured(op.MetricsAddr)
-			Expect(histogramCount(families, "overview_graph_budget_wait_seconds", "class", "write")).To(BeZero(), "jobs that queued for a write")
-			Expect(histogramCount(families, "overview_graph_budget_wait_seconds", "class", "read")).To(
+			Expect(families.SampleCount("overview_graph_budget_wait_seconds", "class", "write")).To(BeZero(), "jobs that queued for a write")
+			Expect(families.SampleCount("overview_graph_budget_wait_seconds", "class", "read")).To(
 				BeNumerically(">=", len(run.resources)), "jobs that queued for a read")
 			run.restartOperators() // back to the suite's long sync interval
 		})
@@ -519,27 +518,15 @@ func (run *faultRun) countBefore(to int, method string) int {
 }
 
 // scrapeUnsecured reads the metrics of an operator run with --metrics-secure=false.
-func scrapeUnsecured(addr string) map[string]*dto.MetricFamily {
+func scrapeUnsecured(addr string) metricstest.Families {
 	GinkgoHelper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	Expect(resp.StatusCode).To(Equal(http.StatusOK))
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := metricstest.Parse(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
 	return families
-}
-
-// histogramCount sums the sample counts of a histogram's series that carry labelPairs.
-func histogramCount(families map[string]*dto.MetricFamily, name string, labelPairs ...string) uint64 {
-	var n uint64
-	for _, m := range families[name].GetMetric() {
-		if hasLabels(m, labelPairs) {
-			n += m.GetHistogram().GetSampleCount()
-		}
-	}
-	return n
 }
 
 // restartOperators stops every operator (SIGTERM) and starts a new one.
@@ -711,7 +698,7 @@ func (run *faultRun) resourceOf(configurationID string) *faultResource {
 // watchReady notes every Ready=True the resources show, with the generation it is for.
 func (run *faultRun) watchReady() {
 	GinkgoHelper()
-	wc, err := client.NewWithWatch(run.env.Config, client.Options{Scheme: localenv.Scheme()})
+	wc, err := client.NewWithWatch(run.env.Config, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 	stop := make(chan struct{})
 	done := make(chan struct{})

@@ -7,11 +7,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -30,7 +31,7 @@ var quickHandover = []string{"--leader-elect-lease-duration=15s", "--leader-elec
 
 var _ = Describe("Two replicas with leader election", func() {
 	It("let only the leader call Graph, hand over within the lease time when it dies, and PATCH nothing twice", func() {
-		ns := newNamespace("leader")
+		ns := testutil.NewNamespace(ctx, env.Client, "leader")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		scraper := newMetricsScraper(ns)
 		// A long sync interval: no routine resync may add Graph calls during the test.
@@ -44,7 +45,7 @@ var _ = Describe("Two replicas with leader election", func() {
 			ids[name] = seedConfiguration(graphtest.Overview{SuccessCount: 1})
 			createOverview(ns, name, ids[name], 10)
 		}
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=60s")
 		for name, id := range ids {
 			Expect(graphCalls(id, http.MethodPatch)).To(Equal(1), "PATCHes of %s", name)
 		}
@@ -89,7 +90,7 @@ var _ = Describe("Two replicas with leader election", func() {
 
 		By("checking that the new leader looked at every resource and PATCHed none of them again")
 		Eventually(func(g Gomega) {
-			g.Expect(counter(scraper.scrape(follower.MetricsAddr), "controller_runtime_reconcile_total",
+			g.Expect(scraper.scrape(follower.MetricsAddr).Value("controller_runtime_reconcile_total",
 				"controller", "deviceconfigurationuseroverview")).To(BeNumerically(">=", len(ids)))
 		}).WithTimeout(20*time.Second).Should(Succeed(), "the new leader reconciles the resources it finds")
 		for name, id := range ids {
@@ -97,14 +98,14 @@ var _ = Describe("Two replicas with leader election", func() {
 		}
 
 		By("changing a spec: the new leader serves it with one more PATCH")
-		kubectl("patch", "-n", ns, "dcuo", "baseline-0", "--type", "merge", "-p", `{"spec":{"overview":{"successCount":20}}}`)
+		kubectl.Run("patch", "-n", ns, "dcuo", "baseline-0", "--type", "merge", "-p", `{"spec":{"overview":{"successCount":20}}}`)
 		Eventually(func(g Gomega) {
 			held, _ := env.Emulator.Overview(localenv.SampleTenantID, ids["baseline-0"])
 			g.Expect(held.SuccessCount).To(BeEquivalentTo(20))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
-		kubectl("wait", "-n", ns, "--for=jsonpath={.status.observedGeneration}=2", "dcuo/baseline-0", "--timeout=30s")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/baseline-0", "--timeout=30s")
-		Expect(counter(scraper.scrape(follower.MetricsAddr), "overview_graph_requests_total", "method", "PATCH")).To(BeEquivalentTo(1),
+		kubectl.Run("wait", "-n", ns, "--for=jsonpath={.status.observedGeneration}=2", "dcuo/baseline-0", "--timeout=30s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/baseline-0", "--timeout=30s")
+		Expect(scraper.scrape(follower.MetricsAddr).Value("overview_graph_requests_total", "method", "PATCH")).To(BeEquivalentTo(1),
 			"PATCHes by the new leader")
 		for name, id := range ids {
 			want := 1
@@ -125,11 +126,11 @@ func lease(g Gomega, ns string) *coordinationv1.Lease {
 }
 
 // isLeader says whether an operator's metrics report that it holds the Lease.
-func isLeader(families map[string]*dto.MetricFamily) bool {
-	return counter(families, "leader_election_master_status", "name", leaseName) == 1
+func isLeader(families metricstest.Families) bool {
+	return families.Value("leader_election_master_status", "name", leaseName) == 1
 }
 
 // graphRequests is how many Graph calls an operator's metrics count.
-func graphRequests(families map[string]*dto.MetricFamily) float64 {
-	return counter(families, "overview_graph_requests_total")
+func graphRequests(families metricstest.Families) float64 {
+	return families.Value("overview_graph_requests_total")
 }

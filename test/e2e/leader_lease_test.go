@@ -8,6 +8,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 // holder is the identity that holds the operator's Lease in ns ("" when released or absent).
@@ -26,7 +28,7 @@ func leaderFlags(ns string, extra ...string) []string {
 
 var _ = Describe("The leader's Lease", func() {
 	It("survives an API server out of reach for 13s with the default timings, and the leader keeps running", func() {
-		ns := newNamespace("lease-keep")
+		ns := testutil.NewNamespace(ctx, env.Client, "lease-keep")
 		cut := newAPIServerCut()
 		op := startOperator("keeper", leaderFlags(ns, "--kubeconfig="+cut.Kubeconfig)...)
 		var leader string
@@ -49,7 +51,7 @@ var _ = Describe("The leader's Lease", func() {
 	})
 
 	It("is released when the leader loses it, once the API server is back, so that a new process leads at once", func() {
-		ns := newNamespace("lease-lost")
+		ns := testutil.NewNamespace(ctx, env.Client, "lease-lost")
 		cut := newAPIServerCut()
 		// Short timings, so that the Lease is lost quickly; a long lease, so that a new process
 		// leading within a few seconds can only be the release's doing.
@@ -78,7 +80,7 @@ var _ = Describe("The leader's Lease", func() {
 	})
 
 	It("is taken over at once by a restarted process after a clean exit, with the default 30s lease", func() {
-		ns := newNamespace("lease-restart")
+		ns := testutil.NewNamespace(ctx, env.Client, "lease-restart")
 		first := startOperator("first", leaderFlags(ns)...)
 		var was string
 		Eventually(func(g Gomega) { was = holder(g, ns); g.Expect(was).NotTo(BeEmpty()) }).WithTimeout(30 * time.Second).Should(Succeed())
@@ -99,7 +101,7 @@ var _ = Describe("The leader's Lease", func() {
 
 var _ = Describe("A leader killed and restarted in its pod (config/manager sets POD_NAME)", func() {
 	It("leads again at once, though nothing released the Lease, as the same identity", func() {
-		ns := newNamespace("lease-pod")
+		ns := testutil.NewNamespace(ctx, env.Client, "lease-pod")
 		pod := []string{"POD_NAME=overview-operator-controller-manager-7d9f-x2x4q"}
 		first := startOperatorWithEnv("pod-first", pod, leaderFlags(ns)...)
 		Eventually(func(g Gomega) { g.Expect(holder(g, ns)).To(Equal("overview-operator-controller-manager-7d9f-x2x4q")) }).

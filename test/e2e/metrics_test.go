@@ -10,24 +10,23 @@ import (
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("The metrics endpoint", func() {
 	It("refuses anonymous and unauthorised scrapes and serves the Graph metrics to an authorised one", func() {
-		ns := newNamespace("metrics")
+		ns := testutil.NewNamespace(ctx, env.Client, "metrics")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		op := startOperator("metrics", "--watch-namespaces="+ns)
 
 		By("making the operator call Graph")
 		id := seedConfiguration(graphtest.Overview{SuccessCount: 1})
 		createOverview(ns, "wifi", id, 5)
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
 
 		By("scraping without a token")
 		Eventually(func(g Gomega) {
@@ -37,7 +36,7 @@ var _ = Describe("The metrics endpoint", func() {
 		}).WithTimeout(20 * time.Second).Should(Succeed())
 
 		By("scraping as a ServiceAccount that may not get /metrics")
-		kubectl("create", "serviceaccount", "-n", ns, "stranger")
+		kubectl.Run("create", "serviceaccount", "-n", ns, "stranger")
 		status, body, err := scrape(op.MetricsAddr, serviceAccountToken(ns, "stranger"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(status).To(Equal(http.StatusForbidden))
@@ -46,8 +45,8 @@ var _ = Describe("The metrics endpoint", func() {
 		By("scraping as a ServiceAccount bound to the metrics-reader ClusterRole of config/rbac")
 		scraper := newMetricsScraper(ns)
 		families := scraper.scrape(op.MetricsAddr)
-		Expect(counter(families, "overview_graph_requests_total", "method", "GET", "code", "200")).To(BeNumerically(">=", 1))
-		Expect(counter(families, "overview_graph_requests_total", "method", "PATCH", "code", "200")).To(BeNumerically(">=", 1))
+		Expect(families.Value("overview_graph_requests_total", "method", "GET", "code", "200")).To(BeNumerically(">=", 1))
+		Expect(families.Value("overview_graph_requests_total", "method", "PATCH", "code", "200")).To(BeNumerically(">=", 1))
 		Expect(families).To(HaveKey("overview_graph_request_duration_seconds"))
 		Expect(families).To(HaveKey("controller_runtime_reconcile_total"))
 	})
@@ -68,24 +67,23 @@ type metricsScraper struct{ token string }
 // ClusterRole (config/rbac/metrics_reader_role.yaml) and gets a token for it.
 func newMetricsScraper(ns string) *metricsScraper {
 	GinkgoHelper()
-	role := strings.TrimSpace(kubectl("apply", "-f", "config/rbac/metrics_reader_role.yaml", "-o", "name"))
+	role := strings.TrimSpace(kubectl.Run("apply", "-f", "config/rbac/metrics_reader_role.yaml", "-o", "name"))
 	Expect(role).To(HavePrefix("clusterrole.rbac.authorization.k8s.io/"))
-	kubectl("create", "serviceaccount", "-n", ns, "scraper")
-	kubectl("create", "clusterrolebinding", ns+"-scraper",
+	kubectl.Run("create", "serviceaccount", "-n", ns, "scraper")
+	kubectl.Run("create", "clusterrolebinding", ns+"-scraper",
 		"--clusterrole="+strings.TrimPrefix(role, "clusterrole.rbac.authorization.k8s.io/"), "--serviceaccount="+ns+":scraper")
 	return &metricsScraper{token: serviceAccountToken(ns, "scraper")}
 }
 
 // scrape reads and parses an operator's metrics; it fails the test unless the answer is 200.
-func (s *metricsScraper) scrape(addr string) map[string]*dto.MetricFamily {
+func (s *metricsScraper) scrape(addr string) metricstest.Families {
 	GinkgoHelper()
-	var families map[string]*dto.MetricFamily
+	var families metricstest.Families
 	Eventually(func(g Gomega) {
 		status, body, err := scrape(addr, s.token)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(status).To(Equal(http.StatusOK), body)
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		families, err = parser.TextToMetricFamilies(strings.NewReader(body))
+		families, err = metricstest.Parse(strings.NewReader(body))
 		g.Expect(err).NotTo(HaveOccurred())
 	}).WithTimeout(20 * time.Second).Should(Succeed())
 	return families
@@ -94,7 +92,7 @@ func (s *metricsScraper) scrape(addr string) map[string]*dto.MetricFamily {
 // serviceAccountToken gets a short-lived token through the TokenRequest API.
 func serviceAccountToken(ns, name string) string {
 	GinkgoHelper()
-	return strings.TrimSpace(kubectl("create", "token", "-n", ns, name, "--duration=10m"))
+	return strings.TrimSpace(kubectl.Run("create", "token", "-n", ns, name, "--duration=10m"))
 }
 
 // scrape GETs https://addr/metrics with the bearer token ("" for none). The operator's certificate
@@ -117,39 +115,4 @@ func scrape(addr, token string) (status int, body string, err error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
-}
-
-// counter is the value of the counter or gauge sample whose labels include labelPairs (name,
-// value, name, value...), 0 when there is none.
-func counter(families map[string]*dto.MetricFamily, name string, labelPairs ...string) float64 {
-	f, ok := families[name]
-	if !ok {
-		return 0
-	}
-	sum := 0.0
-	for _, m := range f.GetMetric() {
-		if !hasLabels(m, labelPairs) {
-			continue
-		}
-		switch {
-		case m.GetCounter() != nil:
-			sum += m.GetCounter().GetValue()
-		case m.GetGauge() != nil:
-			sum += m.GetGauge().GetValue()
-		}
-	}
-	return sum
-}
-
-func hasLabels(m *dto.Metric, pairs []string) bool {
-	have := map[string]string{}
-	for _, l := range m.GetLabel() {
-		have[l.GetName()] = l.GetValue()
-	}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if have[pairs[i]] != pairs[i+1] {
-			return false
-		}
-	}
-	return true
 }

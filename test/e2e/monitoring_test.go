@@ -13,6 +13,8 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -28,7 +30,7 @@ var _ = Describe("The alerts and the dashboard", func() {
 		names := strings.Fields(string(b))
 		Expect(names).NotTo(BeEmpty())
 
-		ns := newNamespace("monitoring")
+		ns := testutil.NewNamespace(ctx, env.Client, "monitoring")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		op := startOperator("monitoring", "--watch-namespaces="+ns)
 
@@ -47,8 +49,8 @@ var _ = Describe("The alerts and the dashboard", func() {
 				Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](5)},
 			},
 		})).To(Succeed())
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/managed", "dcuo/observed", "--timeout=60s")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/managed", "dcuo/observed", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=60s")
 
 		By("scraping the operator and looking up every name the rules and the dashboard use")
 		families := newMetricsScraper(ns).scrape(op.MetricsAddr)
@@ -65,7 +67,7 @@ var _ = Describe("The alerts and the dashboard", func() {
 // exportedAs says why a name that a PromQL query selects matches none of the scraped families
 // ("" when it does): a family's own name for counters and gauges, and a histogram's _bucket, _sum
 // and _count series by the histogram's family.
-func exportedAs(families map[string]*dto.MetricFamily, name string) string {
+func exportedAs(families metricstest.Families, name string) string {
 	if f, ok := families[name]; ok {
 		switch f.GetType() {
 		case dto.MetricType_COUNTER, dto.MetricType_GAUGE, dto.MetricType_UNTYPED:

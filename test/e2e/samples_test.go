@@ -10,17 +10,18 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("The samples", func() {
 	It("become Ready with kubectl apply -f config/samples/ and kubectl wait", func() {
-		ns := newNamespace("samples")
+		ns := testutil.NewNamespace(ctx, env.Client, "samples")
 		startOperator("samples", "--watch-namespaces="+ns)
 
 		By("creating the Secret the sample GraphConnection names, then applying the samples as the README says")
 		Expect(env.CreateSampleSecret(ctx, ns)).To(Succeed())
-		kubectl("apply", "-n", ns, "-f", "config/samples/")
+		kubectl.Run("apply", "-n", ns, "-f", "config/samples/")
 
 		By("pointing the sample connection, which names the real Microsoft cloud, at the emulator")
 		var spec intunev1alpha1.ConnectionSpec
@@ -29,11 +30,11 @@ var _ = Describe("The samples", func() {
 			"endpoint": spec.Endpoint, "authorityHost": spec.AuthorityHost, "caBundle": spec.CABundle,
 		}})
 		Expect(err).NotTo(HaveOccurred())
-		kubectl("patch", "-n", ns, "graphconnection", localenv.SampleConnection, "--type", "merge", "-p", string(patch))
+		kubectl.Run("patch", "-n", ns, "graphconnection", localenv.SampleConnection, "--type", "merge", "-p", string(patch))
 
 		By("waiting for every DeviceConfigurationUserOverview to be Ready")
 		start := time.Now()
-		out := kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=90s")
+		out := kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=90s")
 		AddReportEntry("Ready after the connection was fixed", time.Since(start).Round(100*time.Millisecond).String())
 		Expect(out).To(ContainSubstring("wifi-baseline condition met"))
 		Expect(out).To(ContainSubstring("vpn-baseline condition met"))
@@ -48,7 +49,7 @@ var _ = Describe("The samples", func() {
 		Expect(graphCalls(localenv.SampleVPNConfigID, http.MethodGet)).To(BeNumerically(">=", 1))
 
 		By("showing the result in kubectl get")
-		out = kubectl("get", "-n", ns, "dcuo")
+		out = kubectl.Run("get", "-n", ns, "dcuo")
 		Expect(out).To(MatchRegexp(`wifi-baseline\s+` + localenv.SampleWifiConfigID + `\s+Manage\s+True`))
 		Expect(out).To(MatchRegexp(`vpn-baseline\s+` + localenv.SampleVPNConfigID + `\s+ObserveOnly\s+True`))
 	})

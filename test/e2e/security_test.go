@@ -18,6 +18,7 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -40,7 +41,7 @@ func expectReadyReason(ns, name, reason string) string {
 
 var _ = Describe("The operator's defaults", func() {
 	It("refuse a GraphConnection whose endpoint is not a national cloud's host (the emulator's 127.0.0.1)", func() {
-		ns := newNamespace("strict")
+		ns := testutil.NewNamespace(ctx, env.Client, "strict")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		// Without the leave that localenv gives the emulator by default.
 		startOperator("strict", "--watch-namespaces="+ns, "--allowed-endpoint-hosts=", "--allow-namespaced-ca-bundle=false")
@@ -51,7 +52,7 @@ var _ = Describe("The operator's defaults", func() {
 		Expect(msg).To(ContainSubstring(`host "127.0.0.1"`))
 		Expect(msg).To(ContainSubstring("--allowed-endpoint-hosts"))
 		Expect(graphCalls(id, "GET")).To(BeZero())
-		kubectl("wait", "-n", ns, "--for=condition=Ready=False", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready=False", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
 	})
 })
 
@@ -61,7 +62,7 @@ var _ = Describe("The operator's defaults", func() {
 func leastPrivilegeRBAC(ns string) string {
 	GinkgoHelper()
 	const sa = "overview-operator-controller-manager"
-	built := kubectl("kustomize", "config/least-privilege")
+	built := kubectl.Run("kustomize", "config/least-privilege")
 	built = strings.NewReplacer("it-ops", ns, "overview-operator-system", ns).Replace(built)
 	keep := map[string]string{
 		"ServiceAccount":     sa,
@@ -112,7 +113,7 @@ func kubeconfigWithToken(token string) string {
 
 var _ = Describe("Least privilege for Secrets (config/least-privilege: --watch-namespaces, a Role per namespace, --secret-label-selector)", func() {
 	It("runs with no cluster-wide access to Secrets, and uses a Secret only once it carries the label, saying so until then", func() {
-		ns := newNamespace("least")
+		ns := testutil.NewNamespace(ctx, env.Client, "least")
 		sa := leastPrivilegeRBAC(ns)
 		subject := "system:serviceaccount:" + ns + ":" + sa
 		can, _ := env.Kubectl(ctx, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as="+subject)
@@ -133,8 +134,8 @@ var _ = Describe("Least privilege for Secrets (config/least-privilege: --watch-n
 		Expect(graphCalls(id, "GET")).To(BeZero())
 
 		By("labelling the Secret: the watch of labelled Secrets brings the resource back")
-		kubectl("label", "secret", "-n", ns, localenv.SampleSecret, "intune.overview-operator.io/credentials=true")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
+		kubectl.Run("label", "secret", "-n", ns, localenv.SampleSecret, "intune.overview-operator.io/credentials=true")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
 	})
 })

@@ -6,18 +6,19 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("SIGTERM", func() {
 	It("ends the operator cleanly within a few seconds and releases the leader Lease", func() {
-		ns := newNamespace("shutdown")
+		ns := testutil.NewNamespace(ctx, env.Client, "shutdown")
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed())
 		op := startOperator("shutdown", "--leader-elect", "--leader-election-namespace="+ns, "--watch-namespaces="+ns)
 
 		By("letting it lead and manage a resource")
 		createOverview(ns, "wifi", seedConfiguration(graphtest.Overview{}), 3)
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
 		Expect(lease(Default, ns).Spec.HolderIdentity).To(HaveValue(Not(BeEmpty())))
 
 		By("sending SIGTERM")

@@ -12,12 +12,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 // The suite shares one control plane and one Graph emulator; each test makes its own namespace and
@@ -29,6 +29,8 @@ const root = "../.."
 var (
 	env *localenv.Env
 	ctx context.Context
+	// kubectl is bin/k8s/kubectl with the admin kubeconfig, run from the repository's root.
+	kubectl testutil.Kubectl
 )
 
 func TestE2E(t *testing.T) {
@@ -52,17 +54,9 @@ var _ = BeforeSuite(func() {
 	env, err = localenv.Start(localenv.Options{Root: root})
 	Expect(err).NotTo(HaveOccurred(), "start the control plane and the Graph emulator; run make envtest to build it")
 	DeferCleanup(env.Stop)
+	kubectl = testutil.Kubectl{Path: env.KubectlPath(), Flags: []string{"--kubeconfig", env.Kubeconfig}, Dir: env.Root}
 	env.SeedSamples()
 })
-
-// newNamespace creates a namespace for one test: the control plane has no garbage collector, so
-// tests never share one.
-func newNamespace(prefix string) string {
-	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	Expect(env.Client.Create(ctx, ns)).To(Succeed())
-	return ns.Name
-}
 
 // startOperator runs bin/manager with flags as a process of its own, waits until its readiness
 // probe answers, and stops it (SIGTERM) when the test ends. A failed test prints the end of its log.
@@ -108,16 +102,6 @@ func createOverview(ns, name, id string, successCount int32) {
 			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(successCount)},
 		},
 	})).To(Succeed())
-}
-
-// kubectl runs bin/k8s/kubectl with the admin kubeconfig, from the repository's root.
-func kubectl(args ...string) string {
-	GinkgoHelper()
-	c, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	out, err := env.Kubectl(c, args...)
-	Expect(err).NotTo(HaveOccurred())
-	return out
 }
 
 // lines indents multi-line output for failure messages.

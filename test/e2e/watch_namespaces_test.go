@@ -12,13 +12,14 @@ import (
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var _ = Describe("--watch-namespaces with a ClusterGraphConnection whose secretNamespace is not watched", func() {
 	It("reads the Secret from the API server, says SecretNotFound while it is missing, and recovers when it is created", func() {
-		ns := newNamespace("watched")
-		secretNS := newNamespace("unwatched-secrets")
+		ns := testutil.NewNamespace(ctx, env.Client, "watched")
+		secretNS := testutil.NewNamespace(ctx, env.Client, "unwatched-secrets")
 		conn := &intunev1alpha1.ClusterGraphConnection{
 			ObjectMeta: metav1.ObjectMeta{Name: "cluster-" + ns},
 			Spec: intunev1alpha1.ClusterGraphConnectionSpec{
@@ -62,9 +63,9 @@ var _ = Describe("--watch-namespaces with a ClusterGraphConnection whose secretN
 
 		By("creating the Secret: no watch sees it, the recheck does")
 		Expect(env.CreateSampleSecret(ctx, secretNS)).To(Succeed())
-		kubectl("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo/wifi", "--timeout=60s")
 		held, _ := env.Emulator.Overview(localenv.SampleTenantID, id)
 		Expect(held.SuccessCount).To(BeEquivalentTo(7))
-		kubectl("wait", "--for=condition=Ready", "clustergraphconnection/"+conn.Name, "--timeout=30s")
+		kubectl.Run("wait", "--for=condition=Ready", "clustergraphconnection/"+conn.Name, "--timeout=30s")
 	})
 })
