@@ -97,14 +97,14 @@ func holds(o graph.Overview) answer { return answer{resp: graph.Response{Overvie
 // fails is an answer with the error err.
 func fails(err error) answer { return answer{err: err} }
 
-// getInTurn answers GETs with the answers in turn, and with the last one once they run out.
+// getInTurn answers GETs with the answers in turn, over and over.
 func getInTurn(answers ...answer) func(context.Context, string) (graph.Response, error) {
 	var mu sync.Mutex
 	n := 0
 	return func(context.Context, string) (graph.Response, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		a := answers[min(n, len(answers)-1)]
+		a := answers[n%len(answers)]
 		n++
 		return a.resp, a.err
 	}
