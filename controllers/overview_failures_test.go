@@ -82,6 +82,7 @@ func failingSince(reason string, ago time.Duration) intunev1alpha1.DeviceConfigu
 func TestFailedPass(t *testing.T) {
 	cases := map[string]struct {
 		graph func() *graphFns // a Graph for each draw
+		edit  func(*intunev1alpha1.DeviceConfigurationUserOverview)
 		setup offlineSetup
 		was   *intunev1alpha1.DeviceConfigurationUserOverviewStatus
 		// how the pass ends, and within which bounds it looks again
@@ -193,6 +194,23 @@ func TestFailedPass(t *testing.T) {
 			events:  []string{"Warning ConnectionNotFound"},
 			noJob:   true,
 		},
+		"a ClusterGraphConnection that does not admit the namespace: nothing until a person changes it, and no Graph call": {
+			graph: noGraph,
+			edit: func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+				o.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: "tenant-wide"}
+			},
+			setup: offlineSetup{objects: []client.Object{&intunev1alpha1.ClusterGraphConnection{
+				ObjectMeta: metav1.ObjectMeta{Name: "tenant-wide"},
+				Spec: intunev1alpha1.ClusterGraphConnectionSpec{
+					AllowedNamespaces: intunev1alpha1.AllowedNamespaces{Names: []string{"someone-else"}},
+				},
+			}}},
+			ending:  endsTerminal,
+			reason:  intunev1alpha1.ReasonConnectionNotAllowed,
+			stalled: true,
+			events:  []string{"Warning ConnectionNotAllowed"},
+			noJob:   true,
+		},
 		"a missing Secret that no watch sees: looked for again every sync interval": {
 			graph:   noGraph,
 			setup:   offlineSetup{noSecret: true, watched: []string{"elsewhere"}},
@@ -227,6 +245,9 @@ func TestFailedPass(t *testing.T) {
 			}
 			for range draws {
 				obj := offlineOverview()
+				if tc.edit != nil {
+					tc.edit(obj)
+				}
 				if tc.was != nil {
 					obj.Status = *tc.was
 				}

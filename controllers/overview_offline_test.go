@@ -59,9 +59,10 @@ type offline struct {
 
 // offlineSetup says what the offline world holds besides the resource.
 type offlineSetup struct {
-	noConnection bool     // the resource's GraphConnection does not exist
-	noSecret     bool     // the connection's Secret does not exist
-	watched      []string // the namespaces the cache holds (default: all)
+	noConnection bool            // the resource's GraphConnection does not exist
+	noSecret     bool            // the connection's Secret does not exist
+	watched      []string        // the namespaces the cache holds (default: all)
+	objects      []client.Object // more objects the fake API server holds
 	// funcs intercept the fake client's calls, e.g. to fail them.
 	funcs interceptor.Funcs
 }
@@ -93,7 +94,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		clock:    clocktesting.NewFakePassiveClock(offlineStart),
 		recorder: events.NewFakeRecorder(100),
 	}
-	objects := []client.Object{obj}
+	objects := append([]client.Object{obj}, setup.objects...)
 	if !setup.noConnection {
 		objects = append(objects, &intunev1alpha1.GraphConnection{
 			ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: "contoso", UID: "c1", Generation: 1},

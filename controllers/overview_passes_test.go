@@ -170,10 +170,19 @@ func TestNeverReadyForAPatchGraphDoesNotKeep(t *testing.T) {
 				},
 			}
 			w := newOffline(t, offlineOverview(), gc, offlineSetup{})
+			failures := 0
 			for range 5 {
 				res, err := w.sync()
 				if err != nil || res.RequeueAfter <= 0 {
 					t.Fatalf("the pass ended with %+v and %v", res, err)
+				}
+				if !meta.IsStatusConditionTrue(w.object().Status.Conditions, intunev1alpha1.ConditionSynced) {
+					// Retried with backoff: each wait doubles.
+					want := offlineRetryBase << failures
+					if res.RequeueAfter < want/2 || res.RequeueAfter > want {
+						t.Errorf("failure %d looks again after %v, want within [%v, %v]", failures+1, res.RequeueAfter, want/2, want)
+					}
+					failures++
 				}
 				w.advance(res.RequeueAfter)
 			}

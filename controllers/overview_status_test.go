@@ -20,9 +20,9 @@ var (
 	thisPass = lastPass.Add(time.Hour)
 )
 
-// condition is a condition as setCondition writes it; the message is left out of comparisons
+// conditionAt is a condition as setCondition writes it; the message is left out of comparisons
 // (ignoreMessages), since its wording belongs to the error's classification, not to these tests.
-func condition(typ string, status metav1.ConditionStatus, reason string, generation int64, at time.Time) metav1.Condition {
+func conditionAt(typ string, status metav1.ConditionStatus, reason string, generation int64, at time.Time) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: status, Reason: reason, ObservedGeneration: generation,
 		LastTransitionTime: metav1.NewTime(at), Message: "said"}
 }
@@ -46,8 +46,8 @@ func TestDeriveStatus(t *testing.T) {
 	upToDate := intunev1alpha1.DeviceConfigurationUserOverviewStatus{
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
-			condition(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-			condition(synced, yes, "Succeeded", 2, lastPass),
+			conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
+			conditionAt(synced, yes, "Succeeded", 2, lastPass),
 		},
 		Observed:        &intunev1alpha1.ObservedOverview{ID: "id", SuccessCount: 12},
 		LastSyncTime:    ptr.To(metav1.NewTime(lastPass)),
@@ -76,8 +76,8 @@ func TestDeriveStatus(t *testing.T) {
 			want: intunev1alpha1.DeviceConfigurationUserOverviewStatus{
 				ObservedGeneration: 2,
 				Conditions: []metav1.Condition{
-					condition(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
-					condition(synced, yes, "Succeeded", 2, thisPass),
+					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
+					conditionAt(synced, yes, "Succeeded", 2, thisPass),
 				},
 				Observed:               observedFrom(observed),
 				LastAppliedTime:        ptr.To(metav1.NewTime(thisPass.Add(-time.Second))),
@@ -125,8 +125,8 @@ func TestDeriveStatus(t *testing.T) {
 			was:        upToDate,
 			pass:       overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusServiceUnavailable})},
 			want: withConditions(
-				condition(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonGraphUnavailable, 2, thisPass),
+				conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 2, thisPass),
 			),
 		},
 		"throttled a while: Synced False, Ready of this generation holds": {
@@ -134,8 +134,8 @@ func TestDeriveStatus(t *testing.T) {
 			was:        upToDate,
 			pass:       overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: time.Minute})},
 			want: withConditions(
-				condition(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonThrottled, 2, thisPass),
+				conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonThrottled, 2, thisPass),
 			),
 		},
 		"Graph unavailable for a new generation: Ready False, the generation not observed": {
@@ -143,8 +143,8 @@ func TestDeriveStatus(t *testing.T) {
 			was:        upToDate,
 			pass:       overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusBadGateway})},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
-				condition(synced, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
 			),
 		},
 		"the configuration is gone: Ready False, though it was True for this generation": {
@@ -152,8 +152,8 @@ func TestDeriveStatus(t *testing.T) {
 			was:        upToDate,
 			pass:       overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusNotFound})},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
-				condition(synced, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
 			),
 		},
 		"a failure that needs a person: Stalled, and the generation it stalled on observed": {
@@ -162,9 +162,9 @@ func TestDeriveStatus(t *testing.T) {
 			pass:       overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusBadRequest})},
 			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
 				st := withConditions(
-					condition(ready, no, intunev1alpha1.ReasonBadRequest, 3, thisPass),
-					condition(synced, no, intunev1alpha1.ReasonBadRequest, 3, thisPass),
-					condition(stalled, yes, intunev1alpha1.ReasonBadRequest, 3, thisPass),
+					conditionAt(ready, no, intunev1alpha1.ReasonBadRequest, 3, thisPass),
+					conditionAt(synced, no, intunev1alpha1.ReasonBadRequest, 3, thisPass),
+					conditionAt(stalled, yes, intunev1alpha1.ReasonBadRequest, 3, thisPass),
 				)
 				st.ObservedGeneration = 3
 				return st
@@ -173,54 +173,54 @@ func TestDeriveStatus(t *testing.T) {
 		"the same failure again: nothing moves": {
 			generation: 2,
 			was: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
 			),
 			pass: overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusForbidden})},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
 			),
 		},
 		"another failure with the same status: the reason changes, the lastTransitionTime stays": {
 			generation: 2,
 			was: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
 			),
 			pass: overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusNotFound})},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonNotFound, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonNotFound, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonNotFound, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonNotFound, 2, lastPass),
 			),
 		},
 		"a retryable failure after a stall: no longer Stalled": {
 			generation: 2,
 			was: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
 			),
 			pass: overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusInternalServerError})},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 2, lastPass),
 			),
 		},
 		"a sync after a stall: Ready and Synced True since now, Stalled gone": {
 			generation: 2,
 			was: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
-				condition(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonForbidden, 2, lastPass),
+				conditionAt(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
 			),
 			pass: overviewPass{synced: true, result: &syncResult{generation: 2, observed: observed, at: thisPass}},
 			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
 				st := withConditions(
-					condition(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
-					condition(synced, yes, "Succeeded", 2, thisPass),
+					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
+					conditionAt(synced, yes, "Succeeded", 2, thisPass),
 				)
 				st.Observed, st.LastRequestID = observedFrom(observed), ""
 				return st
@@ -236,8 +236,8 @@ func TestDeriveStatus(t *testing.T) {
 			},
 			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
 				st := withConditions(
-					condition(ready, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
-					condition(synced, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
+					conditionAt(ready, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
+					conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
 				)
 				st.Observed, st.LastRequestID = observedFrom(observed), "r1"
 				st.LastAppliedTime = ptr.To(metav1.NewTime(thisPass))
@@ -252,8 +252,8 @@ func TestDeriveStatus(t *testing.T) {
 				failure: failureOf(&graph.Error{StatusCode: http.StatusNotFound}),
 			},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
-				condition(synced, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonNotFound, 2, thisPass),
 			),
 		},
 		"paused after a sync of this generation: Synced False, Ready holds": {
@@ -261,8 +261,8 @@ func TestDeriveStatus(t *testing.T) {
 			was:        upToDate,
 			pass:       overviewPass{paused: true},
 			want: withConditions(
-				condition(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-				condition(synced, no, intunev1alpha1.ReasonPaused, 2, thisPass),
+				conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonPaused, 2, thisPass),
 			),
 		},
 		"paused with a spec that was never synced: Ready False": {
@@ -270,8 +270,8 @@ func TestDeriveStatus(t *testing.T) {
 			was:        upToDate,
 			pass:       overviewPass{paused: true},
 			want: withConditions(
-				condition(ready, no, intunev1alpha1.ReasonPaused, 3, thisPass),
-				condition(synced, no, intunev1alpha1.ReasonPaused, 3, thisPass),
+				conditionAt(ready, no, intunev1alpha1.ReasonPaused, 3, thisPass),
+				conditionAt(synced, no, intunev1alpha1.ReasonPaused, 3, thisPass),
 			),
 		},
 	}
@@ -302,8 +302,8 @@ func TestStatusWriteDue(t *testing.T) {
 	steady := intunev1alpha1.DeviceConfigurationUserOverviewStatus{
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
-			condition(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-			condition(intunev1alpha1.ConditionSynced, metav1.ConditionTrue, "Succeeded", 2, lastPass),
+			conditionAt(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate, 2, lastPass),
+			conditionAt(intunev1alpha1.ConditionSynced, metav1.ConditionTrue, "Succeeded", 2, lastPass),
 		},
 		Observed:      &intunev1alpha1.ObservedOverview{ID: "id", SuccessCount: 12},
 		LastSyncTime:  ptr.To(metav1.NewTime(lastPass)),
