@@ -94,6 +94,8 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		clock:    clocktesting.NewFakePassiveClock(offlineStart),
 		recorder: events.NewFakeRecorder(100),
 	}
+	// The resources gauge is the process's: the envtest suite, in the same binary, reads it.
+	t.Cleanup(func() { resourceMetrics.forget(w.key) })
 	objects := append([]client.Object{obj}, setup.objects...)
 	if !setup.noConnection {
 		objects = append(objects, &intunev1alpha1.GraphConnection{
