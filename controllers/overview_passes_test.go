@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -299,4 +300,20 @@ func TestPassesThatCallNoGraph(t *testing.T) {
 			t.Errorf("%d status writes", len(w.writes))
 		}
 	})
+}
+
+// TestThrottledJobGoesBackInLine plays a 429 on a job's first GET: the job goes back to its place
+// in the tenant's line, and the resource costs no pass, no status write and no event meanwhile.
+func TestThrottledJobGoesBackInLine(t *testing.T) {
+	gc := &graphFns{GetOverviewFn: getInTurn(fails(&graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: time.Minute}))}
+	w := newOffline(t, offlineOverview(), gc, offlineSetup{})
+	if res, err := w.sync(); err != nil || res != (reconcile.Result{}) {
+		t.Fatalf("the pass ended with %+v and %v, want nothing until the job ends", res, err)
+	}
+	if gc.again != 1 {
+		t.Errorf("%d jobs went back in line, want 1", gc.again)
+	}
+	if events := w.events(); len(w.writes) > 0 || len(events) > 0 {
+		t.Errorf("%d status writes and events %v for a job that has not ended", len(w.writes), events)
+	}
 }
