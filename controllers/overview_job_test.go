@@ -13,23 +13,6 @@ import (
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
-// scriptedCalls answers a job's GETs in turn from reads, and its PATCHes with what they set.
-type scriptedCalls struct {
-	reads   []graph.Overview
-	patches []graph.Fields
-}
-
-func (c *scriptedCalls) GetOverview(context.Context, string) (graph.Response, error) {
-	o := c.reads[0]
-	c.reads = c.reads[1:]
-	return graph.Response{Overview: o}, nil
-}
-
-func (c *scriptedCalls) PatchOverview(_ context.Context, _ string, f graph.Fields) (graph.Response, error) {
-	c.patches = append(c.patches, f)
-	return graph.Response{}, nil
-}
-
 func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 	want := intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10), FailedCount: ptr.To[int32](0)}
 	cases := map[string]struct {
@@ -56,12 +39,19 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 				Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: want},
 			}
 			rec := r.memory.recordFor(obj, time.Now())
-			calls := &scriptedCalls{reads: []graph.Overview{tc.before, tc.after}}
+			var patches []graph.Fields
+			calls := &graphFns{
+				GetOverviewFn: getInTurn(holds(tc.before), holds(tc.after)),
+				PatchOverviewFn: func(_ context.Context, _ string, f graph.Fields) (graph.Response, error) {
+					patches = append(patches, f)
+					return graph.Response{}, nil
+				},
+			}
 			res, outcome := r.runSync(context.Background(), calls, rec, "id")
 			if outcome != graph.Done || res.err != nil || !res.applied {
 				t.Fatalf("outcome %v, err %v, applied %t", outcome, res.err, res.applied)
 			}
-			if d := cmp.Diff([]graph.Fields{{SuccessCount: ptr.To[int32](10)}}, calls.patches); d != "" {
+			if d := cmp.Diff([]graph.Fields{{SuccessCount: ptr.To[int32](10)}}, patches); d != "" {
 				t.Errorf("PATCHes (-want +got):\n%s", d)
 			}
 			if d := cmp.Diff(tc.lost, fieldNames(res.lost)); d != "" {
@@ -74,22 +64,12 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 	}
 }
 
-// panickingCalls is a Graph client with a bug.
-type panickingCalls struct{}
-
-func (panickingCalls) GetOverview(context.Context, string) (graph.Response, error) {
-	panic("a bug")
-}
-
-func (panickingCalls) PatchOverview(context.Context, string, graph.Fields) (graph.Response, error) {
-	panic("a bug")
-}
-
 func TestAPanicInAJobIsItsError(t *testing.T) {
 	r := &OverviewReconciler{memory: newMemory()}
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 4}}
 	rec := r.memory.recordFor(obj, time.Now())
-	res, outcome := r.runSafely(context.Background(), panickingCalls{}, rec, "id")
+	buggy := &graphFns{GetOverviewFn: func(context.Context, string) (graph.Response, error) { panic("a bug") }}
+	res, outcome := r.runSafely(context.Background(), buggy, rec, "id")
 	if outcome != graph.Done || res == nil || res.err == nil || res.generation != 4 {
 		t.Fatalf("outcome %v, result %+v: want Done with the panic as its error, for generation 4", outcome, res)
 	}

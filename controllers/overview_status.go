@@ -114,14 +114,10 @@ func (p *overviewPass) setCondition(c metav1.Condition) {
 // the sync time would change: a steady resource costs no writes but a heartbeat once an hour.
 func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) error {
 	p.deriveStatus()
-	st, was := &p.obj.Status, &p.base.Status
+	st := &p.obj.Status
 	resourceMetrics.observe(client.ObjectKeyFromObject(p.obj), st.Conditions)
 
-	steady := st.DeepCopy()
-	steady.LastSyncTime, steady.LastRequestID = was.LastSyncTime, was.LastRequestID
-	changed := !equality.Semantic.DeepEqual(was, steady)
-	heartbeatDue := p.synced && (was.LastSyncTime == nil || p.now.Sub(was.LastSyncTime.Time) >= heartbeat)
-	if !changed && !heartbeatDue {
+	if !p.statusWriteDue() {
 		return nil
 	}
 	if p.synced {
@@ -129,4 +125,17 @@ func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) e
 	}
 	// Deleted during the pass: nothing left to report on.
 	return client.IgnoreNotFound(r.Status().Patch(ctx, p.obj, client.MergeFrom(p.base), client.FieldOwner(fieldOwner)))
+}
+
+// statusWriteDue says whether the status the pass derived must be written: when anything but the
+// request-id and the sync time changed, or, after a pass that read Graph, when lastSyncTime is a
+// heartbeat old (or unset).
+func (p *overviewPass) statusWriteDue() bool {
+	was := &p.base.Status
+	steady := p.obj.Status.DeepCopy()
+	steady.LastSyncTime, steady.LastRequestID = was.LastSyncTime, was.LastRequestID
+	if !equality.Semantic.DeepEqual(was, steady) {
+		return true
+	}
+	return p.synced && (was.LastSyncTime == nil || p.now.Sub(was.LastSyncTime.Time) >= heartbeat)
 }
