@@ -31,6 +31,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpuCreated := b.snapshotCPU()
 	logf("Created %d resources in %v; the throttling bound is about %v", n, took.Round(time.Millisecond), expected.Round(time.Millisecond))
 	ready, waitErr := b.tracker.waitReady(ctx, keysOf(b.main), firstGenerations(n), b.firstSyncTimeout(expected))
 	if waitErr != nil && !errors.Is(waitErr, errNotReady) {
@@ -38,7 +39,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	}
 	// On a timeout the figures cover the resources that were Ready, up to when the wait gave up.
 	after := b.tracker.counts()
-	shares := cpuShares(cpuBefore, b.snapshotCPU())
+	creating, shares := cpuShares(cpuBefore, cpuCreated), cpuShares(cpuBefore, b.snapshotCPU())
 	var writes []APIWrites
 	if apiAfter := b.apiServerMetrics(ctx); apiBefore != nil && apiAfter != nil {
 		writes = apiWrites(apiBefore, apiAfter, n/10)
@@ -58,6 +59,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		WriteLimit:    b.writeLimit(),
 		readyByTenant: b.readyByTenant(ready, t0),
 		CPUShares:     shares,
+		CPUCreating:   creating,
 		APIWrites:     writes,
 	}
 	fs.StatusWritesPerResource = float64(fs.StatusWrites) / float64(n)

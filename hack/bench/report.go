@@ -108,7 +108,8 @@ func (r *Results) markdown() string {
 		row("1", "Status writes per resource", "%.3f", f.StatusWritesPerResource)
 		row("1", "Operator passes (reconciles) per resource", "%.1f (%.1f without the resyncs' passes, two each)", f.ReconcilesPerResource, f.FirstPassesPerResource)
 		if len(f.CPUShares) > 0 {
-			row("1", "Cores used from the first create to the last Ready", "%s", formatShares(f.CPUShares))
+			row("1", "Cores used from the first create to the last Ready", "%s (while creating: %s)",
+				formatShares(f.CPUShares), formatShares(f.CPUCreating))
 		}
 		if len(f.APIWrites) > 0 {
 			row("1", "API server writes over the same time", "%s", formatAPIWrites(f.APIWrites))

@@ -102,6 +102,9 @@ type FirstSync struct {
 	// CPUShares is the cores each process used on average from the first create to the last
 	// Ready: on a machine of two cores, what the operator's pace competed with.
 	CPUShares map[string]float64 `json:"cpuShares,omitempty"`
+	// CPUCreating is the same while the resources were being created, when the first window's
+	// PATCHes go out: the busiest part of the first sync.
+	CPUCreating map[string]float64 `json:"cpuWhileCreating,omitempty"`
 	// APIWrites are the API server's write requests over the same time (kinds of at least a tenth
 	// of the resources' count): the creates, the status writes and the events it had to serve.
 	APIWrites []APIWrites `json:"apiServerWrites,omitempty"`
