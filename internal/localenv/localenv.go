@@ -57,6 +57,10 @@ type Env struct {
 	ownDir       bool // Dir was made by Start, and Stop removes it
 }
 
+// LeaseName is the name of the Lease the operator's replicas compete for with --leader-elect (its
+// leader election ID, in main.go).
+const LeaseName = "overview-operator.intune.overview-operator.io"
+
 // Start starts the control plane (with the CRDs) and the emulator.
 func Start(opts Options) (_ *Env, err error) {
 	root, err := filepath.Abs(opts.Root)

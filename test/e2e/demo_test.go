@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/overview-operator/overview-operator/internal/localenv"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 )
 
 var _ = Describe("make demo", func() {
@@ -22,7 +23,7 @@ var _ = Describe("make demo", func() {
 		build := exec.CommandContext(ctx, "go", "build", "-o", demo, "./hack/demo")
 		build.Dir = root
 		out, err := build.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go build ./hack/demo:%s", lines(string(out)))
+		Expect(err).NotTo(HaveOccurred(), "go build ./hack/demo:%s", testutil.Lines(string(out)))
 
 		c, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
@@ -32,7 +33,7 @@ var _ = Describe("make demo", func() {
 		start := time.Now()
 		out, err = run.CombinedOutput()
 		AddReportEntry("demo run time", time.Since(start).Round(100*time.Millisecond).String())
-		Expect(err).NotTo(HaveOccurred(), "the demo failed:%s", lines(string(out)))
+		Expect(err).NotTo(HaveOccurred(), "the demo failed:%s", testutil.Lines(string(out)))
 
 		Expect(string(out)).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi-baseline condition met"))
 		Expect(string(out)).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/vpn-baseline condition met"))

@@ -68,7 +68,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 		By("running the plugin through kubectl, as a user does, with a GraphConnection that points at the emulator")
 		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--policy", "Manage",
 			"--allowed-endpoint-hosts", "127.0.0.1", "--output-dir", dir)
-		Expect(err).NotTo(HaveOccurred(), "stderr:%s", lines(stderr))
+		Expect(err).NotTo(HaveOccurred(), "stderr:%s", testutil.Lines(stderr))
 		Expect(stdout).To(BeEmpty())
 		Expect(stderr).To(ContainSubstring("listed 25 device configurations"))
 		Expect(stderr).To(ContainSubstring(fmt.Sprintf("wrote %d DeviceConfigurationUserOverviews", configurations)))
@@ -118,7 +118,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 	It("writes a YAML stream that kubectl accepts", func() {
 		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--name-filter", "wi-fi",
 			"--target-namespace", "elsewhere", "--allowed-endpoint-hosts", "127.0.0.1")
-		Expect(err).NotTo(HaveOccurred(), "stderr:%s", lines(stderr))
+		Expect(err).NotTo(HaveOccurred(), "stderr:%s", testutil.Lines(stderr))
 		Expect(strings.Count(stdout, "kind: DeviceConfigurationUserOverview")).To(Equal(2))
 		Expect(stdout).To(ContainSubstring("namespace: elsewhere"))
 		Expect(stdout).To(ContainSubstring("managementPolicy: ObserveOnly"))
@@ -134,7 +134,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 			dir := filepath.Join(GinkgoT().TempDir(), "out")
 			stdout, stderr, err := kubectlIntune(append(setup(), "--output-dir", dir)...)
 			var exit *exec.ExitError
-			Expect(err).To(BeAssignableToTypeOf(exit), "stderr:%s", lines(stderr))
+			Expect(err).To(BeAssignableToTypeOf(exit), "stderr:%s", testutil.Lines(stderr))
 			Expect(stderr).To(ContainSubstring(want))
 			Expect(stdout).To(BeEmpty())
 			Expect(dir).NotTo(BeADirectory())

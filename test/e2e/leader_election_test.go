@@ -16,9 +16,6 @@ import (
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
-// leaseName is the operator's leader election ID (main.go).
-const leaseName = "overview-operator.intune.overview-operator.io"
-
 // handoverTimeout is how soon after the leader dies the other replica must lead, with the timings
 // of quickHandover (lease 15s, retry 2s). A candidate polls the Lease every retry period plus up to
 // 1.2 times as much jitter (up to 4.4s), and counts the 15s from when it saw the last renewal: so
@@ -121,13 +118,13 @@ var _ = Describe("Two replicas with leader election", func() {
 func lease(g Gomega, ns string) *coordinationv1.Lease {
 	GinkgoHelper()
 	l := &coordinationv1.Lease{}
-	g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: leaseName}, l)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: localenv.LeaseName}, l)).To(Succeed())
 	return l
 }
 
 // isLeader says whether an operator's metrics report that it holds the Lease.
 func isLeader(families metricstest.Families) bool {
-	return families.Value("leader_election_master_status", "name", leaseName) == 1
+	return families.Value("leader_election_master_status", "name", localenv.LeaseName) == 1
 }
 
 // graphRequests is how many Graph calls an operator's metrics count.

@@ -29,7 +29,7 @@ func leaderFlags(ns string, extra ...string) []string {
 var _ = Describe("The leader's Lease", func() {
 	It("survives an API server out of reach for 13s with the default timings, and the leader keeps running", func() {
 		ns := testutil.NewNamespace(ctx, env.Client, "lease-keep")
-		cut := newAPIServerCut()
+		cut := testutil.NewAPIServerCut(env.Config.Host, env.Kubeconfig, GinkgoT().TempDir())
 		op := startOperator("keeper", leaderFlags(ns, "--kubeconfig="+cut.Kubeconfig)...)
 		var leader string
 		Eventually(func(g Gomega) { leader = holder(g, ns); g.Expect(leader).NotTo(BeEmpty()) }).
@@ -47,12 +47,12 @@ var _ = Describe("The leader's Lease", func() {
 			g.Expect(l.Spec.RenewTime.Time).To(BeTemporally(">", before))
 			g.Expect(l.Spec.HolderIdentity).To(HaveValue(Equal(leader)))
 		}).WithTimeout(15*time.Second).WithPolling(500*time.Millisecond).Should(Succeed(), "the leader renews the Lease")
-		Expect(op.Done()).NotTo(BeClosed(), "the operator still runs; log:%s", lines(op.Tail(20)))
+		Expect(op.Done()).NotTo(BeClosed(), "the operator still runs; log:%s", testutil.Lines(op.Tail(20)))
 	})
 
 	It("is released when the leader loses it, once the API server is back, so that a new process leads at once", func() {
 		ns := testutil.NewNamespace(ctx, env.Client, "lease-lost")
-		cut := newAPIServerCut()
+		cut := testutil.NewAPIServerCut(env.Config.Host, env.Kubeconfig, GinkgoT().TempDir())
 		// Short timings, so that the Lease is lost quickly; a long lease, so that a new process
 		// leading within a few seconds can only be the release's doing.
 		// The lease is far longer than the successor's wait below, which leaves room for a process
@@ -68,9 +68,9 @@ var _ = Describe("The leader's Lease", func() {
 
 		By("checking that the leader exits with an error, having released the Lease")
 		Eventually(op.Done()).WithTimeout(20 * time.Second).Should(BeClosed())
-		Expect(op.Err()).To(HaveOccurred(), "losing the Lease is an error exit; log:%s", lines(op.Tail(20)))
+		Expect(op.Err()).To(HaveOccurred(), "losing the Lease is an error exit; log:%s", testutil.Lines(op.Tail(20)))
 		Expect(op.Tail(40)).To(ContainSubstring("leader election lost"))
-		Expect(holder(Default, ns)).To(BeEmpty(), "the Lease is released; log:%s", lines(op.Tail(20)))
+		Expect(holder(Default, ns)).To(BeEmpty(), "the Lease is released; log:%s", testutil.Lines(op.Tail(20)))
 
 		By("starting a new process: it leads at once, not after the 60s lease duration")
 		started := time.Now()
@@ -123,7 +123,7 @@ var _ = Describe("The leader election flags", func() {
 		func(want string, flags ...string) {
 			cmd := exec.Command(filepath.Join(root, "bin", "manager"), append([]string{"--leader-elect"}, flags...)...)
 			out, err := cmd.CombinedOutput()
-			Expect(err).To(HaveOccurred(), "exit status; output:%s", lines(string(out)))
+			Expect(err).To(HaveOccurred(), "exit status; output:%s", testutil.Lines(string(out)))
 			Expect(cmd.ProcessState.ExitCode()).To(Equal(1))
 			Expect(string(out)).To(ContainSubstring(want))
 			Expect(strings.Count(string(out), "Starting the operator")).To(BeZero())

@@ -24,7 +24,7 @@ var _ = Describe("SIGTERM", func() {
 		By("sending SIGTERM")
 		took, err := op.Stop(10 * time.Second)
 		AddReportEntry("shutdown after SIGTERM", took.Round(10*time.Millisecond).String())
-		Expect(err).NotTo(HaveOccurred(), "exit status after SIGTERM; log:%s", lines(op.Tail(20)))
+		Expect(err).NotTo(HaveOccurred(), "exit status after SIGTERM; log:%s", testutil.Lines(op.Tail(20)))
 		Expect(took).To(BeNumerically("<", 5*time.Second))
 
 		By("checking that it stepped down, so that a new replica need not wait for the Lease to expire")

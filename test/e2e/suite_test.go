@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +78,7 @@ func startOperatorWithEnv(name string, environ []string, flags ...string) *local
 	Eventually(func(g Gomega) {
 		select {
 		case <-op.Done():
-			StopTrying(fmt.Sprintf("the operator exited (%v):%s", op.Err(), lines(op.Tail(20)))).Now()
+			StopTrying(fmt.Sprintf("the operator exited (%v):%s", op.Err(), testutil.Lines(op.Tail(20)))).Now()
 		default:
 		}
 		resp, err := http.Get("http://" + op.ProbeAddr + "/readyz")
@@ -102,9 +101,4 @@ func createOverview(ns, name, id string, successCount int32) {
 			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(successCount)},
 		},
 	})).To(Succeed())
-}
-
-// lines indents multi-line output for failure messages.
-func lines(s string) string {
-	return "\n\t" + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n\t")
 }

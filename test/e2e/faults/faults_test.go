@@ -1,4 +1,4 @@
-package e2e
+package faults
 
 import (
 	"encoding/json"
@@ -25,6 +25,7 @@ import (
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/internal/scheme"
+	"github.com/overview-operator/overview-operator/internal/testutil"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -80,8 +81,8 @@ type readyObservation struct {
 type faultRun struct {
 	env     *localenv.Env
 	ns      string
-	proxy   *apiServerCut // between the operators and the API server, to take the API server away
-	secrets []string      // every client secret the suite used, which must never show anywhere
+	proxy   *testutil.APIServerCut // between the operators and the API server, to take the API server away
+	secrets []string               // every client secret the suite used, which must never show anywhere
 
 	mu        sync.Mutex
 	resources []*faultResource
@@ -258,7 +259,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 		leader := run.startOperator("leader", flags...)
 		Eventually(func(g Gomega) {
 			l := &coordinationv1.Lease{}
-			g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: leaseName}, l)).To(Succeed())
+			g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: localenv.LeaseName}, l)).To(Succeed())
 			g.Expect(l.Spec.HolderIdentity).NotTo(BeNil())
 		}).WithTimeout(30*time.Second).Should(Succeed(), "the first replica leads")
 		run.startOperator("follower", flags...)
@@ -413,7 +414,7 @@ func startFaultRun() *faultRun {
 	Expect(err).NotTo(HaveOccurred())
 	run := &faultRun{env: env, ns: "faults", byName: map[string]*faultResource{},
 		secrets: []string{localenv.SampleClientSecret, "fabrikam-first-secret-value"}}
-	run.proxy = newAPIServerCutFor(env, dir)
+	run.proxy = testutil.NewAPIServerCut(env.Config.Host, env.Kubeconfig, dir)
 
 	env.SeedSamples()
 	Expect(env.CreateSampleConnection(ctx, run.ns)).To(Succeed())
@@ -546,7 +547,7 @@ func (run *faultRun) stopOperators() {
 		default:
 		}
 		_, err := op.Stop(20 * time.Second)
-		Expect(err).NotTo(HaveOccurred(), "the operator stops on SIGTERM:%s", lines(op.Tail(10)))
+		Expect(err).NotTo(HaveOccurred(), "the operator stops on SIGTERM:%s", testutil.Lines(op.Tail(10)))
 	}
 }
 

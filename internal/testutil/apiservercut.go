@@ -1,4 +1,4 @@
-package e2e
+package testutil
 
 import (
 	"io"
@@ -7,17 +7,15 @@ import (
 	"path/filepath"
 	"sync"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/overview-operator/overview-operator/internal/localenv"
 )
 
-// apiServerCut is a TCP proxy in front of the control plane's API server that a test can cut, as a
+// APIServerCut is a TCP proxy in front of the control plane's API server that a test can cut, as a
 // network partition or a restarting API server would, for the operators that reach the API server
 // through it (its Kubeconfig) and no one else.
-type apiServerCut struct {
+type APIServerCut struct {
 	// Kubeconfig is an admin kubeconfig whose server is the proxy.
 	Kubeconfig string
 
@@ -29,38 +27,33 @@ type apiServerCut struct {
 	conns map[net.Conn]struct{}
 }
 
-// newAPIServerCut starts a proxy in front of the suite's control plane, which the test's end stops.
-func newAPIServerCut() *apiServerCut {
-	GinkgoHelper()
-	return newAPIServerCutFor(env, GinkgoT().TempDir())
-}
-
-// newAPIServerCutFor starts a proxy in front of e's control plane, with its kubeconfig in dir; the
-// end of the node that calls it (a test, or an Ordered container's BeforeAll) stops it.
-func newAPIServerCutFor(e *localenv.Env, dir string) *apiServerCut {
-	GinkgoHelper()
-	u, err := url.Parse(e.Config.Host)
-	Expect(err).NotTo(HaveOccurred())
+// NewAPIServerCut starts a proxy in front of the API server at host (a URL, as rest.Config's Host),
+// with a copy of kubeconfig that names the proxy in dir; the end of the node that calls it (a test,
+// or an Ordered container's BeforeAll) stops it.
+func NewAPIServerCut(host, kubeconfig, dir string) *APIServerCut {
+	ginkgo.GinkgoHelper()
+	u, err := url.Parse(host)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	p := &apiServerCut{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
-	DeferCleanup(p.close)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	p := &APIServerCut{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
+	ginkgo.DeferCleanup(p.close)
 
 	// The API server's certificate names 127.0.0.1, which is the proxy's address too.
-	cfg, err := clientcmd.LoadFromFile(e.Kubeconfig)
-	Expect(err).NotTo(HaveOccurred())
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	for _, c := range cfg.Clusters {
 		c.Server = "https://" + ln.Addr().String()
 	}
 	p.Kubeconfig = filepath.Join(dir, "kubeconfig-through-proxy")
-	Expect(clientcmd.WriteToFile(*cfg, p.Kubeconfig)).To(Succeed())
+	gomega.Expect(clientcmd.WriteToFile(*cfg, p.Kubeconfig)).To(gomega.Succeed())
 
 	go p.serve()
 	return p
 }
 
 // Cut drops every connection through the proxy, and every new one until Restore.
-func (p *apiServerCut) Cut() {
+func (p *APIServerCut) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
@@ -70,13 +63,13 @@ func (p *apiServerCut) Cut() {
 }
 
 // Restore lets connections through again.
-func (p *apiServerCut) Restore() {
+func (p *APIServerCut) Restore() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
 }
 
-func (p *apiServerCut) serve() {
+func (p *APIServerCut) serve() {
 	for {
 		in, err := p.ln.Accept()
 		if err != nil {
@@ -86,7 +79,7 @@ func (p *apiServerCut) serve() {
 	}
 }
 
-func (p *apiServerCut) forward(in net.Conn) {
+func (p *APIServerCut) forward(in net.Conn) {
 	if !p.track(in) {
 		_ = in.Close()
 		return
@@ -117,7 +110,7 @@ func (p *apiServerCut) forward(in net.Conn) {
 }
 
 // track registers a connection, unless the proxy is cut.
-func (p *apiServerCut) track(c net.Conn) bool {
+func (p *APIServerCut) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cut {
@@ -127,13 +120,13 @@ func (p *apiServerCut) track(c net.Conn) bool {
 	return true
 }
 
-func (p *apiServerCut) untrack(c net.Conn) {
+func (p *APIServerCut) untrack(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
 }
 
-func (p *apiServerCut) close() {
+func (p *APIServerCut) close() {
 	_ = p.ln.Close()
 	p.Cut()
 }
