@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"fmt"
-
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
@@ -43,7 +41,7 @@ func graphCondition(c graph.Classification) (reason, message string) {
 		return intunev1alpha1.ReasonNotFound, happened + "; check spec.deviceConfigurationId and the connection's tenant"
 	case graph.KindForbidden:
 		// The operator knows which permission it needs: Graph does not say.
-		return intunev1alpha1.ReasonForbidden, "the app lacks DeviceManagementConfiguration.ReadWrite.All" + quoted(c) +
+		return intunev1alpha1.ReasonForbidden, "the app lacks DeviceManagementConfiguration.ReadWrite.All" + c.Quoted() +
 			"; grant the application permission and admin consent"
 	case graph.KindTokenRejected:
 		return intunev1alpha1.ReasonInvalidCredentials,
@@ -69,18 +67,4 @@ func credentialHint(kind graph.CredentialKind) string {
 	default:
 		return "check the tenant id, the client id and the credential"
 	}
-}
-
-// quoted is Graph's error code and message, in parentheses after a space; "" when Graph said
-// neither.
-func quoted(c graph.Classification) string {
-	switch {
-	case c.Code != "" && c.Message != "":
-		return fmt.Sprintf(" (%s: %s)", c.Code, c.Message)
-	case c.Code != "":
-		return fmt.Sprintf(" (%s)", c.Code)
-	case c.Message != "":
-		return fmt.Sprintf(" (%s)", c.Message)
-	}
-	return ""
 }

@@ -316,14 +316,20 @@ func classifyStatus(e *Error) Classification {
 }
 
 // graphSays quotes Graph's error code and message for a description.
-func graphSays(e *Error) string {
+func graphSays(e *Error) string { return quote(e.Code, e.Message) }
+
+// Quoted is Graph's error code and message, in parentheses after a space, as a description quotes
+// them; "" when Graph said neither.
+func (c Classification) Quoted() string { return quote(c.Code, c.Message) }
+
+func quote(code, message string) string {
 	switch {
-	case e.Code != "" && e.Message != "":
-		return fmt.Sprintf(" (%s: %s)", e.Code, e.Message)
-	case e.Code != "":
-		return fmt.Sprintf(" (%s)", e.Code)
-	case e.Message != "":
-		return fmt.Sprintf(" (%s)", e.Message)
+	case code != "" && message != "":
+		return fmt.Sprintf(" (%s: %s)", code, message)
+	case code != "":
+		return fmt.Sprintf(" (%s)", code)
+	case message != "":
+		return fmt.Sprintf(" (%s)", message)
 	}
 	return ""
 }
