@@ -57,6 +57,24 @@ type Env struct {
 	ownDir       bool // Dir was made by Start, and Stop removes it
 }
 
+// UseBuilt checks that `make build` has built the operator under root (bin/manager, which the
+// tests and the benchmark run as a process of their own) and, when KUBEBUILDER_ASSETS is unset,
+// points it at the control plane `make envtest` built (bin/k8s), for everything that reads it.
+func UseBuilt(root string) error {
+	manager := filepath.Join(root, "bin", "manager")
+	if _, err := os.Stat(manager); err != nil {
+		return fmt.Errorf("%s is missing: run make build (the tests run the operator's built binary)", manager)
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
+		return nil
+	}
+	assets, err := filepath.Abs(filepath.Join(root, "bin", "k8s"))
+	if err != nil {
+		return err
+	}
+	return os.Setenv("KUBEBUILDER_ASSETS", assets)
+}
+
 // LeaseName is the name of the Lease the operator's replicas compete for with --leader-elect (its
 // leader election ID, in main.go).
 const LeaseName = "overview-operator.intune.overview-operator.io"

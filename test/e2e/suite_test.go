@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -39,16 +37,7 @@ func TestE2E(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	manager := filepath.Join(root, "bin", "manager")
-	if _, err := os.Stat(manager); err != nil {
-		Fail(fmt.Sprintf("%s is missing: run make build (the tests run the operator's built binary)", manager))
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets, err := filepath.Abs(filepath.Join(root, "bin", "k8s"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.Setenv("KUBEBUILDER_ASSETS", assets)).To(Succeed())
-	}
-
+	Expect(localenv.UseBuilt(root)).To(Succeed())
 	var err error
 	env, err = localenv.Start(localenv.Options{Root: root})
 	Expect(err).NotTo(HaveOccurred(), "start the control plane and the Graph emulator; run make envtest to build it")

@@ -2,13 +2,12 @@ package faults
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/overview-operator/overview-operator/internal/localenv"
 )
 
 // root is the repository's root: the CRDs, bin/manager and bin/k8s.
@@ -24,13 +23,5 @@ func TestFaults(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	manager := filepath.Join(root, "bin", "manager")
-	if _, err := os.Stat(manager); err != nil {
-		Fail(fmt.Sprintf("%s is missing: run make build (the tests run the operator's built binary)", manager))
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets, err := filepath.Abs(filepath.Join(root, "bin", "k8s"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.Setenv("KUBEBUILDER_ASSETS", assets)).To(Succeed())
-	}
+	Expect(localenv.UseBuilt(root)).To(Succeed())
 })
