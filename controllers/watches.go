@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -46,14 +47,25 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 // jobsDoneBuffer is how many ended jobs may wait for the queue before a job's goroutine waits too.
 const jobsDoneBuffer = 1024
 
-// jobEnded enqueues the resource whose job has ended, at the priority of a change: its result is
-// waiting to be reported.
+// reportPriority is the queue priority of the pass that reports a job's result: below a change
+// (0), above a routine resync (handler.LowPriority). When both wait, a changed or new resource is
+// submitted first, so that its job takes its place in the tenant's line (and a window's writes go
+// out) before the workers write the status of the jobs already done: a status write waits on the
+// API server, a submission does not. The result waits in the resource's record meanwhile.
+const reportPriority = handler.LowPriority / 2
+
+// jobEnded enqueues the resource whose job has ended, at reportPriority: its result is waiting to
+// be reported.
 type jobEnded struct {
 	handler.TypedFuncs[reconcile.Request, reconcile.Request]
 }
 
 // Generic implements handler.TypedEventHandler.
 func (jobEnded) Generic(_ context.Context, e event.TypedGenericEvent[reconcile.Request], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(reportPriority)}, e.Object)
+		return
+	}
 	q.Add(e.Object)
 }
 
