@@ -5,7 +5,6 @@
 package localenv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/overview-operator/overview-operator/internal/kubectl"
 	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
@@ -155,23 +155,14 @@ func (e *Env) Stop() {
 	}
 }
 
-// Kubectl runs the control plane's kubectl (bin/k8s/kubectl) with the admin kubeconfig.
-func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, e.KubectlPath(), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
-	cmd.Dir = e.Root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
-
-// KubectlPath is the kubectl that `make envtest` built.
-func (e *Env) KubectlPath() string {
+// Kubectl is the control plane's kubectl (the one `make envtest` built, in KUBEBUILDER_ASSETS or
+// bin/k8s) as the admin, run from the repository's root.
+func (e *Env) Kubectl() kubectl.Runner {
+	path := filepath.Join(e.Root, "bin", "k8s", "kubectl")
 	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
-		return filepath.Join(assets, "kubectl")
+		path = filepath.Join(assets, "kubectl")
 	}
-	return filepath.Join(e.Root, "bin", "k8s", "kubectl")
+	return kubectl.Runner{Path: path, Flags: []string{"--kubeconfig", e.Kubeconfig}, Dir: e.Root}
 }
 
 // Operator is the operator's binary running as a process of its own.

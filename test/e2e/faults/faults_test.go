@@ -395,7 +395,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 			texts = append(texts, string(b))
 		}
 		for _, kind := range []string{"events", "dcuo", "graphconnections"} {
-			out, err := run.env.Kubectl(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
+			out, _, err := run.env.Kubectl().Output(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
 			Expect(err).NotTo(HaveOccurred())
 			texts = append(texts, out)
 		}
