@@ -90,10 +90,6 @@ func controlPlaneAssets(root string) string {
 	return filepath.Join(root, "bin", "k8s")
 }
 
-// LeaseName is the name of the Lease the operator's replicas compete for with --leader-elect (its
-// leader election ID, in main.go).
-const LeaseName = "overview-operator.intune.overview-operator.io"
-
 // Start starts the control plane (with the CRDs) and the emulator.
 func Start(opts Options) (_ *Env, err error) {
 	root, err := filepath.Abs(opts.Root)
