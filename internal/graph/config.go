@@ -243,7 +243,7 @@ func (cfg Config) resolve() (settings, error) {
 		s.roots = pool
 	}
 	if err := errors.Join(errs...); err != nil {
-		return settings{}, fmt.Errorf("invalid Graph connection: %w", err)
+		return settings{}, err
 	}
 	return s, nil
 }
