@@ -19,10 +19,9 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
-)
 
-// leaderElectionID names the Lease the replicas compete for.
-const leaderElectionID = "overview-operator.intune.overview-operator.io"
+	"github.com/overview-operator/overview-operator/internal/leaderelection"
+)
 
 // The leader election timings' defaults. A leader keeps trying to renew for renewDeadline, once
 // every retryPeriod, so an API server that refuses connections for up to renewDeadline-retryPeriod
@@ -102,7 +101,7 @@ func newLeaseLock(cfg *rest.Config, scheme *runtime.Scheme, le leaderElection) (
 	// Lease changes are recorded as core events in the Lease's namespace, as controller-runtime does.
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(ns)})
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, ns, leaderElectionID, cs.CoreV1(), cs.CoordinationV1(),
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, ns, leaderelection.LeaseName, cs.CoreV1(), cs.CoordinationV1(),
 		resourcelock.ResourceLockConfig{Identity: id, EventRecorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: id})})
 	if err != nil {
 		broadcaster.Shutdown()

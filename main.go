@@ -27,6 +27,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/leaderelection"
 	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
@@ -124,7 +125,7 @@ func run(f flags) error {
 		HealthProbeBindAddress: f.probeAddr,
 		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         le.enabled,
-		LeaderElectionID:       leaderElectionID,
+		LeaderElectionID:       leaderelection.LeaseName,
 		LeaseDuration:          &le.leaseDuration,
 		RenewDeadline:          &le.renewDeadline,
 		RetryPeriod:            &le.retryPeriod,

@@ -88,7 +88,7 @@ var _ = Describe("Argo CD's health checks and actions", func() {
 		runAction(o, "resume")
 		Expect(fetch(o).Annotations).NotTo(HaveKey(intunev1alpha1.AnnotationPaused))
 		Eventually(health(o)).WithTimeout(20 * time.Second).Should(Equal("Healthy"))
-		expectCondition(o, intunev1alpha1.ConditionSynced, "True", "Succeeded")
+		expectCondition(o, intunev1alpha1.ConditionSynced, "True", intunev1alpha1.ReasonSucceeded)
 
 		By("sync-now: Progressing until the operator serves it")
 		requested := runAction(o, "sync-now")

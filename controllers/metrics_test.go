@@ -5,8 +5,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 )
 
 func TestConditionTracker(t *testing.T) {
@@ -61,17 +62,19 @@ func TestConditionTracker(t *testing.T) {
 					tracker.observe(s.key, s.conds, "GraphConnection")
 				}
 			}
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(gauge)
+			families, err := metricstest.Gather(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got := map[string]float64{}
-			for _, m := range gatherOne(t, gauge) {
-				labels := map[string]string{}
-				for _, l := range m.GetLabel() {
-					labels[l.GetName()] = l.GetValue()
+			for _, s := range families.Series("test_connections") {
+				if s.Value != 0 {
+					got[s.Labels["ready"]+"/"+s.Labels["reason"]] = s.Value
 				}
-				if v := m.GetGauge().GetValue(); v != 0 {
-					got[labels["ready"]+"/"+labels["reason"]] = v
-				}
-				if labels["kind"] != "GraphConnection" {
-					t.Errorf("a series without the leading kind label: %v", labels)
+				if s.Labels["kind"] != "GraphConnection" {
+					t.Errorf("a series without the leading kind label: %v", s.Labels)
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -79,20 +82,4 @@ func TestConditionTracker(t *testing.T) {
 			}
 		})
 	}
-}
-
-// gatherOne collects the series of a metric vector.
-func gatherOne(t *testing.T, c prometheus.Collector) []*dto.Metric {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*dto.Metric
-	for _, f := range families {
-		out = append(out, f.GetMetric()...)
-	}
-	return out
 }

@@ -40,7 +40,7 @@ func syncedStatus(ago time.Duration, o graph.Overview) intunev1alpha1.DeviceConf
 		Conditions: []metav1.Condition{
 			{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: intunev1alpha1.ReasonUpToDate,
 				Message: "Graph holds every managed value", ObservedGeneration: 2, LastTransitionTime: at},
-			{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: "Succeeded",
+			{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: intunev1alpha1.ReasonSucceeded,
 				Message: "Graph was read successfully", ObservedGeneration: 2, LastTransitionTime: at},
 		},
 		Observed:      observedFrom(&o),

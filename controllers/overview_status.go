@@ -59,7 +59,7 @@ func (p *overviewPass) markSynced() {
 	}
 	p.setCondition(ready)
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
-		Reason: "Succeeded", Message: "Graph was read successfully"})
+		Reason: intunev1alpha1.ReasonSucceeded, Message: "Graph was read successfully"})
 	meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
 }
 

@@ -47,7 +47,7 @@ func TestDeriveStatus(t *testing.T) {
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
 			conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-			conditionAt(synced, yes, "Succeeded", 2, lastPass),
+			conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, lastPass),
 		},
 		Observed:        &intunev1alpha1.ObservedOverview{ID: "id", SuccessCount: 12},
 		LastSyncTime:    ptr.To(metav1.NewTime(lastPass)),
@@ -77,7 +77,7 @@ func TestDeriveStatus(t *testing.T) {
 				ObservedGeneration: 2,
 				Conditions: []metav1.Condition{
 					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
-					conditionAt(synced, yes, "Succeeded", 2, thisPass),
+					conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, thisPass),
 				},
 				Observed:               observedFrom(observed),
 				LastAppliedTime:        ptr.To(metav1.NewTime(thisPass.Add(-time.Second))),
@@ -220,7 +220,7 @@ func TestDeriveStatus(t *testing.T) {
 			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
 				st := withConditions(
 					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
-					conditionAt(synced, yes, "Succeeded", 2, thisPass),
+					conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, thisPass),
 				)
 				st.Observed, st.LastRequestID = observedFrom(observed), ""
 				return st
@@ -303,7 +303,7 @@ func TestStatusWriteDue(t *testing.T) {
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
 			conditionAt(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate, 2, lastPass),
-			conditionAt(intunev1alpha1.ConditionSynced, metav1.ConditionTrue, "Succeeded", 2, lastPass),
+			conditionAt(intunev1alpha1.ConditionSynced, metav1.ConditionTrue, intunev1alpha1.ReasonSucceeded, 2, lastPass),
 		},
 		Observed:      &intunev1alpha1.ObservedOverview{ID: "id", SuccessCount: 12},
 		LastSyncTime:  ptr.To(metav1.NewTime(lastPass)),

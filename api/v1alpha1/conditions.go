@@ -25,6 +25,8 @@ const (
 	ReasonUpToDate = "UpToDate"
 	// ReasonDriftDetected: ObserveOnly, and Graph differs from the spec (see status.drift).
 	ReasonDriftDetected = "DriftDetected"
+	// ReasonSucceeded: Synced, the last attempt reached Graph and read the device configuration.
+	ReasonSucceeded = "Succeeded"
 	// ReasonPaused: the paused annotation is set; no Graph call is made.
 	ReasonPaused = "Paused"
 	// ReasonNotPersisted: Graph accepted a PATCH but did not keep a value; retried with backoff.

@@ -94,12 +94,12 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	for _, s := range samples {
 		args = append(args, "-f", s)
 	}
-	if _, err := env.Kubectl(ctx, args...); err != nil {
+	if _, _, err := env.Kubectl().Output(ctx, args...); err != nil {
 		return err
 	}
 
 	step(6, "Waiting for Ready (kubectl wait --for=condition=Ready dcuo --all)")
-	out, err := env.Kubectl(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo", "--all",
+	out, _, err := env.Kubectl().Output(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo", "--all",
 		fmt.Sprintf("--timeout=%s", timeout))
 	if err != nil {
 		return fmt.Errorf("%w\noperator log:\n%s", err, op.Tail(20))
@@ -117,7 +117,7 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	}
 
 	live.Store(true)
-	kubectl, _ := filepath.Rel(mustGetwd(), env.KubectlPath())
+	kubectl, _ := filepath.Rel(mustGetwd(), env.Kubectl().Path)
 	fmt.Printf(`
 The operator keeps running. In another terminal:
 

@@ -137,7 +137,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	pacers := graph.NewPacers(graph.Limits{Requests: f.requests, Per: f.window}, 0)
 	if opts.Client, err = graph.NewClient(cfg, graph.Options{Pacers: pacers, Timeout: f.timeout}); err != nil {
-		return err
+		return fmt.Errorf("invalid Graph connection: %w", err)
 	}
 	if err := opts.Client.CheckCredentials(ctx); err != nil {
 		return fmt.Errorf("sign in as app %s to tenant %s: %w", cfg.ClientID, cfg.TenantID, explain(err))

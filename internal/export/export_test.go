@@ -295,6 +295,10 @@ func TestExportBadInput(t *testing.T) {
 	if err := os.WriteFile(wrongSecret, []byte("not-the-secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	notPEM := filepath.Join(t.TempDir(), "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	full := t.TempDir()
 	if err := os.WriteFile(filepath.Join(full, "kept.yaml"), nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -310,12 +314,13 @@ func TestExportBadInput(t *testing.T) {
 		"an overview read fails":     {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, ConfigurationID: configID(7, 60), Status: http.StatusInternalServerError}, wantErr: "read the overview of device configuration " + configID(7, 60) + ": Graph answered 500 Internal Server Error"},
 		// Every GET fails, not just one: reads an earlier case's export left in flight could take a
 		// single use of the fault first.
-		"a page of the list fails": {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, Status: http.StatusBadGateway}, wantErr: "list the tenant's device configurations"},
-		"an unknown field":         {args: e.args("--fields", "successCount,color"), wantErr: `"color" is not an overview field`},
-		"an unknown policy":        {args: e.args("--policy", "Enforce"), wantErr: `--policy "Enforce"`},
-		"no credentials":           {args: []string{"--target-namespace", "x"}, wantErr: "give one of --connection"},
-		"a bad namespace":          {args: e.args("--target-namespace", "IT_Ops"), wantErr: "is not a namespace name"},
-		"a directory not empty":    {args: e.args("--output-dir", full), wantErr: "exists and is not empty"},
+		"a page of the list fails":  {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, Status: http.StatusBadGateway}, wantErr: "list the tenant's device configurations"},
+		"a CA file that is not PEM": {args: append(e.args(), "--ca-file", notPEM), wantErr: "invalid Graph connection: CA bundle holds no PEM certificate"},
+		"an unknown field":          {args: e.args("--fields", "successCount,color"), wantErr: `"color" is not an overview field`},
+		"an unknown policy":         {args: e.args("--policy", "Enforce"), wantErr: `--policy "Enforce"`},
+		"no credentials":            {args: []string{"--target-namespace", "x"}, wantErr: "give one of --connection"},
+		"a bad namespace":           {args: e.args("--target-namespace", "IT_Ops"), wantErr: "is not a namespace name"},
+		"a directory not empty":     {args: e.args("--output-dir", full), wantErr: "exists and is not empty"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -60,7 +60,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 	if err := e.Grant(testTenant, testClient, graphtest.PermissionReadWrite); err != nil {
 		t.Fatal(err)
 	}
-	clk.Step(DefaultForbiddenRenewal)
+	clk.Step(defaultForbiddenRenewal)
 	resp, err := c.PatchOverview(ctx, configID, patch)
 	if err != nil {
 		t.Fatalf("after consent: %v", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -84,7 +83,7 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	transport := limitedTransport{client: newHTTPClient(s.roots)}
 	cred, err := newCredential(cfg.Credential.Kind, cfg.Credential.TokenFile, newCredentialFactory(cfg, s, transport))
 	if err != nil {
-		return nil, fmt.Errorf("invalid Graph connection: %w", err)
+		return nil, err
 	}
 	pacer := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
 	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}

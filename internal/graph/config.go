@@ -145,11 +145,14 @@ type Options struct {
 	Clock clock.PassiveClock
 }
 
-// Defaults of Options.
+// DefaultTimeout is the default of Options.Timeout, which the operator's and the export's
+// --graph-timeout flags show as theirs.
+const DefaultTimeout = 30 * time.Second
+
+// The defaults of the other Options.
 const (
-	DefaultTimeout          = 30 * time.Second
-	DefaultForbiddenRenewal = time.Minute
-	DefaultRefusalHold      = 30 * time.Second
+	defaultForbiddenRenewal = time.Minute
+	defaultRefusalHold      = 30 * time.Second
 )
 
 // withDefaults returns o with zero fields set to their defaults.
@@ -158,10 +161,10 @@ func (o Options) withDefaults() Options {
 		o.Timeout = DefaultTimeout
 	}
 	if o.ForbiddenRenewal <= 0 {
-		o.ForbiddenRenewal = DefaultForbiddenRenewal
+		o.ForbiddenRenewal = defaultForbiddenRenewal
 	}
 	if o.RefusalHold <= 0 {
-		o.RefusalHold = DefaultRefusalHold
+		o.RefusalHold = defaultRefusalHold
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -240,7 +243,7 @@ func (cfg Config) resolve() (settings, error) {
 		s.roots = pool
 	}
 	if err := errors.Join(errs...); err != nil {
-		return settings{}, fmt.Errorf("invalid Graph connection: %w", err)
+		return settings{}, err
 	}
 	return s, nil
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/overview-operator/overview-operator/internal/metricstest"
@@ -17,10 +16,6 @@ func TestMetrics(t *testing.T) {
 	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: 429, RetryAfter: "0.01", Times: 1})
 	c := e.client(t, e.config(), fastOptions())
 
-	get200 := testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "200"))
-	get429 := testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "429"))
-	patch200 := testutil.ToFloat64(requestsTotal.WithLabelValues("PATCH", "200"))
-	throttled := testutil.ToFloat64(throttledTotal.WithLabelValues(testTenant))
 	before, err := metricstest.Gather(metrics.Registry)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +39,10 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// counted is how much the counter's series with labelPairs have gained.
+	counted := func(name string, labelPairs ...string) float64 {
+		return after.Value(name, labelPairs...) - before.Value(name, labelPairs...)
+	}
 	// observations is how many the histogram's series with labelPairs have gained.
 	observations := func(name string, labelPairs ...string) float64 {
 		return float64(after.SampleCount(name, labelPairs...) - before.SampleCount(name, labelPairs...))
@@ -52,10 +51,10 @@ func TestMetrics(t *testing.T) {
 		name      string
 		got, want float64
 	}{
-		{"requests GET 200", testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "200")) - get200, 1},
-		{"requests GET 429", testutil.ToFloat64(requestsTotal.WithLabelValues("GET", "429")) - get429, 1},
-		{"requests PATCH 200", testutil.ToFloat64(requestsTotal.WithLabelValues("PATCH", "200")) - patch200, 1},
-		{"429s of the tenant", testutil.ToFloat64(throttledTotal.WithLabelValues(testTenant)) - throttled, 1},
+		{"requests GET 200", counted("overview_graph_requests_total", "method", "GET", "code", "200"), 1},
+		{"requests GET 429", counted("overview_graph_requests_total", "method", "GET", "code", "429"), 1},
+		{"requests PATCH 200", counted("overview_graph_requests_total", "method", "PATCH", "code", "200"), 1},
+		{"429s of the tenant", counted("overview_graph_throttled_total", "tenant", testTenant), 1},
 		{"budget waits, read", observations("overview_graph_budget_wait_seconds", "tenant", testTenant, "class", "read"), 2},
 		{"budget waits, write", observations("overview_graph_budget_wait_seconds", "tenant", testTenant, "class", "write"), 1},
 		{"GET durations", observations("overview_graph_request_duration_seconds", "method", "GET"), 2},

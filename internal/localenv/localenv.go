@@ -5,7 +5,6 @@
 package localenv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/overview-operator/overview-operator/internal/kubectl"
 	"github.com/overview-operator/overview-operator/internal/scheme"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
@@ -58,26 +58,37 @@ type Env struct {
 }
 
 // UseBuilt checks that `make build` has built the operator under root (bin/manager, which the
-// tests and the benchmark run as a process of their own) and, when KUBEBUILDER_ASSETS is unset,
-// points it at the control plane `make envtest` built (bin/k8s), for everything that reads it.
+// tests and the benchmark run as a process of their own) and then does UseBuiltControlPlane.
 func UseBuilt(root string) error {
 	manager := filepath.Join(root, "bin", "manager")
 	if _, err := os.Stat(manager); err != nil {
 		return fmt.Errorf("%s is missing: run make build (the tests run the operator's built binary)", manager)
 	}
+	return UseBuiltControlPlane(root)
+}
+
+// UseBuiltControlPlane points KUBEBUILDER_ASSETS, when it is unset, at the control plane `make
+// envtest` built under root (bin/k8s), for envtest and everything else that reads it: a suite that
+// starts a control plane of its own but no operator needs this and not bin/manager.
+func UseBuiltControlPlane(root string) error {
 	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
 		return nil
 	}
-	assets, err := filepath.Abs(filepath.Join(root, "bin", "k8s"))
+	assets, err := filepath.Abs(controlPlaneAssets(root))
 	if err != nil {
 		return err
 	}
 	return os.Setenv("KUBEBUILDER_ASSETS", assets)
 }
 
-// LeaseName is the name of the Lease the operator's replicas compete for with --leader-elect (its
-// leader election ID, in main.go).
-const LeaseName = "overview-operator.intune.overview-operator.io"
+// controlPlaneAssets is the directory of kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS, or
+// where `make envtest` builds them under root.
+func controlPlaneAssets(root string) string {
+	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+		return assets
+	}
+	return filepath.Join(root, "bin", "k8s")
+}
 
 // Start starts the control plane (with the CRDs) and the emulator.
 func Start(opts Options) (_ *Env, err error) {
@@ -99,10 +110,7 @@ func Start(opts Options) (_ *Env, err error) {
 		}
 	}()
 
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join(root, "bin", "k8s")
-	}
+	assets := controlPlaneAssets(root)
 	e.controlPlane = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -155,23 +163,10 @@ func (e *Env) Stop() {
 	}
 }
 
-// Kubectl runs the control plane's kubectl (bin/k8s/kubectl) with the admin kubeconfig.
-func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, e.KubectlPath(), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
-	cmd.Dir = e.Root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
-
-// KubectlPath is the kubectl that `make envtest` built.
-func (e *Env) KubectlPath() string {
-	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
-		return filepath.Join(assets, "kubectl")
-	}
-	return filepath.Join(e.Root, "bin", "k8s", "kubectl")
+// Kubectl is the control plane's kubectl (the one `make envtest` built, in KUBEBUILDER_ASSETS or
+// bin/k8s) as the admin, run from the repository's root.
+func (e *Env) Kubectl() kubectl.Runner {
+	return kubectl.Runner{Path: filepath.Join(controlPlaneAssets(e.Root), "kubectl"), Flags: []string{"--kubeconfig", e.Kubeconfig}, Dir: e.Root}
 }
 
 // Operator is the operator's binary running as a process of its own.

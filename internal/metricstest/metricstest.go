@@ -1,7 +1,8 @@
 // Package metricstest reads the operator's Prometheus metrics the way its tests and the benchmark
 // check them: gathered from a registry in the same process, or parsed from the text a /metrics
-// endpoint serves, then summed over the series that carry some labels. It uses no test framework,
-// so that plain tests, Ginkgo suites and the benchmark's program can all use it.
+// endpoint serves, then summed over the series that carry some labels or listed series by series.
+// It uses no test framework, so that plain tests, Ginkgo suites and the benchmark's program can all
+// use it.
 package metricstest
 
 import (
@@ -59,11 +60,34 @@ func (f Families) SampleCount(name string, labelPairs ...string) uint64 {
 	return n
 }
 
-func hasLabels(m *dto.Metric, pairs []string) bool {
-	have := map[string]string{}
-	for _, l := range m.GetLabel() {
-		have[l.GetName()] = l.GetValue()
+// Series is one series of a counter or gauge family.
+type Series struct {
+	// Labels are the series' labels by name.
+	Labels map[string]string
+	// Value is the counter's or the gauge's value.
+	Value float64
+}
+
+// Series returns every series of the counter or gauge family name, in the order gathered, for a
+// test that checks which series a metric has and not only their sum.
+func (f Families) Series(name string) []Series {
+	var out []Series
+	for _, m := range f[name].GetMetric() {
+		out = append(out, Series{Labels: labels(m), Value: m.GetCounter().GetValue() + m.GetGauge().GetValue()})
 	}
+	return out
+}
+
+func labels(m *dto.Metric) map[string]string {
+	l := make(map[string]string, len(m.GetLabel()))
+	for _, p := range m.GetLabel() {
+		l[p.GetName()] = p.GetValue()
+	}
+	return l
+}
+
+func hasLabels(m *dto.Metric, pairs []string) bool {
+	have := labels(m)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if have[pairs[i]] != pairs[i+1] {
 			return false

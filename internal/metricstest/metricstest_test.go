@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -58,5 +59,23 @@ func TestGatheredFamilies(t *testing.T) {
 	}
 	if got := families.Value("overview_graph_requests_total", "method", "GET"); got != 3 {
 		t.Errorf("GETs: %v, want 3", got)
+	}
+}
+
+func TestSeries(t *testing.T) {
+	families, err := Parse(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Series{
+		{Labels: map[string]string{"code": "200", "method": "GET"}, Value: 3},
+		{Labels: map[string]string{"code": "429", "method": "GET"}, Value: 1},
+		{Labels: map[string]string{"code": "200", "method": "PATCH"}, Value: 2},
+	}
+	if diff := cmp.Diff(want, families.Series("overview_graph_requests_total")); diff != "" {
+		t.Errorf("series (-want +got):\n%s", diff)
+	}
+	if got := families.Series("overview_patches_applied_total"); len(got) != 0 {
+		t.Errorf("a family that is not there: %v, want no series", got)
 	}
 }

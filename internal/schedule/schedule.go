@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// Phase is the resource's offset within the interval.
-func Phase(uid types.UID, interval time.Duration) time.Duration {
+// phase is the resource's offset within the interval.
+func phase(uid types.UID, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(uid))
 	return time.Duration(h.Sum64() % uint64(interval))
@@ -20,13 +20,13 @@ func Phase(uid types.UID, interval time.Duration) time.Duration {
 
 // Last is the latest slot of the grid at or before now.
 func Last(uid types.UID, interval time.Duration, now time.Time) time.Time {
-	phase := Phase(uid, interval)
-	since := now.UnixNano() - int64(phase)
+	offset := phase(uid, interval)
+	since := now.UnixNano() - int64(offset)
 	k := since / int64(interval)
 	if since < 0 && since%int64(interval) != 0 {
 		k-- // floor, not truncation, before the epoch
 	}
-	return time.Unix(0, k*int64(interval)+int64(phase))
+	return time.Unix(0, k*int64(interval)+int64(offset))
 }
 
 // Next is the first slot of the grid after now.

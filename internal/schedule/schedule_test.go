@@ -13,7 +13,7 @@ func TestSlotsFallOnOneGridPerResource(t *testing.T) {
 	cases := map[string]time.Time{
 		"now":               time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC),
 		"before the epoch":  time.Date(1969, 12, 31, 23, 59, 0, 0, time.UTC),
-		"exactly on a slot": time.Unix(0, 0).Add(Phase("uid-a", interval)).Add(3 * interval),
+		"exactly on a slot": time.Unix(0, 0).Add(phase("uid-a", interval)).Add(3 * interval),
 	}
 	for name, now := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -36,15 +36,15 @@ func TestPhasesSpreadOverTheInterval(t *testing.T) {
 	interval := 10 * time.Minute
 	var buckets [10]int
 	for i := range 1000 {
-		phase := Phase(types.UID(fmt.Sprintf("0b9c1d2e-3f4a-4b6c-8d8e-%012d", i)), interval)
-		buckets[phase*10/interval]++
+		offset := phase(types.UID(fmt.Sprintf("0b9c1d2e-3f4a-4b6c-8d8e-%012d", i)), interval)
+		buckets[offset*10/interval]++
 	}
 	for i, n := range buckets {
 		if n < 60 || n > 140 {
 			t.Errorf("tenth %d of the interval holds %d of 1000 resources, want about 100: %v", i, n, buckets)
 		}
 	}
-	if a, b := Phase("same", interval), Phase("same", interval); a != b {
+	if a, b := phase("same", interval), phase("same", interval); a != b {
 		t.Errorf("the phase of one UID changed: %v then %v", a, b)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/overview-operator/overview-operator/internal/leaderelection"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/internal/testutil"
@@ -118,13 +119,13 @@ var _ = Describe("Two replicas with leader election", func() {
 func lease(g Gomega, ns string) *coordinationv1.Lease {
 	GinkgoHelper()
 	l := &coordinationv1.Lease{}
-	g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: localenv.LeaseName}, l)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: leaderelection.LeaseName}, l)).To(Succeed())
 	return l
 }
 
 // isLeader says whether an operator's metrics report that it holds the Lease.
 func isLeader(families metricstest.Families) bool {
-	return families.Value("leader_election_master_status", "name", localenv.LeaseName) == 1
+	return families.Value("leader_election_master_status", "name", leaderelection.LeaseName) == 1
 }
 
 // graphRequests is how many Graph calls an operator's metrics count.

@@ -116,9 +116,10 @@ var _ = Describe("Least privilege for Secrets (config/least-privilege: --watch-n
 		ns := testutil.NewNamespace(ctx, env.Client, "least")
 		sa := leastPrivilegeRBAC(ns)
 		subject := "system:serviceaccount:" + ns + ":" + sa
-		can, _ := env.Kubectl(ctx, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as="+subject)
+		// can-i says no with a non-zero exit, and its answer on standard output.
+		can, _, _ := kubectl.Output(ctx, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as="+subject)
 		Expect(strings.TrimSpace(can)).To(Equal("no"), "cluster-wide list of Secrets")
-		can, _ = env.Kubectl(ctx, "auth", "can-i", "watch", "secrets", "-n", ns, "--as="+subject)
+		can, _, _ = kubectl.Output(ctx, "auth", "can-i", "watch", "secrets", "-n", ns, "--as="+subject)
 		Expect(strings.TrimSpace(can)).To(Equal("yes"), "watch of Secrets in the served namespace")
 
 		Expect(env.CreateSampleConnection(ctx, ns)).To(Succeed()) // its Secret has no label

@@ -42,7 +42,7 @@ var _ = BeforeSuite(func() {
 	env, err = localenv.Start(localenv.Options{Root: root})
 	Expect(err).NotTo(HaveOccurred(), "start the control plane and the Graph emulator; run make envtest to build it")
 	DeferCleanup(env.Stop)
-	kubectl = testutil.Kubectl{Path: env.KubectlPath(), Flags: []string{"--kubeconfig", env.Kubeconfig}, Dir: env.Root}
+	kubectl = testutil.Kubectl{Runner: env.Kubectl()}
 	env.SeedSamples()
 })
 

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/overview-operator/overview-operator/internal/localenv"
 )
 
 const (
@@ -52,11 +54,7 @@ var _ = BeforeSuite(func() {
 		_, err := os.Stat(bin)
 		Expect(err).NotTo(HaveOccurred(), "%s is missing: run make helm kustomize (make test builds both)", bin)
 	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets, err := filepath.Abs(filepath.Join(root, "bin", "k8s"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.Setenv("KUBEBUILDER_ASSETS", assets)).To(Succeed())
-	}
+	Expect(localenv.UseBuiltControlPlane(root)).To(Succeed())
 
 	// The chart's own CRDs, so that a crds/ out of step with the rendered objects shows here too.
 	testEnv := &envtest.Environment{

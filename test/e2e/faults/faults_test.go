@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/leaderelection"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/internal/scheme"
@@ -263,7 +264,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 		leader := run.startOperator("leader", flags...)
 		Eventually(func(g Gomega) {
 			l := &coordinationv1.Lease{}
-			g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: localenv.LeaseName}, l)).To(Succeed())
+			g.Expect(run.env.Client.Get(ctx, types.NamespacedName{Namespace: run.ns, Name: leaderelection.LeaseName}, l)).To(Succeed())
 			g.Expect(l.Spec.HolderIdentity).NotTo(BeNil())
 		}).WithTimeout(30*time.Second).Should(Succeed(), "the first replica leads")
 		run.startOperator("follower", flags...)
@@ -395,7 +396,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 			texts = append(texts, string(b))
 		}
 		for _, kind := range []string{"events", "dcuo", "graphconnections"} {
-			out, err := run.env.Kubectl(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
+			out, _, err := run.env.Kubectl().Output(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
 			Expect(err).NotTo(HaveOccurred())
 			texts = append(texts, out)
 		}
