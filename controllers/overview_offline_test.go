@@ -204,10 +204,15 @@ func (w *offline) events() []string {
 	for {
 		select {
 		case e := <-w.recorder.Events:
-			f := strings.Fields(e)
-			got = append(got, f[0]+" "+f[1])
+			got = append(got, eventTypeAndReason(e))
 		default:
 			return got
 		}
 	}
+}
+
+// eventTypeAndReason is an event the fake recorder heard, as "type reason".
+func eventTypeAndReason(e string) string {
+	f := strings.Fields(e)
+	return f[0] + " " + f[1]
 }

@@ -1,0 +1,226 @@
+package controllers
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// offlineConnection is a GraphConnection whose credentials the check reads from contoso-graph, with
+// status was.
+func offlineConnection(was intunev1alpha1.ConnectionStatus) *intunev1alpha1.GraphConnection {
+	return &intunev1alpha1.GraphConnection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "it", Name: "contoso", UID: "c1", Generation: 3},
+		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
+			TenantID: "5b7f1a3c-4d2e-4f6a-8b9c-0d1e2f3a4b5c",
+			ClientID: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+			Credentials: intunev1alpha1.Credentials{
+				Source:       intunev1alpha1.CredentialSourceClientSecret,
+				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: "contoso-graph", Key: "clientSecret"},
+			},
+		}},
+		Status: was,
+	}
+}
+
+// connectionWas is a connection's status after a check ago, whose Ready said reason (with the
+// reconciler's own message when the credentials worked).
+func connectionWas(reason string, ready metav1.ConditionStatus, ago time.Duration) intunev1alpha1.ConnectionStatus {
+	at := metav1.NewTime(offlineStart.Add(-ago))
+	message := "earlier"
+	if ready == metav1.ConditionTrue {
+		message = "A token was obtained with the credentials"
+	}
+	st := intunev1alpha1.ConnectionStatus{
+		ObservedGeneration: 3,
+		LastCheckedTime:    &at,
+		Conditions: []metav1.Condition{{Type: intunev1alpha1.ConditionReady, Status: ready, Reason: reason,
+			Message: message, ObservedGeneration: 3, LastTransitionTime: at}},
+	}
+	if ready == metav1.ConditionFalse {
+		st.Conditions = append(st.Conditions, metav1.Condition{Type: intunev1alpha1.ConditionStalled,
+			Status: metav1.ConditionTrue, Reason: reason, Message: "earlier", ObservedGeneration: 3, LastTransitionTime: at})
+	}
+	return st
+}
+
+// TestConnectionCheck plays the connection reconciler's check of the credentials on a fake clock:
+// what Ready and Stalled say, whether status is written, which events a person sees, and when the
+// connection is checked again.
+func TestConnectionCheck(t *testing.T) {
+	refused := &graph.Error{StatusCode: http.StatusUnauthorized}
+	cases := map[string]struct {
+		check   error // what CheckCredentials answers
+		was     intunev1alpha1.ConnectionStatus
+		// how the pass ends, and within which bounds it looks again
+		ending          passEnding
+		atLeast, atMost time.Duration
+		ready           metav1.ConditionStatus
+		reason          string // of Ready; "" with statusAsWas
+		stalled         bool
+		events          []string
+		statusAsWas     bool // no status may be written
+	}{
+		"a new connection whose credentials work: Ready, checked again in an hour": {
+			ending:  endsRequeued,
+			atLeast: credentialsRecheck, atMost: credentialsRecheck,
+			ready:   metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
+		},
+		"credentials that worked ten minutes ago and still do: nothing written": {
+			was:     connectionWas(intunev1alpha1.ReasonCredentialsValid, metav1.ConditionTrue, 10*time.Minute),
+			ending:  endsRequeued,
+			atLeast: credentialsRecheck, atMost: credentialsRecheck,
+			statusAsWas: true,
+		},
+		"credentials that worked an hour ago and still do: the check's time is written": {
+			was:     connectionWas(intunev1alpha1.ReasonCredentialsValid, metav1.ConditionTrue, credentialsRecheck),
+			ending:  endsRequeued,
+			atLeast: credentialsRecheck, atMost: credentialsRecheck,
+			ready:   metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
+		},
+		"credentials refused: Stalled, an event, and the credentials' first wait": {
+			check:   refused,
+			ending:  endsRequeued,
+			atLeast: offlineCredsRetry / 2, atMost: offlineCredsRetry,
+			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			stalled: true,
+			events:  []string{"Warning InvalidCredentials"},
+		},
+		"credentials refused for ten minutes: about as long again, and no new event": {
+			check:   refused,
+			was:     connectionWas(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 10*time.Minute),
+			ending:  endsRequeued,
+			atLeast: 5 * time.Minute, atMost: 10 * time.Minute,
+			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			stalled: true,
+		},
+		"credentials refused for three hours: an hour at most": {
+			check:   refused,
+			was:     connectionWas(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 3*time.Hour),
+			ending:  endsRequeued,
+			atLeast: credentialsRecheck / 2, atMost: credentialsRecheck,
+			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			stalled: true,
+		},
+		"credentials refused, then accepted: Ready again, and no longer Stalled": {
+			was:     connectionWas(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 3*time.Minute),
+			ending:  endsRequeued,
+			atLeast: credentialsRecheck, atMost: credentialsRecheck,
+			ready:   metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
+		},
+		"the token endpoint unavailable: an error for the queue's backoff, and not Stalled": {
+			check:  &graph.Error{StatusCode: http.StatusServiceUnavailable},
+			ending: endsWithError,
+			ready:  metav1.ConditionFalse, reason: intunev1alpha1.ReasonGraphUnavailable,
+			events: []string{"Warning GraphUnavailable"},
+		},
+		"throttled: looks again after Retry-After": {
+			check:   &graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: 20 * time.Second},
+			ending:  endsRequeued,
+			atLeast: 20 * time.Second, atMost: 20 * time.Second,
+			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonThrottled,
+			events:  []string{"Warning Throttled"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			checks := 0
+			gc := &graphFns{CheckCredentialsFn: func(context.Context) error {
+				checks++
+				return tc.check
+			}}
+			conn := offlineConnection(tc.was)
+			writes := 0
+			kube := fake.NewClientBuilder().
+				WithScheme(offlineScheme).
+				WithObjects(conn, &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "it", Name: "contoso-graph"},
+					Data:       map[string][]byte{"clientSecret": []byte("s3cr3t")},
+				}).
+				WithStatusSubresource(&intunev1alpha1.GraphConnection{}).
+				WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+					writes++
+					return c.SubResource(sub).Patch(ctx, o, p, opts...)
+				}}).
+				Build()
+			endpoints, err := newEndpointPolicy(nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recorder := events.NewFakeRecorder(10)
+			r := &ConnectionReconciler{
+				Client: kube,
+				connections: &connections{
+					client:    kube,
+					secrets:   &secrets{cache: kube, apiReader: kube, recheck: offlineInterval},
+					endpoints: endpoints,
+					factory:   func(graph.Config, graph.Options) (graph.Client, error) { return gc, nil },
+					clients:   map[string]cachedClient{},
+				},
+				recorder:   recorder,
+				clock:      clocktesting.NewFakePassiveClock(offlineStart),
+				credsRetry: offlineCredsRetry,
+				newObject:  func() connectionObject { return &intunev1alpha1.GraphConnection{} },
+			}
+			key := client.ObjectKeyFromObject(conn)
+			t.Cleanup(func() { connectionMetrics.forget(connectionKey(intunev1alpha1.ConnectionKindNamespaced, key.Namespace, key.Name)) })
+
+			res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: key})
+
+			if checks != 1 {
+				t.Errorf("credential checks: %d, want 1", checks)
+			}
+			if got := endingOf(res, err); got != tc.ending {
+				t.Errorf("the pass ended %v (result %+v, error %v), want %v", got, res, err, tc.ending)
+			}
+			if tc.ending == endsRequeued && (res.RequeueAfter < tc.atLeast || res.RequeueAfter > tc.atMost) {
+				t.Errorf("looks again after %v, want between %v and %v", res.RequeueAfter, tc.atLeast, tc.atMost)
+			}
+			var got []string
+			for len(recorder.Events) > 0 {
+				got = append(got, eventTypeAndReason(<-recorder.Events))
+			}
+			if diff := cmp.Diff(tc.events, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if tc.statusAsWas {
+				if writes != 0 {
+					t.Errorf("status writes: %d, want none", writes)
+				}
+				return
+			}
+			if writes != 1 {
+				t.Fatalf("status writes: %d, want 1", writes)
+			}
+			now := &intunev1alpha1.GraphConnection{}
+			if err := kube.Get(context.Background(), key, now); err != nil {
+				t.Fatal(err)
+			}
+			ready := meta.FindStatusCondition(now.Status.Conditions, intunev1alpha1.ConditionReady)
+			if ready == nil || ready.Status != tc.ready || ready.Reason != tc.reason || ready.ObservedGeneration != 3 {
+				t.Errorf("Ready: %+v, want %s %s at generation 3", ready, tc.ready, tc.reason)
+			}
+			if stalled := meta.IsStatusConditionTrue(now.Status.Conditions, intunev1alpha1.ConditionStalled); stalled != tc.stalled {
+				t.Errorf("Stalled: %v, want %v", stalled, tc.stalled)
+			}
+			if now.Status.LastCheckedTime == nil || !now.Status.LastCheckedTime.Time.Equal(offlineStart) {
+				t.Errorf("lastCheckedTime: %v, want the clock's %v", now.Status.LastCheckedTime, offlineStart)
+			}
+		})
+	}
+}
