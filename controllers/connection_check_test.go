@@ -65,8 +65,8 @@ func connectionWas(reason string, ready metav1.ConditionStatus, ago time.Duratio
 func TestConnectionCheck(t *testing.T) {
 	refused := &graph.Error{StatusCode: http.StatusUnauthorized}
 	cases := map[string]struct {
-		check   error // what CheckCredentials answers
-		was     intunev1alpha1.ConnectionStatus
+		check error // what CheckCredentials answers
+		was   intunev1alpha1.ConnectionStatus
 		// how the pass ends, and within which bounds it looks again
 		ending          passEnding
 		atLeast, atMost time.Duration
@@ -79,7 +79,7 @@ func TestConnectionCheck(t *testing.T) {
 		"a new connection whose credentials work: Ready, checked again in an hour": {
 			ending:  endsRequeued,
 			atLeast: credentialsRecheck, atMost: credentialsRecheck,
-			ready:   metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
+			ready: metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
 		},
 		"credentials that worked ten minutes ago and still do: nothing written": {
 			was:     connectionWas(intunev1alpha1.ReasonCredentialsValid, metav1.ConditionTrue, 10*time.Minute),
@@ -91,13 +91,13 @@ func TestConnectionCheck(t *testing.T) {
 			was:     connectionWas(intunev1alpha1.ReasonCredentialsValid, metav1.ConditionTrue, credentialsRecheck),
 			ending:  endsRequeued,
 			atLeast: credentialsRecheck, atMost: credentialsRecheck,
-			ready:   metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
+			ready: metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
 		},
 		"credentials refused: Stalled, an event, and the credentials' first wait": {
 			check:   refused,
 			ending:  endsRequeued,
 			atLeast: offlineCredsRetry / 2, atMost: offlineCredsRetry,
-			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
 			stalled: true,
 			events:  []string{"Warning InvalidCredentials"},
 		},
@@ -106,7 +106,7 @@ func TestConnectionCheck(t *testing.T) {
 			was:     connectionWas(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 10*time.Minute),
 			ending:  endsRequeued,
 			atLeast: 5 * time.Minute, atMost: 10 * time.Minute,
-			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
 			stalled: true,
 		},
 		"credentials refused for three hours: an hour at most": {
@@ -114,14 +114,14 @@ func TestConnectionCheck(t *testing.T) {
 			was:     connectionWas(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 3*time.Hour),
 			ending:  endsRequeued,
 			atLeast: credentialsRecheck / 2, atMost: credentialsRecheck,
-			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
 			stalled: true,
 		},
 		"credentials refused, then accepted: Ready again, and no longer Stalled": {
 			was:     connectionWas(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 3*time.Minute),
 			ending:  endsRequeued,
 			atLeast: credentialsRecheck, atMost: credentialsRecheck,
-			ready:   metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
+			ready: metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
 		},
 		"the token endpoint unavailable: an error for the queue's backoff, and not Stalled": {
 			check:  &graph.Error{StatusCode: http.StatusServiceUnavailable},
@@ -133,8 +133,8 @@ func TestConnectionCheck(t *testing.T) {
 			check:   &graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: 20 * time.Second},
 			ending:  endsRequeued,
 			atLeast: 20 * time.Second, atMost: 20 * time.Second,
-			ready:   metav1.ConditionFalse, reason: intunev1alpha1.ReasonThrottled,
-			events:  []string{"Warning Throttled"},
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonThrottled,
+			events: []string{"Warning Throttled"},
 		},
 	}
 	for name, tc := range cases {
@@ -178,7 +178,9 @@ func TestConnectionCheck(t *testing.T) {
 				newObject:  func() connectionObject { return &intunev1alpha1.GraphConnection{} },
 			}
 			key := client.ObjectKeyFromObject(conn)
-			t.Cleanup(func() { connectionMetrics.forget(connectionKey(intunev1alpha1.ConnectionKindNamespaced, key.Namespace, key.Name)) })
+			t.Cleanup(func() {
+				connectionMetrics.forget(connectionKey(intunev1alpha1.ConnectionKindNamespaced, key.Namespace, key.Name))
+			})
 
 			res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: key})
 
