@@ -80,7 +80,7 @@ var _ = Describe("The leader's Lease", func() {
 		// Before the 60 s Lease, last renewed before the cut, would have expired: only the release
 		// lets the successor lead that soon.
 		Eventually(func(g Gomega) { g.Expect(holder(g, ns)).NotTo(BeEmpty()) }).
-			WithTimeout(time.Until(renewed.Add(60*time.Second - 3*time.Second))).Should(Succeed(), "the successor leads before the Lease would have expired")
+			WithTimeout(time.Until(renewed.Add(60*time.Second-3*time.Second))).Should(Succeed(), "the successor leads before the Lease would have expired")
 		AddReportEntry("new leader after a lost Lease", time.Since(started).Round(100*time.Millisecond).String())
 	})
 
