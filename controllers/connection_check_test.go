@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -20,23 +19,6 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
-
-// offlineConnection is a GraphConnection whose credentials the check reads from contoso-graph, with
-// status was.
-func offlineConnection(was intunev1alpha1.ConnectionStatus) *intunev1alpha1.GraphConnection {
-	return &intunev1alpha1.GraphConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "it", Name: "contoso", UID: "c1", Generation: 3},
-		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
-			TenantID: "5b7f1a3c-4d2e-4f6a-8b9c-0d1e2f3a4b5c",
-			ClientID: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-			Credentials: intunev1alpha1.Credentials{
-				Source:       intunev1alpha1.CredentialSourceClientSecret,
-				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: "contoso-graph", Key: "clientSecret"},
-			},
-		}},
-		Status: was,
-	}
-}
 
 // connectionWas is a connection's status after a check ago, whose Ready said reason (with the
 // reconciler's own message when the credentials worked).
@@ -144,38 +126,26 @@ func TestConnectionCheck(t *testing.T) {
 				checks++
 				return tc.check
 			}}
-			conn := offlineConnection(tc.was)
+			conn := offlineConnection("it")
+			conn.Generation, conn.Status = 3, tc.was
 			writes := 0
 			kube := fake.NewClientBuilder().
 				WithScheme(offlineScheme).
-				WithObjects(conn, &corev1.Secret{
-					ObjectMeta: metav1.ObjectMeta{Namespace: "it", Name: "contoso-graph"},
-					Data:       map[string][]byte{"clientSecret": []byte("s3cr3t")},
-				}).
+				WithObjects(conn, offlineSecret("it")).
 				WithStatusSubresource(&intunev1alpha1.GraphConnection{}).
 				WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 					writes++
 					return c.SubResource(sub).Patch(ctx, o, p, opts...)
 				}}).
 				Build()
-			endpoints, err := newEndpointPolicy(nil, false)
-			if err != nil {
-				t.Fatal(err)
-			}
 			recorder := events.NewFakeRecorder(10)
 			r := &ConnectionReconciler{
-				Client: kube,
-				connections: &connections{
-					client:    kube,
-					secrets:   &secrets{cache: kube, apiReader: kube, recheck: offlineInterval},
-					endpoints: endpoints,
-					factory:   func(graph.Config, graph.Options) (graph.Client, error) { return gc, nil },
-					clients:   map[string]cachedClient{},
-				},
-				recorder:   recorder,
-				clock:      clocktesting.NewFakePassiveClock(offlineStart),
-				credsRetry: offlineCredsRetry,
-				newObject:  func() connectionObject { return &intunev1alpha1.GraphConnection{} },
+				Client:      kube,
+				connections: offlineConnections(t, kube, gc, nil),
+				recorder:    recorder,
+				clock:       clocktesting.NewFakePassiveClock(offlineStart),
+				credsRetry:  offlineCredsRetry,
+				newObject:   func() connectionObject { return &intunev1alpha1.GraphConnection{} },
 			}
 			key := client.ObjectKeyFromObject(conn)
 			t.Cleanup(func() {

@@ -98,23 +98,10 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 	t.Cleanup(func() { resourceMetrics.forget(w.key) })
 	objects := append([]client.Object{obj}, setup.objects...)
 	if !setup.noConnection {
-		objects = append(objects, &intunev1alpha1.GraphConnection{
-			ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: "contoso", UID: "c1", Generation: 1},
-			Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
-				TenantID: "5b7f1a3c-4d2e-4f6a-8b9c-0d1e2f3a4b5c",
-				ClientID: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-				Credentials: intunev1alpha1.Credentials{
-					Source:       intunev1alpha1.CredentialSourceClientSecret,
-					ClientSecret: &intunev1alpha1.SecretKeyReference{Name: "contoso-graph", Key: "clientSecret"},
-				},
-			}},
-		})
+		objects = append(objects, offlineConnection(obj.Namespace))
 	}
 	if !setup.noSecret {
-		objects = append(objects, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: "contoso-graph"},
-			Data:       map[string][]byte{"clientSecret": []byte("s3cr3t")},
-		})
+		objects = append(objects, offlineSecret(obj.Namespace))
 	}
 	funcs := setup.funcs
 	patch := funcs.SubResourcePatch
@@ -137,19 +124,9 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		WithStatusSubresource(&intunev1alpha1.DeviceConfigurationUserOverview{}).
 		WithInterceptorFuncs(funcs).
 		Build()
-	endpoints, err := newEndpointPolicy(nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	w.r = &OverviewReconciler{
-		Client: w.kube,
-		connections: &connections{
-			client:    w.kube,
-			secrets:   &secrets{cache: w.kube, apiReader: w.kube, namespaces: setup.watched, recheck: offlineInterval},
-			endpoints: endpoints,
-			factory:   func(graph.Config, graph.Options) (graph.Client, error) { return gc, nil },
-			clients:   map[string]cachedClient{},
-		},
+		Client:       w.kube,
+		connections:  offlineConnections(t, w.kube, gc, setup.watched),
 		recorder:     w.recorder,
 		clock:        w.clock,
 		syncInterval: offlineInterval,
@@ -215,4 +192,45 @@ func (w *offline) events() []string {
 func eventTypeAndReason(e string) string {
 	f := strings.Fields(e)
 	return f[0] + " " + f[1]
+}
+
+// offlineConnection is the GraphConnection "contoso" of namespace, generation 1, whose client
+// secret is in offlineSecret.
+func offlineConnection(namespace string) *intunev1alpha1.GraphConnection {
+	return &intunev1alpha1.GraphConnection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "contoso", UID: "c1", Generation: 1},
+		Spec: intunev1alpha1.GraphConnectionSpec{ConnectionSpec: intunev1alpha1.ConnectionSpec{
+			TenantID: "5b7f1a3c-4d2e-4f6a-8b9c-0d1e2f3a4b5c",
+			ClientID: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+			Credentials: intunev1alpha1.Credentials{
+				Source:       intunev1alpha1.CredentialSourceClientSecret,
+				ClientSecret: &intunev1alpha1.SecretKeyReference{Name: "contoso-graph", Key: "clientSecret"},
+			},
+		}},
+	}
+}
+
+// offlineSecret is the Secret of offlineConnection's client secret.
+func offlineSecret(namespace string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "contoso-graph"},
+		Data:       map[string][]byte{"clientSecret": []byte("s3cr3t")},
+	}
+}
+
+// offlineConnections resolves connections through kube, with the cache holding the watched
+// namespaces (nil: all), and gives every connection the client gc.
+func offlineConnections(t *testing.T, kube client.Client, gc graph.Client, watched []string) *connections {
+	t.Helper()
+	endpoints, err := newEndpointPolicy(nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &connections{
+		client:    kube,
+		secrets:   &secrets{cache: kube, apiReader: kube, namespaces: watched, recheck: offlineInterval},
+		endpoints: endpoints,
+		factory:   func(graph.Config, graph.Options) (graph.Client, error) { return gc, nil },
+		clients:   map[string]cachedClient{},
+	}
 }
