@@ -17,10 +17,6 @@ import (
 	"github.com/overview-operator/overview-operator/internal/metricstest"
 )
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
-
 // readMetrics reads the metric families a Prometheus text endpoint serves.
 func readMetrics(ctx context.Context, url string) (metricstest.Families, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -86,26 +82,6 @@ func procStatus(pid int, field string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
-// cpuSeconds is the user and system CPU time the process has used, from /proc/PID/stat.
-func cpuSeconds(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: the fields after it start past the last ')'.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseFloat(fields[11], 64) // field 14
-	stime, err2 := strconv.ParseFloat(fields[12], 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unreadable /proc/%d/stat", pid)
-	}
-	return (utime + stime) / clockTicks, nil
 }
 
 // gcTrace matches the heap sizes of a GODEBUG=gctrace=1 line, "… 4->5->2 MB, …": the heap when the

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/hack/bench/proc"
 	"github.com/overview-operator/overview-operator/internal/schedule"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
@@ -118,10 +122,33 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		fs.CreationBoundSeconds = cb.Seconds()
 		fs.CreationRatio = fs.ReadySeconds / fs.CreationBoundSeconds
 	}
+	if err := b.writeFirstSyncLog(filepath.Join(b.cfg.out, "firstsync.csv"), created, ready); err != nil {
+		logf("Could not write the first sync's log: %v", err)
+	}
 	logf("%d of %d Ready after %.2fs (bound %.2fs, ratio %.2f; given the creates %.2fs, ratio %.2f); %d GET, %d PATCH, %d answered 429; %d status writes",
 		n-fs.NotReady, n, fs.ReadySeconds, fs.BoundSeconds, fs.Ratio, fs.CreationBoundSeconds, fs.CreationRatio,
 		fs.GETs, fs.PATCHes, fs.Throttled, fs.StatusWrites)
 	return fs, waitErr
+}
+
+// writeFirstSyncLog writes each resource of the first sync with when its create returned and when
+// it was seen Ready (empty if never), in seconds since the operator started, the clock of
+// requests.csv, so that the two can be read together.
+func (b *bench) writeFirstSyncLog(path string, created, ready []time.Time) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "tenant,configuration,created,ready")
+	for i, r := range b.main {
+		at := ""
+		if !ready[i].IsZero() {
+			at = fmt.Sprintf("%.4f", ready[i].Sub(b.started).Seconds())
+		}
+		fmt.Fprintf(w, "%s,%s,%.4f,%s\n", r.tenant.id, r.configID, created[i].Sub(b.started).Seconds(), at)
+	}
+	return errors.Join(w.Flush(), f.Close())
 }
 
 // firstSyncTimeout is how long figure 1 waits for every resource, given the bound of its PATCHes.
@@ -166,7 +193,7 @@ func (b *bench) steadyState(ctx context.Context) (*SteadyState, error) {
 	logf("Figure 2: steady state over one sync interval (%v) with %d resources and no drift", interval, n)
 	before := b.tracker.counts()
 	passes := b.reconciles()
-	cpu0, _ := cpuSeconds(b.op.PID())
+	cpu0, _ := proc.CPUSeconds(b.op.PID())
 	t0 := time.Now()
 	t1 := t0.Add(interval)
 	select {
@@ -174,7 +201,7 @@ func (b *bench) steadyState(ctx context.Context) (*SteadyState, error) {
 		return nil, ctx.Err()
 	case <-time.After(interval):
 	}
-	cpu1, _ := cpuSeconds(b.op.PID())
+	cpu1, _ := proc.CPUSeconds(b.op.PID())
 	passes = passesSince(passes, b.reconciles())
 	after := b.tracker.counts()
 	select {

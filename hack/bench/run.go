@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/hack/bench/proc"
 	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/scheme"
@@ -204,7 +205,7 @@ func (b *bench) mark(name string, phase func()) {
 func (b *bench) cost() *Cost {
 	c := &Cost{WallSeconds: time.Since(b.started).Seconds()}
 	c.PeakRSSBytes, _ = procStatus(b.op.PID(), "VmHWM")
-	c.CPUSeconds, _ = cpuSeconds(b.op.PID())
+	c.CPUSeconds, _ = proc.CPUSeconds(b.op.PID())
 	c.IdleRSSBytes = b.idleRSS
 	c.PeakHeapBytes, c.PeakLiveHeapBytes, c.GCs = gcFigures(b.op.Log)
 	c.Resources = b.tracker.counts().objects

@@ -5,12 +5,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/overview-operator/overview-operator/hack/bench/proc"
 )
 
 // cpuSnapshot is the CPU time, in seconds, each process of the run had used at one moment: the
@@ -32,45 +33,21 @@ const (
 // snapshotCPU reads the CPU time of the run's processes; a process it cannot read is left out.
 func (b *bench) snapshotCPU() cpuSnapshot {
 	s := cpuSnapshot{at: time.Now(), seconds: map[string]float64{}}
-	if v, err := cpuSeconds(b.op.PID()); err == nil {
+	if v, err := proc.CPUSeconds(b.op.PID()); err == nil {
 		s.seconds[shareOperator] = v
 	}
-	if v, err := cpuSeconds(os.Getpid()); err == nil {
+	if v, err := proc.CPUSeconds(os.Getpid()); err == nil {
 		s.seconds[shareBench] = v
 	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		name, ppid, ok := procParent(pid)
-		if !ok || ppid != os.Getpid() || name != shareAPIServer && name != shareEtcd {
-			continue
-		}
-		if v, err := cpuSeconds(pid); err == nil {
-			s.seconds[name] += v
+	children := proc.Children()
+	for _, name := range []string{shareAPIServer, shareEtcd} {
+		for _, pid := range children[name] {
+			if v, err := proc.CPUSeconds(pid); err == nil {
+				s.seconds[name] += v
+			}
 		}
 	}
 	return s
-}
-
-// procParent reads a process's command name and parent from /proc/PID/stat.
-func procParent(pid int) (string, int, bool) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return "", 0, false
-	}
-	open, closing := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
-	if open < 0 || closing < open {
-		return "", 0, false
-	}
-	fields := strings.Fields(string(data[closing+1:])) // state, ppid, …
-	if len(fields) < 2 {
-		return "", 0, false
-	}
-	ppid, err := strconv.Atoi(fields[1])
-	return string(data[open+1 : closing]), ppid, err == nil
 }
 
 // cpuShares is the cores each process used on average between two snapshots.
