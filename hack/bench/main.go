@@ -40,6 +40,7 @@ type config struct {
 	changes      int
 	workers      int
 	clientBench  bool
+	steady       bool
 	operatorArgs string
 
 	sweep      bool    // run the sweep instead of the figures
@@ -63,6 +64,7 @@ func main() {
 	flag.IntVar(&c.changes, "changes", 100, "Resources whose spec is changed for the change-latency figure.")
 	flag.IntVar(&c.workers, "workers", 0, "The operator's --max-concurrent-reconciles (default: the operator's default).")
 	flag.BoolVar(&c.clientBench, "client-bench", true, "Run the Graph client benchmark (figure 6).")
+	flag.BoolVar(&c.steady, "steady", true, "Run the steady state (figure 2), which watches one whole sync interval; without it, the change latency (figure 3) follows the first sync once its status writes are over.")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "More flags for the operator, space-separated, e.g. \"--zap-log-level=debug\" to see its budget waits in operator.log.")
 	flag.BoolVar(&c.sweep, "sweep", false, "Run the first-sync sweep instead (each entry in a fresh environment; -n, -tenants, -latency, -time-scale and -sync-interval are the entries' own): writes sweep.md, sweep.json and firstsync-<label>.svg to -out, each entry's results to -out/<label>/.")
 	flag.StringVar(&c.sweepOnly, "sweep-only", "", "With -sweep, the comma-separated labels of the entries to run, e.g. \"lat20-t1,drain4000\" (default: all of "+sweepLabels()+").")
