@@ -271,10 +271,8 @@ func (b *bench) changeLatency(ctx context.Context) (*ChangeLatency, error) {
 	b.tracker.waitQuiet(ctx, time.Second, 10*time.Second)
 	// The burst took a whole window's writes: wait for them to leave Graph's window, so that the
 	// paced changes measure a single edit, not the end of the burst's window.
-	select {
-	case <-time.After(b.limits.Window + b.budget.Per/50):
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := b.waitWindow(ctx); err != nil {
+		return nil, err
 	}
 	// Half Graph's sustained write rate: the changes never queue behind each other on the budget.
 	spacing := 2 * b.limits.Window / time.Duration(b.limits.AppWrites)
@@ -284,6 +282,17 @@ func (b *bench) changeLatency(ctx context.Context) (*ChangeLatency, error) {
 		return nil, err
 	}
 	return &ChangeLatency{IdleResources: len(b.main), Burst: burst, Paced: paced}, nil
+}
+
+// waitWindow waits one of Graph's windows and the operator's margin: the writes sent before it
+// have left both Graph's window and the operator's count.
+func (b *bench) waitWindow(ctx context.Context) error {
+	select {
+	case <-time.After(b.limits.Window + b.budget.Per/50):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // changeRun sets spec.overview.successCount of each resource, every spacing (all at once for 0),

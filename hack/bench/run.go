@@ -193,10 +193,8 @@ func (b *bench) settledPhases(ctx context.Context) error {
 		// Graph's window, which the steady state's interval leaves behind: the changes go into an
 		// idle tenant.
 		b.tracker.waitQuiet(ctx, 2*time.Second, 30*time.Second)
-		select {
-		case <-time.After(b.limits.Window + b.budget.Per/50):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := b.waitWindow(ctx); err != nil {
+			return err
 		}
 	}
 	b.mark("change latency", func() { b.results.Change, err = b.changeLatency(ctx) })

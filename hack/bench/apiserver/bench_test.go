@@ -77,13 +77,19 @@ func overview(name string) *intunev1alpha1.DeviceConfigurationUserOverview {
 	}
 }
 
-// createN creates n overviews and returns their names.
-func createN(b *testing.B, c client.Client, n int) []string {
-	b.Helper()
+// newNames returns n names no overview of the process has had.
+func newNames(n int) []string {
 	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("o-%06d", serial.Add(1))
 	}
+	return names
+}
+
+// createN creates n overviews and returns their names.
+func createN(b *testing.B, c client.Client, n int) []string {
+	b.Helper()
+	names := newNames(n)
 	run(b, n, func(i int) error { return c.Create(context.Background(), overview(names[i])) })
 	return names
 }
@@ -130,10 +136,7 @@ func measure(b *testing.B, f func(i int) error) {
 // BenchmarkCreate creates an overview: what each of a mass import's resources costs.
 func BenchmarkCreate(b *testing.B) {
 	c := controlPlane(b).Client
-	names := make([]string, b.N)
-	for i := range names {
-		names[i] = fmt.Sprintf("o-%06d", serial.Add(1))
-	}
+	names := newNames(b.N)
 	measure(b, func(i int) error { return c.Create(context.Background(), overview(names[i])) })
 }
 
