@@ -30,18 +30,19 @@ import (
 
 // config is the command line.
 type config struct {
-	root         string
-	out          string
-	n            int
-	tenants      int
-	timeScale    float64
-	latency      time.Duration
-	syncInterval time.Duration
-	changes      int
-	workers      int
-	clientBench  bool
-	steady       bool
-	operatorArgs string
+	root           string
+	out            string
+	n              int
+	tenants        int
+	timeScale      float64
+	latency        time.Duration
+	syncInterval   time.Duration
+	changes        int
+	workers        int
+	clientBench    bool
+	apiServerBench bool
+	steady         bool
+	operatorArgs   string
 
 	sweep      bool    // run the sweep instead of the figures
 	sweepOnly  string  // comma-separated labels of the entries to run; "" for all
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&c.changes, "changes", 100, "Resources whose spec is changed for the change-latency figure.")
 	flag.IntVar(&c.workers, "workers", 0, "The operator's --max-concurrent-reconciles (default: the operator's default).")
 	flag.BoolVar(&c.clientBench, "client-bench", true, "Run the Graph client benchmark (figure 6).")
+	flag.BoolVar(&c.apiServerBench, "apiserver-bench", true, "Run the API server benchmark (figure 7): what a create, a status write, a spec update and an event cost the API server alone.")
 	flag.BoolVar(&c.steady, "steady", true, "Run the steady state (figure 2), which watches one whole sync interval; without it, the change latency (figure 3) follows the first sync once its status writes are over.")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "More flags for the operator, space-separated, e.g. \"--zap-log-level=debug\" to see its budget waits in operator.log.")
 	flag.BoolVar(&c.sweep, "sweep", false, "Run the first-sync sweep instead (each entry in a fresh environment; -n, -tenants, -latency, -time-scale and -sync-interval are the entries' own): writes sweep.md, sweep.json and firstsync-<label>.svg to -out, each entry's results to -out/<label>/.")
@@ -88,6 +90,10 @@ func main() {
 	if err == nil && c.clientBench {
 		logf("Figure 6: the Graph client alone (go test -bench %s)", clientBenchPackage)
 		res.Client, err = runClientBench(ctx, c.root)
+	}
+	if err == nil && c.apiServerBench {
+		logf("Figure 7: the API server's writes alone (go test -bench %s)", apiServerBenchPackage)
+		res.APIServer, err = runAPIServerBench(ctx, c.root)
 	}
 	if res != nil {
 		if werr := writeResults(c.out, res); werr != nil {

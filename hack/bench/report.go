@@ -156,6 +156,11 @@ func (r *Results) markdown() string {
 		row("6", "Same requests with net/http alone", "%.0f µs/op, %.0f allocs/op, %.1f KiB/op (the emulator's side is in both)",
 			c.HTTP.NsPerOp/1000, c.HTTP.AllocsPerOp, c.HTTP.BytesPerOp/1024)
 	}
+	if a := r.APIServer; a != nil {
+		for _, w := range a.Writes {
+			row("7", "API server alone: "+w.Write, "%.2f ms of its CPU each; %.0f a second, 16 at once", w.CPUMillis, w.PerSecond)
+		}
+	}
 
 	if len(r.Targets) > 0 {
 		p("\n| Target | Goal | Measured | Met |\n|---|---|---|---|\n")

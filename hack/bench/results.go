@@ -14,16 +14,17 @@ import (
 type Results struct {
 	Date time.Time `json:"date"`
 	// Commit is the operator's source the run measured: `git describe --always --dirty`.
-	Commit    string         `json:"commit"`
-	Machine   Machine        `json:"machine"`
-	Settings  Settings       `json:"settings"`
-	FirstSync *FirstSync     `json:"firstSync,omitempty"`
-	Steady    *SteadyState   `json:"steadyState,omitempty"`
-	Change    *ChangeLatency `json:"changeLatency,omitempty"`
-	Cost      *Cost          `json:"cost,omitempty"`
-	Fairness  *Fairness      `json:"fairness,omitempty"`
-	Client    *ClientBench   `json:"graphClient,omitempty"`
-	Targets   []Target       `json:"targets"`
+	Commit    string          `json:"commit"`
+	Machine   Machine         `json:"machine"`
+	Settings  Settings        `json:"settings"`
+	FirstSync *FirstSync      `json:"firstSync,omitempty"`
+	Steady    *SteadyState    `json:"steadyState,omitempty"`
+	Change    *ChangeLatency  `json:"changeLatency,omitempty"`
+	Cost      *Cost           `json:"cost,omitempty"`
+	Fairness  *Fairness       `json:"fairness,omitempty"`
+	Client    *ClientBench    `json:"graphClient,omitempty"`
+	APIServer *APIServerBench `json:"apiServer,omitempty"`
+	Targets   []Target        `json:"targets"`
 	// Phases are when each phase ran, in seconds since the operator started, the origin of
 	// requests.csv's times.
 	Phases []Phase `json:"phases"`
@@ -209,6 +210,20 @@ type ClientBench struct {
 	Command string       `json:"command"`
 	Client  BenchFigures `json:"clientGetPatch"`
 	HTTP    BenchFigures `json:"httpGetPatch"`
+}
+
+// APIServerBench is figure 7: what the API server's writes cost it, measured alone.
+type APIServerBench struct {
+	Command string           `json:"command"`
+	Writes  []APIServerWrite `json:"writes"`
+}
+
+// APIServerWrite is one kind of write: the API server's CPU per write, and the writes a second it
+// sustained, 16 at once, with nothing else running.
+type APIServerWrite struct {
+	Write     string  `json:"write"`
+	CPUMillis float64 `json:"cpuMillis"`
+	PerSecond float64 `json:"perSecond"`
 }
 
 // BenchFigures is one Go benchmark's result.

@@ -111,7 +111,7 @@ func (e sweepEntry) config(base config) config {
 		c.syncInterval = defaultSyncInterval(sweepTimeScale)
 	}
 	c.changes = min(base.changes, e.n)
-	c.firstSyncOnly, c.clientBench = true, false
+	c.firstSyncOnly, c.clientBench, c.apiServerBench = true, false, false
 	c.out = filepath.Join(base.out, e.label)
 	return c
 }
