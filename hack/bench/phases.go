@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -135,20 +134,15 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 // it was seen Ready (empty if never), in seconds since the operator started, the clock of
 // requests.csv, so that the two can be read together.
 func (b *bench) writeFirstSyncLog(path string, created, ready []time.Time) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "tenant,configuration,created,ready")
-	for i, r := range b.main {
-		at := ""
-		if !ready[i].IsZero() {
-			at = fmt.Sprintf("%.4f", ready[i].Sub(b.started).Seconds())
+	return writeCSV(path, "tenant,configuration,created,ready", func(w io.Writer) {
+		for i, r := range b.main {
+			at := ""
+			if !ready[i].IsZero() {
+				at = fmt.Sprintf("%.4f", ready[i].Sub(b.started).Seconds())
+			}
+			fmt.Fprintf(w, "%s,%s,%.4f,%s\n", r.tenant.id, r.configID, created[i].Sub(b.started).Seconds(), at)
 		}
-		fmt.Fprintf(w, "%s,%s,%.4f,%s\n", r.tenant.id, r.configID, created[i].Sub(b.started).Seconds(), at)
-	}
-	return errors.Join(w.Flush(), f.Close())
+	})
 }
 
 // firstSyncTimeout is how long figure 1 waits for every resource, given the bound of its PATCHes.

@@ -259,15 +259,22 @@ func (b *bench) objectSizes() (obj, managed float64) {
 // writeRequestLog writes the emulator's Graph requests as CSV, with times in seconds since the
 // operator started (the phases' times in bench.json use the same origin).
 func (b *bench) writeRequestLog(path string) error {
+	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration", func(w io.Writer) {
+		for _, r := range b.graphLog(time.Time{}, time.Now().Add(time.Hour)) {
+			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID)
+		}
+	})
+}
+
+// writeCSV writes a CSV file: its header line, then what rows writes.
+func writeCSV(path, header string, rows func(w io.Writer)) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "seconds,method,status,throttled,tenant,configuration")
-	for _, r := range b.graphLog(time.Time{}, time.Now().Add(time.Hour)) {
-		fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID)
-	}
+	fmt.Fprintln(w, header)
+	rows(w)
 	return errors.Join(w.Flush(), f.Close())
 }
 
