@@ -50,7 +50,10 @@ func graphCondition(c graph.Classification) (reason, message string) {
 		return intunev1alpha1.ReasonInvalidCredentials, happened + "; " + credentialHint(c.Credential)
 	case graph.KindTokenFileUnreadable:
 		return intunev1alpha1.ReasonInvalidCredentials, happened + "; check the pod's service account token projection"
-	default: // KindUnreadableAnswer, KindLoginUnavailable, KindTransport
+	case graph.KindEndpointNotAllowed:
+		return intunev1alpha1.ReasonEndpointNotAllowed, happened +
+			"; only https to the national clouds' hosts, and those the operator's administrator adds with its --allowed-endpoint-hosts flag, is allowed"
+	default: // KindUnreadableAnswer, KindRedirected, KindLoginUnavailable, KindTransport
 		return intunev1alpha1.ReasonGraphUnavailable, happened + "; retrying"
 	}
 }

@@ -138,6 +138,8 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			Pacers: graph.NewPacers(graph.Limits{
 				Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window,
 			}, opts.MaxGraphInFlight),
+			// Every request a client sends is held to the policy, wherever an answer points.
+			Hosts:            endpoints.hosts,
 			Timeout:          opts.GraphTimeout,
 			ForbiddenRenewal: opts.ForbiddenRenewal,
 			// Refused credentials are not asked for again sooner than they are tried again.

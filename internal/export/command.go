@@ -136,7 +136,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	pacers := graph.NewPacers(graph.Limits{Requests: f.requests, Per: f.window}, 0)
-	if opts.Client, err = graph.NewClient(cfg, graph.Options{Pacers: pacers, Timeout: f.timeout}); err != nil {
+	// Every request is held to the policy, wherever an answer points: a connection's hosts were
+	// checked against it above. The flags of --tenant-id name their hosts themselves, and the
+	// client allows those and the national clouds' (a nil policy) and nothing else.
+	var policy graph.HostPolicy = hosts
+	if f.tenantID != "" {
+		policy = nil
+	}
+	if opts.Client, err = graph.NewClient(cfg, graph.Options{Pacers: pacers, Hosts: policy, Timeout: f.timeout}); err != nil {
 		return fmt.Errorf("invalid Graph connection: %w", err)
 	}
 	if err := opts.Client.CheckCredentials(ctx); err != nil {

@@ -41,6 +41,8 @@ func exportHint(c graph.Classification) string {
 		return "check the credential, the tenant id and the client id"
 	case graph.KindUntrustedCertificate:
 		return "if a TLS-inspecting proxy or the emulator sits in between, give its CA certificate (--ca-file, or the connection's CA bundle)"
+	case graph.KindEndpointNotAllowed:
+		return fmt.Sprintf("check the endpoint and the authority host; if you trust host %q, allow it with --allowed-endpoint-hosts", c.Host)
 	case graph.KindHostNotFound:
 		return "check the endpoint and the authority host (--endpoint and --authority-host, or the connection's)"
 	default:

@@ -80,7 +80,11 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	transport := limitedTransport{client: newHTTPClient(s.roots)}
+	hosts := opts.Hosts
+	if hosts == nil {
+		hosts = configHosts(s)
+	}
+	transport := guardedTransport{client: newHTTPClient(s.roots), hosts: hosts}
 	cred, err := newCredential(cfg.Credential.Kind, cfg.Credential.TokenFile, newCredentialFactory(cfg, s, transport))
 	if err != nil {
 		return nil, err
@@ -245,10 +249,6 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 	req, err := runtime.NewRequest(tryCtx, method, u)
 	if err != nil {
 		return nil, &Error{Err: err}
-	}
-	if req.Raw().URL.Scheme != "https" {
-		// Config accepts https only; a token never travels in the clear.
-		return nil, &Error{Err: errors.New("graph: refusing to send a token over " + req.Raw().URL.Scheme)}
 	}
 	req.Raw().Header.Set("Authorization", "Bearer "+token)
 	req.Raw().Header.Set("Accept", "application/json")

@@ -123,6 +123,11 @@ type Credential struct {
 type Options struct {
 	// Pacers is the registry of per-tenant pacers shared by every client; required.
 	Pacers *Pacers
+	// Hosts is the host policy every request of the client is held to: Graph's reads, writes
+	// and list pages, the login endpoint's token requests and OpenID configuration, wherever an
+	// answer (a redirect, a document, a next link) points. Nil allows the national clouds' hosts
+	// and those the Config names itself.
+	Hosts HostPolicy
 	// Timeout bounds each try, token acquisition included (default 30s).
 	Timeout time.Duration
 	// Logger receives a V(1) line per try; a logger in the call's context

@@ -146,7 +146,7 @@ type tokenError struct {
 	transient   bool   // worth trying again later: no answer, 5xx, 429, a timeout, an unreadable answer
 	unreadable  bool   // the login endpoint answered with a body that is not JSON: detail says what
 	missingFile bool   // the workload identity token file cannot be read
-	transport   error  // the last transport error, when the login endpoint did not answer
+	transport   error  // the last transport error (a refusal of the host policy too), when the login endpoint did not answer
 	cause       error
 }
 
@@ -194,8 +194,10 @@ func newTokenError(ctx context.Context, kind CredentialKind, err error, transpor
 		// error without the response. It is not Entra ID refusing the credentials.
 		te.detail, te.transient, te.unreadable = unreadable.String(), true, true
 	case transportErr != nil:
-		te.detail, te.transient = "the login endpoint could not be reached: "+firstLine(transportErr.Error()), true
+		te.detail = "the login endpoint could not be reached: " + firstLine(transportErr.Error())
 		te.transport = transportErr
+		// A host the policy refuses stays refused until a person changes the connection or the policy.
+		te.transient = !refusedByPolicy(transportErr)
 	default:
 		te.detail = firstLine(err.Error())
 	}

@@ -163,6 +163,14 @@ const (
 	// KindTransport: Graph or the login endpoint did not answer: the call timed out, was canceled,
 	// the connection was refused or dropped, or it failed otherwise. Retryable.
 	KindTransport
+	// KindEndpointNotAllowed: a request would have gone to a host the host policy does not allow,
+	// or over cleartext: the connection names it, or an answer pointed there (a redirect, the
+	// login endpoint's OpenID configuration). Nothing was sent to it. Classification.Host names
+	// it. Needs a person.
+	KindEndpointNotAllowed
+	// KindRedirected: Graph or the login endpoint answered with a redirect, which the client never
+	// follows. Classification.Host names where it pointed. Retryable.
+	KindRedirected
 )
 
 // kindNames are the kinds' names, for String.
@@ -173,6 +181,7 @@ var kindNames = map[Kind]string{
 	KindCredentialsRefused: "CredentialsRefused", KindTokenFileUnreadable: "TokenFileUnreadable",
 	KindLoginUnavailable: "LoginUnavailable", KindUntrustedCertificate: "UntrustedCertificate",
 	KindHostNotFound: "HostNotFound", KindTransport: "Transport",
+	KindEndpointNotAllowed: "EndpointNotAllowed", KindRedirected: "Redirected",
 }
 
 // String returns the kind's name.
@@ -203,6 +212,10 @@ type Classification struct {
 	// Message is Graph's error message, or the first line of the login endpoint's error
 	// description; "" when the answer had none.
 	Message string
+	// Host is the host that was refused (KindEndpointNotAllowed), that a redirect pointed to
+	// (KindRedirected), or that answered with a body the client cannot read
+	// (KindUnreadableAnswer); "" otherwise.
+	Host string
 	// Credential is the kind of credential a token was asked with, for a failure to obtain one;
 	// "" otherwise, or when it is not known.
 	Credential CredentialKind
@@ -340,7 +353,7 @@ func classifyTokenError(e *tokenError) Classification {
 	switch {
 	case e.transient && e.unreadable:
 		c = fact(ClassRetryable, KindLoginUnavailable, "cannot obtain a token: "+e.detail)
-	case e.transient && e.transport != nil:
+	case e.transport != nil:
 		c = classifyTransport(e.transport, "the login endpoint")
 		c.Description = "cannot obtain a token: " + c.Description
 	case e.transient:
@@ -358,6 +371,9 @@ func classifyTokenError(e *tokenError) Classification {
 // classifyTransport classifies an error without an answer from what
 // ("Graph" or "the login endpoint").
 func classifyTransport(err error, what string) Classification {
+	if c, ok := classifyPolicy(err, what); ok {
+		return c
+	}
 	var (
 		unknownAuthority x509.UnknownAuthorityError
 		hostnameErr      x509.HostnameError
@@ -387,6 +403,40 @@ func classifyTransport(err error, what string) Classification {
 	default:
 		return fact(ClassRetryable, KindTransport, "the call to "+what+" failed without an answer")
 	}
+}
+
+// classifyPolicy classifies a request the host policy refused, or a redirect; ok is false for any
+// other error.
+func classifyPolicy(err error, what string) (c Classification, ok bool) {
+	var (
+		notAllowed *EndpointNotAllowedError
+		redirect   *RedirectError
+		cleartext  *cleartextError
+	)
+	switch {
+	case errors.As(err, &notAllowed) && notAllowed.Via != "":
+		c = fact(ClassNeedsPerson, KindEndpointNotAllowed,
+			fmt.Sprintf("%s answered with %s to host %q, which the operator does not allow; it was not followed", what, notAllowed.Via, notAllowed.Host))
+		c.Host = notAllowed.Host
+	case errors.As(err, &notAllowed):
+		c = fact(ClassNeedsPerson, KindEndpointNotAllowed,
+			fmt.Sprintf("a call to %s would have gone to host %q, which the operator does not allow; nothing was sent there", what, notAllowed.Host))
+		c.Host = notAllowed.Host
+	case errors.As(err, &cleartext):
+		c = fact(ClassNeedsPerson, KindEndpointNotAllowed,
+			fmt.Sprintf("a call to %s would have gone to host %q without TLS; nothing was sent", what, cleartext.host))
+		c.Host = cleartext.host
+	case errors.As(err, &redirect) && redirect.Host != "":
+		c = fact(ClassRetryable, KindRedirected,
+			fmt.Sprintf("%s answered %d with a redirect to host %q, which the operator never follows", what, redirect.StatusCode, redirect.Host))
+		c.Host, c.Status = redirect.Host, redirect.StatusCode
+	case errors.As(err, &redirect):
+		c = fact(ClassRetryable, KindRedirected, fmt.Sprintf("%s answered %d with a redirect, which the operator never follows", what, redirect.StatusCode))
+		c.Status = redirect.StatusCode
+	default:
+		return Classification{}, false
+	}
+	return c, true
 }
 
 func isDNSError(err error) bool {

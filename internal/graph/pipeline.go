@@ -27,7 +27,8 @@ const (
 const maxBodySize = 1 << 20
 
 // newHTTPClient returns the HTTP client of one connection, for Graph and the
-// login endpoint both: TLS 1.2 or newer, trusting roots (nil: the system's).
+// login endpoint both: TLS 1.2 or newer, trusting roots (nil: the system's),
+// following no redirect (guardedTransport refuses them).
 // Graph speaks HTTP/2, where one connection carries every call. Over HTTP/1.1
 // (a proxy without HTTP/2), each call in flight holds a connection of its
 // own: as many stay open between two windows as the tenant's pacer may run at
@@ -40,25 +41,12 @@ func newHTTPClient(roots *x509.CertPool) *http.Client {
 	tr.MaxIdleConnsPerHost = maxInFlight
 	tr.MaxIdleConns = 0          // no limit across hosts: each host has its own
 	tr.ResponseHeaderTimeout = 0 // each try has its own deadline
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: tr, CheckRedirect: noRedirects}
 }
 
-// limitedTransport reads response bodies up to maxBodySize: past it, reading
-// fails with errBodyTooLarge.
-type limitedTransport struct {
-	client *http.Client
-}
-
-// Do implements policy.Transporter.
-func (t limitedTransport) Do(req *http.Request) (*http.Response, error) {
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &limitedBody{rc: resp.Body, left: maxBodySize}
-	return resp, nil
-}
-
+// limitedBody reads a response body up to left bytes: past it, reading fails with errBodyTooLarge.
+// It wraps the body after the transport decompressed it, so that a small compressed body cannot
+// grow past the bound.
 type limitedBody struct {
 	rc   io.ReadCloser
 	left int64

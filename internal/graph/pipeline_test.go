@@ -20,7 +20,7 @@ func TestLimitedTransport(t *testing.T) {
 		_, _ = io.WriteString(w, `{"id":"x"}`)
 	}))
 	defer srv.Close()
-	tr := limitedTransport{client: srv.Client()}
+	tr := guardedTransport{client: srv.Client(), hosts: HostsFunc(func(h string) bool { return h == "127.0.0.1" })}
 
 	for path, wantErr := range map[string]error{"/small": nil, "/large": errBodyTooLarge} {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
