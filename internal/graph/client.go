@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -62,10 +65,12 @@ type client struct {
 	bearer   *bearer
 	base     string // {graph}/{version}/deviceManagement/deviceConfigurations
 	timeout  time.Duration
-	pacer    *Pacer
-	tenant   string
-	logger   logr.Logger
-	ticket   *Ticket // nil outside a job
+	// listTimeout bounds a whole ListConfigurations (Options.ListTimeout).
+	listTimeout time.Duration
+	pacer       *Pacer
+	tenant      string
+	logger      logr.Logger
+	ticket      *Ticket // nil outside a job
 }
 
 // NewClient builds the client of one connection. It validates cfg (the
@@ -92,13 +97,14 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	pacer := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
 	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}
 	return &client{
-		pipeline: newPipeline(observe, transport),
-		bearer:   newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal, opts.RefusalHold),
-		base:     s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
-		timeout:  opts.Timeout,
-		pacer:    pacer,
-		tenant:   cfg.TenantID,
-		logger:   opts.Logger,
+		pipeline:    newPipeline(observe, transport),
+		bearer:      newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal, opts.RefusalHold),
+		base:        s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
+		timeout:     opts.Timeout,
+		listTimeout: opts.ListTimeout,
+		pacer:       pacer,
+		tenant:      cfg.TenantID,
+		logger:      opts.Logger,
 	}, nil
 }
 
@@ -144,7 +150,7 @@ func (c *client) GetOverview(ctx context.Context, configurationID string) (Respo
 		return Response{}, err
 	}
 	resp, err := c.do(ctx, http.MethodGet, u, nil)
-	return c.answer(resp, err)
+	return c.answer(resp, err, configurationID)
 }
 
 // PatchOverview implements Client.
@@ -162,7 +168,7 @@ func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fi
 		// Graph applied the PATCH without returning the entity.
 		return Response{RequestID: clean(resp.Header.Get(headerRequestID))}, nil
 	}
-	return c.answer(resp, err)
+	return c.answer(resp, err, configurationID)
 }
 
 // do sends one request through the pipeline, counted in the tenant's budget as it goes, within
@@ -292,24 +298,64 @@ func emptyBody(resp *http.Response) bool {
 	return err == nil && len(bytes.TrimSpace(body)) == 0
 }
 
-// answer turns the pipeline's result into a Response or an *Error.
-func (c *client) answer(resp *http.Response, err error) (Response, error) {
+// answer turns the pipeline's result into a Response or an *Error. The answer is untrusted input:
+// a body labelled as anything but JSON is not parsed, and the entity must be configurationID's and
+// hold what status can carry (see Overview.check), or it is an unreadable answer that names the host.
+func (c *client) answer(resp *http.Response, err error, configurationID string) (Response, error) {
 	if err != nil {
 		return Response{}, asError(err)
 	}
 	body, err := runtime.Payload(resp)
 	if err != nil {
-		return Response{}, &Error{StatusCode: resp.StatusCode, RequestID: clean(resp.Header.Get(headerRequestID)), Err: err}
+		return Response{}, answerError(resp, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return Response{}, newResponseError(resp, body, time.Now())
 	}
-	requestID := clean(resp.Header.Get(headerRequestID))
-	o, err := decodeOverview(body)
-	if err != nil {
-		return Response{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID, Err: err}
+	if err := checkJSONLabel(resp, errMalformedBody); err != nil {
+		return Response{}, answerError(resp, err)
 	}
-	return Response{Overview: o, Entity: true, RequestID: requestID}, nil
+	o, err := decodeOverview(body)
+	if err == nil {
+		err = o.checkID(configurationID)
+	}
+	if err != nil {
+		return Response{}, answerError(resp, err)
+	}
+	return Response{Overview: o, Entity: true, RequestID: clean(resp.Header.Get(headerRequestID))}, nil
+}
+
+// answerError is the *Error of an answer the client cannot take, naming the host that gave it.
+func answerError(resp *http.Response, err error) *Error {
+	return &Error{StatusCode: resp.StatusCode, RequestID: clean(resp.Header.Get(headerRequestID)), Host: answerHost(resp), Err: err}
+}
+
+// answerHost is the host that answered resp.
+func answerHost(resp *http.Response) string {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return ""
+	}
+	return normalHost(resp.Request.URL.Hostname())
+}
+
+// checkJSONLabel refuses a body whose Content-Type says it is not JSON (an HTML page, text): it is
+// not parsed as JSON, whatever it holds. A body without a Content-Type is read as JSON.
+func checkJSONLabel(resp *http.Response, malformed error) error {
+	raw := resp.Header.Get("Content-Type")
+	if raw == "" {
+		return nil
+	}
+	mediaType, _, err := mime.ParseMediaType(raw)
+	if err == nil && isJSONMediaType(mediaType) {
+		return nil
+	}
+	return fmt.Errorf("%w: it is labelled %q, not JSON", malformed, clean(strings.SplitN(raw, ";", 2)[0]))
+}
+
+// isJSONMediaType reports whether mediaType is JSON: application/json, or a type with the +json suffix.
+func isJSONMediaType(mediaType string) bool {
+	mediaType = strings.ToLower(mediaType)
+	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
 
 // asError returns err as an *Error, with the cause that says most: the

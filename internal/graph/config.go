@@ -130,6 +130,9 @@ type Options struct {
 	Hosts HostPolicy
 	// Timeout bounds each try, token acquisition included (default 30s).
 	Timeout time.Duration
+	// ListTimeout bounds the reading of a whole list of device configurations, every page and
+	// every wait for the budget included (default 30m): a list that never ends must end.
+	ListTimeout time.Duration
 	// Logger receives a V(1) line per try; a logger in the call's context
 	// takes precedence. The zero value discards.
 	Logger logr.Logger
@@ -158,12 +161,16 @@ const DefaultTimeout = 30 * time.Second
 const (
 	defaultForbiddenRenewal = time.Minute
 	defaultRefusalHold      = 30 * time.Second
+	defaultListTimeout      = 30 * time.Minute
 )
 
 // withDefaults returns o with zero fields set to their defaults.
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = defaultListTimeout
 	}
 	if o.ForbiddenRenewal <= 0 {
 		o.ForbiddenRenewal = defaultForbiddenRenewal

@@ -234,7 +234,7 @@ func TestNewClientNeedsPacers(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
-	want := Options{Timeout: 30 * time.Second, ForbiddenRenewal: time.Minute, RefusalHold: 30 * time.Second, Clock: clock.RealClock{}}
+	want := Options{Timeout: 30 * time.Second, ListTimeout: 30 * time.Minute, ForbiddenRenewal: time.Minute, RefusalHold: 30 * time.Second, Clock: clock.RealClock{}}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Options{}, "Logger")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

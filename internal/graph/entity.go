@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Overview is Graph's deviceConfigurationUserOverview: how many users a
@@ -100,10 +102,61 @@ func decodeOverview(body []byte) (Overview, error) {
 	if trimmed[0] != '{' {
 		return o, fmt.Errorf("%w: not a JSON object", errMalformedBody)
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bytes with U+FFFD and carry on: an id or a time that is
+		// not what Graph meant would reach status.
+		return o, fmt.Errorf("%w: it is not valid UTF-8", errMalformedBody)
+	}
 	if err := json.Unmarshal(body, &o); err != nil {
 		return Overview{}, fmt.Errorf("%w: %s", errMalformedBody, describeJSONError(err))
 	}
+	if err := o.check(); err != nil {
+		return Overview{}, fmt.Errorf("%w: %v", errMalformedBody, err)
+	}
 	return o, nil
+}
+
+// check holds an overview to what status can carry and the CRD allows: counts are never
+// negative, the id is an id, and the time is one RFC 3339 can write (years 0001 to 9999), so
+// that what Graph answered can always be written to status as it was read.
+func (o Overview) check() error {
+	if o.ID != "" && !validConfigurationID(o.ID) {
+		return fmt.Errorf("its id %q is not a Graph id", clean(o.ID))
+	}
+	for _, c := range []struct {
+		name string
+		n    int32
+	}{
+		{"pendingCount", o.PendingCount}, {"notApplicableCount", o.NotApplicableCount}, {"successCount", o.SuccessCount},
+		{"errorCount", o.ErrorCount}, {"failedCount", o.FailedCount}, {"configurationVersion", o.ConfigurationVersion},
+	} {
+		if c.n < 0 {
+			return fmt.Errorf("%s is negative (%d)", c.name, c.n)
+		}
+	}
+	if o.ConflictCount != nil && *o.ConflictCount < 0 {
+		return fmt.Errorf("conflictCount is negative (%d)", *o.ConflictCount)
+	}
+	if y := o.LastUpdateDateTime.UTC().Year(); !o.LastUpdateDateTime.IsZero() && (y < 1 || y > 9999) {
+		return fmt.Errorf("lastUpdateDateTime is outside the years 0001 to 9999")
+	}
+	return nil
+}
+
+// errOtherEntity is the cause of an *Error for an overview whose id is not the configuration
+// asked for.
+var errOtherEntity = errors.New("the answer is another configuration's overview")
+
+// checkID holds an answer to the configuration asked for: an answer for another one (a broken
+// cache or proxy, a hostile endpoint) must never be taken as this one's.
+func (o Overview) checkID(configurationID string) error {
+	if !strings.EqualFold(o.ID, configurationID) {
+		if o.ID == "" {
+			return fmt.Errorf("%w: %w: it has no id", errMalformedBody, errOtherEntity)
+		}
+		return fmt.Errorf("%w: %w: its id is %q, not %q", errMalformedBody, errOtherEntity, o.ID, configurationID)
+	}
+	return nil
 }
 
 // describeJSONError says what was wrong with a body without quoting it.

@@ -31,6 +31,8 @@ type Error struct {
 	Message string
 	// RequestID is the request-id of Graph's answer, for Microsoft support.
 	RequestID string
+	// Host is the host whose answer the client could not take; "" otherwise.
+	Host string
 	// RetryAfter is how long Graph asked to wait; 0 if it did not say.
 	RetryAfter time.Duration
 	// Err is the transport, decoding, token or budget cause, if any.
@@ -299,7 +301,8 @@ func classifyStatus(e *Error) Classification {
 		if errors.Is(e, errMalformedList) {
 			what = "a page of device configurations"
 		}
-		c = fact(ClassRetryable, KindUnreadableAnswer, "Graph answered with a body that is not "+what)
+		c = fact(ClassRetryable, KindUnreadableAnswer, fmt.Sprintf("%s answered with a body that is not %s%s", graphAt(e.Host), what, malformedDetail(e.Err)))
+		c.Host = e.Host
 	case s == http.StatusBadRequest:
 		c = fact(ClassNeedsPerson, KindBadRequest, "Graph refused the request as invalid"+graphSaid)
 	case s == http.StatusUnauthorized:
@@ -326,6 +329,30 @@ func classifyStatus(e *Error) Classification {
 	}
 	c.Status, c.Code, c.Message = e.StatusCode, e.Code, e.Message
 	return c
+}
+
+// graphAt names Graph, with the host that answered when it is known.
+func graphAt(host string) string {
+	if host == "" {
+		return "Graph"
+	}
+	return fmt.Sprintf("Graph (host %q)", host)
+}
+
+// malformedDetail is what was wrong with a body the client could not take, after a colon; "" when
+// err says no more than that it was malformed.
+func malformedDetail(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for _, sentinel := range []error{errMalformedBody, errMalformedList} {
+		if msg == sentinel.Error() {
+			return ""
+		}
+		msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
+	}
+	return ": " + msg
 }
 
 // graphSays quotes Graph's error code and message for a description.

@@ -122,12 +122,18 @@ func TestClassify(t *testing.T) {
 		"200 with a malformed body": {
 			err: &Error{StatusCode: 200, Err: fmt.Errorf("%w: invalid JSON at offset 1", errMalformedBody)},
 			want: Classification{Class: ClassRetryable, Kind: KindUnreadableAnswer, Status: 200,
-				Description: "Graph answered with a body that is not a deviceConfigurationUserOverview"},
+				Description: "Graph answered with a body that is not a deviceConfigurationUserOverview: invalid JSON at offset 1"},
+		},
+		"200 with another configuration's overview, from a named host": {
+			err: &Error{StatusCode: 200, Host: "graph.example.com", Err: Overview{ID: "b"}.checkID("a")},
+			want: Classification{Class: ClassRetryable, Kind: KindUnreadableAnswer, Status: 200, Host: "graph.example.com",
+				Description: `Graph (host "graph.example.com") answered with a body that is not a deviceConfigurationUserOverview: ` +
+					`the answer is another configuration's overview: its id is "b", not "a"`},
 		},
 		"200 with a malformed page of the list": {
 			err: &Error{StatusCode: 200, Err: fmt.Errorf("%w: not a JSON object", errMalformedList)},
 			want: Classification{Class: ClassRetryable, Kind: KindUnreadableAnswer, Status: 200,
-				Description: "Graph answered with a body that is not a page of device configurations"},
+				Description: "Graph answered with a body that is not a page of device configurations: not a JSON object"},
 		},
 		"a next link to another host": {
 			err: &Error{Err: fmt.Errorf("%w: @odata.nextLink is not on the Graph endpoint", errMalformedList)},

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
@@ -42,25 +43,55 @@ var listSeq atomic.Uint64
 // throttles waits for the pause and is read again, without counting as a failure. page, if not
 // nil, is called after each page with the number of configurations read so far. It blocks until
 // the last page is read, a page fails (the *Error of that page) or ctx ends.
+//
+// The pages are untrusted input: a next link that leads back to a page already read, a list of
+// more than maxListPages pages or maxListItems configurations, or one that takes longer than
+// Options.ListTimeout to read, ends with an error instead of running on.
 func (c *client) ListConfigurations(ctx context.Context, page func(read int)) ([]Configuration, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.listTimeout, errListTooSlow)
+	defer cancel()
 	next := c.base + "?$select=id,displayName"
 	key := "list/" + strconv.FormatUint(listSeq.Add(1), 10)
+	seen := map[string]bool{}
 	var all []Configuration
 	for n := 1; next != ""; n++ {
+		if n > maxListPages {
+			return nil, &Error{Err: fmt.Errorf("%w: the list goes on past %d pages", errMalformedList, maxListPages)}
+		}
+		seen[next] = true
 		p, err := c.listPage(ctx, key+"/"+strconv.Itoa(n), next)
 		if err != nil {
+			if errors.Is(context.Cause(ctx), errListTooSlow) {
+				return nil, &Error{Err: fmt.Errorf("%w (%s) after %d pages", errListTooSlow, c.listTimeout, n-1)}
+			}
 			return nil, err
 		}
 		all = append(all, p.Value...)
+		if len(all) > maxListItems {
+			return nil, &Error{Err: fmt.Errorf("%w: the list holds more than %d configurations", errMalformedList, maxListItems)}
+		}
 		if page != nil {
 			page(len(all))
 		}
 		if next, err = c.checkNextLink(p.NextLink); err != nil {
 			return nil, err
 		}
+		if seen[next] {
+			return nil, &Error{Err: fmt.Errorf("%w: @odata.nextLink of page %d leads back to a page already read", errMalformedList, n)}
+		}
 	}
 	return all, nil
 }
+
+// The bounds of a list: Graph serves device configurations a hundred or more to a page, and a
+// tenant holds hundreds of them, a few thousand at most.
+const (
+	maxListPages = 1000
+	maxListItems = 100_000
+)
+
+// errListTooSlow is the cause of a list that took longer than Options.ListTimeout to read.
+var errListTooSlow = errors.New("the list of device configurations was not read in time")
 
 // listPage reads one page as a ReadJob of the tenant's pacer, running it again while Graph
 // throttles it, and waits for it.
@@ -106,19 +137,33 @@ func (c *client) getPage(ctx context.Context, pageURL string) (configurationPage
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return configurationPage{}, newResponseError(resp, body, time.Now())
 	}
+	p, err := decodePage(body)
+	if err == nil {
+		err = checkJSONLabel(resp, errMalformedList)
+	}
+	if err != nil {
+		return configurationPage{}, answerError(resp, err)
+	}
+	return p, nil
+}
+
+// decodePage decodes a page of the list and holds it to what the export writes: valid UTF-8,
+// configuration ids that are ids.
+func decodePage(body []byte) (configurationPage, error) {
 	var p configurationPage
 	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return p, &Error{StatusCode: resp.StatusCode, RequestID: requestID, Err: fmt.Errorf("%w: not a JSON object", errMalformedList)}
+		return p, fmt.Errorf("%w: not a JSON object", errMalformedList)
+	}
+	if !utf8.Valid(trimmed) {
+		return p, fmt.Errorf("%w: it is not valid UTF-8", errMalformedList)
 	}
 	if err := json.Unmarshal(trimmed, &p); err != nil {
-		return configurationPage{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID,
-			Err: fmt.Errorf("%w: %s", errMalformedList, describeJSONError(err))}
+		return configurationPage{}, fmt.Errorf("%w: %s", errMalformedList, describeJSONError(err))
 	}
 	for _, cfg := range p.Value {
 		if !validConfigurationID(cfg.ID) {
-			return configurationPage{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID,
-				Err: fmt.Errorf("%w: the list holds a configuration id %q that is not an id", errMalformedList, cfg.ID)}
+			return configurationPage{}, fmt.Errorf("%w: the list holds a configuration id %q that is not an id", errMalformedList, clean(cfg.ID))
 		}
 	}
 	return p, nil
