@@ -40,6 +40,7 @@ type bearer struct {
 	mu        sync.Mutex
 	tok       azcore.AccessToken
 	held      bool      // tok is usable until it nears its expiry
+	obtained  time.Time // when tok was obtained
 	gen       uint64    // changes whenever the token is replaced or dropped
 	forbidden time.Time // when a 403 last dropped the token
 	refused   error     // the login endpoint's last refusal of the credentials, until refusedAt+refusalHold
@@ -69,7 +70,10 @@ func (b *bearer) current() (string, uint64, bool) {
 		return "", b.gen, false
 	}
 	now := b.clock.Now()
-	stale := b.tok.ExpiresOn.Add(-refreshMargin)
+	// A token that lives less than twice the margin (the login endpoint says how long; the
+	// credential's transport holds it to a minute at least) is replaced half-way through its
+	// life, not at every call.
+	stale := b.tok.ExpiresOn.Add(-min(refreshMargin, b.tok.ExpiresOn.Sub(b.obtained)/2))
 	if !b.tok.RefreshOn.IsZero() && b.tok.RefreshOn.Before(stale) {
 		stale = b.tok.RefreshOn
 	}
@@ -115,7 +119,7 @@ func (b *bearer) token(ctx context.Context) (string, uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.refused = nil
-	b.tok, b.held = tk, true
+	b.tok, b.held, b.obtained = tk, true, b.clock.Now()
 	b.gen++
 	return tk.Token, b.gen, nil
 }

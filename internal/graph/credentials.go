@@ -267,36 +267,55 @@ func (r *transportRecorder) get() (*unreadableAnswer, error) {
 	return r.unreadable, r.err
 }
 
-// unreadableAnswer is a successful answer of the login endpoint whose body is
-// not JSON, as a captive portal, a proxy or an outage page gives.
+// unreadableAnswer is a successful answer of the login endpoint that the client does not hand
+// to MSAL: a body that is not JSON, as a captive portal, a proxy or an outage page gives, or a
+// token response the client cannot use.
 type unreadableAnswer struct {
 	status    int
 	mediaType string
+	host      string
+	token     string // what is wrong with a token response; "" for a body that is not JSON
 }
 
 // String says what was answered, without the body and with nothing that
 // changes from one answer to the next.
 func (u *unreadableAnswer) String() string {
 	what := "a body that is not a token response"
-	if strings.EqualFold(u.mediaType, "text/html") {
+	switch {
+	case u.token != "":
+		what = "a token response the client cannot use: " + u.token
+	case strings.EqualFold(u.mediaType, "text/html"):
 		what = "an HTML page instead of a token (a proxy, a captive portal or an outage page may stand in the way)"
 	}
-	return fmt.Sprintf("the login endpoint answered %d with %s", u.status, what)
+	endpoint := "the login endpoint"
+	if u.host != "" {
+		endpoint = fmt.Sprintf("the login endpoint (host %q)", u.host)
+	}
+	return fmt.Sprintf("%s answered %d with %s", endpoint, u.status, what)
 }
 
+// Error implements error: the transport refuses the answer, so that MSAL never parses it.
+func (u *unreadableAnswer) Error() string { return u.String() }
+
+// NonRetriable tells azcore's retry policy not to ask again at once: the reconciler's backoff does.
+func (*unreadableAnswer) NonRetriable() {}
+
 // recordingTransport is the credential's transport: it notes transport errors,
-// and successful answers whose body is not JSON, in the recorder of the token
-// acquisition that sent the request.
+// and successful answers that cannot be read, in the recorder of the token
+// acquisition that sent the request. The login endpoint's answers are untrusted
+// input, read before MSAL sees them: a body that is not labelled JSON or is not
+// JSON never reaches MSAL's parser, and a token response (the answer to a POST)
+// must carry a token that can go in a header and a lifetime Entra ID can give.
 type recordingTransport struct {
 	next policy.Transporter
 }
 
 func (t recordingTransport) Do(req *http.Request) (*http.Response, error) {
 	rec, ok := req.Context().Value(transportRecorderKey{}).(*transportRecorder)
-	resp, err := t.next.Do(req)
 	if !ok {
-		return resp, err
+		rec = &transportRecorder{}
 	}
+	resp, err := t.next.Do(req)
 	if err != nil {
 		rec.set(err)
 		return resp, err
@@ -313,12 +332,61 @@ func (t recordingTransport) Do(req *http.Request) (*http.Response, error) {
 		rec.set(err)
 		return nil, err
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if json.Valid(body) {
-		rec.answered(nil)
-	} else {
-		mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		rec.answered(&unreadableAnswer{status: resp.StatusCode, mediaType: mediaType})
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if !json.Valid(body) || mediaType != "" && !isJSONMediaType(mediaType) {
+		u := &unreadableAnswer{status: resp.StatusCode, mediaType: mediaType, host: answerHost(resp)}
+		rec.answered(u)
+		return nil, u
 	}
+	if req.Method == http.MethodPost {
+		if err := checkTokenAnswer(body); err != nil {
+			u := &unreadableAnswer{status: resp.StatusCode, mediaType: mediaType, host: answerHost(resp), token: err.Error()}
+			rec.answered(u)
+			return nil, u
+		}
+	}
+	rec.answered(nil)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// The bounds of a token Entra ID can give: an access token is a JWT of a few kilobytes, and
+// lives between ten minutes and a day (an hour or so by default).
+const (
+	maxTokenSize     = 16 << 10
+	minTokenLifetime = time.Minute
+	maxTokenLifetime = 24 * time.Hour
+)
+
+// checkTokenAnswer holds a token response to what Entra ID answers: an access_token of at most
+// maxTokenSize printable ASCII characters (it goes in an Authorization header) and an expires_in
+// (a number, or a string of digits, as the endpoints of some clouds write it) between
+// minTokenLifetime and maxTokenLifetime.
+func checkTokenAnswer(body []byte) error {
+	var r struct {
+		AccessToken json.RawMessage `json:"access_token"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return errors.New("it is not a JSON object")
+	}
+	var token string
+	switch {
+	case len(r.AccessToken) == 0 || json.Unmarshal(r.AccessToken, &token) != nil || token == "":
+		return errors.New("it has no access_token")
+	case len(token) > maxTokenSize:
+		return fmt.Errorf("its access_token is %d bytes, more than the %d a token can be", len(token), maxTokenSize)
+	case strings.IndexFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0:
+		return errors.New("its access_token holds characters a token cannot have")
+	}
+	var seconds json.Number
+	raw := bytes.Trim(r.ExpiresIn, `"`)
+	if len(raw) == 0 || json.Unmarshal(raw, &seconds) != nil {
+		return errors.New("it has no expires_in")
+	}
+	n, err := seconds.Float64()
+	if err != nil || n < minTokenLifetime.Seconds() || n > maxTokenLifetime.Seconds() {
+		return fmt.Errorf("its expires_in (%s) is not between %s and %s", clean(seconds.String()), minTokenLifetime, maxTokenLifetime)
+	}
+	return nil
 }

@@ -412,7 +412,13 @@ func classifyTransport(err error, what string) Classification {
 	case errors.As(err, &unknownAuthority), errors.As(err, &hostnameErr), errors.As(err, &certInvalid), errors.As(err, &verifyErr):
 		return fact(ClassRetryable, KindUntrustedCertificate, "the TLS certificate of "+what+" is not trusted")
 	case errors.Is(err, errBodyTooLarge):
-		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body larger than the client accepts")
+		c := fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body larger than the client accepts")
+		var large *bodyTooLargeError
+		if errors.As(err, &large) && large.host != "" {
+			c.Host = large.host
+			c.Description = fmt.Sprintf("%s (host %q) answered with a body larger than the client accepts (%d bytes)", what, large.host, maxBodySize)
+		}
+		return c
 	case errors.Is(err, errMalformedBody):
 		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body that is not a deviceConfigurationUserOverview")
 	case errors.Is(err, errMalformedList):

@@ -121,7 +121,7 @@ func (t guardedTransport) Do(req *http.Request) (*http.Response, error) {
 		_ = resp.Body.Close()
 		return nil, redirectError(resp, t.hosts)
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: maxBodySize}
+	resp.Body = &limitedBody{rc: resp.Body, left: maxBodySize, host: host}
 	return resp, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -50,6 +51,7 @@ func newHTTPClient(roots *x509.CertPool) *http.Client {
 type limitedBody struct {
 	rc   io.ReadCloser
 	left int64
+	host string // who answered, for the error
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -57,7 +59,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		var probe [1]byte
 		n, err := b.rc.Read(probe[:])
 		if n > 0 {
-			return 0, errBodyTooLarge
+			return 0, &bodyTooLargeError{host: b.host}
 		}
 		return 0, err
 	}
@@ -70,6 +72,14 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// bodyTooLargeError is an answer body over maxBodySize, from host.
+type bodyTooLargeError struct{ host string }
+
+func (e *bodyTooLargeError) Error() string {
+	return fmt.Sprintf("the answer of host %q is larger than %d bytes", e.host, maxBodySize)
+}
+func (e *bodyTooLargeError) Unwrap() error { return errBodyTooLarge }
 
 // clientRequestIDPolicy sets Graph's client-request-id to a fresh GUID on
 // every try (azcore's request-id policy sets x-ms-client-request-id, which
