@@ -211,9 +211,11 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
 			c.pacer.refund(sentAt, write)
-			c.pauseFor(resp)
+			return nil, c.pauseFor(resp)
 		case resp.StatusCode == http.StatusServiceUnavailable:
-			c.pauseFor(resp)
+			if e := c.pauseFor(resp); e.RetryAfter > 0 {
+				return nil, e
+			}
 		default:
 			c.pacer.answered()
 		}
@@ -276,20 +278,28 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 // answer) must not stop a tenant for that long; the next 429 pauses it again if Graph meant it.
 const maxPause = 5 * time.Minute
 
-// pauseFor pauses the tenant after a 429 (or a 503 with Retry-After) for what Retry-After asks, at
-// most maxPause; a 429 without a usable one (missing, 0, a date in the past) pauses it for
-// defaultThrottleWait.
-func (c *client) pauseFor(resp *http.Response) {
-	ra, ok := parseRetryAfter(resp.Header.Get(headerRetryAfter), time.Now())
+// pauseFor reads a 429 (or a 503) and pauses the tenant for what its Retry-After asks, at most
+// maxPause; a 429 without a usable one (missing, 0, a date in the past) pauses it for
+// defaultThrottleWait, and a 503 without one not at all. It returns the answer's *Error, with
+// PausedUntil set to when the tenant's calls resume.
+func (c *client) pauseFor(resp *http.Response) *Error {
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		body = nil
+	}
+	now := time.Now()
+	e := newResponseError(resp, body, now)
+	ra := e.RetryAfter
 	if resp.StatusCode == http.StatusTooManyRequests {
 		throttledTotal.WithLabelValues(c.tenant).Inc()
 		if ra <= 0 {
-			ra, ok = defaultThrottleWait, true
+			ra = defaultThrottleWait
 		}
 	}
-	if ok && ra > 0 {
-		c.pacer.Pause(time.Now().Add(min(ra, maxPause)))
+	if ra > 0 {
+		e.PausedUntil = c.pacer.Pause(now.Add(min(ra, maxPause)))
 	}
+	return e
 }
 
 // emptyBody reports whether a (downloaded) response body is empty.

@@ -35,6 +35,9 @@ type Error struct {
 	Host string
 	// RetryAfter is how long Graph asked to wait; 0 if it did not say.
 	RetryAfter time.Duration
+	// PausedUntil is, for a 429 (or a 503 with Retry-After), when the tenant's calls resume: the
+	// client pauses them all until then (at most maxPause ahead, whatever Graph asked).
+	PausedUntil time.Time
 	// Err is the transport, decoding, token or budget cause, if any.
 	Err error
 }
@@ -203,6 +206,8 @@ type Classification struct {
 	Class Class
 	// RetryAfter is, for ClassThrottled, the least wait before the next call.
 	RetryAfter time.Duration
+	// PausedUntil is, for KindThrottled, when the tenant's calls resume; zero if not known.
+	PausedUntil time.Time
 	// Kind is what happened.
 	Kind Kind
 	// Status is the HTTP status of the answer: Graph's, or the login endpoint's for a token that
@@ -313,13 +318,13 @@ func classifyStatus(e *Error) Classification {
 		c = fact(ClassNotFound, KindNotFound, "Graph has no device configuration with this id in the tenant"+graphSaid)
 	case s == http.StatusTooManyRequests:
 		c = fact(ClassThrottled, KindThrottled, "Graph is throttling the app in this tenant"+graphSaid)
-		c.RetryAfter = e.RetryAfter
+		c.RetryAfter, c.PausedUntil = e.RetryAfter, e.PausedUntil
 		if c.RetryAfter <= 0 {
 			c.RetryAfter = defaultThrottleWait
 		}
 	case s == http.StatusServiceUnavailable && e.RetryAfter > 0:
 		c = fact(ClassThrottled, KindThrottled, "Graph is unavailable and asked to retry later"+graphSaid)
-		c.RetryAfter = e.RetryAfter
+		c.RetryAfter, c.PausedUntil = e.RetryAfter, e.PausedUntil
 	case s == http.StatusRequestTimeout || s == http.StatusConflict || s >= 500:
 		c = fact(ClassRetryable, KindUnavailable, fmt.Sprintf("Graph answered %d %s%s", s, http.StatusText(s), graphSaid))
 	case s >= 400:

@@ -269,13 +269,15 @@ func (p *Pacer) insert(j *job) {
 // Pause holds every job back until until; a pause is only ever extended. It takes no place and
 // gives none: the lines stay as they are. After it, the pacer sends one job at a time until Graph
 // answers a call without throttling it, so that a throttled tenant costs one 429 per pause, not a
-// window's burst of them.
-func (p *Pacer) Pause(until time.Time) {
+// window's burst of them. It returns the end of the pause, until or a later one already set.
+func (p *Pacer) Pause(until time.Time) time.Time {
 	p.mu.Lock()
 	p.pausedUntil = later(p.pausedUntil, until)
 	p.probing = true
+	end := p.pausedUntil
 	p.mu.Unlock()
 	p.poke()
+	return end
 }
 
 // answered records that Graph answered a call without throttling it: the pacer sends at the
