@@ -55,41 +55,49 @@ type flags struct {
 	pprofAddr              string
 }
 
-func parseFlags() (flags, zap.Options) {
+// parseFlags reads args (without the program's name) into fs. With flag.CommandLine, a flag that
+// does not parse exits the program with the usage, as flag.Parse does.
+func parseFlags(fs *flag.FlagSet, args []string) (flags, zap.Options, error) {
 	var f flags
-	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; \"0\" turns it off.")
-	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers that the API server authenticates and authorises (get on /metrics). false serves plain HTTP to anyone.")
-	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
-	flag.BoolVar(&f.leaderElection.enabled, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time. A leader that cannot renew the Lease for --leader-elect-renew-deadline exits (to be restarted). It releases the Lease when it exits, whenever the API server lets it, and with POD_NAME set (as config/manager does) a container restarted in its pod renews its own Lease at once.")
-	flag.StringVar(&f.leaderElection.namespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
-	flag.DurationVar(&f.leaderElection.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long other replicas wait after the leader's last renewal before they take the Lease: the hand-over time after a crash.")
-	flag.DurationVar(&f.leaderElection.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew the Lease before it stops leading and exits: the API server absence it survives. Must be shorter than the lease duration.")
-	flag.DurationVar(&f.leaderElection.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews the Lease, and other replicas try to take it. Must be shorter than the renew deadline / 1.2.")
-	flag.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
-	flag.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
-	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
-	flag.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews matching this label selector are reconciled, to shard them across operator deployments.")
-	flag.IntVar(&f.graphRequests, "graph-requests-per-window", graph.DefaultLimits().Requests, "Graph requests (reads and writes) the operator sends per tenant and app in each budget window.")
-	flag.IntVar(&f.graphWrites, "graph-writes-per-window", graph.DefaultLimits().Writes, "Graph PATCHes the operator sends per tenant and app in each budget window.")
-	flag.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
-	flag.IntVar(&f.graphMaxInFlight, "graph-max-in-flight", graph.DefaultMaxInFlight, "The most Graph calls in flight across all tenants. Each tenant runs as many as its budget and Graph's latency need, up to 256.")
-	flag.DurationVar(&f.graphTimeout, "graph-timeout", graph.DefaultTimeout, "How long one Graph call may take before it is abandoned and counted as failed.")
-	flag.DurationVar(&f.retryBaseDelay, "retry-base-delay", time.Second, "The first wait before a resource whose Graph call failed is tried again; it doubles, with jitter, on each failure in a row.")
-	flag.DurationVar(&f.retryMaxDelay, "retry-max-delay", 5*time.Minute, "The longest wait before a failed resource is tried again.")
-	flag.DurationVar(&f.credentialsRetry, "credentials-retry", 30*time.Second, "The first wait before credentials that Entra ID refused are tried again; it grows the longer they fail, up to an hour. Until then the refusal answers every resource of the connection without another token request.")
-	flag.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
-	flag.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
-	flag.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
-	flag.StringVar(&f.secretLabelSelector, "secret-label-selector", "", "Only Secrets matching this label selector (e.g. intune.overview-operator.io/credentials=true) are watched and read; a connection naming another Secret says SecretNotFound. Default: every Secret a connection names.")
-	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "", "Address of Go's profiling endpoints (/debug/pprof/), for diagnosing CPU and memory use, e.g. 127.0.0.1:8082; empty or \"0\" (the default) turns them off. They are plain HTTP without authentication: bind them to localhost.")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; \"0\" turns it off.")
+	fs.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers that the API server authenticates and authorises (get on /metrics). false serves plain HTTP to anyone.")
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
+	fs.BoolVar(&f.leaderElection.enabled, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time. A leader that cannot renew the Lease for --leader-elect-renew-deadline exits (to be restarted). It releases the Lease when it exits, whenever the API server lets it, and with POD_NAME set (as config/manager does) a container restarted in its pod renews its own Lease at once.")
+	fs.StringVar(&f.leaderElection.namespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	fs.DurationVar(&f.leaderElection.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long other replicas wait after the leader's last renewal before they take the Lease: the hand-over time after a crash.")
+	fs.DurationVar(&f.leaderElection.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew the Lease before it stops leading and exits: the API server absence it survives. Must be shorter than the lease duration.")
+	fs.DurationVar(&f.leaderElection.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews the Lease, and other replicas try to take it. Must be shorter than the renew deadline / 1.2.")
+	fs.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
+	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
+	fs.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews matching this label selector are reconciled, to shard them across operator deployments.")
+	fs.IntVar(&f.graphRequests, "graph-requests-per-window", graph.DefaultLimits().Requests, "Graph requests (reads and writes) the operator sends per tenant and app in each budget window.")
+	fs.IntVar(&f.graphWrites, "graph-writes-per-window", graph.DefaultLimits().Writes, "Graph PATCHes the operator sends per tenant and app in each budget window.")
+	fs.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
+	fs.IntVar(&f.graphMaxInFlight, "graph-max-in-flight", graph.DefaultMaxInFlight, "The most Graph calls in flight across all tenants. Each tenant runs as many as its budget and Graph's latency need, up to 256.")
+	fs.DurationVar(&f.graphTimeout, "graph-timeout", graph.DefaultTimeout, "How long one Graph call may take before it is abandoned and counted as failed.")
+	fs.DurationVar(&f.retryBaseDelay, "retry-base-delay", time.Second, "The first wait before a resource whose Graph call failed is tried again; it doubles, with jitter, on each failure in a row.")
+	fs.DurationVar(&f.retryMaxDelay, "retry-max-delay", 5*time.Minute, "The longest wait before a failed resource is tried again.")
+	fs.DurationVar(&f.credentialsRetry, "credentials-retry", 30*time.Second, "The first wait before credentials that Entra ID refused are tried again; it grows the longer they fail, up to an hour. Until then the refusal answers every resource of the connection without another token request.")
+	fs.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
+	fs.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
+	fs.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
+	fs.StringVar(&f.secretLabelSelector, "secret-label-selector", "", "Only Secrets matching this label selector (e.g. intune.overview-operator.io/credentials=true) are watched and read; a connection naming another Secret says SecretNotFound. Default: every Secret a connection names.")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "", "Address of Go's profiling endpoints (/debug/pprof/), for diagnosing CPU and memory use, e.g. 127.0.0.1:8082; empty or \"0\" (the default) turns them off. They are plain HTTP without authentication: bind them to localhost.")
 	opts := zap.Options{}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	return f, opts
+	opts.BindFlags(fs)
+	err := fs.Parse(args)
+	return f, opts, err
 }
 
 func main() {
-	f, zapOpts := parseFlags()
+	f, zapOpts, _ := parseFlags(flag.CommandLine, os.Args[1:]) // flag.CommandLine exits on an error
+	if err := f.validate(); err != nil {
+		// Plain text, one line per refused flag: a person reads it at the terminal or in the
+		// pod's last state, before anything has started.
+		fmt.Fprintf(os.Stderr, "The operator cannot start with these flags:\n%v\n", err)
+		os.Exit(1)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	if err := run(f); err != nil {
@@ -99,9 +107,6 @@ func main() {
 }
 
 func run(f flags) error {
-	if err := f.leaderElection.validate(); err != nil {
-		return err
-	}
 	cacheOpts, err := cacheOptions(f)
 	if err != nil {
 		return err

@@ -88,16 +88,21 @@ func diffOverview(want *intunev1alpha1.OverviewFields, got *graph.Overview) (gra
 var dateTime = regexp.MustCompile(intunev1alpha1.DateTimePattern)
 
 // parseDateTime reads spec.overview.lastUpdateDateTime. It accepts exactly what the CRD's rule
-// admits, so a value it refuses was stored under an older, looser CRD: the spec must be fixed.
+// admits: instants Graph holds as they are, at most 7 fractional digits within its range, so that
+// what is PATCHed reads back equal. A value it refuses was stored under an older, looser CRD (more
+// digits, which Graph would round, and the operator PATCH again on every pass): the spec must be
+// fixed.
 func parseDateTime(s string) (time.Time, error) {
 	if dateTime.MatchString(s) {
 		// Go reads only an upper-case T and Z; RFC 3339 allows either case.
-		if t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s)); err == nil {
+		t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+		if err == nil && !t.Before(intunev1alpha1.MinDateTime) && !t.After(intunev1alpha1.MaxDateTime) {
 			return t, nil
 		}
 	}
 	return time.Time{}, stalledf(intunev1alpha1.ReasonInvalidSpec,
-		"spec.overview.lastUpdateDateTime %q is not an RFC 3339 date-time such as 2026-03-01T08:00:00Z: fix the spec", s)
+		"spec.overview.lastUpdateDateTime %q is not an RFC 3339 date-time such as 2026-03-01T08:00:00Z "+
+			"with at most 7 fractional digits, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z in UTC: fix the spec", s)
 }
 
 // formatDateTime writes a time as Graph does, in UTC with the precision it has.

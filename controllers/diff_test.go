@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,10 @@ func TestParseDateTime(t *testing.T) {
 		if want, _ := time.Parse(time.RFC3339Nano, strings.ToUpper(s)); !got.Equal(want) {
 			t.Errorf("parseDateTime(%q) = %v, want %v", s, got, want)
 		}
+		// What the PATCH sends, Graph holds as it is, so the read back is no drift.
+		if held, err := graphHolds(got); err != nil || !held.Equal(got) {
+			t.Errorf("%q: Graph would hold %v (%v), not the instant the spec declares, and the operator would PATCH it on every pass", s, held, err)
+		}
 	}
 	for _, s := range values.Invalid {
 		_, err := parseDateTime(s)
@@ -111,4 +117,27 @@ func TestPatchMarkReverted(t *testing.T) {
 	if got, want := m.reverted(drift), "successCount=12"; got != want {
 		t.Errorf("reverted = %q, want %q", got, want)
 	}
+}
+
+// graphHolds is what Graph holds after a PATCH that sets lastUpdateDateTime to t: the body as the
+// client encodes it, read as an Edm.DateTimeOffset (.NET's DateTimeOffset: 100 ns ticks, rounded,
+// from 0001-01-01 to 9999-12-31 in UTC).
+func graphHolds(t time.Time) (time.Time, error) {
+	body, err := json.Marshal(graph.Fields{LastUpdateDateTime: &t})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var sent struct{ LastUpdateDateTime string }
+	if err := json.Unmarshal(body, &sent); err != nil {
+		return time.Time{}, err
+	}
+	held, err := time.Parse(time.RFC3339Nano, sent.LastUpdateDateTime)
+	if err != nil {
+		return time.Time{}, err
+	}
+	held = held.Round(100 * time.Nanosecond)
+	if y := held.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Errorf("%s is outside Edm.DateTimeOffset's range", sent.LastUpdateDateTime)
+	}
+	return held, nil
 }

@@ -129,12 +129,13 @@ type OverviewFields struct {
 
 	// lastUpdateDateTime is the time of the last update, as an RFC 3339 date-time such as
 	// "2026-11-28T10:00:00Z" or "2026-11-28T11:00:00.5+01:00": a date that exists, hours 00 to 23,
-	// seconds 00 to 59, an optional fraction, and Z or an offset within -23:59 to +23:59 ("t" and
-	// "z" may be lower-case). It is compared with Graph's value as an instant, so another offset or
-	// precision for the same instant is not drift.
+	// seconds 00 to 59, an optional fraction of at most 7 digits (Graph keeps 100 ns), and Z or
+	// an offset within -23:59 to +23:59 ("t" and "z" may be lower-case), from 0001-01-01T00:00:00Z
+	// to 9999-12-31T23:59:59.9999999Z in UTC. It is compared with Graph's value as an instant, so
+	// another offset or number of trailing zeros for the same instant is not drift.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')",message="lastUpdateDateTime must be an RFC 3339 date-time such as 2026-03-01T08:00:00Z or 2026-03-01T09:00:00.5+01:00 (a real date, hours 00-23, an offset within -23:59 to +23:59)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,7})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && (!self.startsWith('0001-01-01') || timestamp('0002' + self.substring(4).upperAscii()) >= timestamp('0002-01-01T00:00:00Z')) && (!self.startsWith('9999-12-31') || timestamp('9998' + self.substring(4).upperAscii()) < timestamp('9999-01-01T00:00:00Z'))",message="lastUpdateDateTime must be an RFC 3339 date-time such as 2026-03-01T08:00:00Z or 2026-03-01T09:00:00.5+01:00 (a real date, hours 00-23, at most 7 fractional digits, an offset within -23:59 to +23:59, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z in UTC)"
 	LastUpdateDateTime *string `json:"lastUpdateDateTime,omitempty"`
 }
 

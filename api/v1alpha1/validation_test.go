@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -135,6 +136,15 @@ var _ = Describe("The API server", func() {
 		Entry("a sync interval too large for a duration",
 			object(validOverview, "spec.syncInterval", "99999999999999999999h"),
 			syncIntervalRefused),
+		Entry("a time as Go's RFC3339Nano writes it, with more digits than Graph keeps",
+			object(validOverview, "spec.overview.lastUpdateDateTime", time.Date(2026, 3, 1, 8, 0, 0, 123456789, time.UTC).Format(time.RFC3339Nano)),
+			`spec.overview.lastUpdateDateTime: Invalid value: "2026-03-01T08:00:00.123456789Z": lastUpdateDateTime must be an RFC 3339 date-time such as 2026-03-01T08:00:00Z or 2026-03-01T09:00:00.5+01:00 (a real date, hours 00-23, at most 7 fractional digits`),
+		Entry("a time whose offset takes it past 9999 in UTC",
+			object(validOverview, "spec.overview.lastUpdateDateTime", "9999-12-31T23:30:00-01:00"),
+			"from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z in UTC"),
+		Entry("a time whose offset takes it before 0001 in UTC",
+			object(validOverview, "spec.overview.lastUpdateDateTime", "0001-01-01T00:30:00+01:00"),
+			"from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z in UTC"),
 		Entry("an unknown connection kind",
 			object(validOverview, "spec.connectionRef.kind", "Secret"),
 			`spec.connectionRef.kind: Unsupported value: "Secret"`),
@@ -359,6 +369,7 @@ var _ = Describe("kubectl", func() {
 		Expect(out).To(ContainSubstring("ClientSecret, ClientCertificate or WorkloadIdentity"))
 		out = kubectl.Run("explain", "dcuo.spec.overview.lastUpdateDateTime")
 		Expect(out).To(ContainSubstring("an offset within -23:59"))
+		Expect(out).To(ContainSubstring("at most 7 digits"))
 		out = kubectl.Run("explain", "graphconnection.spec.endpoint")
 		Expect(out).To(ContainSubstring("no user information"))
 		out = kubectl.Run("explain", "clustergraphconnection.spec.allowedNamespaces.names")

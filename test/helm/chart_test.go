@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/ginkgo/v2"
@@ -171,4 +172,36 @@ var _ = DescribeTable("The Helm chart refuses",
 	Entry("workload identity without a client id", "workloadIdentity.enabled=true", "clientId"),
 	Entry("Secrets readable only in the watched namespaces, with every namespace watched",
 		"rbac.secretsInWatchNamespacesOnly=true", "needs operator.watchNamespaces"),
+)
+
+// What the operator refuses at start (flags.validate in main), the schema refuses at helm install,
+// so that a release never runs a pod that exits at once or never writes.
+var _ = DescribeTable("The Helm chart refuses what the operator would refuse at start",
+	func(set, arg string) {
+		out, err := run(helmBin, "template", release, chart, "--set", set)
+		Expect(err).To(HaveOccurred(), out)
+		setting := set[strings.LastIndex(set[:strings.Index(set, "=")], ".")+1 : strings.Index(set, "=")]
+		Expect(err.Error()).To(ContainSubstring(setting))
+
+		manager := filepath.Join(root, "bin", "manager")
+		cmd := exec.CommandContext(ctx, manager, arg)
+		stdout, err := cmd.CombinedOutput()
+		Expect(err).To(HaveOccurred(), "%s %s started; run make build if it is stale:\n%s", manager, arg, stdout)
+		Expect(cmd.ProcessState.ExitCode()).To(Equal(1), "%s %s: %s", manager, arg, stdout)
+		Expect(string(stdout)).To(ContainSubstring(arg[:strings.Index(arg, "=")] + " must"))
+	},
+	Entry("a request budget one write does not fit in", "operator.graph.requestsPerWindow=2", "--graph-requests-per-window=2"),
+	Entry("no write budget", "operator.graph.writesPerWindow=0", "--graph-writes-per-window=0"),
+	Entry("no budget window", "operator.graph.budgetWindow=0s", "--graph-budget-window=0s"),
+	Entry("no Graph call in flight", "operator.graph.maxInFlight=0", "--graph-max-in-flight=0"),
+	Entry("no Graph timeout", "operator.graph.timeout=0.0s", "--graph-timeout=0.0s"),
+	Entry("a negative Graph timeout", "operator.graph.timeout=-1s", "--graph-timeout=-1s"),
+	Entry("no sync interval", "operator.syncInterval=0m0s", "--sync-interval=0m0s"),
+	Entry("no workers", "operator.maxConcurrentReconciles=0", "--max-concurrent-reconciles=0"),
+	Entry("no retry delay", "operator.retryBaseDelay=0ms", "--retry-base-delay=0ms"),
+	Entry("no longest retry delay", "operator.retryMaxDelay=0s", "--retry-max-delay=0s"),
+	Entry("no credentials retry", "operator.credentialsRetry=0s", "--credentials-retry=0s"),
+	Entry("no lease", "leaderElection.leaseDuration=0s", "--leader-elect-lease-duration=0s"),
+	Entry("no renew deadline", "leaderElection.renewDeadline=0s", "--leader-elect-renew-deadline=0s"),
+	Entry("no retry period", "leaderElection.retryPeriod=0s", "--leader-elect-retry-period=0s"),
 )
