@@ -89,6 +89,21 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	// The budget and the timeout have no "use the default" value: a value the export cannot work
+	// with is refused, not replaced in silence.
+	var errs []error
+	if f.requests < 1 {
+		errs = append(errs, fmt.Errorf("--graph-requests-per-window=%d must be at least 1: the export reads a page per request", f.requests))
+	}
+	if f.window <= 0 {
+		errs = append(errs, fmt.Errorf("--graph-budget-window=%s must be positive", f.window))
+	}
+	if f.timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--graph-timeout=%s must be positive", f.timeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
