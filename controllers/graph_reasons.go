@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
@@ -22,6 +24,10 @@ func graphCondition(c graph.Classification) (reason, message string) {
 		return intunev1alpha1.ReasonThrottled,
 			"the operator's request budget for this tenant is spent (it stays under Intune's limits); calls resume as it refills"
 	case graph.KindThrottled:
+		if !c.PausedUntil.IsZero() {
+			return intunev1alpha1.ReasonThrottled, happened + "; the tenant's calls wait until " +
+				c.PausedUntil.UTC().Truncate(time.Second).Format(time.RFC3339) + " (Retry-After)"
+		}
 		return intunev1alpha1.ReasonThrottled, happened + "; calls resume after Retry-After"
 	case graph.KindUnavailable:
 		return intunev1alpha1.ReasonGraphUnavailable, happened + "; retrying with backoff"

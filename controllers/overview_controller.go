@@ -34,6 +34,10 @@ type OverviewReconciler struct {
 	// retryBase and retryMax bound the backoff after a failed sync; credsRetry is the first wait
 	// after refused credentials.
 	retryBase, retryMax, credsRetry time.Duration
+	// quietPause is the longest pause of a throttled tenant that a job waits out in its place
+	// without a word (a window of the budget); a longer one is reported in Synced, with when the
+	// tenant's calls resume.
+	quietPause time.Duration
 
 	memory *memory
 	// done brings a resource back to the queue when its job has ended.

@@ -80,7 +80,7 @@ func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, r
 // runSync makes the calls of a syncJob.
 func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string) (*syncResult, graph.Outcome) {
 	got, err := calls.GetOverview(ctx, configurationID)
-	if throttled(err) {
+	if r.waitsQuietly(err) {
 		return nil, graph.Again
 	}
 	desired, generation, policy, paused := r.memory.desiredOf(rec)
@@ -103,7 +103,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	case errors.Is(err, graph.ErrBudgetExhausted):
 		res.needsWrite = true
 		return res, graph.Done
-	case throttled(err):
+	case r.waitsQuietly(err):
 		return nil, graph.Again
 	case err != nil:
 		res.err = err
@@ -134,6 +134,18 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		}
 	}
 	return res, graph.Done
+}
+
+// waitsQuietly reports whether a job goes back to its place in the tenant's line after err without
+// a result: Graph throttled the call and the tenant's pause is no longer than r.quietPause. A longer
+// pause (a Retry-After of minutes) ends the job with the throttled error, so that the resource's
+// Synced condition says until when the tenant's calls wait, instead of a silent wait.
+func (r *OverviewReconciler) waitsQuietly(err error) bool {
+	if !throttled(err) {
+		return false
+	}
+	until := graph.Classify(err).PausedUntil
+	return until.IsZero() || until.Sub(r.clock.Now()) <= r.quietPause
 }
 
 // throttled reports whether Graph throttled a call (429, or 503 with Retry-After): the call goes

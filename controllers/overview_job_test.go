@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
@@ -81,4 +83,56 @@ func fieldNames(ds []intunev1alpha1.FieldDrift) []string {
 		names = append(names, d.Field)
 	}
 	return names
+}
+
+// A throttled call waits in its place without a word while the tenant's pause is no longer than a
+// window; a longer pause (a Retry-After of minutes, or of a year, which the client holds to its
+// longest pause) ends the job with the error, so that Synced says until when the tenant waits.
+func TestALongPauseIsReported(t *testing.T) {
+	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	throttledFor := func(d time.Duration) error {
+		return &graph.Error{StatusCode: 429, RetryAfter: d, PausedUntil: now.Add(d)}
+	}
+	cases := map[string]struct {
+		err         error
+		wantOutcome graph.Outcome
+		wantMessage string
+	}{
+		"a pause of a second":     {err: throttledFor(time.Second), wantOutcome: graph.Again},
+		"a pause of a window":     {err: throttledFor(20 * time.Second), wantOutcome: graph.Again},
+		"a 429 without a pause":   {err: &graph.Error{StatusCode: 429}, wantOutcome: graph.Again},
+		"a pause of five minutes": {err: throttledFor(5 * time.Minute), wantOutcome: graph.Done, wantMessage: "wait until 2026-12-07T03:05:00Z"},
+	}
+	for name, tc := range cases {
+		for _, call := range []string{"GET", "PATCH"} {
+			t.Run(name+" on the "+call, func(t *testing.T) {
+				r := &OverviewReconciler{memory: newMemory(), clock: clocktesting.NewFakePassiveClock(now), quietPause: 20 * time.Second}
+				obj := &intunev1alpha1.DeviceConfigurationUserOverview{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
+					Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
+				}
+				rec := r.memory.recordFor(obj, now)
+				calls := &graphFns{GetOverviewFn: getInTurn(fails(tc.err))}
+				if call == "PATCH" {
+					calls = &graphFns{
+						GetOverviewFn: getInTurn(holds(graph.Overview{SuccessCount: 3})),
+						PatchOverviewFn: func(context.Context, string, graph.Fields) (graph.Response, error) {
+							return graph.Response{}, tc.err
+						},
+					}
+				}
+				res, outcome := r.runSync(context.Background(), calls, rec, "id")
+				if outcome != tc.wantOutcome {
+					t.Fatalf("outcome %v, want %v", outcome, tc.wantOutcome)
+				}
+				if outcome == graph.Again {
+					return
+				}
+				f := classify(res.err)
+				if f.reason != intunev1alpha1.ReasonThrottled || !strings.Contains(f.message, tc.wantMessage) || f.retryAfter != 5*time.Minute {
+					t.Errorf("failure %s %q (retry after %s), want Throttled saying %q, retrying after 5m", f.reason, f.message, f.retryAfter, tc.wantMessage)
+				}
+			})
+		}
+	}
 }

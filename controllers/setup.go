@@ -160,6 +160,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		retryBase:    opts.RetryBaseDelay,
 		retryMax:     opts.RetryMaxDelay,
 		credsRetry:   opts.CredentialsRetry,
+		quietPause:   opts.GraphBudget.Window,
 		memory:       newMemory(),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 	}

@@ -298,6 +298,9 @@ func (c *client) pauseFor(resp *http.Response) *Error {
 	}
 	if ra > 0 {
 		e.PausedUntil = c.pacer.Pause(now.Add(min(ra, maxPause)))
+		// The wait a caller honours is the pause the tenant is under, not what the answer asked
+		// beyond maxPause: the next call finds out whether Graph still means it.
+		e.RetryAfter = e.PausedUntil.Sub(now)
 	}
 	return e
 }

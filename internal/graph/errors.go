@@ -33,7 +33,8 @@ type Error struct {
 	RequestID string
 	// Host is the host whose answer the client could not take; "" otherwise.
 	Host string
-	// RetryAfter is how long Graph asked to wait; 0 if it did not say.
+	// RetryAfter is how long to wait: what Graph asked, and after a 429 (or a 503 with
+	// Retry-After) the pause the client set for the tenant (at most maxPause); 0 if Graph did not say.
 	RetryAfter time.Duration
 	// PausedUntil is, for a 429 (or a 503 with Retry-After), when the tenant's calls resume: the
 	// client pauses them all until then (at most maxPause ahead, whatever Graph asked).

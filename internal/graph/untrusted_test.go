@@ -351,3 +351,24 @@ func TestUntrustedPaging(t *testing.T) {
 		})
 	}
 }
+
+// A Retry-After of a year pauses the tenant for the client's longest pause, and the error says
+// when its calls resume, for the caller to show.
+func TestARetryAfterOfAYear(t *testing.T) {
+	for _, ra := range []string{"31536000", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat)} {
+		h := hostileGraph(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", ra)
+			answerWith(429, jsonType, `{"error":{"code":"TooManyRequests","message":"slow down"}}`)(w, r)
+		})
+		c := hostileClient(t, h, Options{})
+		start := time.Now()
+		_, err := c.GetOverview(context.Background(), configID)
+		got := Classify(err)
+		if got.Class != ClassThrottled || got.PausedUntil.Before(start.Add(maxPause)) || got.PausedUntil.After(time.Now().Add(maxPause)) {
+			t.Errorf("Retry-After %s: classified %s, paused until %s, want throttled until %s from now", ra, got.Class, got.PausedUntil, maxPause)
+		}
+		if got.RetryAfter > maxPause {
+			t.Errorf("Retry-After %s: the caller is told to wait %s, more than the pause", ra, got.RetryAfter)
+		}
+	}
+}
