@@ -122,6 +122,8 @@ func (s *Server) playTokenFault(w http.ResponseWriter, r *http.Request, fault Fa
 		return 0, true
 	case fault.HTMLPage:
 		return writeHTMLPage(w, fault.Status), true
+	case fault.Body != "":
+		return writeBody(w, fault), true
 	case fault.Status != 0:
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)

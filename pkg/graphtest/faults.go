@@ -15,7 +15,7 @@ import (
 // request does not use one up) and before everything else. Faults on the token endpoint apply
 // before it reads the request: a faulted token request issues no token. For each request the first
 // injected fault that matches and has uses left applies, and only that one. Status,
-// DropConnection, MalformedBody, HTMLPage and Hang answer in place of the service: the request
+// DropConnection, MalformedBody, HTMLPage, Body and Hang answer in place of the service: the request
 // changes nothing. NoContent and DiscardPatch change how a PATCH is handled, so a fault that sets
 // only those (and maybe Latency) matches Graph PATCH requests only.
 //
@@ -57,6 +57,12 @@ type Fault struct {
 	// HTMLPage answers with an HTML page (text/html) and status 200, or Status if set, as a captive
 	// portal, a TLS-inspecting proxy or an outage page gives.
 	HTMLPage bool
+	// Body, if set, answers 200 (or Status, when it is a 2xx) with exactly this body, labelled
+	// ContentType (default application/json): an answer that is well-formed on the wire but not
+	// what was asked for (another configuration's overview, a negative count, a token response
+	// without expires_in), as a broken gateway or a compromised host gives.
+	Body        string
+	ContentType string
 	// NoContent makes a PATCH apply and answer 204 with no body.
 	NoContent bool
 	// DiscardPatch makes a PATCH answer 200 with the request's values but not keep them.
@@ -65,7 +71,22 @@ type Fault struct {
 
 // answers reports whether the fault replaces the service's answer.
 func (f Fault) answers() bool {
-	return f.Status != 0 || f.DropConnection || f.MalformedBody || f.HTMLPage || f.Hang
+	return f.Status != 0 || f.DropConnection || f.MalformedBody || f.HTMLPage || f.Hang || f.Body != ""
+}
+
+// writeBody answers with the fault's Body.
+func writeBody(w http.ResponseWriter, f Fault) int {
+	status, contentType := f.Status, f.ContentType
+	if status < 200 || status > 299 {
+		status = http.StatusOK
+	}
+	if contentType == "" {
+		contentType = "application/json; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, f.Body)
+	return status
 }
 
 // matches reports whether the fault applies to a request; token is true for a token request,

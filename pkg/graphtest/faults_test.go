@@ -284,6 +284,8 @@ func TestTokenFaults(t *testing.T) {
 		"an HTML page with 200":    {Fault{HTMLPage: true}, 200, "text/html", "", ""},
 		"an HTML page with 502":    {Fault{HTMLPage: true, Status: 502}, 502, "text/html", "", ""},
 		"a truncated token answer": {Fault{MalformedBody: true}, 200, "application/json", "", ""},
+		"a body of the test's":     {Fault{Body: `{"token_type":"Bearer"}`}, 200, "application/json", "", ""},
+		"a body labelled as text":  {Fault{Body: `{}`, ContentType: "text/plain"}, 200, "text/plain", "", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -399,5 +401,23 @@ func TestHangAndHTMLPageOnGraph(t *testing.T) {
 	if res, err := impatient.Do(req); err == nil {
 		res.Body.Close()
 		t.Fatalf("a hanging GET was answered %d", res.StatusCode)
+	}
+}
+
+func TestBodyOnGraph(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, Options{})
+	tok := mustToken(t, srv, tenantA, clientRW)
+	u := srv.URL() + overviewPath("v1.0", configA)
+	srv.Inject(Fault{Body: `{"id":"another","successCount":-1}`, Times: 1})
+	res := call(t, srv.Client(), http.MethodPatch, u, tok, `{"successCount":5}`, nil)
+	if res.status != http.StatusOK || string(res.body) != `{"id":"another","successCount":-1}` {
+		t.Fatalf("got %d %q, want 200 with the fault's body", res.status, res.body)
+	}
+	if o, _ := srv.Overview(tenantA, configA); o.SuccessCount == 5 {
+		t.Error("a PATCH answered by the fault's body applied")
+	}
+	if res := call(t, srv.Client(), http.MethodGet, u, tok, "", nil); res.status != http.StatusOK || strings.Contains(string(res.body), "another") {
+		t.Errorf("the fault applied twice: %d %s", res.status, res.body)
 	}
 }

@@ -80,6 +80,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		return 0
 	case faulted && fault.HTMLPage:
 		return writeHTMLPage(w, fault.Status)
+	case faulted && fault.Body != "":
+		return writeBody(w, fault)
 	case faulted && fault.Status != 0:
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
