@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -93,7 +92,7 @@ const (
 func (h *hostile) serveOpenID(tokenURL string) {
 	h.handle(openIDPath, func(w http.ResponseWriter, r *http.Request) {
 		base := h.URL + "/" + testTenant
-		writeTestJSON(w, http.StatusOK, map[string]any{
+		writeTestJSON(w, map[string]any{
 			"issuer":                 base + "/v2.0",
 			"authorization_endpoint": base + "/oauth2/v2.0/authorize",
 			"token_endpoint":         tokenURL,
@@ -103,7 +102,7 @@ func (h *hostile) serveOpenID(tokenURL string) {
 
 // serveToken answers token requests at tokenPath with body.
 func (h *hostile) serveToken(body map[string]any) {
-	h.handle(tokenPath, func(w http.ResponseWriter, r *http.Request) { writeTestJSON(w, http.StatusOK, body) })
+	h.handle(tokenPath, func(w http.ResponseWriter, r *http.Request) { writeTestJSON(w, body) })
 }
 
 // aToken is a token response as Entra ID gives it.
@@ -119,9 +118,8 @@ func redirectTo(status int, target string) http.HandlerFunc {
 	}
 }
 
-func writeTestJSON(w http.ResponseWriter, status int, v any) {
+func writeTestJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
@@ -147,14 +145,4 @@ func allowOnly(hosts ...string) HostPolicy {
 		}
 		return false
 	})
-}
-
-// secretSent reports whether any request h saw carried the test's client secret.
-func secretSent(h *hostile) bool {
-	for _, r := range h.seen() {
-		if strings.Contains(r.body, testSecret) {
-			return true
-		}
-	}
-	return false
 }

@@ -78,7 +78,7 @@ func TestHostPolicyHoldsForEveryRequest(t *testing.T) {
 				s.allowed.serveToken(aToken())
 				s.allowed.handle("", redirectTo(http.StatusTemporaryRedirect, s.other.URL+"/v1.0/deviceManagement/deviceConfigurations/"+configID+"/userStatusOverview"))
 				s.other.handle("", func(w http.ResponseWriter, r *http.Request) {
-					writeTestJSON(w, http.StatusOK, map[string]any{"id": configID, "successCount": 1})
+					writeTestJSON(w, map[string]any{"id": configID, "successCount": 1})
 				})
 			},
 			call:     getOverview,

@@ -291,7 +291,7 @@ func TestUntrustedTokenAnswers(t *testing.T) {
 }
 
 func jsonAnswer(v map[string]any) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { writeTestJSON(w, 200, v) }
+	return func(w http.ResponseWriter, r *http.Request) { writeTestJSON(w, v) }
 }
 
 // A list that never ends stops with an error, bounded in pages and in time, and so does a next
