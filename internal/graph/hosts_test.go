@@ -16,7 +16,7 @@ func TestHostPolicyHoldsForEveryRequest(t *testing.T) {
 	type setup struct {
 		allowed, other *hostile
 	}
-	cases := map[string]struct {
+	type testCase struct {
 		// serve makes the allowed server's (and the other's) answers.
 		serve func(s setup)
 		// call is what the client does.
@@ -24,9 +24,10 @@ func TestHostPolicyHoldsForEveryRequest(t *testing.T) {
 		// wantKind and wantHost are the classification of the error.
 		wantKind Kind
 		wantHost string
-		// reached are the paths of the allowed server that must never be requested.
+		// notReached are the paths of the allowed server that must never be requested.
 		notReached []string
-	}{
+	}
+	cases := map[string]testCase{
 		"the OpenID configuration names a token endpoint on another host": {
 			serve: func(s setup) {
 				s.allowed.serveOpenID(s.other.URL + tokenPath)
@@ -87,13 +88,7 @@ func TestHostPolicyHoldsForEveryRequest(t *testing.T) {
 	}
 	// A redirect of the token request, of each status, to another host and on the allowed one.
 	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
-		cases[fmt.Sprintf("the token request is answered %d to another host", status)] = struct {
-			serve      func(s setup)
-			call       func(ctx context.Context, c Client) error
-			wantKind   Kind
-			wantHost   string
-			notReached []string
-		}{
+		cases[fmt.Sprintf("the token request is answered %d to another host", status)] = testCase{
 			serve: func(s setup) {
 				s.allowed.serveOpenID(s.allowed.URL + tokenPath)
 				s.allowed.handle(tokenPath, redirectTo(status, s.other.URL+tokenPath))
@@ -102,13 +97,7 @@ func TestHostPolicyHoldsForEveryRequest(t *testing.T) {
 			call:     checkCredentials,
 			wantKind: KindEndpointNotAllowed, wantHost: "::1",
 		}
-		cases[fmt.Sprintf("Graph's PATCH is answered %d on the allowed host", status)] = struct {
-			serve      func(s setup)
-			call       func(ctx context.Context, c Client) error
-			wantKind   Kind
-			wantHost   string
-			notReached []string
-		}{
+		cases[fmt.Sprintf("Graph's PATCH is answered %d on the allowed host", status)] = testCase{
 			serve: func(s setup) {
 				s.allowed.serveOpenID(s.allowed.URL + tokenPath)
 				s.allowed.serveToken(aToken())
