@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"math"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -20,13 +21,39 @@ type PacerKey struct {
 }
 
 // normalized returns k in the form Pacers uses as a map key: the same tenant written in another
-// case is the same pacer.
+// case, or the same login host written with https's default port or a trailing dot or slash, is
+// the same pacer, since Graph keeps one budget for it.
 func (k PacerKey) normalized() PacerKey {
 	return PacerKey{
-		AuthorityHost: strings.TrimRight(strings.ToLower(k.AuthorityHost), "/"),
+		AuthorityHost: authorityOrigin(k.AuthorityHost),
 		TenantID:      strings.ToLower(k.TenantID),
 		ClientID:      strings.ToLower(k.ClientID),
 	}
+}
+
+// authorityOrigin is the origin of a login host URL in one spelling: lower case, no default
+// port, no trailing dot on the host, no path.
+func authorityOrigin(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(strings.ToLower(raw), "/")
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), normalHost(u.Hostname()), u.Port()
+	if port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		return scheme + "://" + hostPort(host, "")
+	}
+	return scheme + "://" + hostPort(host, port)
+}
+
+// hostPort joins host and port, bracketing an IPv6 host; an empty port is left out.
+func hostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return host
+	}
+	return host + ":" + port
 }
 
 // Limits are the throttling limits a pacer keeps under: Requests calls of any kind and Writes

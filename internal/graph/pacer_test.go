@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,5 +330,35 @@ func TestPacerRefund(t *testing.T) {
 	keys, _, _ := h.take()
 	if diff := cmp.Diff([]string{"a"}, keys); diff != "" {
 		t.Errorf("after the 429, jobs started (-want +got):\n%s", diff)
+	}
+}
+
+// One app in one tenant has one budget in Graph, however its connections spell the login host,
+// the tenant or the app: they share one pacer.
+func TestOnePacerPerAppAndTenant(t *testing.T) {
+	ps := NewPacers(DefaultLimits(), 0)
+	base := PacerKey{AuthorityHost: "https://login.microsoftonline.com", TenantID: "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d", ClientID: "a0a0a0a0-0000-4000-8000-000000000001"}
+	same := map[string]PacerKey{
+		"the default port":       {AuthorityHost: "https://login.microsoftonline.com:443", TenantID: base.TenantID, ClientID: base.ClientID},
+		"upper case":             {AuthorityHost: "HTTPS://Login.MicrosoftOnline.com/", TenantID: strings.ToUpper(base.TenantID), ClientID: strings.ToUpper(base.ClientID)},
+		"a trailing dot":         {AuthorityHost: "https://login.microsoftonline.com.", TenantID: base.TenantID, ClientID: base.ClientID},
+		"the default port and /": {AuthorityHost: "https://login.microsoftonline.com:443/", TenantID: base.TenantID, ClientID: base.ClientID},
+	}
+	other := map[string]PacerKey{
+		"another port":   {AuthorityHost: "https://login.microsoftonline.com:8443", TenantID: base.TenantID, ClientID: base.ClientID},
+		"another cloud":  {AuthorityHost: "https://login.microsoftonline.us", TenantID: base.TenantID, ClientID: base.ClientID},
+		"another app":    {AuthorityHost: base.AuthorityHost, TenantID: base.TenantID, ClientID: "a0a0a0a0-0000-4000-8000-000000000002"},
+		"another tenant": {AuthorityHost: base.AuthorityHost, TenantID: "contoso.onmicrosoft.com", ClientID: base.ClientID},
+	}
+	p := ps.For(base)
+	for name, k := range same {
+		if ps.For(k) != p {
+			t.Errorf("%s: another pacer for the same app and tenant", name)
+		}
+	}
+	for name, k := range other {
+		if ps.For(k) == p {
+			t.Errorf("%s: the same pacer", name)
+		}
 	}
 }
