@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
@@ -123,6 +124,19 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
+	pacers := graph.NewPacers(graph.Limits{
+		Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window,
+	}, opts.MaxGraphInFlight)
+	// The jobs run while the reconcilers do: when the manager stops, or this process loses its
+	// leadership, every call in flight is cancelled and no job still in line sends anything. A
+	// RunnableFunc runs under leader election, like the reconcilers.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		pacers.Close()
+		return nil
+	})); err != nil {
+		return fmt.Errorf("close the Graph jobs with the manager: %w", err)
+	}
 	conns := &connections{
 		client: mgr.GetClient(),
 		secrets: &secrets{
@@ -135,9 +149,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		endpoints: endpoints,
 		factory:   graph.NewClient,
 		opts: graph.Options{
-			Pacers: graph.NewPacers(graph.Limits{
-				Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window,
-			}, opts.MaxGraphInFlight),
+			Pacers: pacers,
 			// Every request a client sends is held to the policy, wherever an answer points.
 			Hosts:            endpoints.hosts,
 			Timeout:          opts.GraphTimeout,

@@ -151,6 +151,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	pacers := graph.NewPacers(graph.Limits{Requests: f.requests, Per: f.window}, 0)
+	defer pacers.Close()
 	// Every request is held to the policy, wherever an answer points: a connection's hosts were
 	// checked against it above. The flags of --tenant-id name their hosts themselves, and the
 	// client allows those and the national clouds' (a nil policy) and nothing else.

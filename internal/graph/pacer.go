@@ -133,6 +133,11 @@ type Job func(ctx context.Context, calls Calls) Outcome
 type Pacers struct {
 	limits  Limits
 	ceiling *ceiling
+	// jobs is the context every job runs in: Close cancels it, and with it every call in flight
+	// and every job still to run, so that nothing is sent once the process stops or loses the
+	// right to send (its leadership).
+	jobs      context.Context
+	closeJobs context.CancelFunc
 
 	mu     sync.Mutex
 	pacers map[PacerKey]*Pacer
@@ -148,9 +153,15 @@ func NewPacers(l Limits, maxInFlight int) *Pacers {
 	if maxInFlight <= 0 {
 		maxInFlight = DefaultMaxInFlight
 	}
+	jobs, closeJobs := context.WithCancel(context.Background())
 	return &Pacers{limits: l.withDefaults(), ceiling: &ceiling{max: maxInFlight, waiting: map[*Pacer]struct{}{}},
-		pacers: map[PacerKey]*Pacer{}}
+		jobs: jobs, closeJobs: closeJobs, pacers: map[PacerKey]*Pacer{}}
 }
+
+// Close ends every job: the calls in flight are cancelled, and a job that runs after it finds its
+// context done and sends nothing. The operator closes its pacers when it stops or loses its
+// leadership; a tool, when it is done.
+func (ps *Pacers) Close() { ps.closeJobs() }
 
 // For returns the pacer of k, creating it on first use.
 func (ps *Pacers) For(k PacerKey) *Pacer {
@@ -161,7 +172,7 @@ func (ps *Pacers) For(k PacerKey) *Pacer {
 		return p
 	}
 	p := newPacer(ps.limits, ps.ceiling, time.Now)
-	p.tenant = k.TenantID
+	p.tenant, p.jobs = k.TenantID, ps.jobs
 	ps.pacers[k] = p
 	return p
 }
@@ -182,6 +193,7 @@ type Pacer struct {
 	window  time.Duration // Limits.Per plus a margin for transit and clocks
 	ceiling *ceiling
 	now     func() time.Time
+	jobs    context.Context // the context of its jobs (Pacers.Close ends it)
 
 	mu          sync.Mutex
 	reads       sendLog // every call
@@ -222,6 +234,7 @@ func newPacer(l Limits, c *ceiling, now func() time.Time) *Pacer {
 		window:  l.Per + windowMargin(l.Per),
 		ceiling: c,
 		now:     now,
+		jobs:    context.Background(),
 		lines:   [2]*list.List{list.New(), list.New()},
 		waiting: map[string]*job{},
 		wake:    make(chan struct{}, 1),
@@ -459,7 +472,7 @@ func (p *Pacer) dispatch() {
 
 // run runs one job and gives back what it booked and did not use.
 func (p *Pacer) run(j *job, t *Ticket) {
-	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
+	ctx, cancel := context.WithTimeout(p.jobs, jobTimeout)
 	outcome := j.run(ctx, j.calls.bound(t))
 	cancel()
 	p.mu.Lock()

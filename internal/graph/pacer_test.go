@@ -2,12 +2,16 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -360,5 +364,42 @@ func TestOnePacerPerAppAndTenant(t *testing.T) {
 		if ps.For(k) == p {
 			t.Errorf("%s: the same pacer", name)
 		}
+	}
+}
+
+// Close ends every job: a call in flight is cancelled, and a job that runs after it sends nothing.
+func TestPacersClose(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	e.Inject(graphtest.Fault{Method: http.MethodGet, Hang: true, Times: 1})
+	pacers := NewPacers(DefaultLimits(), 0)
+	c := e.client(t, e.config(), Options{Pacers: pacers})
+	if err := c.CheckCredentials(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	started := make(chan struct{}, 2)
+	job := func(ctx context.Context, calls Calls) Outcome {
+		started <- struct{}{}
+		_, err := calls.GetOverview(ctx, configID)
+		errs <- err
+		return Done
+	}
+	c.Submit("hanging", ReadJob, job)
+	<-started // its GET hangs in Graph, or is about to be sent
+	pacers.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the call in flight ended with %v, want it cancelled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call in flight went on after Close")
+	}
+	c.Submit("after", ReadJob, job)
+	if err := <-errs; err == nil {
+		t.Error("a job after Close called Graph successfully")
+	}
+	if n := len(e.graphRequests()); n > 1 {
+		t.Errorf("%d Graph requests, want at most the one before Close", n)
 	}
 }
