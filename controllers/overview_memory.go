@@ -35,7 +35,6 @@ type record struct {
 	desired    intunev1alpha1.OverviewFields
 	generation int64
 	policy     intunev1alpha1.ManagementPolicy
-	paused     bool // a job already running when the resource was paused sends no PATCH
 	// queued is the client whose tenant line holds the resource's job (waiting or running); nil
 	// when there is none.
 	queued graph.Client
@@ -81,7 +80,6 @@ func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, 
 		m.records[key] = rec
 	}
 	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
-	rec.paused = obj.Annotations[intunev1alpha1.AnnotationPaused] == "true"
 	return rec
 }
 
@@ -129,12 +127,20 @@ func (m *memory) withdraw(key types.NamespacedName, rec *record) {
 	}
 }
 
-// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, the
-// policy to apply it with, and whether the resource was paused meanwhile.
-func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy, bool) {
+// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, and
+// the policy to apply it with.
+func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return rec.desired, rec.generation, rec.policy, rec.paused
+	return rec.desired, rec.generation, rec.policy
+}
+
+// current reports whether rec is still what is remembered of key: the resource was neither
+// forgotten (deleted) nor replaced by another of the same name.
+func (m *memory) current(key types.NamespacedName, rec *record) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.records[key] == rec
 }
 
 // deliver stores a job's result in its record, and reports whether the record is still the one

@@ -58,7 +58,7 @@ func (r *OverviewReconciler) likelyToWrite(obj *intunev1alpha1.DeviceConfigurati
 // writes when it will most likely PATCH. The pass ends there; the job's end brings the resource
 // back.
 func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *record, write bool) (reconcile.Result, error) {
-	gc, err := r.connections.forResource(ctx, p.base)
+	gc, via, err := r.connections.forResource(ctx, p.base)
 	if err != nil {
 		return r.failed(ctx, p, rec, err)
 	}
@@ -68,7 +68,7 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 		kind = graph.WriteJob
 	}
 	r.memory.queue(rec, gc)
-	gc.Submit(key.String(), kind, r.syncJob(key, rec, p.base.Spec.DeviceConfigurationID))
+	gc.Submit(key.String(), kind, r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID))
 	return reconcile.Result{}, nil
 }
 
@@ -77,6 +77,9 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *record, res *syncResult) (reconcile.Result, error) {
 	if res.needsWrite {
 		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
+	}
+	if res.superseded != "" {
+		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
 	if res.observed != nil && len(res.found) > 0 {
@@ -96,9 +99,9 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	if res.err != nil {
 		return r.failed(ctx, p, rec, res.err)
 	}
-	if res.generation != p.base.Generation || res.paused {
-		// The spec changed (or the resource was paused) while the job ran: what it found holds,
-		// and the newer spec takes a job of its own.
+	if res.generation != p.base.Generation {
+		// The spec changed while the job ran: what it found holds, and the newer spec takes a job
+		// of its own.
 		return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 	}
 	manage := policyOf(p.base) == intunev1alpha1.ManagementPolicyManage
@@ -122,6 +125,23 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
 	return r.nextSync(p), nil
+}
+
+// reportOutdated reports the result of a job that found itself superseded (deleted, paused,
+// another generation, another connection) before a call: it says nothing of the resource as it is.
+// Only what stays true is recorded (a PATCH Graph accepted: lastAppliedTime, the event), and the
+// resource as it is takes a job of its own, whose pass resolves its connection anew.
+func (r *OverviewReconciler) reportOutdated(ctx context.Context, p *overviewPass, rec *record, res *syncResult) (reconcile.Result, error) {
+	p.result, p.outdated = res, true
+	if res.applied {
+		r.applied(ctx, p, rec, res)
+	}
+	why := res.superseded
+	if why == "" {
+		why = fmt.Sprintf("generation %d replaced generation %d", p.base.Generation, res.generation)
+	}
+	logf.FromContext(ctx).V(1).Info("The job's result is outdated; syncing the resource as it is", "why", why, "err", res.err)
+	return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 }
 
 // applied records a PATCH Graph accepted: the event, the metric, and what it replaced, to tell
