@@ -78,7 +78,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	if res.needsWrite {
 		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
 	}
-	if res.superseded != "" {
+	if res.superseded != "" || res.generation != p.base.Generation {
 		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
@@ -98,11 +98,6 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	if res.err != nil {
 		return r.failed(ctx, p, rec, res.err)
-	}
-	if res.generation != p.base.Generation {
-		// The spec changed while the job ran: what it found holds, and the newer spec takes a job
-		// of its own.
-		return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 	}
 	manage := policyOf(p.base) == intunev1alpha1.ManagementPolicyManage
 	switch {
@@ -127,10 +122,12 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	return r.nextSync(p), nil
 }
 
-// reportOutdated reports the result of a job that found itself superseded (deleted, paused,
-// another generation, another connection) before a call: it says nothing of the resource as it is.
-// Only what stays true is recorded (a PATCH Graph accepted: lastAppliedTime, the event), and the
-// resource as it is takes a job of its own, whose pass resolves its connection anew.
+// reportOutdated reports the result of a job that does not belong to the resource as it is now:
+// one of an older generation (the spec changed while the job waited or ran), or one the job found
+// superseded (another connection, a pause). It says nothing of this generation: no condition, no
+// observedGeneration, no failure and no backoff. Only what stays true is recorded (a PATCH Graph
+// accepted: lastAppliedTime, the event), and the resource as it is takes a job of its own, whose
+// pass resolves its connection anew.
 func (r *OverviewReconciler) reportOutdated(ctx context.Context, p *overviewPass, rec *record, res *syncResult) (reconcile.Result, error) {
 	p.result, p.outdated = res, true
 	if res.applied {
@@ -168,6 +165,10 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 	}
 	p.failure = &f
 	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
+	if was != nil && was.ObservedGeneration != p.base.Generation {
+		// What failed before failed for an older spec: this generation's backoff starts afresh.
+		was = nil
+	}
 	if was == nil || was.Reason != f.reason {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeWarning, f.reason, "Sync", "%s", f.message)
 	}
