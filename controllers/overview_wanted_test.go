@@ -1,0 +1,192 @@
+package controllers
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// TestAJobCallsGraphOnlyWhileTheClusterWantsIt submits a resource's job, changes what the cluster
+// says while the job waits (in the tenant's line, on its GET, or on a GET that Graph throttles),
+// and runs it: no change that the cluster made since the job was queued may be overtaken by its
+// PATCH, nor may its old client read for the resource's new state. The envtest specs of
+// overview_trust_test.go play the same against the emulator's 429s and latency.
+func TestAJobCallsGraphOnlyWhileTheClusterWantsIt(t *testing.T) {
+	ctx := context.Background()
+	update := func(t *testing.T, w *offline, obj client.Object, edit func()) {
+		t.Helper()
+		if err := w.kube.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+		edit()
+		if err := w.kube.Update(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// clusterWide is a ClusterGraphConnection that admits the namespace "it", with the same app
+	// as offlineConnection.
+	clusterWide := func() *intunev1alpha1.ClusterGraphConnection {
+		return &intunev1alpha1.ClusterGraphConnection{
+			ObjectMeta: metav1.ObjectMeta{Name: "tenant-wide", UID: "cc1", Generation: 1},
+			Spec: intunev1alpha1.ClusterGraphConnectionSpec{
+				ConnectionSpec:    offlineConnection("it").Spec.ConnectionSpec,
+				SecretNamespace:   "it",
+				AllowedNamespaces: intunev1alpha1.AllowedNamespaces{Names: []string{"it"}},
+			},
+		}
+	}
+	cases := map[string]struct {
+		edit   func(*intunev1alpha1.DeviceConfigurationUserOverview)
+		setup  offlineSetup
+		change func(t *testing.T, w *offline)
+		// wanted: nothing changed, and the job must PATCH (the test can tell a PATCH from none)
+		wanted bool
+	}{
+		"nothing changed": {
+			change: func(*testing.T, *offline) {},
+			wanted: true,
+		},
+		"the resource deleted": {
+			change: func(t *testing.T, w *offline) {
+				if err := w.kube.Delete(ctx, w.object()); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		"the resource deleted and created again": {
+			change: func(t *testing.T, w *offline) {
+				if err := w.kube.Delete(ctx, w.object()); err != nil {
+					t.Fatal(err)
+				}
+				again := offlineOverview(func(o *intunev1alpha1.DeviceConfigurationUserOverview) { o.UID = "another" })
+				if err := w.kube.Create(ctx, again); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		"the resource being deleted": {
+			edit: func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+				o.Finalizers = []string{"example.com/keep"}
+			},
+			change: func(t *testing.T, w *offline) {
+				if err := w.kube.Delete(ctx, w.object()); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		"the resource paused": {
+			change: func(t *testing.T, w *offline) {
+				o := w.object()
+				update(t, w, o, func() { o.Annotations = map[string]string{intunev1alpha1.AnnotationPaused: "true"} })
+			},
+		},
+		"a newer generation of the spec": {
+			change: func(t *testing.T, w *offline) {
+				o := w.object()
+				update(t, w, o, func() { o.Generation, o.Spec.Overview.SuccessCount = 3, new(int32(20)) })
+			},
+		},
+		"a newer generation, ObserveOnly": {
+			change: func(t *testing.T, w *offline) {
+				o := w.object()
+				update(t, w, o, func() {
+					o.Generation, o.Spec.ManagementPolicy = 3, intunev1alpha1.ManagementPolicyObserveOnly
+				})
+			},
+		},
+		"the connection moved to another tenant": {
+			change: func(t *testing.T, w *offline) {
+				c := offlineConnection("it")
+				update(t, w, c, func() { c.Generation, c.Spec.TenantID = 2, "0f0e0d0c-0b0a-4908-8706-050403020100" })
+			},
+		},
+		"the connection's Secret rotated": {
+			change: func(t *testing.T, w *offline) {
+				s := offlineSecret("it")
+				update(t, w, s, func() { s.Data["clientSecret"] = []byte("rotated") })
+			},
+		},
+		"the connection deleted": {
+			change: func(t *testing.T, w *offline) {
+				if err := w.kube.Delete(ctx, offlineConnection("it")); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		"the namespace no longer admitted by the ClusterGraphConnection": {
+			edit: func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+				o.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: "tenant-wide"}
+			},
+			setup: offlineSetup{objects: []client.Object{clusterWide()}},
+			change: func(t *testing.T, w *offline) {
+				c := clusterWide()
+				update(t, w, c, func() { c.Generation, c.Spec.AllowedNamespaces.Names = 2, []string{"someone-else"} })
+			},
+		},
+	}
+	// When the change lands: while the job waits in the tenant's line, while its GET is on its
+	// way, or while a GET is on its way that Graph throttles (the job would go back in line).
+	moments := []string{"in line", "on its GET", "on a throttled GET"}
+	for name, tc := range cases {
+		for _, moment := range moments {
+			t.Run(name+" "+moment, func(t *testing.T) {
+				var w *offline
+				var job graph.Job
+				var gets, patches int
+				gc := &graphFns{
+					SubmitFn: func(_ string, _ graph.JobKind, j graph.Job) { job = j },
+					GetOverviewFn: func(context.Context, string) (graph.Response, error) {
+						gets++
+						switch {
+						case moment == "on its GET" && gets == 1:
+							tc.change(t, w)
+						case moment == "on a throttled GET" && gets == 1:
+							tc.change(t, w)
+							return graph.Response{}, &graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
+						}
+						return graph.Response{Overview: graphOver(3)}, nil
+					},
+					PatchOverviewFn: func(context.Context, string, graph.Fields) (graph.Response, error) {
+						patches++
+						return graph.Response{}, nil
+					},
+				}
+				obj := offlineOverview()
+				if tc.edit != nil {
+					tc.edit(obj)
+				}
+				w = newOffline(t, obj, gc, tc.setup)
+				if _, err := w.pass(); err != nil || job == nil {
+					t.Fatalf("the first pass ended with %v, and submitted a job: %t", err, job != nil)
+				}
+				if moment == "in line" {
+					tc.change(t, w)
+				}
+
+				outcome := job(ctx, gc)
+				for outcome == graph.Again && gets < 3 { // back in line, and run again after the pause
+					outcome = job(ctx, gc)
+				}
+
+				switch {
+				case tc.wanted && (patches != 1 || outcome != graph.Done):
+					t.Errorf("%d PATCHes and outcome %v, want the one PATCH the cluster wants, done", patches, outcome)
+				case tc.wanted:
+				case patches > 0:
+					t.Errorf("%d PATCHes the cluster no longer wants", patches)
+				case outcome != graph.Done:
+					t.Errorf("outcome %v: the job goes back in line though the cluster no longer wants it", outcome)
+				case moment == "in line" && gets > 0:
+					t.Errorf("%d GETs with the client of a job the cluster no longer wants", gets)
+				}
+			})
+		}
+	}
+}
