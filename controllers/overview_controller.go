@@ -81,7 +81,7 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	case res != nil:
 		return r.report(ctx, pass, rec, res)
 	case busy:
-		return ctrl.Result{}, nil // the job's end brings the resource back
+		return r.whileQueued(ctx, pass, rec)
 	case !r.syncDue(pass, rec):
 		return r.nextSync(pass), nil
 	}

@@ -36,8 +36,9 @@ type record struct {
 	generation int64
 	policy     intunev1alpha1.ManagementPolicy
 	// queued is the client whose tenant line holds the resource's job (waiting or running); nil
-	// when there is none.
+	// when there is none. via is its key.
 	queued graph.Client
+	via    clientKey
 	// result is what the job found, until the pass that reports it.
 	result *syncResult
 	// mark is the last PATCH Graph accepted, until Graph shows it kept.
@@ -110,21 +111,30 @@ func (m *memory) restore(rec *record, res *syncResult) {
 	}
 }
 
-// queue notes that gc's tenant line holds the record's job.
-func (m *memory) queue(rec *record, gc graph.Client) {
+// queue notes that the tenant line of gc, the client of via, holds the record's job.
+func (m *memory) queue(rec *record, gc graph.Client, via clientKey) {
 	m.mu.Lock()
-	rec.queued = gc
+	rec.queued, rec.via = gc, via
 	m.mu.Unlock()
 }
 
-// withdraw takes the record's waiting job out of its tenant's line; a job already running still
-// reports.
-func (m *memory) withdraw(key types.NamespacedName, rec *record) {
+// queuedVia returns the key of the client whose line holds the record's job.
+func (m *memory) queuedVia(rec *record) clientKey {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rec.via
+}
+
+// withdraw takes the record's waiting job out of its tenant's line, and reports whether it did; a
+// job already running still reports.
+func (m *memory) withdraw(key types.NamespacedName, rec *record) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if rec.queued != nil && rec.queued.Withdraw(key.String()) {
 		rec.queued = nil
+		return true
 	}
+	return false
 }
 
 // desiredOf returns the newest spec a pass saw for the record, for a job about to compare, and

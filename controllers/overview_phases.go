@@ -67,9 +67,28 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	if write {
 		kind = graph.WriteJob
 	}
-	r.memory.queue(rec, gc)
+	r.memory.queue(rec, gc, via)
 	gc.Submit(key.String(), kind, r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID))
 	return reconcile.Result{}, nil
+}
+
+// whileQueued ends a pass that finds the resource's job under way: the job's end brings the
+// resource back. A job that waits in the line of a client the resource no longer resolves to (its
+// connection changed, or no longer admits it) gives its place back at once instead of waiting out
+// that tenant's line for nothing, and the resource as it is takes a line (or says why it cannot).
+// A job already running finds out itself (stillWanted).
+func (r *OverviewReconciler) whileQueued(ctx context.Context, p *overviewPass, rec *record) (reconcile.Result, error) {
+	via, err := r.connections.clientKeyFor(ctx, p.base)
+	switch {
+	case err == nil && via == r.memory.queuedVia(rec):
+		return reconcile.Result{}, nil
+	case err != nil && classify(err).class == 0:
+		return reconcile.Result{}, nil // the API server failed us: the job asks again before it calls
+	}
+	if !r.memory.withdraw(client.ObjectKeyFromObject(p.base), rec) {
+		return reconcile.Result{}, nil
+	}
+	return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 }
 
 // report records what the resource's job found, as facts of the pass, and ends the pass as they

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -188,5 +189,95 @@ func TestAJobCallsGraphOnlyWhileTheClusterWantsIt(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAJobInLineForAConnectionThatChangedGivesItsPlaceBack changes a resource's connection while
+// its job waits in the tenant's line, and runs the pass the change brings about: the job gives its
+// place back at once, rather than wait out the old tenant's line (a 429 pause may hold it for
+// minutes) only to find itself unwanted, and the resource takes a line as it is now, or says why
+// it cannot.
+func TestAJobInLineForAConnectionThatChangedGivesItsPlaceBack(t *testing.T) {
+	ctx := context.Background()
+	clusterWide := &intunev1alpha1.ClusterGraphConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: "tenant-wide", UID: "cc1", Generation: 1},
+		Spec: intunev1alpha1.ClusterGraphConnectionSpec{
+			ConnectionSpec:    offlineConnection("it").Spec.ConnectionSpec,
+			SecretNamespace:   "it",
+			AllowedNamespaces: intunev1alpha1.AllowedNamespaces{Names: []string{"it"}},
+		},
+	}
+	cases := map[string]struct {
+		cluster bool // the resource uses clusterWide
+		change  func(t *testing.T, w *offline)
+		// what the pass after the change does with the waiting job, and what it says
+		withdrawn, resubmitted bool
+		reason                 string // of Ready, if the pass writes one
+	}{
+		"nothing changed": {
+			change: func(*testing.T, *offline) {},
+		},
+		"the connection's Secret rotated": {
+			change: func(t *testing.T, w *offline) {
+				s := offlineSecret("it")
+				if err := w.kube.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
+					t.Fatal(err)
+				}
+				s.Data["clientSecret"] = []byte("rotated")
+				if err := w.kube.Update(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			},
+			withdrawn: true, resubmitted: true,
+		},
+		"the namespace no longer admitted": {
+			cluster: true,
+			change: func(t *testing.T, w *offline) {
+				c := clusterWide.DeepCopy()
+				if err := w.kube.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
+					t.Fatal(err)
+				}
+				c.Generation, c.Spec.AllowedNamespaces.Names = 2, nil
+				if err := w.kube.Update(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			},
+			withdrawn: true,
+			reason:    intunev1alpha1.ReasonConnectionNotAllowed,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := newHeldGraph()
+			obj := offlineOverview()
+			var setup offlineSetup
+			if tc.cluster {
+				obj.Spec.ConnectionRef = intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: clusterWide.Name}
+				setup.objects = []client.Object{clusterWide.DeepCopy()}
+			}
+			w := newOffline(t, obj, &g.graphFns, setup)
+			if _, err := w.pass(); err != nil || len(g.waiting) != 1 {
+				t.Fatalf("the first pass: %v, %d jobs waiting", err, len(g.waiting))
+			}
+			tc.change(t, w)
+			_, _ = w.pass() // a terminal error when the connection refuses the resource
+
+			if withdrawn := len(g.withdrawn) > 0; withdrawn != tc.withdrawn {
+				t.Errorf("withdrawn %v, want withdrawn %t", g.withdrawn, tc.withdrawn)
+			}
+			if resubmitted := len(g.jobs()) == 2; resubmitted != tc.resubmitted {
+				t.Errorf("jobs submitted %v, want submitted again %t", g.jobs(), tc.resubmitted)
+			}
+			if want := !tc.withdrawn || tc.resubmitted; (len(g.waiting) == 1) != want {
+				t.Errorf("%d jobs waiting, want one waiting %t", len(g.waiting), want)
+			}
+			ready := meta.FindStatusCondition(w.object().Status.Conditions, intunev1alpha1.ConditionReady)
+			switch {
+			case tc.reason == "" && ready != nil:
+				t.Errorf("Ready = %+v, want none until the job ends", ready)
+			case tc.reason != "" && (ready == nil || ready.Reason != tc.reason):
+				t.Errorf("Ready = %+v, want reason %s", ready, tc.reason)
+			}
+		})
 	}
 }
