@@ -170,3 +170,28 @@ func TestAResultBelongsToItsGeneration(t *testing.T) {
 		})
 	}
 }
+
+// TestANewGenerationStartsItsOwnBackoff fails generation 2's syncs until its backoff is long, then
+// applies generation 3, whose first failure waits the backoff's first wait: the failures in a row
+// were generation 2's.
+func TestANewGenerationStartsItsOwnBackoff(t *testing.T) {
+	gc := &graphFns{GetOverviewFn: getInTurn(fails(&graph.Error{StatusCode: http.StatusBadGateway}))}
+	w := newOffline(t, offlineOverview(), gc, offlineSetup{})
+	for n := range 6 {
+		res, err := w.sync()
+		if want := offlineRetryBase << n; err != nil || res.RequeueAfter < want/2 || res.RequeueAfter > want {
+			t.Fatalf("generation 2's failure %d: looks again after %v (error %v), want within [%v, %v]", n+1, res.RequeueAfter, err, want/2, want)
+		}
+		w.advance(res.RequeueAfter.Truncate(time.Second))
+	}
+
+	o := w.object()
+	o.Generation, o.Spec.Overview.SuccessCount = 3, new(int32(20))
+	if err := w.kube.Update(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.sync()
+	if err != nil || res.RequeueAfter < offlineRetryBase/2 || res.RequeueAfter > offlineRetryBase {
+		t.Errorf("generation 3's first failure looks again after %v (error %v), want within [%v, %v]", res.RequeueAfter, err, offlineRetryBase/2, offlineRetryBase)
+	}
+}

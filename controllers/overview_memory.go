@@ -43,8 +43,8 @@ type record struct {
 	result *syncResult
 	// mark is the last PATCH Graph accepted, until Graph shows it kept.
 	mark *patchMark
-	// failures counts the failed syncs in a row, for the backoff: the queue's own backoff forgets
-	// a resource at every pass that only submits its job.
+	// failures counts the failed syncs of this generation in a row, for the backoff: the queue's
+	// own backoff forgets a resource at every pass that only submits its job.
 	failures int
 }
 
@@ -79,6 +79,10 @@ func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, 
 		}
 		rec = &record{uid: obj.UID, lastSync: now}
 		m.records[key] = rec
+	}
+	if rec.generation != obj.Generation {
+		// Failures of an older spec say nothing of this one: its backoff starts afresh.
+		rec.failures = 0
 	}
 	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
 	return rec
