@@ -60,11 +60,11 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 		res, outcome := r.runSafely(ctx, calls, rec, configurationID, wanted)
 		if outcome == graph.Again {
 			// Back in line, it runs again after the pause: only while the cluster still wants it.
-			_, generation, _ := r.memory.desiredOf(rec)
-			why := wanted(ctx, generation)
+			why := wanted(ctx, anyGeneration)
 			if why == "" {
 				return outcome
 			}
+			_, generation, _ := r.memory.desiredOf(rec)
 			res = &syncResult{generation: generation, superseded: why}
 		}
 		if res.superseded == "" {
@@ -98,8 +98,8 @@ func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, r
 
 // runSync makes the calls of a syncJob, each only while wanted says the cluster still wants it.
 func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (*syncResult, graph.Outcome) {
-	_, generation, _ := r.memory.desiredOf(rec)
-	if why := wanted(ctx, generation); why != "" {
+	if why := wanted(ctx, anyGeneration); why != "" {
+		_, generation, _ := r.memory.desiredOf(rec)
 		return &syncResult{generation: generation, superseded: why}, graph.Done
 	}
 	got, err := calls.GetOverview(ctx, configurationID)

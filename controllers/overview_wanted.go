@@ -16,13 +16,20 @@ import (
 // result is delivered), whether the cluster still wants the call: one predicate, here, reading the
 // informer caches and the reconciler's memory as they are at that moment.
 
-// wantedFunc says why a job's call is no longer wanted for the spec of generation, or "" when it
-// still is.
+// wantedFunc says why a job's call is no longer wanted for the spec of generation (anyGeneration:
+// for the resource's newest spec, whichever it is), or "" when it still is.
 type wantedFunc func(ctx context.Context, generation int64) string
+
+// anyGeneration asks whether a job is still wanted at all, whatever the resource's generation: a
+// job about to read (it starts, or goes back in line after a 429) compares Graph with the newest
+// spec the reconciler has seen when its read comes back, so a newer spec needs no new job, and the
+// job keeps its place in line. Kubernetes starts generations at 1.
+const anyGeneration int64 = 0
 
 // stillWanted says why the job that key's record rec submitted through the client of via should
 // not call Graph for generation any more, or "" when it should: the resource still exists with the
-// same UID, is not being deleted, is not paused, generation is its newest, and its connection
+// same UID, is not being deleted, is not paused, generation is its newest (unless anyGeneration),
+// and its connection
 // still admits its namespace and resolves to the same client (the same connection, at the same
 // generation, with the same Secret). It only reads.
 func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.NamespacedName, rec *record, via clientKey, generation int64) string {
@@ -43,7 +50,7 @@ func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.Namespac
 		return "the resource is being deleted"
 	case obj.Annotations[intunev1alpha1.AnnotationPaused] == "true":
 		return "the resource was paused"
-	case obj.Generation != generation:
+	case generation != anyGeneration && obj.Generation != generation:
 		return fmt.Sprintf("generation %d replaced generation %d", obj.Generation, generation)
 	}
 	now, err := r.connections.clientKeyFor(ctx, obj)
