@@ -29,9 +29,8 @@ const anyGeneration int64 = 0
 // stillWanted says why the job that key's record rec submitted through the client of via should
 // not call Graph for generation any more, or "" when it should: the resource still exists with the
 // same UID, is not being deleted, is not paused, generation is its newest (unless anyGeneration),
-// and its connection
-// still admits its namespace and resolves to the same client (the same connection, at the same
-// generation, with the same Secret). It only reads.
+// and its connection still admits its namespace and resolves to the same client (the same
+// connection, at the same generation, with the same Secret). It only reads.
 func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.NamespacedName, rec *record, via clientKey, generation int64) string {
 	if !r.memory.current(key, rec) {
 		return "the resource was deleted"
