@@ -58,6 +58,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 		return ctrl.Result{}, err
 	}
+	if !obj.DeletionTimestamp.IsZero() {
+		// Being deleted, held only by another's finalizer (a foreground deletion, a GitOps tool):
+		// management stops as if it were gone, and its job, if any, finds itself unwanted.
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
 	log := logf.FromContext(ctx, "deviceConfigurationId", obj.Spec.DeviceConfigurationID)
 	ctx = logf.IntoContext(ctx, log)
 
