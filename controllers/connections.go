@@ -59,14 +59,42 @@ type cachedClient struct {
 	client  graph.Client
 }
 
+// clientKey names the Graph client a connection's inputs build: the connection, and the versions
+// of the connection and of its Secret. A job runs with the client of one key; when the key a
+// resource resolves to is another, the job's client is not the one the cluster wants any more.
+type clientKey struct {
+	connection string // connectionKey
+	version    string // the connection's UID and generation, and its Secret's resourceVersion
+}
+
 // forResource resolves the connection a resource refers to, checks that the resource may use it,
-// and returns its Graph client.
-func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (graph.Client, error) {
-	ref := o.Spec.ConnectionRef
-	var conn interface {
-		client.Object
-		intunev1alpha1.Connection
+// and returns its Graph client and the client's key.
+func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (graph.Client, clientKey, error) {
+	conn, err := c.resolve(ctx, o)
+	if err != nil {
+		return nil, clientKey{}, err
 	}
+	key, err := c.keyOf(ctx, conn)
+	if err != nil {
+		return nil, clientKey{}, err
+	}
+	gc, err := c.build(ctx, conn, key)
+	return gc, key, err
+}
+
+// clientKeyFor is forResource's key without the client: what a job about to write compares its
+// own client's key with. It only reads (the caches, and the API server for a Secret outside them).
+func (c *connections) clientKeyFor(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (clientKey, error) {
+	conn, err := c.resolve(ctx, o)
+	if err != nil {
+		return clientKey{}, err
+	}
+	return c.keyOf(ctx, conn)
+}
+
+// resolve finds the connection a resource refers to and checks that the resource may use it.
+func (c *connections) resolve(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (connectionObject, error) {
+	ref := o.Spec.ConnectionRef
 	switch ref.Kind {
 	case intunev1alpha1.ConnectionKindCluster:
 		cc := &intunev1alpha1.ClusterGraphConnection{}
@@ -77,7 +105,7 @@ func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceC
 		if err := c.admits(ctx, cc, o.Namespace); err != nil {
 			return nil, err
 		}
-		conn = cc
+		return cc, nil
 	default:
 		// A namespaced reference has no namespace field: it can only name a connection of the
 		// resource's own namespace.
@@ -86,9 +114,8 @@ func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceC
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
 				"GraphConnection %q does not exist in namespace %q: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name, o.Namespace)
 		}
-		conn = gc
+		return gc, nil
 	}
-	return c.forConnection(ctx, conn)
 }
 
 // admits checks a ClusterGraphConnection's allowedNamespaces against a namespace.
@@ -118,26 +145,35 @@ func (c *connections) admits(ctx context.Context, cc *intunev1alpha1.ClusterGrap
 
 // forConnection returns the connection's Graph client, building it again when the connection or its
 // Secret has changed since the cached one was built, so that a rotated secret takes effect at once.
-func (c *connections) forConnection(ctx context.Context, conn interface {
-	client.Object
-	intunev1alpha1.Connection
-}) (graph.Client, error) {
-	spec := conn.Settings()
-	key := connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName())
+func (c *connections) forConnection(ctx context.Context, conn connectionObject) (graph.Client, error) {
+	key, err := c.keyOf(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return c.build(ctx, conn, key)
+}
 
+// keyOf is the key of the client the connection builds as it is now.
+func (c *connections) keyOf(ctx context.Context, conn connectionObject) (clientKey, error) {
 	secretVersion := ""
-	if secretName := spec.Credentials.SecretName(); secretName != "" {
+	if secretName := conn.Settings().Credentials.SecretName(); secretName != "" {
 		var err error
 		if secretVersion, err = c.secrets.version(ctx, conn.SecretNamespace(), secretName); err != nil {
-			return nil, err
+			return clientKey{}, err
 		}
 	}
-	version := fmt.Sprintf("%s/%d/%s", conn.GetUID(), conn.GetGeneration(), secretVersion)
+	return clientKey{
+		connection: connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName()),
+		version:    fmt.Sprintf("%s/%d/%s", conn.GetUID(), conn.GetGeneration(), secretVersion),
+	}, nil
+}
 
+// build returns the client of key, the cached one when it was built from the same versions.
+func (c *connections) build(ctx context.Context, conn connectionObject, key clientKey) (graph.Client, error) {
 	c.mu.Lock()
-	cached, ok := c.clients[key]
+	cached, ok := c.clients[key.connection]
 	c.mu.Unlock()
-	if ok && cached.version == version {
+	if ok && cached.version == key.version {
 		return cached.client, nil
 	}
 
@@ -150,7 +186,7 @@ func (c *connections) forConnection(ctx context.Context, conn interface {
 		return nil, stalledf(intunev1alpha1.ReasonInvalidConfiguration, "%s %q cannot be used: %v", kindOf(conn), conn.GetName(), err)
 	}
 	c.mu.Lock()
-	c.clients[key] = cachedClient{version: version, client: gc}
+	c.clients[key.connection] = cachedClient{version: key.version, client: gc}
 	c.mu.Unlock()
 	return gc, nil
 }
@@ -163,10 +199,7 @@ func (c *connections) forget(key string) {
 }
 
 // config turns a connection and its Secret into the Graph client's settings.
-func (c *connections) config(ctx context.Context, conn interface {
-	client.Object
-	intunev1alpha1.Connection
-}) (graph.Config, error) {
+func (c *connections) config(ctx context.Context, conn connectionObject) (graph.Config, error) {
 	if err := c.endpoints.check(conn); err != nil {
 		return graph.Config{}, err
 	}

@@ -62,6 +62,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 		return ctrl.Result{}, err
 	}
+	if !obj.DeletionTimestamp.IsZero() {
+		// Being deleted, held only by another's finalizer (a foreground deletion, a GitOps tool):
+		// management stops as if it were gone, and its job, if any, finds itself unwanted.
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
 	log := logf.FromContext(ctx, "deviceConfigurationId", obj.Spec.DeviceConfigurationID)
 	ctx = logf.IntoContext(ctx, log)
 
@@ -85,7 +91,7 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	case res != nil:
 		return r.report(ctx, pass, rec, res)
 	case busy:
-		return ctrl.Result{}, nil // the job's end brings the resource back
+		return r.whileQueued(ctx, pass, rec)
 	case !r.syncDue(pass, rec):
 		return r.nextSync(pass), nil
 	}

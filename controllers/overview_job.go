@@ -34,8 +34,10 @@ type syncResult struct {
 	found, drift, lost []intunev1alpha1.FieldDrift
 	// applied is true when Graph accepted a PATCH of the fields in found.
 	applied bool
-	// paused is true when the resource was paused before the job could PATCH: it sent none.
-	paused bool
+	// superseded says why the result no longer belongs to the resource as it is (deleted, paused,
+	// a newer generation, another connection), when the job saw that before a call: it made no
+	// call after it, and its result tells nothing of the resource as it is now.
+	superseded string
 	// needsWrite is true when a ReadJob found a PATCH to send, but the tenant's writes wait in line
 	// (or its window is full): the resource takes its place there as a WriteJob.
 	needsWrite bool
@@ -47,13 +49,30 @@ type syncResult struct {
 // under Manage, PATCH the fields that differ and read them back. It runs on a goroutine of the tenant's pacer, delivers
 // its result to the resource's record and brings the resource back to the queue through done. A
 // 429 sends it back to its place in the tenant's line (the tenant is paused meanwhile), so that a
-// throttled tenant costs no pass and no status write.
-func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, configurationID string) graph.Job {
+// throttled tenant costs no pass and no status write. via is the key of the client whose line
+// holds the job: the job calls Graph only while the resource still resolves to it (stillWanted).
+func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via clientKey, configurationID string) graph.Job {
+	wanted := func(ctx context.Context, generation int64) string {
+		return r.stillWanted(ctx, key, rec, via, generation)
+	}
 	return func(ctx context.Context, calls graph.Calls) graph.Outcome {
 		ctx = logf.IntoContext(ctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
-		res, outcome := r.runSafely(ctx, calls, rec, configurationID)
+		res, outcome := r.runSafely(ctx, calls, rec, configurationID, wanted)
 		if outcome == graph.Again {
-			return outcome
+			// Back in line, it runs again after the pause: only while the cluster still wants it.
+			why := wanted(ctx, anyGeneration)
+			if why == "" {
+				return outcome
+			}
+			_, generation, _ := r.memory.desiredOf(rec)
+			res = &syncResult{generation: generation, superseded: why}
+		}
+		if res.superseded == "" {
+			// What the job read is this generation's, through this connection, only if both still hold.
+			res.superseded = wanted(ctx, res.generation)
+		}
+		if res.superseded != "" {
+			logf.FromContext(ctx).V(1).Info("The job's result is superseded", "why", res.superseded, "generation", res.generation)
 		}
 		res.at = r.clock.Now()
 		if r.memory.deliver(key, rec, res) {
@@ -66,25 +85,29 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, conf
 // runSafely is runSync, with a panic turned into the job's error: the resource is then retried with
 // backoff like any failed pass, instead of the panic ending the process (a reconcile's panic is
 // recovered too) or leaving the resource waiting for a job that never ends.
-func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, configurationID string) (res *syncResult, outcome graph.Outcome) {
+func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (res *syncResult, outcome graph.Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			logf.FromContext(ctx).Error(fmt.Errorf("%v", p), "The Graph sync panicked", "stack", string(debug.Stack()))
-			_, generation, _, paused := r.memory.desiredOf(rec)
-			res, outcome = &syncResult{generation: generation, paused: paused, err: fmt.Errorf("the Graph sync panicked: %v", p)}, graph.Done
+			_, generation, _ := r.memory.desiredOf(rec)
+			res, outcome = &syncResult{generation: generation, err: fmt.Errorf("the Graph sync panicked: %v", p)}, graph.Done
 		}
 	}()
-	return r.runSync(ctx, calls, rec, configurationID)
+	return r.runSync(ctx, calls, rec, configurationID, wanted)
 }
 
-// runSync makes the calls of a syncJob.
-func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string) (*syncResult, graph.Outcome) {
+// runSync makes the calls of a syncJob, each only while wanted says the cluster still wants it.
+func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (*syncResult, graph.Outcome) {
+	if why := wanted(ctx, anyGeneration); why != "" {
+		_, generation, _ := r.memory.desiredOf(rec)
+		return &syncResult{generation: generation, superseded: why}, graph.Done
+	}
 	got, err := calls.GetOverview(ctx, configurationID)
 	if r.waitsQuietly(err) {
 		return nil, graph.Again
 	}
-	desired, generation, policy, paused := r.memory.desiredOf(rec)
-	res := &syncResult{generation: generation, err: err, paused: paused}
+	desired, generation, policy := r.memory.desiredOf(rec)
+	res := &syncResult{generation: generation, err: err}
 	if err != nil {
 		return res, graph.Done
 	}
@@ -95,7 +118,11 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		return res, graph.Done
 	}
 	res.found, res.drift = found, found
-	if policy == intunev1alpha1.ManagementPolicyObserveOnly || paused || patch.IsEmpty() {
+	if policy == intunev1alpha1.ManagementPolicyObserveOnly || patch.IsEmpty() {
+		return res, graph.Done
+	}
+	// The last moment before the PATCH goes: a write happens only if the cluster still wants it.
+	if res.superseded = wanted(ctx, generation); res.superseded != "" {
 		return res, graph.Done
 	}
 	patched, err := calls.PatchOverview(ctx, configurationID, patch)

@@ -49,7 +49,7 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 					return graph.Response{}, nil
 				},
 			}
-			res, outcome := r.runSync(context.Background(), calls, rec, "id")
+			res, outcome := r.runSync(context.Background(), calls, rec, "id", alwaysWanted)
 			if outcome != graph.Done || res.err != nil || !res.applied {
 				t.Fatalf("outcome %v, err %v, applied %t", outcome, res.err, res.applied)
 			}
@@ -71,7 +71,7 @@ func TestAPanicInAJobIsItsError(t *testing.T) {
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 4}}
 	rec := r.memory.recordFor(obj, time.Now())
 	buggy := &graphFns{GetOverviewFn: func(context.Context, string) (graph.Response, error) { panic("a bug") }}
-	res, outcome := r.runSafely(context.Background(), buggy, rec, "id")
+	res, outcome := r.runSafely(context.Background(), buggy, rec, "id", alwaysWanted)
 	if outcome != graph.Done || res == nil || res.err == nil || res.generation != 4 {
 		t.Fatalf("outcome %v, result %+v: want Done with the panic as its error, for generation 4", outcome, res)
 	}
@@ -121,7 +121,7 @@ func TestALongPauseIsReported(t *testing.T) {
 						},
 					}
 				}
-				res, outcome := r.runSync(context.Background(), calls, rec, "id")
+				res, outcome := r.runSync(context.Background(), calls, rec, "id", alwaysWanted)
 				if outcome != tc.wantOutcome {
 					t.Fatalf("outcome %v, want %v", outcome, tc.wantOutcome)
 				}
@@ -136,3 +136,6 @@ func TestALongPauseIsReported(t *testing.T) {
 		}
 	}
 }
+
+// alwaysWanted is a cluster that wants every call of a job.
+func alwaysWanted(context.Context, int64) string { return "" }

@@ -35,16 +35,16 @@ type record struct {
 	desired    intunev1alpha1.OverviewFields
 	generation int64
 	policy     intunev1alpha1.ManagementPolicy
-	paused     bool // a job already running when the resource was paused sends no PATCH
 	// queued is the client whose tenant line holds the resource's job (waiting or running); nil
-	// when there is none.
+	// when there is none. via is its key.
 	queued graph.Client
+	via    clientKey
 	// result is what the job found, until the pass that reports it.
 	result *syncResult
 	// mark is the last PATCH Graph accepted, until Graph shows it kept.
 	mark *patchMark
-	// failures counts the failed syncs in a row, for the backoff: the queue's own backoff forgets
-	// a resource at every pass that only submits its job.
+	// failures counts the failed syncs of this generation in a row, for the backoff: the queue's
+	// own backoff forgets a resource at every pass that only submits its job.
 	failures int
 }
 
@@ -80,8 +80,11 @@ func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, 
 		rec = &record{uid: obj.UID, lastSync: now}
 		m.records[key] = rec
 	}
+	if rec.generation != obj.Generation {
+		// Failures of an older spec say nothing of this one: its backoff starts afresh.
+		rec.failures = 0
+	}
 	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
-	rec.paused = obj.Annotations[intunev1alpha1.AnnotationPaused] == "true"
 	return rec
 }
 
@@ -112,29 +115,46 @@ func (m *memory) restore(rec *record, res *syncResult) {
 	}
 }
 
-// queue notes that gc's tenant line holds the record's job.
-func (m *memory) queue(rec *record, gc graph.Client) {
+// queue notes that the tenant line of gc, the client of via, holds the record's job.
+func (m *memory) queue(rec *record, gc graph.Client, via clientKey) {
 	m.mu.Lock()
-	rec.queued = gc
+	rec.queued, rec.via = gc, via
 	m.mu.Unlock()
 }
 
-// withdraw takes the record's waiting job out of its tenant's line; a job already running still
-// reports.
-func (m *memory) withdraw(key types.NamespacedName, rec *record) {
+// queuedVia returns the key of the client whose line holds the record's job.
+func (m *memory) queuedVia(rec *record) clientKey {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rec.via
+}
+
+// withdraw takes the record's waiting job out of its tenant's line, and reports whether it did; a
+// job already running still reports.
+func (m *memory) withdraw(key types.NamespacedName, rec *record) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if rec.queued != nil && rec.queued.Withdraw(key.String()) {
 		rec.queued = nil
+		return true
 	}
+	return false
 }
 
-// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, the
-// policy to apply it with, and whether the resource was paused meanwhile.
-func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy, bool) {
+// desiredOf returns the newest spec a pass saw for the record, for a job about to compare, and
+// the policy to apply it with.
+func (m *memory) desiredOf(rec *record) (intunev1alpha1.OverviewFields, int64, intunev1alpha1.ManagementPolicy) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return rec.desired, rec.generation, rec.policy, rec.paused
+	return rec.desired, rec.generation, rec.policy
+}
+
+// current reports whether rec is still what is remembered of key: the resource was neither
+// forgotten (deleted) nor replaced by another of the same name.
+func (m *memory) current(key types.NamespacedName, rec *record) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.records[key] == rec
 }
 
 // deliver stores a job's result in its record, and reports whether the record is still the one

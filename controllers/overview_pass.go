@@ -16,6 +16,7 @@ type overviewPass struct {
 
 	paused   bool        // the paused annotation stopped the pass
 	result   *syncResult // the job's result this pass reports, if any
+	outdated bool        // result belongs to an older generation or was superseded: only lasting facts count
 	failure  *failure    // why the pass failed, if it did
 	reverted string      // managed fields back at their value from before the last PATCH
 	synced   bool        // Graph was read and, under Manage, holds the spec of this generation

@@ -272,6 +272,30 @@ func TestPassesThatCallNoGraph(t *testing.T) {
 			t.Errorf("%d jobs still waiting, %v withdrawn", len(g.waiting), g.withdrawn)
 		}
 	})
+	t.Run("being deleted, held by another's finalizer, while its job waits", func(t *testing.T) {
+		g := newHeldGraph()
+		obj := offlineOverview(func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+			o.Finalizers = []string{"example.com/hold"}
+		})
+		w := newOffline(t, obj, &g.graphFns, offlineSetup{})
+		if _, err := w.pass(); err != nil || len(g.waiting) != 1 {
+			t.Fatalf("the first pass: %v, %d jobs waiting", err, len(g.waiting))
+		}
+		if err := w.kube.Delete(context.Background(), w.object()); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // whatever brings it back
+			if res, err := w.pass(); err != nil || res != (reconcile.Result{}) {
+				t.Fatalf("a pass of the resource being deleted ended with %+v and %v", res, err)
+			}
+		}
+		if len(g.waiting) != 0 || len(g.withdrawn) != 1 || len(g.jobs()) != 1 {
+			t.Errorf("%d jobs still waiting, %v withdrawn, %v submitted", len(g.waiting), g.withdrawn, g.jobs())
+		}
+		if len(w.writes) != 0 {
+			t.Errorf("%d status writes", len(w.writes))
+		}
+	})
 	t.Run("deleted while its job waits, and the job already running", func(t *testing.T) {
 		g := newHeldGraph()
 		w := newOffline(t, offlineOverview(), &g.graphFns, offlineSetup{})

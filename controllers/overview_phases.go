@@ -58,7 +58,7 @@ func (r *OverviewReconciler) likelyToWrite(obj *intunev1alpha1.DeviceConfigurati
 // writes when it will most likely PATCH. The pass ends there; the job's end brings the resource
 // back.
 func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *record, write bool) (reconcile.Result, error) {
-	gc, err := r.connections.forResource(ctx, p.base)
+	gc, via, err := r.connections.forResource(ctx, p.base)
 	if err != nil {
 		return r.failed(ctx, p, rec, err)
 	}
@@ -67,9 +67,28 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	if write {
 		kind = graph.WriteJob
 	}
-	r.memory.queue(rec, gc)
-	gc.Submit(key.String(), kind, r.syncJob(key, rec, p.base.Spec.DeviceConfigurationID))
+	r.memory.queue(rec, gc, via)
+	gc.Submit(key.String(), kind, r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID))
 	return reconcile.Result{}, nil
+}
+
+// whileQueued ends a pass that finds the resource's job under way: the job's end brings the
+// resource back. A job that waits in the line of a client the resource no longer resolves to (its
+// connection changed, or no longer admits it) gives its place back at once instead of waiting out
+// that tenant's line for nothing, and the resource as it is takes a line (or says why it cannot).
+// A job already running finds out itself (stillWanted).
+func (r *OverviewReconciler) whileQueued(ctx context.Context, p *overviewPass, rec *record) (reconcile.Result, error) {
+	via, err := r.connections.clientKeyFor(ctx, p.base)
+	switch {
+	case err == nil && via == r.memory.queuedVia(rec):
+		return reconcile.Result{}, nil
+	case err != nil && classify(err).class == 0:
+		return reconcile.Result{}, nil // the API server failed us: the job asks again before it calls
+	}
+	if !r.memory.withdraw(client.ObjectKeyFromObject(p.base), rec) {
+		return reconcile.Result{}, nil
+	}
+	return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 }
 
 // report records what the resource's job found, as facts of the pass, and ends the pass as they
@@ -77,6 +96,9 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *record, res *syncResult) (reconcile.Result, error) {
 	if res.needsWrite {
 		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
+	}
+	if res.superseded != "" || res.generation != p.base.Generation {
+		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
 	if res.observed != nil && len(res.found) > 0 {
@@ -95,11 +117,6 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	if res.err != nil {
 		return r.failed(ctx, p, rec, res.err)
-	}
-	if res.generation != p.base.Generation || res.paused {
-		// The spec changed (or the resource was paused) while the job ran: what it found holds,
-		// and the newer spec takes a job of its own.
-		return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 	}
 	manage := policyOf(p.base) == intunev1alpha1.ManagementPolicyManage
 	switch {
@@ -122,6 +139,25 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
 	return r.nextSync(p), nil
+}
+
+// reportOutdated reports the result of a job that does not belong to the resource as it is now:
+// one of an older generation (the spec changed while the job waited or ran), or one the job found
+// superseded (another connection, a pause). It says nothing of this generation: no condition, no
+// observedGeneration, no failure and no backoff. Only what stays true is recorded (a PATCH Graph
+// accepted: lastAppliedTime, the event), and the resource as it is takes a job of its own, whose
+// pass resolves its connection anew.
+func (r *OverviewReconciler) reportOutdated(ctx context.Context, p *overviewPass, rec *record, res *syncResult) (reconcile.Result, error) {
+	p.result, p.outdated = res, true
+	if res.applied {
+		r.applied(ctx, p, rec, res)
+	}
+	why := res.superseded
+	if why == "" {
+		why = fmt.Sprintf("generation %d replaced generation %d", p.base.Generation, res.generation)
+	}
+	logf.FromContext(ctx).V(1).Info("The job's result is outdated; syncing the resource as it is", "why", why, "err", res.err)
+	return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 }
 
 // applied records a PATCH Graph accepted: the event, the metric, and what it replaced, to tell
@@ -148,6 +184,10 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 	}
 	p.failure = &f
 	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
+	if was != nil && was.ObservedGeneration != p.base.Generation {
+		// What failed before failed for an older spec: this generation's backoff starts afresh.
+		was = nil
+	}
 	if was == nil || was.Reason != f.reason {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeWarning, f.reason, "Sync", "%s", f.message)
 	}

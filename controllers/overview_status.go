@@ -30,7 +30,13 @@ func (p *overviewPass) deriveStatus() {
 		return
 	}
 	st := &p.obj.Status
-	if res := p.result; res != nil && res.observed != nil {
+	if res := p.result; res != nil && p.outdated {
+		// What it found is not this generation's (or this connection's); a PATCH Graph accepted
+		// stays a fact.
+		if res.applied {
+			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
+		}
+	} else if res != nil && res.observed != nil {
 		st.LastRequestID = res.requestID
 		st.Observed = observedFrom(res.observed)
 		st.Drift, st.DriftCount = res.drift, int32(len(res.drift))
