@@ -121,12 +121,23 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	if policy == intunev1alpha1.ManagementPolicyObserveOnly || patch.IsEmpty() {
 		return res, graph.Done
 	}
-	// The last moment before the PATCH goes: a write happens only if the cluster still wants it.
+	// A write happens only if the cluster still wants it: asked now, and again by the client at
+	// the moment the PATCH is sent, after any wait for a token or for the write window.
 	if res.superseded = wanted(ctx, generation); res.superseded != "" {
 		return res, graph.Done
 	}
-	patched, err := calls.PatchOverview(ctx, configurationID, patch)
+	guarded := graph.Guarded(calls, func() error {
+		if why := wanted(ctx, generation); why != "" {
+			return unwanted(why)
+		}
+		return nil
+	})
+	patched, err := guarded.PatchOverview(ctx, configurationID, patch)
+	var notWanted unwanted
 	switch {
+	case errors.As(err, &notWanted):
+		res.superseded = string(notWanted)
+		return res, graph.Done
 	case errors.Is(err, graph.ErrBudgetExhausted):
 		res.needsWrite = true
 		return res, graph.Done
@@ -162,6 +173,11 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	}
 	return res, graph.Done
 }
+
+// unwanted is the error a guarded write ends with when the cluster no longer wants it: why.
+type unwanted string
+
+func (u unwanted) Error() string { return "the write is no longer wanted: " + string(u) }
 
 // waitsQuietly reports whether a job goes back to its place in the tenant's line after err without
 // a result: Graph throttled the call and the tenant's pause is no longer than r.quietPause. A longer

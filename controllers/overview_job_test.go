@@ -139,3 +139,35 @@ func TestALongPauseIsReported(t *testing.T) {
 
 // alwaysWanted is a cluster that wants every call of a job.
 func alwaysWanted(context.Context, int64) string { return "" }
+
+// The cluster is asked again at the moment the PATCH is sent, not only before the client waits
+// for a token or the write window: a change that lands in between sends nothing.
+func TestTheWriteIsAskedForAsItIsSent(t *testing.T) {
+	r := &OverviewReconciler{memory: newMemory()}
+	obj := &intunev1alpha1.DeviceConfigurationUserOverview{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
+		Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
+	}
+	rec := r.memory.recordFor(obj, time.Now())
+	asked := 0
+	// Wanted at the job's start and just before it PATCHes; deleted by the time the write goes.
+	wanted := func(context.Context, int64) string {
+		asked++
+		if asked > 2 {
+			return "the resource was deleted"
+		}
+		return ""
+	}
+	patches := 0
+	calls := &graphFns{
+		GetOverviewFn: getInTurn(holds(graph.Overview{SuccessCount: 3})),
+		PatchOverviewFn: func(context.Context, string, graph.Fields) (graph.Response, error) {
+			patches++
+			return graph.Response{}, nil
+		},
+	}
+	res, outcome := r.runSync(context.Background(), calls, rec, "id", wanted)
+	if outcome != graph.Done || patches != 0 || res.applied || res.superseded != "the resource was deleted" {
+		t.Errorf("outcome %v, %d PATCHes, applied %t, superseded %q: want no PATCH and the result superseded", outcome, patches, res.applied, res.superseded)
+	}
+}

@@ -71,6 +71,8 @@ type client struct {
 	tenant      string
 	logger      logr.Logger
 	ticket      *Ticket // nil outside a job
+	// wanted, if set (Guarded), is asked just before each write is sent.
+	wanted func() error
 }
 
 // NewClient builds the client of one connection. It validates cfg (the
@@ -186,6 +188,12 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 		sentAt, err := c.admit(ctx, write)
 		if err != nil {
 			return nil, err
+		}
+		if write && c.wanted != nil {
+			if err := c.wanted(); err != nil {
+				c.pacer.refund(sentAt, write) // it was not sent
+				return nil, err
+			}
 		}
 		resp, err := c.try(ctx, method, u, body, token)
 		if err != nil {
@@ -391,4 +399,33 @@ func (c *client) CheckCredentials(ctx context.Context) error {
 		return asError(err)
 	}
 	return nil
+}
+
+// Guarded returns calls whose writes each ask wanted just before they are sent: after any wait
+// for a token or for the tenant's write window, and again before a try with a fresh token. An
+// error of wanted ends the write unsent and is returned as it is. A caller that decided to write
+// some time before the write goes (a job that read Graph first) thus sends it only if the reason
+// still holds at the moment it is sent.
+func Guarded(calls Calls, wanted func() error) Calls {
+	if c, ok := calls.(*client); ok {
+		g := *c
+		g.wanted = wanted
+		return &g
+	}
+	return guardedCalls{Calls: calls, wanted: wanted}
+}
+
+// guardedCalls is Guarded for a Calls that is not this package's client (a test's fake): it asks
+// before it delegates a write.
+type guardedCalls struct {
+	Calls
+	wanted func() error
+}
+
+// PatchOverview implements Calls.
+func (g guardedCalls) PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error) {
+	if err := g.wanted(); err != nil {
+		return Response{}, err
+	}
+	return g.Calls.PatchOverview(ctx, configurationID, f)
 }

@@ -461,3 +461,44 @@ func TestNoSleeping(t *testing.T) {
 		}
 	})
 }
+
+// A guarded write asks its precondition after the token is obtained, just before the PATCH goes:
+// a refusal sends nothing, is returned as it is, and gives the write back to the budget.
+func TestGuardedWrite(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	c := e.client(t, e.config(), fastOptions())
+	gone := errors.New("the resource was deleted")
+	tokenRequests := func() int {
+		return e.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindToken })
+	}
+	var askedAfterToken bool
+	guard := Guarded(c, func() error {
+		askedAfterToken = tokenRequests() == 1
+		return gone
+	})
+	n := int32(12)
+	_, err := guard.PatchOverview(testContext(t), configID, Fields{SuccessCount: &n})
+	if !errors.Is(err, gone) {
+		t.Fatalf("error %v, want the precondition's", err)
+	}
+	if !askedAfterToken {
+		t.Error("the precondition was asked before the token was obtained")
+	}
+	if got := len(e.graphRequests()); got != 0 {
+		t.Errorf("%d Graph requests, want none", got)
+	}
+	p := c.(*client).pacer
+	p.mu.Lock()
+	writes := len(p.writes.sent)
+	p.mu.Unlock()
+	if writes != 0 {
+		t.Errorf("%d writes counted in the window, want the refused one given back", writes)
+	}
+	// Wanted, it goes.
+	if _, err := Guarded(c, func() error { return nil }).PatchOverview(testContext(t), configID, Fields{SuccessCount: &n}); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := e.Overview(testTenant, configID); o.SuccessCount != 12 {
+		t.Errorf("successCount %d after a wanted write, want 12", o.SuccessCount)
+	}
+}
