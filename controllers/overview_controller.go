@@ -63,10 +63,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	pass := &overviewPass{obj: obj.DeepCopy(), base: obj, now: r.clock.Now()}
 	rec := r.memory.recordFor(obj, pass.now)
+	failures := r.memory.failuresOf(rec)
 	defer func() {
 		if patchErr := r.patchStatus(ctx, pass); patchErr != nil {
-			// What the job found is not in status yet: the retry reports it again.
-			r.memory.restore(rec, pass.result)
+			// What the job found is not in status yet: the retry, on the queue's short backoff,
+			// reports it again, and a Graph failure in it is counted once.
+			r.memory.restore(rec, pass.result, failures)
 			result, err = ctrl.Result{}, patchErr
 		}
 	}()

@@ -103,13 +103,23 @@ func (m *memory) take(rec *record) (res *syncResult, busy bool) {
 	return res, rec.queued != nil
 }
 
-// restore puts back a result whose pass could not write status, unless a newer one came meanwhile.
-func (m *memory) restore(rec *record, res *syncResult) {
+// restore undoes a pass that could not write status: it puts back the result the pass reported,
+// unless a newer one came meanwhile, and the count of failures the pass started from, so that the
+// retry, which reports the result again, counts its failure once.
+func (m *memory) restore(rec *record, res *syncResult, failures int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if res != nil && rec.result == nil {
 		rec.result = res
 	}
+	rec.failures = failures
+}
+
+// failuresOf returns how many syncs in a row have failed.
+func (m *memory) failuresOf(rec *record) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rec.failures
 }
 
 // queue notes that gc's tenant line holds the record's job.

@@ -70,12 +70,14 @@ func (jobEnded) Generic(_ context.Context, e event.TypedGenericEvent[reconcile.R
 }
 
 // controllerOptions are the queue settings both kinds of reconciler share: the priority queue, so
-// that a change is served before routine resyncs, and jittered exponential backoff.
+// that a change is served before routine resyncs, and jittered exponential backoff for the errors
+// a pass returns, which are the Kubernetes API's alone (a failed status write above all), capped
+// at kubeRetryMax: the API server's return is taken up within seconds, however long it was away.
 func controllerOptions(opts Options) controller.Options {
 	return controller.Options{
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		UsePriorityQueue:        ptr.To(true),
-		RateLimiter:             newJitteredBackoff(opts.RetryBaseDelay, opts.RetryMaxDelay),
+		RateLimiter:             newJitteredBackoff(opts.RetryBaseDelay, min(opts.RetryMaxDelay, kubeRetryMax)),
 	}
 }
 
