@@ -62,11 +62,18 @@ type cachedClient struct {
 // forResource resolves the connection a resource refers to, checks that the resource may use it,
 // and returns its Graph client.
 func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (graph.Client, error) {
-	ref := o.Spec.ConnectionRef
-	var conn interface {
-		client.Object
-		intunev1alpha1.Connection
+	conn, err := c.resolve(ctx, o)
+	if err != nil {
+		return nil, err
 	}
+	return c.forConnection(ctx, conn)
+}
+
+// resolve returns the connection a resource refers to, once it has checked that the resource may
+// use it.
+func (c *connections) resolve(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (connectionObject, error) {
+	ref := o.Spec.ConnectionRef
+	var conn connectionObject
 	switch ref.Kind {
 	case intunev1alpha1.ConnectionKindCluster:
 		cc := &intunev1alpha1.ClusterGraphConnection{}
@@ -88,7 +95,7 @@ func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceC
 		}
 		conn = gc
 	}
-	return c.forConnection(ctx, conn)
+	return conn, nil
 }
 
 // admits checks a ClusterGraphConnection's allowedNamespaces against a namespace.

@@ -154,7 +154,7 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 	log := logf.FromContext(ctx)
 	switch {
 	case f.reason == intunev1alpha1.ReasonInvalidCredentials:
-		wait := credentialsBackoff(r.credsRetry, failingFor(was, f.reason, p.now))
+		wait := credentialsBackoff(r.credsRetry, r.credentialsFailingFor(ctx, p, was))
 		log.Info("Entra ID refused the credentials; trying again later", "message", f.message, "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
 	case f.reason == intunev1alpha1.ReasonForbidden:
@@ -181,6 +181,23 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 		log.Info("Graph sync failed, retrying", "reason", f.reason, "message", f.message, "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
+}
+
+// credentialsFailingFor is how long the resource's credentials have been refused, as far as it can
+// tell: since its Synced condition said so, or since its connection's Ready condition last changed,
+// whichever came later. A connection whose check passed (or failed anew) since tried the
+// credentials afresh: a resource refused after that starts its backoff again from the first wait,
+// rather than from how long it had been refused before.
+func (r *OverviewReconciler) credentialsFailingFor(ctx context.Context, p *overviewPass, was *metav1.Condition) time.Duration {
+	failing := failingFor(was, intunev1alpha1.ReasonInvalidCredentials, p.now)
+	conn, err := r.connections.resolve(ctx, p.base)
+	if err != nil {
+		return failing
+	}
+	if ready := meta.FindStatusCondition(conn.ConnectionStatus().Conditions, intunev1alpha1.ConditionReady); ready != nil {
+		failing = min(failing, max(p.now.Sub(ready.LastTransitionTime.Time), 0))
+	}
+	return failing
 }
 
 // failingFor is how long a condition has said reason, as of now (0 if it says another).

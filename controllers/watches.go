@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,9 +32,9 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 		For(&intunev1alpha1.DeviceConfigurationUserOverview{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&intunev1alpha1.GraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, credentialsStartWorking))).
 		Watches(&intunev1alpha1.ClusterGraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, credentialsStartWorking))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
@@ -42,6 +43,26 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 		WithOptions(controllerOptions(opts)).
 		Named("deviceconfigurationuseroverview").
 		Complete(r)
+}
+
+// credentialsStartWorking passes a connection whose Ready condition turns True: its check, which
+// failed (or had not run), passes now. Its resources that wait on refused credentials are tried at
+// once, rather than at the end of their own backoff, which grew as long as the credentials failed:
+// a cause fixed outside Kubernetes (a secret Entra ID starts to accept) needs no second edit. A
+// resource that is fine waits for its sync slot as for any other event.
+var credentialsStartWorking = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return !connectionReady(e.ObjectOld) && connectionReady(e.ObjectNew)
+	},
+}
+
+// connectionReady reports whether a connection's Ready condition is True.
+func connectionReady(obj client.Object) bool {
+	conn, ok := obj.(intunev1alpha1.Connection)
+	return ok && meta.IsStatusConditionTrue(conn.ConnectionStatus().Conditions, intunev1alpha1.ConditionReady)
 }
 
 // jobsDoneBuffer is how many ended jobs may wait for the queue before a job's goroutine waits too.
