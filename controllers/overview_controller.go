@@ -63,12 +63,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	pass := &overviewPass{obj: obj.DeepCopy(), base: obj, now: r.clock.Now()}
 	rec := r.memory.recordFor(obj, pass.now)
-	failures := r.memory.failuresOf(rec)
+	was := r.memory.judgedOf(rec)
 	defer func() {
 		if patchErr := r.patchStatus(ctx, pass); patchErr != nil {
 			// What the job found is not in status yet: the retry, on the queue's short backoff,
-			// reports it again, and a Graph failure in it is counted once.
-			r.memory.restore(rec, pass.result, failures)
+			// reports it again, judged from the same state.
+			r.memory.restore(rec, pass.result, was)
 			result, err = ctrl.Result{}, patchErr
 		}
 	}()
@@ -78,7 +78,8 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		r.memory.withdraw(req.NamespacedName, rec)
 		return ctrl.Result{}, nil
 	}
-	res, busy := r.memory.take(rec)
+	res, retold, busy := r.memory.take(rec)
+	pass.retold = retold
 	switch {
 	case res != nil:
 		return r.report(ctx, pass, rec, res)

@@ -46,6 +46,9 @@ type record struct {
 	// failures counts the failed syncs in a row, for the backoff: the queue's own backoff forgets
 	// a resource at every pass that only submits its job.
 	failures int
+	// retold is true while result is one a pass reported already but could not write to status:
+	// its events and metrics were given then, and are not given twice.
+	retold bool
 }
 
 // patchMark remembers the values a PATCH replaced, to recognise a PATCH that Graph answered with
@@ -95,31 +98,41 @@ func (m *memory) forget(key types.NamespacedName) {
 	delete(m.records, key)
 }
 
-// take returns the record's unreported result, if any, and whether a job is still queued.
-func (m *memory) take(rec *record) (res *syncResult, busy bool) {
+// take returns the record's unreported result, if any, whether a pass reported it already (and
+// could not write status), and whether a job is still queued.
+func (m *memory) take(rec *record) (res *syncResult, retold, busy bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	res, rec.result = rec.result, nil
-	return res, rec.queued != nil
+	retold, rec.retold = rec.retold, false
+	return res, retold, rec.queued != nil
+}
+
+// judged is what a pass's judgement of a result changes in the record: the failures in a row and
+// the mark of the last accepted PATCH.
+type judged struct {
+	failures int
+	mark     *patchMark
+}
+
+// judgedOf returns the record's judged state, as a pass finds it.
+func (m *memory) judgedOf(rec *record) judged {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return judged{failures: rec.failures, mark: rec.mark}
 }
 
 // restore undoes a pass that could not write status: it puts back the result the pass reported,
-// unless a newer one came meanwhile, and the count of failures the pass started from, so that the
-// retry, which reports the result again, counts its failure once.
-func (m *memory) restore(rec *record, res *syncResult, failures int) {
+// unless a newer one came meanwhile, and the judged state the pass started from, so that the retry
+// judges the result again exactly as the pass did: a failure counted once, and a PATCH not taken
+// for one Graph did not keep because the pass had already marked it.
+func (m *memory) restore(rec *record, res *syncResult, was judged) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if res != nil && rec.result == nil {
-		rec.result = res
+		rec.result, rec.retold = res, true
 	}
-	rec.failures = failures
-}
-
-// failuresOf returns how many syncs in a row have failed.
-func (m *memory) failuresOf(rec *record) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return rec.failures
+	rec.failures, rec.mark = was.failures, was.mark
 }
 
 // queue notes that gc's tenant line holds the record's job.
@@ -153,7 +166,7 @@ func (m *memory) deliver(key types.NamespacedName, rec *record, res *syncResult)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec.queued = nil
-	rec.result = res
+	rec.result, rec.retold = res, false
 	return m.records[key] == rec
 }
 

@@ -19,4 +19,7 @@ type overviewPass struct {
 	failure  *failure    // why the pass failed, if it did
 	reverted string      // managed fields back at their value from before the last PATCH
 	synced   bool        // Graph was read and, under Manage, holds the spec of this generation
+	// retold is true when an earlier pass reported the same result and could not write status:
+	// its events and metrics were given then, and are not given twice.
+	retold bool
 }

@@ -79,7 +79,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
 	}
 	p.result = res
-	if res.observed != nil && len(res.found) > 0 {
+	if res.observed != nil && len(res.found) > 0 && !p.retold {
 		driftDetected.WithLabelValues(string(policyOf(p.base))).Inc()
 	}
 	if mark := r.memory.markOf(rec); mark != nil && res.observed != nil {
@@ -116,7 +116,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	r.memory.synced(rec, p.now)
 	p.synced = true
-	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 {
+	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 && !p.retold {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
 			"Graph differs from the spec in %s", driftBoth(res.drift))
 	}
@@ -124,15 +124,18 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	return r.nextSync(p), nil
 }
 
-// applied records a PATCH Graph accepted: the event, the metric, and what it replaced, to tell
-// whether Graph kept it.
+// applied records a PATCH Graph accepted: what it replaced, to tell whether Graph kept it, and,
+// the first time the result is reported, the event and the metric.
 func (r *OverviewReconciler) applied(ctx context.Context, p *overviewPass, rec *record, res *syncResult) {
-	patchesApplied.Inc()
 	replaced := make(map[string]string, len(res.found))
 	for _, d := range res.found {
 		replaced[d.Field] = d.Observed
 	}
 	r.memory.setMark(rec, &patchMark{generation: res.generation, replaced: replaced})
+	if p.retold {
+		return
+	}
+	patchesApplied.Inc()
 	fields := driftFields(res.found)
 	r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch", "Set %s in Graph", fields)
 	logf.FromContext(ctx).Info("Patched the overview", "fields", fields, "requestID", res.requestID)
@@ -148,7 +151,7 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 	}
 	p.failure = &f
 	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
-	if was == nil || was.Reason != f.reason {
+	if (was == nil || was.Reason != f.reason) && !p.retold {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeWarning, f.reason, "Sync", "%s", f.message)
 	}
 	log := logf.FromContext(ctx)

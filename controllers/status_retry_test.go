@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -33,21 +34,32 @@ func TestStatusWriteWhileTheAPIServerIsAway(t *testing.T) {
 		ending          passEnding
 		atLeast, atMost time.Duration
 		reason          string
+		// events are what a person hears over all the passes: each once, however many times the
+		// result had to be reported again.
+		events []string
 	}{
 		"Graph failing once, status unwritten for a minute: the first Graph wait": {
 			gets: []answer{unavailable}, away: 30,
 			ending: endsRequeued, atLeast: offlineRetryBase / 2, atMost: offlineRetryBase,
 			reason: intunev1alpha1.ReasonGraphUnavailable,
+			events: []string{"Warning GraphUnavailable"},
 		},
 		"Graph failing once, status unwritten twice: the first Graph wait": {
 			gets: []answer{unavailable}, away: 2,
 			ending: endsRequeued, atLeast: offlineRetryBase / 2, atMost: offlineRetryBase,
 			reason: intunev1alpha1.ReasonGraphUnavailable,
+			events: []string{"Warning GraphUnavailable"},
 		},
 		"Graph read, status unwritten for a minute: the next sync slot": {
 			gets: []answer{holds(graphOver(12))}, away: 30,
 			ending: endsRequeued, atLeast: time.Second, atMost: offlineInterval,
 			reason: intunev1alpha1.ReasonUpToDate,
+		},
+		"a PATCH Graph kept, status unwritten for a minute: one Patched event, and the next sync slot": {
+			gets: []answer{holds(graphOver(3)), holds(graphOver(12))}, away: 30,
+			ending: endsRequeued, atLeast: time.Second, atMost: offlineInterval,
+			reason: intunev1alpha1.ReasonUpToDate,
+			events: []string{"Normal Patched"},
 		},
 	}
 	for name, tc := range cases {
@@ -85,9 +97,16 @@ func TestStatusWriteWhileTheAPIServerIsAway(t *testing.T) {
 				t.Errorf("the pass that wrote status ended with %+v and %v, want %v within [%v, %v]", res, err, tc.ending, tc.atLeast, tc.atMost)
 			}
 			queue.Forget(item)
-			ready := meta.FindStatusCondition(w.object().Status.Conditions, intunev1alpha1.ConditionReady)
+			got := w.object()
+			ready := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady)
 			if ready == nil || ready.Reason != tc.reason {
 				t.Errorf("Ready: %+v, want reason %s", ready, tc.reason)
+			}
+			if d := cmp.Diff(tc.events, w.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+			if applied := len(tc.events) > 0 && tc.events[0] == "Normal Patched"; applied != (got.Status.LastAppliedTime != nil) {
+				t.Errorf("lastAppliedTime %v, want it set: %t", got.Status.LastAppliedTime, applied)
 			}
 		})
 	}
