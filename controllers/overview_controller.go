@@ -36,6 +36,8 @@ type OverviewReconciler struct {
 	retryBase, retryMax, credsRetry time.Duration
 
 	memory *memory
+	// patchLogs record each PATCH in its connection's status before it is sent.
+	patchLogs *patchLogs
 	// done brings a resource back to the queue when its job has ended.
 	done chan event.TypedGenericEvent[reconcile.Request]
 }
@@ -70,6 +72,10 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			// reports it again, judged from the same state.
 			r.memory.restore(rec, pass.result, was)
 			result, err = ctrl.Result{}, patchErr
+			return
+		}
+		if e := pass.settles; e != nil {
+			r.patchLogs.reported(refKey(obj), e.UID, e.SentAt)
 		}
 	}()
 

@@ -58,7 +58,11 @@ func (r *OverviewReconciler) likelyToWrite(obj *intunev1alpha1.DeviceConfigurati
 // writes when it will most likely PATCH. The pass ends there; the job's end brings the resource
 // back.
 func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *record, write bool) (reconcile.Result, error) {
-	gc, err := r.connections.forResource(ctx, p.base)
+	conn, err := r.connections.resolve(ctx, p.base)
+	if err != nil {
+		return r.failed(ctx, p, rec, err)
+	}
+	gc, err := r.connections.forConnection(ctx, conn)
 	if err != nil {
 		return r.failed(ctx, p, rec, err)
 	}
@@ -68,7 +72,12 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 		kind = graph.WriteJob
 	}
 	r.memory.queue(rec, gc)
-	gc.Submit(key.String(), kind, r.syncJob(key, rec, p.base.Spec.DeviceConfigurationID))
+	job := r.syncJob(key, rec, p.base.Spec.DeviceConfigurationID)
+	logged := loggedCalls{logs: r.patchLogs, conn: conn, uid: string(p.base.UID), now: r.clock.Now}
+	gc.Submit(key.String(), kind, func(ctx context.Context, calls graph.Calls) graph.Outcome {
+		logged.Calls = calls
+		return job(ctx, logged)
+	})
 	return reconcile.Result{}, nil
 }
 
@@ -79,6 +88,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
 	}
 	p.result = res
+	r.settle(ctx, p, res)
 	if res.observed != nil && len(res.found) > 0 && !p.retold {
 		driftDetected.WithLabelValues(string(policyOf(p.base))).Inc()
 	}
@@ -92,6 +102,12 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	if res.applied {
 		r.applied(ctx, p, rec, res)
+	}
+	if p.recovered && !p.retold {
+		fields := loggedFields(&p.settles.Fields)
+		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch",
+			"Set %s in Graph before the operator restarted: Graph holds it", fields)
+		logf.FromContext(ctx).Info("Graph holds a PATCH sent before the operator restarted", "fields", fields)
 	}
 	if res.err != nil {
 		return r.failed(ctx, p, rec, res.err)
@@ -122,6 +138,49 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
 	return r.nextSync(p), nil
+}
+
+// settle finds the entry of the connection's log that the result settles: the job's own PATCH,
+// which status will show; or, when the job sent none and read Graph, an earlier one, which Graph
+// holds (a process before this one sent it and died before it reported it: status shows it
+// now) or does not (it did not reach Graph, or did not stay). A PATCH that failed settles nothing:
+// Graph may have taken it all the same, which the next read tells.
+func (r *OverviewReconciler) settle(ctx context.Context, p *overviewPass, res *syncResult) {
+	if !res.applied && res.err != nil {
+		return
+	}
+	conn, err := r.connections.resolve(ctx, p.base)
+	if err != nil {
+		return
+	}
+	e, ok := r.patchLogs.pending(conn, string(p.base.UID))
+	if !ok || e.SentAt.After(res.at) {
+		return // none, or one a newer job wrote
+	}
+	p.settles = &e
+	if res.applied || res.observed == nil {
+		return
+	}
+	if at := p.base.Status.LastAppliedTime; at != nil && !at.Before(&metav1.Time{Time: e.SentAt.Truncate(time.Second)}) {
+		return // status shows it already
+	}
+	if _, drift, err := diffOverview(&e.Fields, res.observed); err == nil && len(drift) == 0 {
+		p.recovered = true
+	}
+}
+
+// loggedFields lists a logged PATCH's values as "successCount=12, failedCount=0".
+func loggedFields(f *intunev1alpha1.OverviewFields) string {
+	var parts []string
+	for _, c := range countFields {
+		if v := c.want(f); v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%d", c.name, *v))
+		}
+	}
+	if f.LastUpdateDateTime != nil {
+		parts = append(parts, "lastUpdateDateTime="+*f.LastUpdateDateTime)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // applied records a PATCH Graph accepted: what it replaced, to tell whether Graph kept it, and,

@@ -160,6 +160,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		retryMax:     opts.RetryMaxDelay,
 		credsRetry:   opts.CredentialsRetry,
 		memory:       newMemory(),
+		patchLogs:    newPatchLogs(mgr.GetClient()),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 	}
 	if err := overviews.setupWithManager(mgr, opts); err != nil {

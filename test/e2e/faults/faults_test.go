@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -127,6 +128,31 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.startOperator("after-kill")
 			run.converge()
 		}, "--graph-writes-per-window=4")
+	})
+
+	It("loses no PATCH Graph kept from the record when killed in the middle of a wave", func() {
+		run.step("wave killed", func() {
+			start := run.logLen()
+			run.changeEverySpec()
+			// Killed as soon as Graph has kept a few: the PATCHes of the last moment are still
+			// being read back and reported.
+			Eventually(func() int { return run.keptPatches(start) }).WithTimeout(faultConverge).WithPolling(time.Millisecond).
+				Should(BeNumerically(">=", 20))
+			for _, op := range run.operators {
+				select {
+				case <-op.Done():
+				default:
+					op.Kill()
+				}
+			}
+			Expect(run.keptPatches(start)).To(BeNumerically("<", 2*faultsPerTenant), "the kill came in the middle of the wave")
+			run.startOperator("after-kill")
+			run.converge()
+		})
+		// The operator logged each PATCH in its connection's status before it sent it, and finds
+		// those whose report the kill lost in Graph after the restart.
+		run.expectEveryAcceptedPatchInStatus(run.steps[len(run.steps)-1])
+		run.expectPatchedEvents(run.steps[len(run.steps)-1])
 	})
 
 	It("reads after a restart, without a place in the line of writes, the resources Graph already matches", func() {
@@ -255,7 +281,9 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.proxy.Cut()
 			away := run.keptPatches(start)
 			time.Sleep(20 * time.Second)
-			Expect(run.keptPatches(start)).To(BeNumerically(">", away), "Graph accepted PATCHes while the API server was away")
+			// A PATCH goes only once its connection's status holds it: while the API server is
+			// away, only those already logged do.
+			AddReportEntry("PATCHes Graph kept while the API server was away", run.keptPatches(start)-away)
 			run.proxy.Restore()
 			run.env.Emulator.ClearFaults()
 			// Graph was done with the wave while the API server was away: what is left is status,
@@ -700,6 +728,37 @@ func (run *faultRun) expectEveryAcceptedPatchInStatus(s faultStep) {
 		Expect(o.Status.LastAppliedTime.Time).NotTo(BeTemporally("<", at.Truncate(time.Second)),
 			"%s: Graph accepted a PATCH at %s, status says it last applied at %s", res.name, at.Format(time.StampMilli), o.Status.LastAppliedTime)
 	}
+}
+
+// expectPatchedEvents checks that each resource with a PATCH Graph kept in the step has a Patched
+// event.
+func (run *faultRun) expectPatchedEvents(s faultStep) {
+	GinkgoHelper()
+	kept := map[string]bool{}
+	for _, r := range run.env.Emulator.Requests()[s.start:s.end] {
+		if r.Kind == graphtest.KindGraph && r.Method == http.MethodPatch && r.Status/100 == 2 && r.Held != nil && !r.Discarded {
+			kept[run.resourceOf(r.ConfigurationID).name] = true
+		}
+	}
+	Expect(kept).NotTo(BeEmpty())
+	Eventually(func(g Gomega) {
+		events := &eventsv1.EventList{}
+		g.Expect(run.env.Client.List(ctx, events, client.InNamespace(run.ns))).To(Succeed())
+		patched := map[string]bool{}
+		for _, e := range events.Items {
+			if e.Reason == "Patched" {
+				patched[e.Regarding.Name] = true
+			}
+		}
+		var missing []string
+		for name := range kept {
+			if !patched[name] {
+				missing = append(missing, name)
+			}
+		}
+		slices.Sort(missing)
+		g.Expect(missing).To(BeEmpty(), "resources with a PATCH Graph kept and no Patched event")
+	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
 }
 
 func (run *faultRun) get(g Gomega, name string) *intunev1alpha1.DeviceConfigurationUserOverview {
