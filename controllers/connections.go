@@ -59,18 +59,8 @@ type cachedClient struct {
 	client  graph.Client
 }
 
-// forResource resolves the connection a resource refers to, checks that the resource may use it,
-// and returns its Graph client.
-func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (graph.Client, error) {
-	conn, err := c.resolve(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	return c.forConnection(ctx, conn)
-}
-
 // resolve returns the connection a resource refers to, once it has checked that the resource may
-// use it.
+// use it (forConnection gives its Graph client).
 func (c *connections) resolve(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (connectionObject, error) {
 	ref := o.Spec.ConnectionRef
 	var conn connectionObject
