@@ -88,14 +88,20 @@ func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, 
 	return rec
 }
 
-// forget drops the record of a deleted resource and gives its place in its tenant's line back.
-func (m *memory) forget(key types.NamespacedName) {
+// forget drops the record of a deleted resource and gives its place in its tenant's line back. It
+// returns the UID the record was for ("" if there was none).
+func (m *memory) forget(key types.NamespacedName) types.UID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec, ok := m.records[key]; ok && rec.queued != nil {
+	rec, ok := m.records[key]
+	if !ok {
+		return ""
+	}
+	if rec.queued != nil {
 		rec.queued.Withdraw(key.String())
 	}
 	delete(m.records, key)
+	return rec.uid
 }
 
 // take returns the record's unreported result, if any, whether a pass reported it already (and

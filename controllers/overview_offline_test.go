@@ -135,7 +135,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		retryMax:     offlineRetryMax,
 		credsRetry:   offlineCredsRetry,
 		memory:       newMemory(),
-		patchLogs:    newPatchLogs(w.kube),
+		patchLogs:    newPatchLogs(w.kube, w.clock),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], 10),
 	}
 	return w

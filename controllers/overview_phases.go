@@ -272,7 +272,9 @@ func failingFor(c *metav1.Condition, reason string, now time.Time) time.Duration
 
 // forget is what the reconciler does when a resource is gone.
 func (r *OverviewReconciler) forget(key types.NamespacedName) {
-	r.memory.forget(key)
+	if uid := r.memory.forget(key); uid != "" {
+		r.patchLogs.forget(string(uid))
+	}
 	resourceMetrics.forget(key)
 }
 

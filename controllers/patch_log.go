@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,6 +21,10 @@ import (
 // patchLogWriteTimeout bounds one write of a connection's pending PATCHes: a job waits for it
 // before it sends its PATCH.
 const patchLogWriteTimeout = 5 * time.Second
+
+// patchLogKeep is how long an entry that nothing settles stays in a log: that of a resource
+// deleted while no process ran, whose report never comes.
+const patchLogKeep = 7 * 24 * time.Hour
 
 // patchLogs keeps, for each connection, the write-ahead record of the PATCHes sent through it
 // whose resources' status does not show them yet (the connection's status.pendingPatches), so that
@@ -32,6 +37,7 @@ const patchLogWriteTimeout = 5 * time.Second
 // written with the next entry, and costs no write of its own.
 type patchLogs struct {
 	client client.Client // writes the connections' status
+	clock  clock.PassiveClock
 
 	mu   sync.Mutex
 	logs map[string]*patchLog // by connectionKey
@@ -48,8 +54,8 @@ type patchLog struct {
 	writing                  chan struct{} // while a write is under way; closed when it ends
 }
 
-func newPatchLogs(c client.Client) *patchLogs {
-	return &patchLogs{client: c, logs: map[string]*patchLog{}}
+func newPatchLogs(c client.Client, clk clock.PassiveClock) *patchLogs {
+	return &patchLogs{client: c, clock: clk, logs: map[string]*patchLog{}}
 }
 
 // logFor returns conn's log, starting it from what conn's status holds: the entries a process
@@ -103,7 +109,11 @@ func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev
 func (l *patchLogs) write(ctx context.Context, log *patchLog) {
 	v := log.version
 	entries := make([]intunev1alpha1.PendingPatch, 0, len(log.entries))
-	for _, e := range log.entries {
+	for uid, e := range log.entries {
+		if l.clock.Since(e.SentAt.Time) > patchLogKeep {
+			delete(log.entries, uid)
+			continue
+		}
 		entries = append(entries, e)
 	}
 	slices.SortFunc(entries, func(a, b intunev1alpha1.PendingPatch) int { return strings.Compare(a.UID, b.UID) })
@@ -145,6 +155,18 @@ func (l *patchLogs) pending(conn connectionObject, uid string) (intunev1alpha1.P
 	defer l.mu.Unlock()
 	e, ok := l.logFor(conn).entries[uid]
 	return e, ok
+}
+
+// forget drops the entries of the resource uid, which was deleted. The next write leaves them out.
+func (l *patchLogs) forget(uid string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, log := range l.logs {
+		if _, ok := log.entries[uid]; ok {
+			delete(log.entries, uid)
+			log.version++
+		}
+	}
 }
 
 // reported drops the resource uid's entry written at sentAt from the log of the connection key:

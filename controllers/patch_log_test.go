@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -172,7 +173,7 @@ func TestPatchLogWritesABurstTogether(t *testing.T) {
 			return c.SubResource(sub).Patch(ctx, o, p, opts...)
 		}}).
 		Build()
-	logs := newPatchLogs(kube)
+	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
 	const burst = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, burst)
@@ -207,5 +208,42 @@ func TestPatchLogWritesABurstTogether(t *testing.T) {
 	}
 	if writes > 3 {
 		t.Errorf("%d writes for a burst of %d PATCHes, want 3 at most", writes, burst)
+	}
+}
+
+// TestPatchLogDropsWhatNothingSettles checks that a connection's log does not keep, past the next
+// write, the entry of a resource deleted while this process ran, nor, after a week, one that no
+// report settles (a resource deleted while no process ran).
+func TestPatchLogDropsWhatNothingSettles(t *testing.T) {
+	conn := offlineConnection("it")
+	entry := func(uid string, sentAt time.Time) intunev1alpha1.PendingPatch {
+		return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](1)}, SentAt: metav1.NewTime(sentAt)}
+	}
+	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{
+		entry("deleted", offlineStart.Add(-time.Minute)),
+		entry("long-gone", offlineStart.Add(-8*24*time.Hour)),
+		entry("in-flight", offlineStart.Add(-time.Second)),
+	}
+	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
+		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).Build()
+	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
+
+	if _, ok := logs.pending(conn, "deleted"); !ok {
+		t.Fatal("the log did not start from what the connection's status holds")
+	}
+	logs.forget("deleted")
+	if err := logs.record(context.Background(), conn, entry("new", offlineStart)); err != nil {
+		t.Fatal(err)
+	}
+	got := &intunev1alpha1.GraphConnection{}
+	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, e := range got.Status.PendingPatches {
+		uids = append(uids, e.UID)
+	}
+	if d := cmp.Diff([]string{"in-flight", "new"}, uids); d != "" {
+		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
 	}
 }

@@ -160,7 +160,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		retryMax:     opts.RetryMaxDelay,
 		credsRetry:   opts.CredentialsRetry,
 		memory:       newMemory(),
-		patchLogs:    newPatchLogs(mgr.GetClient()),
+		patchLogs:    newPatchLogs(mgr.GetClient(), opts.Clock),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 	}
 	if err := overviews.setupWithManager(mgr, opts); err != nil {
