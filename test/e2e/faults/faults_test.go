@@ -291,7 +291,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.convergeWithin(statusCatchUp)
 		})
 		run.expectEveryAcceptedPatchInStatus(run.steps[len(run.steps)-1])
-		run.restartOperators() // with the suite's flags again
+		run.stopOperators() // the next step starts one with the suite's flags
 	})
 
 	It("hands over to the other replica when the leader is killed in the middle of a wave", func() {
