@@ -22,6 +22,9 @@ import (
 // before it sends its PATCH.
 const patchLogWriteTimeout = 5 * time.Second
 
+// patchLogLinger is how long the first PATCH of a burst waits for the others to be logged with it.
+const patchLogLinger = 20 * time.Millisecond
+
 // patchLogKeep is how long an entry that nothing settles stays in a log: that of a resource
 // deleted while no process ran, whose report never comes.
 const patchLogKeep = 7 * 24 * time.Hour
@@ -99,13 +102,25 @@ func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev
 			}
 			l.mu.Lock()
 		default:
+			// The PATCHes of a burst (a window's writes, dispatched together) are read a few
+			// milliseconds apart: the writer waits a moment for them, so that one write holds
+			// them all.
+			log.writing = make(chan struct{})
+			l.mu.Unlock()
+			linger := time.NewTimer(patchLogLinger)
+			select {
+			case <-linger.C:
+			case <-ctx.Done():
+				linger.Stop()
+			}
+			l.mu.Lock()
 			l.write(ctx, log)
 		}
 	}
 }
 
-// write writes every entry of log to its connection's status. Called under l.mu, which it
-// releases while it waits on the API server.
+// write writes every entry of log to its connection's status, and ends the write under way
+// (log.writing). Called under l.mu, which it releases while it waits on the API server.
 func (l *patchLogs) write(ctx context.Context, log *patchLog) {
 	v := log.version
 	entries := make([]intunev1alpha1.PendingPatch, 0, len(log.entries))
@@ -117,7 +132,6 @@ func (l *patchLogs) write(ctx context.Context, log *patchLog) {
 		entries = append(entries, e)
 	}
 	slices.SortFunc(entries, func(a, b intunev1alpha1.PendingPatch) int { return strings.Compare(a.UID, b.UID) })
-	log.writing = make(chan struct{})
 	obj := log.conn.DeepCopyObject().(client.Object)
 	l.mu.Unlock()
 
