@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -45,24 +46,32 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 		Complete(r)
 }
 
-// credentialsStartWorking passes a connection whose Ready condition turns True: its check, which
-// failed (or had not run), passes now. Its resources that wait on refused credentials are tried at
+// credentialsStartWorking passes a connection whose Ready condition turns from False to True: its
+// check, which failed, passes now. Its resources that wait on refused credentials are tried at
 // once, rather than at the end of their own backoff, which grew as long as the credentials failed:
 // a cause fixed outside Kubernetes (a secret Entra ID starts to accept) needs no second edit. A
-// resource that is fine waits for its sync slot as for any other event.
+// resource that is fine waits for its sync slot as for any other event. A new connection's first
+// check passes nothing: its resources are being synced for the first time, and a pass in the
+// middle of that would only read a status the cache does not hold yet.
 var credentialsStartWorking = predicate.Funcs{
 	CreateFunc:  func(event.CreateEvent) bool { return false },
 	DeleteFunc:  func(event.DeleteEvent) bool { return false },
 	GenericFunc: func(event.GenericEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
-		return !connectionReady(e.ObjectOld) && connectionReady(e.ObjectNew)
+		return connectionReady(e.ObjectOld) == metav1.ConditionFalse && connectionReady(e.ObjectNew) == metav1.ConditionTrue
 	},
 }
 
-// connectionReady reports whether a connection's Ready condition is True.
-func connectionReady(obj client.Object) bool {
+// connectionReady is the status of a connection's Ready condition ("" when it has none).
+func connectionReady(obj client.Object) metav1.ConditionStatus {
 	conn, ok := obj.(intunev1alpha1.Connection)
-	return ok && meta.IsStatusConditionTrue(conn.ConnectionStatus().Conditions, intunev1alpha1.ConditionReady)
+	if !ok {
+		return ""
+	}
+	if c := meta.FindStatusCondition(conn.ConnectionStatus().Conditions, intunev1alpha1.ConditionReady); c != nil {
+		return c.Status
+	}
+	return ""
 }
 
 // jobsDoneBuffer is how many ended jobs may wait for the queue before a job's goroutine waits too.

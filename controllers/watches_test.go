@@ -63,7 +63,7 @@ func TestConnectionEventsThatBringResourcesBack(t *testing.T) {
 		want           bool
 	}{
 		"credentials refused, then valid":           {oldGen: 1, newGen: 1, was: refused, now: valid, want: true},
-		"checked for the first time, valid":         {oldGen: 1, newGen: 1, now: valid, want: true},
+		"checked for the first time, valid":         {oldGen: 1, newGen: 1, now: valid},
 		"valid, then refused":                       {oldGen: 1, newGen: 1, was: valid, now: refused},
 		"valid, and checked again":                  {oldGen: 1, newGen: 1, was: valid, now: valid},
 		"refused, then unavailable":                 {oldGen: 1, newGen: 1, was: refused, now: ready(metav1.ConditionFalse, intunev1alpha1.ReasonGraphUnavailable)},
