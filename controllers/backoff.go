@@ -65,5 +65,19 @@ func (b *jitteredBackoff) NumRequeues(item reconcile.Request) int {
 // (credentialsRecheck), so that a secret Entra ID accepts a few minutes after it was written is
 // taken up by itself, and one that stays wrong costs a token request an hour.
 func credentialsBackoff(first, failing time.Duration) time.Duration {
-	return jittered(min(max(first, failing), credentialsRecheck), credentialsRecheck, 0)
+	return failingBackoff(first, credentialsRecheck, failing)
 }
+
+// failingBackoff is the wait before something that has been failing for failing is tried again:
+// at least first, about as long again as it has failed, at most longest, with equal jitter. It
+// needs no count of the failures: how long they have lasted is in a condition's transition time.
+func failingBackoff(first, longest, failing time.Duration) time.Duration {
+	return jittered(min(max(first, failing), longest), longest, 0)
+}
+
+// kubeRetryMax is the longest wait of the queues' backoff. Only failures of the Kubernetes API
+// reach it (a Graph failure is waited out with RequeueAfter, from the resource's record or the
+// connection's condition): a status write that failed because the API server was away is tried
+// again within seconds of its return, whatever RetryMaxDelay says of Graph, and does not count as
+// a Graph failure.
+const kubeRetryMax = 5 * time.Second

@@ -105,11 +105,23 @@ func TestConnectionCheck(t *testing.T) {
 			atLeast: credentialsRecheck, atMost: credentialsRecheck,
 			ready: metav1.ConditionTrue, reason: intunev1alpha1.ReasonCredentialsValid,
 		},
-		"the token endpoint unavailable: an error for the queue's backoff, and not Stalled": {
-			check:  &graph.Error{StatusCode: http.StatusServiceUnavailable},
-			ending: endsWithError,
-			ready:  metav1.ConditionFalse, reason: intunev1alpha1.ReasonGraphUnavailable,
+		"the token endpoint unavailable: the backoff's first wait, and not Stalled": {
+			check:   &graph.Error{StatusCode: http.StatusServiceUnavailable},
+			ending:  endsRequeued,
+			atLeast: offlineRetryBase / 2, atMost: offlineRetryBase,
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonGraphUnavailable,
 			events: []string{"Warning GraphUnavailable"},
+		},
+		"the token endpoint unavailable for ten minutes: about as long again, and no new event": {
+			check: &graph.Error{StatusCode: http.StatusServiceUnavailable},
+			was: func() intunev1alpha1.ConnectionStatus {
+				st := connectionWas(intunev1alpha1.ReasonGraphUnavailable, metav1.ConditionFalse, 10*time.Minute)
+				meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
+				return st
+			}(),
+			ending:  endsRequeued,
+			atLeast: offlineRetryMax / 2, atMost: offlineRetryMax,
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonGraphUnavailable,
 		},
 		"throttled: looks again after Retry-After": {
 			check:   &graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: 20 * time.Second},
@@ -145,6 +157,8 @@ func TestConnectionCheck(t *testing.T) {
 				recorder:    recorder,
 				clock:       clocktesting.NewFakePassiveClock(offlineStart),
 				credsRetry:  offlineCredsRetry,
+				retryBase:   offlineRetryBase,
+				retryMax:    offlineRetryMax,
 				newObject:   func() connectionObject { return &intunev1alpha1.GraphConnection{} },
 			}
 			key := client.ObjectKeyFromObject(conn)

@@ -42,7 +42,9 @@ type ConnectionReconciler struct {
 	recorder    events.EventRecorder
 	clock       clock.PassiveClock
 	credsRetry  time.Duration // the first wait after refused credentials
-	newObject   func() connectionObject
+	// retryBase and retryMax bound the wait after the token endpoint failed for a passing reason.
+	retryBase, retryMax time.Duration
+	newObject           func() connectionObject
 }
 
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections;clustergraphconnections,verbs=get;list;watch
@@ -114,7 +116,9 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	case graph.ClassThrottled:
 		return ctrl.Result{RequeueAfter: f.retryAfter}, nil
 	default:
-		return ctrl.Result{}, err
+		// Waited out here rather than in the queue, whose backoff is the Kubernetes API's: it
+		// grows as long as the token endpoint has failed.
+		return ctrl.Result{RequeueAfter: failingBackoff(r.retryBase, r.retryMax, failingFor(was, f.reason, now))}, nil
 	}
 }
 

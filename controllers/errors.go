@@ -63,7 +63,8 @@ func classify(err error) failure {
 		return failure{class: graph.ClassRetryable, reason: intunev1alpha1.ReasonNotPersisted, message: np.Error()}
 	}
 	var kubeErr apierrors.APIStatus
-	if errors.As(err, &kubeErr) {
+	var ul *unlogged
+	if errors.As(err, &kubeErr) || errors.As(err, &ul) {
 		return failure{} // the Kubernetes API failed, not Graph: the caller retries with backoff
 	}
 	return graphFailure(graph.Classify(err))

@@ -40,6 +40,8 @@ type OverviewReconciler struct {
 	quietPause time.Duration
 
 	memory *memory
+	// patchLogs record each PATCH in its connection's status before it is sent.
+	patchLogs *patchLogs
 	// done brings a resource back to the queue when its job has ended.
 	done chan event.TypedGenericEvent[reconcile.Request]
 }
@@ -73,11 +75,17 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	pass := &overviewPass{obj: obj.DeepCopy(), base: obj, now: r.clock.Now()}
 	rec := r.memory.recordFor(obj, pass.now)
+	was := r.memory.judgedOf(rec)
 	defer func() {
 		if patchErr := r.patchStatus(ctx, pass); patchErr != nil {
-			// What the job found is not in status yet: the retry reports it again.
-			r.memory.restore(rec, pass.result)
+			// What the job found is not in status yet: the retry, on the queue's short backoff,
+			// reports it again, judged from the same state.
+			r.memory.restore(rec, pass.result, was)
 			result, err = ctrl.Result{}, patchErr
+			return
+		}
+		if e := pass.settles; e != nil {
+			r.patchLogs.reported(refKey(obj), e.UID, e.SentAt)
 		}
 	}()
 
@@ -86,7 +94,8 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		r.memory.withdraw(req.NamespacedName, rec)
 		return ctrl.Result{}, nil
 	}
-	res, busy := r.memory.take(rec)
+	res, retold, busy := r.memory.take(rec)
+	pass.retold = retold
 	switch {
 	case res != nil:
 		return r.report(ctx, pass, rec, res)

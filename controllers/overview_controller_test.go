@@ -429,6 +429,54 @@ var _ = Describe("Connections", func() {
 		expectConnectionReady(conn, metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid)
 	})
 
+	It("bring their resources back at once when the credentials start to work, not at the end of each resource's backoff", func() {
+		// The Secret rotated first and Entra ID accepting the new secret a while later: the
+		// resources' own backoff grew as long as the credentials failed, but a connection whose
+		// check passes again brings them back with it, without another edit.
+		t := newTenant()
+		var resources []*intunev1alpha1.DeviceConfigurationUserOverview
+		for range 8 {
+			resources = append(resources, newOverview(t, t.seed(graphtest.Overview{})))
+		}
+		for _, o := range resources {
+			expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
+		}
+		rotated := "rotated-" + t.secret
+		Expect(k8sClient.Update(ctx, t.secretObject(rotated))).To(Succeed())
+		conn := &intunev1alpha1.GraphConnection{ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: t.connection}}
+		expectConnectionReady(conn, metav1.ConditionFalse, intunev1alpha1.ReasonInvalidCredentials)
+		for _, o := range resources {
+			expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonInvalidCredentials)
+		}
+		// Refused for a while (the suite's first wait is 1s): each resource now waits seconds.
+		Consistently(func(g Gomega) {
+			for _, o := range resources {
+				got := &intunev1alpha1.DeviceConfigurationUserOverview{}
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(o), got)).To(Succeed())
+				g.Expect(meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady)).To(
+					HaveField("Reason", intunev1alpha1.ReasonInvalidCredentials), got.Name)
+			}
+		}).WithTimeout(10 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		emulator.AddApp(graphtest.App{TenantID: t.id, ClientID: t.clientID, ClientSecret: rotated})
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(conn), conn)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(conn.Status.Conditions, intunev1alpha1.ConditionReady)).To(BeTrue())
+		}).WithTimeout(30 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+		Eventually(func(g Gomega) {
+			var behind []string
+			for _, o := range resources {
+				got := &intunev1alpha1.DeviceConfigurationUserOverview{}
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(o), got)).To(Succeed())
+				if ready := meta.FindStatusCondition(got.Status.Conditions, intunev1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+					behind = append(behind, got.Name)
+				}
+			}
+			g.Expect(behind).To(BeEmpty(), "resources still not Ready after their connection was")
+		}).WithTimeout(3*time.Second).WithPolling(100*time.Millisecond).Should(Succeed(),
+			"every resource Ready within 3s of its connection")
+	})
+
 	It("take a fixed client secret without a restart", func() {
 		t := newTenant()
 		Expect(k8sClient.Update(ctx, t.secretObject("an-old-secret"))).To(Succeed())

@@ -76,6 +76,13 @@ func failingSince(reason string, ago time.Duration) intunev1alpha1.DeviceConfigu
 	}
 }
 
+// connectionThat is offlineConnection, whose Ready condition has said reason since ago.
+func connectionThat(reason string, ready metav1.ConditionStatus, ago time.Duration) *intunev1alpha1.GraphConnection {
+	conn := offlineConnection("it")
+	conn.Status = connectionWas(reason, ready, ago)
+	return conn
+}
+
 // TestFailedPass plays a pass that fails, each class of failure, through the reconciler on a fake
 // clock: how the pass ends (and after how long it looks again), what status says, and which events
 // a person sees.
@@ -147,6 +154,24 @@ func TestFailedPass(t *testing.T) {
 		"credentials refused for ten minutes: about as long again, and no new event": {
 			graph:   getFails(&graph.Error{StatusCode: http.StatusUnauthorized}),
 			was:     new(failingSince(intunev1alpha1.ReasonInvalidCredentials, 10*time.Minute)),
+			ending:  endsRequeued,
+			atLeast: 5 * time.Minute, atMost: 10 * time.Minute,
+			reason:  intunev1alpha1.ReasonInvalidCredentials,
+			stalled: true,
+		},
+		"credentials refused for ten minutes, and again just after the connection's check passed: the first wait again": {
+			graph:   getFails(&graph.Error{StatusCode: http.StatusUnauthorized}),
+			was:     new(failingSince(intunev1alpha1.ReasonInvalidCredentials, 10*time.Minute)),
+			setup:   offlineSetup{noConnection: true, objects: []client.Object{connectionThat(intunev1alpha1.ReasonCredentialsValid, metav1.ConditionTrue, 2*time.Second)}},
+			ending:  endsRequeued,
+			atLeast: offlineCredsRetry / 2, atMost: offlineCredsRetry,
+			reason:  intunev1alpha1.ReasonInvalidCredentials,
+			stalled: true,
+		},
+		"credentials refused for ten minutes, as long as the connection's: about as long again": {
+			graph:   getFails(&graph.Error{StatusCode: http.StatusUnauthorized}),
+			was:     new(failingSince(intunev1alpha1.ReasonInvalidCredentials, 10*time.Minute)),
+			setup:   offlineSetup{noConnection: true, objects: []client.Object{connectionThat(intunev1alpha1.ReasonInvalidCredentials, metav1.ConditionFalse, 10*time.Minute)}},
 			ending:  endsRequeued,
 			atLeast: 5 * time.Minute, atMost: 10 * time.Minute,
 			reason:  intunev1alpha1.ReasonInvalidCredentials,

@@ -126,7 +126,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	if res.superseded = wanted(ctx, generation); res.superseded != "" {
 		return res, graph.Done
 	}
-	guarded := graph.Guarded(calls, func() error {
+	guarded := guardWrites(calls, func() error {
 		if why := wanted(ctx, generation); why != "" {
 			return unwanted(why)
 		}
@@ -172,6 +172,16 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		}
 	}
 	return res, graph.Done
+}
+
+// guardWrites is graph.Guarded, under the write-ahead log when calls keep one: the PATCH is logged
+// first, and the client asks wanted after that, at the moment it sends it.
+func guardWrites(calls graph.Calls, wanted func() error) graph.Calls {
+	if l, ok := calls.(loggedCalls); ok {
+		l.Calls = graph.Guarded(l.Calls, wanted)
+		return l
+	}
+	return graph.Guarded(calls, wanted)
 }
 
 // unwanted is the error a guarded write ends with when the cluster no longer wants it: why.

@@ -46,6 +46,9 @@ type record struct {
 	// failures counts the failed syncs of this generation in a row, for the backoff: the queue's
 	// own backoff forgets a resource at every pass that only submits its job.
 	failures int
+	// retold is true while result is one a pass reported already but could not write to status:
+	// its events and metrics were given then, and are not given twice.
+	retold bool
 }
 
 // patchMark remembers the values a PATCH replaced, to recognise a PATCH that Graph answered with
@@ -88,31 +91,57 @@ func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, 
 	return rec
 }
 
-// forget drops the record of a deleted resource and gives its place in its tenant's line back.
-func (m *memory) forget(key types.NamespacedName) {
+// forget drops the record of a deleted resource and gives its place in its tenant's line back. It
+// returns the UID the record was for ("" if there was none).
+func (m *memory) forget(key types.NamespacedName) types.UID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec, ok := m.records[key]; ok && rec.queued != nil {
+	rec, ok := m.records[key]
+	if !ok {
+		return ""
+	}
+	if rec.queued != nil {
 		rec.queued.Withdraw(key.String())
 	}
 	delete(m.records, key)
+	return rec.uid
 }
 
-// take returns the record's unreported result, if any, and whether a job is still queued.
-func (m *memory) take(rec *record) (res *syncResult, busy bool) {
+// take returns the record's unreported result, if any, whether a pass reported it already (and
+// could not write status), and whether a job is still queued.
+func (m *memory) take(rec *record) (res *syncResult, retold, busy bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	res, rec.result = rec.result, nil
-	return res, rec.queued != nil
+	retold, rec.retold = rec.retold, false
+	return res, retold, rec.queued != nil
 }
 
-// restore puts back a result whose pass could not write status, unless a newer one came meanwhile.
-func (m *memory) restore(rec *record, res *syncResult) {
+// judged is what a pass's judgement of a result changes in the record: the failures in a row and
+// the mark of the last accepted PATCH.
+type judged struct {
+	failures int
+	mark     *patchMark
+}
+
+// judgedOf returns the record's judged state, as a pass finds it.
+func (m *memory) judgedOf(rec *record) judged {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return judged{failures: rec.failures, mark: rec.mark}
+}
+
+// restore undoes a pass that could not write status: it puts back the result the pass reported,
+// unless a newer one came meanwhile, and the judged state the pass started from, so that the retry
+// judges the result again exactly as the pass did: a failure counted once, and a PATCH not taken
+// for one Graph did not keep because the pass had already marked it.
+func (m *memory) restore(rec *record, res *syncResult, was judged) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if res != nil && rec.result == nil {
-		rec.result = res
+		rec.result, rec.retold = res, true
 	}
+	rec.failures, rec.mark = was.failures, was.mark
 }
 
 // queue notes that the tenant line of gc, the client of via, holds the record's job.
@@ -163,7 +192,7 @@ func (m *memory) deliver(key types.NamespacedName, rec *record, res *syncResult)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec.queued = nil
-	rec.result = res
+	rec.result, rec.retold = res, false
 	return m.records[key] == rec
 }
 

@@ -121,7 +121,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 	w.kube = fake.NewClientBuilder().
 		WithScheme(offlineScheme).
 		WithObjects(objects...).
-		WithStatusSubresource(&intunev1alpha1.DeviceConfigurationUserOverview{}).
+		WithStatusSubresource(&intunev1alpha1.DeviceConfigurationUserOverview{}, &intunev1alpha1.GraphConnection{}, &intunev1alpha1.ClusterGraphConnection{}).
 		WithInterceptorFuncs(funcs).
 		Build()
 	w.r = &OverviewReconciler{
@@ -135,6 +135,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		retryMax:     offlineRetryMax,
 		credsRetry:   offlineCredsRetry,
 		memory:       newMemory(),
+		patchLogs:    newPatchLogs(w.kube, w.clock),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], 10),
 	}
 	return w

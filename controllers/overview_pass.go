@@ -20,4 +20,13 @@ type overviewPass struct {
 	failure  *failure    // why the pass failed, if it did
 	reverted string      // managed fields back at their value from before the last PATCH
 	synced   bool        // Graph was read and, under Manage, holds the spec of this generation
+	// settles is the entry of the connection's log that the reported result settles: status
+	// shows its PATCH (or that Graph does not hold it) once the pass has written it.
+	settles *intunev1alpha1.PendingPatch
+	// recovered is true when Graph holds a logged PATCH that status did not show: a process
+	// before this one sent it and died before it reported it.
+	recovered bool
+	// retold is true when an earlier pass reported the same result and could not write status:
+	// its events and metrics were given then, and are not given twice.
+	retold bool
 }

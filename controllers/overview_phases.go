@@ -58,7 +58,15 @@ func (r *OverviewReconciler) likelyToWrite(obj *intunev1alpha1.DeviceConfigurati
 // writes when it will most likely PATCH. The pass ends there; the job's end brings the resource
 // back.
 func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *record, write bool) (reconcile.Result, error) {
-	gc, via, err := r.connections.forResource(ctx, p.base)
+	conn, err := r.connections.resolve(ctx, p.base)
+	if err != nil {
+		return r.failed(ctx, p, rec, err)
+	}
+	via, err := r.connections.keyOf(ctx, conn)
+	var gc graph.Client
+	if err == nil {
+		gc, err = r.connections.build(ctx, conn, via)
+	}
 	if err != nil {
 		return r.failed(ctx, p, rec, err)
 	}
@@ -68,7 +76,12 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 		kind = graph.WriteJob
 	}
 	r.memory.queue(rec, gc, via)
-	gc.Submit(key.String(), kind, r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID))
+	job := r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID)
+	logged := loggedCalls{logs: r.patchLogs, conn: conn, uid: string(p.base.UID), now: r.clock.Now}
+	gc.Submit(key.String(), kind, func(ctx context.Context, calls graph.Calls) graph.Outcome {
+		logged.Calls = calls
+		return job(ctx, logged)
+	})
 	return reconcile.Result{}, nil
 }
 
@@ -101,7 +114,8 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
-	if res.observed != nil && len(res.found) > 0 {
+	r.settle(ctx, p, res)
+	if res.observed != nil && len(res.found) > 0 && !p.retold {
 		driftDetected.WithLabelValues(string(policyOf(p.base))).Inc()
 	}
 	if mark := r.memory.markOf(rec); mark != nil && res.observed != nil {
@@ -114,6 +128,12 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	if res.applied {
 		r.applied(ctx, p, rec, res)
+	}
+	if p.recovered && !p.retold {
+		fields := loggedFields(&p.settles.Fields)
+		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch",
+			"Set %s in Graph before the operator restarted: Graph holds it", fields)
+		logf.FromContext(ctx).Info("Graph holds a PATCH sent before the operator restarted", "fields", fields)
 	}
 	if res.err != nil {
 		return r.failed(ctx, p, rec, res.err)
@@ -133,7 +153,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	r.memory.synced(rec, p.now)
 	p.synced = true
-	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 {
+	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 && !p.retold {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
 			"Graph differs from the spec in %s", driftBoth(res.drift))
 	}
@@ -160,15 +180,61 @@ func (r *OverviewReconciler) reportOutdated(ctx context.Context, p *overviewPass
 	return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
 }
 
-// applied records a PATCH Graph accepted: the event, the metric, and what it replaced, to tell
-// whether Graph kept it.
+// settle finds the entry of the connection's log that the result settles: the job's own PATCH,
+// which status will show; or, when the job sent none and read Graph, an earlier one, which Graph
+// holds (a process before this one sent it and died before it reported it: status shows it
+// now) or does not (it did not reach Graph, or did not stay). A PATCH that failed settles nothing:
+// Graph may have taken it all the same, which the next read tells.
+func (r *OverviewReconciler) settle(ctx context.Context, p *overviewPass, res *syncResult) {
+	if !res.applied && res.err != nil {
+		return
+	}
+	conn, err := r.connections.resolve(ctx, p.base)
+	if err != nil {
+		return
+	}
+	e, ok := r.patchLogs.pending(conn, string(p.base.UID))
+	if !ok || e.SentAt.After(res.at) {
+		return // none, or one a newer job wrote
+	}
+	p.settles = &e
+	if res.applied || res.observed == nil {
+		return
+	}
+	if at := p.base.Status.LastAppliedTime; at != nil && !at.Before(&metav1.Time{Time: e.SentAt.Truncate(time.Second)}) {
+		return // status shows it already
+	}
+	if _, drift, err := diffOverview(&e.Fields, res.observed); err == nil && len(drift) == 0 {
+		p.recovered = true
+	}
+}
+
+// loggedFields lists a logged PATCH's values as "successCount=12, failedCount=0".
+func loggedFields(f *intunev1alpha1.OverviewFields) string {
+	var parts []string
+	for _, c := range countFields {
+		if v := c.want(f); v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%d", c.name, *v))
+		}
+	}
+	if f.LastUpdateDateTime != nil {
+		parts = append(parts, "lastUpdateDateTime="+*f.LastUpdateDateTime)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// applied records a PATCH Graph accepted: what it replaced, to tell whether Graph kept it, and,
+// the first time the result is reported, the event and the metric.
 func (r *OverviewReconciler) applied(ctx context.Context, p *overviewPass, rec *record, res *syncResult) {
-	patchesApplied.Inc()
 	replaced := make(map[string]string, len(res.found))
 	for _, d := range res.found {
 		replaced[d.Field] = d.Observed
 	}
 	r.memory.setMark(rec, &patchMark{generation: res.generation, replaced: replaced})
+	if p.retold {
+		return
+	}
+	patchesApplied.Inc()
 	fields := driftFields(res.found)
 	r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch", "Set %s in Graph", fields)
 	logf.FromContext(ctx).Info("Patched the overview", "fields", fields, "requestID", res.requestID)
@@ -188,13 +254,13 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 		// What failed before failed for an older spec: this generation's backoff starts afresh.
 		was = nil
 	}
-	if was == nil || was.Reason != f.reason {
+	if (was == nil || was.Reason != f.reason) && !p.retold {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeWarning, f.reason, "Sync", "%s", f.message)
 	}
 	log := logf.FromContext(ctx)
 	switch {
 	case f.reason == intunev1alpha1.ReasonInvalidCredentials:
-		wait := credentialsBackoff(r.credsRetry, failingFor(was, f.reason, p.now))
+		wait := credentialsBackoff(r.credsRetry, r.credentialsFailingFor(ctx, p, was))
 		log.Info("Entra ID refused the credentials; trying again later", "message", f.message, "retryAfter", wait)
 		return reconcile.Result{RequeueAfter: wait}, nil
 	case f.reason == intunev1alpha1.ReasonForbidden:
@@ -223,6 +289,23 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 	}
 }
 
+// credentialsFailingFor is how long the resource's credentials have been refused, as far as it can
+// tell: since its Synced condition said so, or since its connection's Ready condition last changed,
+// whichever came later. A connection whose check passed (or failed anew) since tried the
+// credentials afresh: a resource refused after that starts its backoff again from the first wait,
+// rather than from how long it had been refused before.
+func (r *OverviewReconciler) credentialsFailingFor(ctx context.Context, p *overviewPass, was *metav1.Condition) time.Duration {
+	failing := failingFor(was, intunev1alpha1.ReasonInvalidCredentials, p.now)
+	conn, err := r.connections.resolve(ctx, p.base)
+	if err != nil {
+		return failing
+	}
+	if ready := meta.FindStatusCondition(conn.ConnectionStatus().Conditions, intunev1alpha1.ConditionReady); ready != nil {
+		failing = min(failing, max(p.now.Sub(ready.LastTransitionTime.Time), 0))
+	}
+	return failing
+}
+
 // failingFor is how long a condition has said reason, as of now (0 if it says another).
 func failingFor(c *metav1.Condition, reason string, now time.Time) time.Duration {
 	if c == nil || c.Reason != reason {
@@ -233,7 +316,9 @@ func failingFor(c *metav1.Condition, reason string, now time.Time) time.Duration
 
 // forget is what the reconciler does when a resource is gone.
 func (r *OverviewReconciler) forget(key types.NamespacedName) {
-	r.memory.forget(key)
+	if uid := r.memory.forget(key); uid != "" {
+		r.patchLogs.forget(string(uid))
+	}
 	resourceMetrics.forget(key)
 }
 

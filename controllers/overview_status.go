@@ -40,7 +40,7 @@ func (p *overviewPass) deriveStatus() {
 		st.LastRequestID = res.requestID
 		st.Observed = observedFrom(res.observed)
 		st.Drift, st.DriftCount = res.drift, int32(len(res.drift))
-		if res.applied {
+		if res.applied || p.recovered {
 			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
 		}
 	}

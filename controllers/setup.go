@@ -70,7 +70,8 @@ type Options struct {
 	// Clock tells the time (default: the real clock).
 	Clock clock.PassiveClock
 	// RetryBaseDelay and RetryMaxDelay bound the jittered exponential backoff after a retryable
-	// failure (defaults 1s and 5m).
+	// failure of Graph (defaults 1s and 5m). A failure of the Kubernetes API (a status write while
+	// the API server is away) is tried again from RetryBaseDelay too, but never more than 5s later.
 	RetryBaseDelay, RetryMaxDelay time.Duration
 	// CredentialsRetry is the first wait before credentials that Entra ID refused are tried again
 	// (default 30s); the wait grows with how long they have been failing, up to an hour. A new
@@ -174,6 +175,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		credsRetry:   opts.CredentialsRetry,
 		quietPause:   opts.GraphBudget.Window,
 		memory:       newMemory(),
+		patchLogs:    newPatchLogs(mgr.GetClient(), opts.Clock),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 	}
 	if err := overviews.setupWithManager(mgr, opts); err != nil {
@@ -186,6 +188,8 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			recorder:    mgr.GetEventRecorder("overview-operator"),
 			clock:       opts.Clock,
 			credsRetry:  opts.CredentialsRetry,
+			retryBase:   opts.RetryBaseDelay,
+			retryMax:    opts.RetryMaxDelay,
 			newObject:   func() connectionObject { return conn.DeepCopyObject().(connectionObject) },
 		}
 		if err := r.setupWithManager(mgr, opts); err != nil {

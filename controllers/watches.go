@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,9 +33,9 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 		For(&intunev1alpha1.DeviceConfigurationUserOverview{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&intunev1alpha1.GraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, credentialsStartWorking))).
 		Watches(&intunev1alpha1.ClusterGraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, credentialsStartWorking))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
@@ -42,6 +44,34 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 		WithOptions(controllerOptions(opts)).
 		Named("deviceconfigurationuseroverview").
 		Complete(r)
+}
+
+// credentialsStartWorking passes a connection whose Ready condition turns from False to True: its
+// check, which failed, passes now. Its resources that wait on refused credentials are tried at
+// once, rather than at the end of their own backoff, which grew as long as the credentials failed:
+// a cause fixed outside Kubernetes (a secret Entra ID starts to accept) needs no second edit. A
+// resource that is fine waits for its sync slot as for any other event. A new connection's first
+// check passes nothing: its resources are being synced for the first time, and a pass in the
+// middle of that would only read a status the cache does not hold yet.
+var credentialsStartWorking = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return connectionReady(e.ObjectOld) == metav1.ConditionFalse && connectionReady(e.ObjectNew) == metav1.ConditionTrue
+	},
+}
+
+// connectionReady is the status of a connection's Ready condition ("" when it has none).
+func connectionReady(obj client.Object) metav1.ConditionStatus {
+	conn, ok := obj.(intunev1alpha1.Connection)
+	if !ok {
+		return ""
+	}
+	if c := meta.FindStatusCondition(conn.ConnectionStatus().Conditions, intunev1alpha1.ConditionReady); c != nil {
+		return c.Status
+	}
+	return ""
 }
 
 // jobsDoneBuffer is how many ended jobs may wait for the queue before a job's goroutine waits too.
@@ -70,12 +100,14 @@ func (jobEnded) Generic(_ context.Context, e event.TypedGenericEvent[reconcile.R
 }
 
 // controllerOptions are the queue settings both kinds of reconciler share: the priority queue, so
-// that a change is served before routine resyncs, and jittered exponential backoff.
+// that a change is served before routine resyncs, and jittered exponential backoff for the errors
+// a pass returns, which are the Kubernetes API's alone (a failed status write above all), capped
+// at kubeRetryMax: the API server's return is taken up within seconds, however long it was away.
 func controllerOptions(opts Options) controller.Options {
 	return controller.Options{
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		UsePriorityQueue:        ptr.To(true),
-		RateLimiter:             newJitteredBackoff(opts.RetryBaseDelay, opts.RetryMaxDelay),
+		RateLimiter:             newJitteredBackoff(opts.RetryBaseDelay, min(opts.RetryMaxDelay, kubeRetryMax)),
 	}
 }
 

@@ -190,6 +190,27 @@ type ConnectionStatus struct {
 	// lastCheckedTime is when the credentials were last tried.
 	// +optional
 	LastCheckedTime *metav1.Time `json:"lastCheckedTime,omitempty"`
+
+	// pendingPatches are the PATCHes about to be sent, or sent, through this connection whose
+	// resources' status does not show them yet: the operator writes each here before it sends it,
+	// so that one a crash kept from the resource's status is found in Graph and recorded after a
+	// restart. Written by the operator alone; empty while nothing is being written.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	// +kubebuilder:validation:MaxItems=1024
+	PendingPatches []PendingPatch `json:"pendingPatches,omitempty"`
+}
+
+// PendingPatch is one PATCH of a resource's overview, written before it is sent.
+type PendingPatch struct {
+	// uid is the metadata.uid of the DeviceConfigurationUserOverview it is for.
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid"`
+	// fields are the values the PATCH sets.
+	Fields OverviewFields `json:"fields"`
+	// sentAt is when it was written here, just before it was sent.
+	SentAt metav1.Time `json:"sentAt"`
 }
 
 // GraphConnectionSpec is a connection usable by resources of its own namespace.

@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -54,6 +55,9 @@ const (
 	// backoff, by each resource that needs it (refused credentials: about one each).
 	faultTokenBound = faultsPerTenant + 20
 	faultConverge   = 2 * time.Minute
+	// statusCatchUp is how soon after the API server's return every resource's status shows what
+	// was done while it was away: a failed status write is tried again within 5s.
+	statusCatchUp = 15 * time.Second
 )
 
 // The second tenant and its app.
@@ -124,6 +128,31 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.startOperator("after-kill")
 			run.converge()
 		}, "--graph-writes-per-window=4")
+	})
+
+	It("loses no PATCH Graph kept from the record when killed in the middle of a wave", func() {
+		run.step("wave killed", func() {
+			start := run.logLen()
+			run.changeEverySpec()
+			// Killed as soon as Graph has kept a few: the PATCHes of the last moment are still
+			// being read back and reported.
+			Eventually(func() int { return run.keptPatches(start) }).WithTimeout(faultConverge).WithPolling(time.Millisecond).
+				Should(BeNumerically(">=", 20))
+			for _, op := range run.operators {
+				select {
+				case <-op.Done():
+				default:
+					op.Kill()
+				}
+			}
+			Expect(run.keptPatches(start)).To(BeNumerically("<", 2*faultsPerTenant), "the kill came in the middle of the wave")
+			run.startOperator("after-kill")
+			run.converge()
+		})
+		// The operator logged each PATCH in its connection's status before it sent it, and finds
+		// those whose report the kill lost in Graph after the restart.
+		run.expectEveryAcceptedPatchInStatus(run.steps[len(run.steps)-1])
+		run.expectPatchedEvents(run.steps[len(run.steps)-1])
 	})
 
 	It("reads after a restart, without a place in the line of writes, the resources Graph already matches", func() {
@@ -238,7 +267,11 @@ var _ = Describe("The fault suite", Ordered, func() {
 		Entry("token endpoint answers an HTML page with status 200", graphtest.Fault{HTMLPage: true, Times: 4}),
 	)
 
-	It("records every PATCH Graph accepted while the API server was away for 20s", func() {
+	It("records every PATCH Graph accepted while the API server was away for 20s, within seconds of its return", func() {
+		// The operator's own longest Graph backoff (5m), not the suite's: the status writes that
+		// failed while the API server was away must not wait on it.
+		run.stopOperators()
+		run.startOperator("api-away", "--retry-max-delay=5m")
 		run.step("API server away", func() {
 			// Slow PATCHes, so that the wave is still being served when the API server goes.
 			run.env.Emulator.Inject(graphtest.Fault{Method: http.MethodPatch, Latency: 300 * time.Millisecond})
@@ -248,12 +281,17 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.proxy.Cut()
 			away := run.keptPatches(start)
 			time.Sleep(20 * time.Second)
-			Expect(run.keptPatches(start)).To(BeNumerically(">", away), "Graph accepted PATCHes while the API server was away")
+			// A PATCH goes only once its connection's status holds it: while the API server is
+			// away, only those already logged do.
+			AddReportEntry("PATCHes Graph kept while the API server was away", run.keptPatches(start)-away)
 			run.proxy.Restore()
 			run.env.Emulator.ClearFaults()
-			run.converge()
+			// Graph was done with the wave while the API server was away: what is left is status,
+			// whose failed writes are tried again every few seconds at most.
+			run.convergeWithin(statusCatchUp)
 		})
 		run.expectEveryAcceptedPatchInStatus(run.steps[len(run.steps)-1])
+		run.stopOperators() // the next step starts one with the suite's flags
 	})
 
 	It("hands over to the other replica when the leader is killed in the middle of a wave", func() {
@@ -631,6 +669,12 @@ func (run *faultRun) changeEverySpec() {
 // converge waits until every resource is Ready at its generation and Graph holds its spec.
 func (run *faultRun) converge() {
 	GinkgoHelper()
+	run.convergeWithin(faultConverge)
+}
+
+// convergeWithin is converge, failing after timeout.
+func (run *faultRun) convergeWithin(timeout time.Duration) {
+	GinkgoHelper()
 	Eventually(func(g Gomega) {
 		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
 		g.Expect(run.env.Client.List(ctx, list, client.InNamespace(run.ns))).To(Succeed())
@@ -649,7 +693,7 @@ func (run *faultRun) converge() {
 			}
 		}
 		g.Expect(behind).To(BeEmpty(), "resources that have not converged")
-	}).WithTimeout(faultConverge).WithPolling(250 * time.Millisecond).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(250 * time.Millisecond).Should(Succeed())
 }
 
 // waitUntilSeen waits until every resource's Ready condition speaks of its newest generation.
@@ -684,6 +728,37 @@ func (run *faultRun) expectEveryAcceptedPatchInStatus(s faultStep) {
 		Expect(o.Status.LastAppliedTime.Time).NotTo(BeTemporally("<", at.Truncate(time.Second)),
 			"%s: Graph accepted a PATCH at %s, status says it last applied at %s", res.name, at.Format(time.StampMilli), o.Status.LastAppliedTime)
 	}
+}
+
+// expectPatchedEvents checks that each resource with a PATCH Graph kept in the step has a Patched
+// event.
+func (run *faultRun) expectPatchedEvents(s faultStep) {
+	GinkgoHelper()
+	kept := map[string]bool{}
+	for _, r := range run.env.Emulator.Requests()[s.start:s.end] {
+		if r.Kind == graphtest.KindGraph && r.Method == http.MethodPatch && r.Status/100 == 2 && r.Held != nil && !r.Discarded {
+			kept[run.resourceOf(r.ConfigurationID).name] = true
+		}
+	}
+	Expect(kept).NotTo(BeEmpty())
+	Eventually(func(g Gomega) {
+		events := &eventsv1.EventList{}
+		g.Expect(run.env.Client.List(ctx, events, client.InNamespace(run.ns))).To(Succeed())
+		patched := map[string]bool{}
+		for _, e := range events.Items {
+			if e.Reason == "Patched" {
+				patched[e.Regarding.Name] = true
+			}
+		}
+		var missing []string
+		for name := range kept {
+			if !patched[name] {
+				missing = append(missing, name)
+			}
+		}
+		slices.Sort(missing)
+		g.Expect(missing).To(BeEmpty(), "resources with a PATCH Graph kept and no Patched event")
+	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
 }
 
 func (run *faultRun) get(g Gomega, name string) *intunev1alpha1.DeviceConfigurationUserOverview {

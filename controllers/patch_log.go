@@ -1,0 +1,239 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// patchLogWriteTimeout bounds one write of a connection's pending PATCHes: a job waits for it
+// before it sends its PATCH.
+const patchLogWriteTimeout = 5 * time.Second
+
+// patchLogLinger is how long the first PATCH of a burst waits for the others to be logged with it.
+const patchLogLinger = 20 * time.Millisecond
+
+// patchLogKeep is how long an entry that nothing settles stays in a log: that of a resource
+// deleted while no process ran, whose report never comes.
+const patchLogKeep = 7 * 24 * time.Hour
+
+// patchLogs keeps, for each connection, the write-ahead record of the PATCHes sent through it
+// whose resources' status does not show them yet (the connection's status.pendingPatches), so that
+// a PATCH Graph accepted is not lost from the record when the process dies before its report.
+//
+// A job records its PATCH and waits until a status write of the connection holds it; only then is
+// the PATCH sent. Jobs that record while a write is under way are written together by the next
+// one (a group commit): a burst of a window's writes costs a write or two of the connection, not
+// one per PATCH. An entry is dropped once the resource's status shows its PATCH; the drop is
+// written with the next entry, and costs no write of its own.
+type patchLogs struct {
+	client client.Client // writes the connections' status
+	clock  clock.PassiveClock
+
+	mu   sync.Mutex
+	logs map[string]*patchLog // by connectionKey
+}
+
+// patchLog is one connection's pending PATCHes, under patchLogs.mu.
+type patchLog struct {
+	conn    connectionObject // names the connection whose status holds the log
+	entries map[string]intunev1alpha1.PendingPatch
+	// version counts the changes of entries; written is the version the last successful write
+	// held, failed the version the last failed one held, with its error.
+	version, written, failed uint64
+	err                      error
+	writing                  chan struct{} // while a write is under way; closed when it ends
+}
+
+func newPatchLogs(c client.Client, clk clock.PassiveClock) *patchLogs {
+	return &patchLogs{client: c, clock: clk, logs: map[string]*patchLog{}}
+}
+
+// logFor returns conn's log, starting it from what conn's status holds: the entries a process
+// before this one wrote and did not see reported. Called under l.mu.
+func (l *patchLogs) logFor(conn connectionObject) *patchLog {
+	key := connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName())
+	log, ok := l.logs[key]
+	if !ok {
+		log = &patchLog{conn: conn, entries: map[string]intunev1alpha1.PendingPatch{}}
+		for _, e := range conn.ConnectionStatus().PendingPatches {
+			log.entries[e.UID] = e
+		}
+		l.logs[key] = log
+	}
+	return log
+}
+
+// record writes e to conn's log and returns once a write of the connection's status holds it, or
+// with the error of the write that should have.
+func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev1alpha1.PendingPatch) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	log := l.logFor(conn)
+	log.entries[e.UID] = e
+	log.version++
+	want := log.version
+	for {
+		switch {
+		case log.written >= want:
+			return nil
+		case log.failed >= want:
+			return log.err
+		case log.writing != nil:
+			done := log.writing
+			l.mu.Unlock()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				l.mu.Lock()
+				return ctx.Err()
+			}
+			l.mu.Lock()
+		default:
+			// The PATCHes of a burst (a window's writes, dispatched together) are read a few
+			// milliseconds apart: the writer waits a moment for them, so that one write holds
+			// them all.
+			log.writing = make(chan struct{})
+			l.mu.Unlock()
+			linger := time.NewTimer(patchLogLinger)
+			select {
+			case <-linger.C:
+			case <-ctx.Done():
+				linger.Stop()
+			}
+			l.mu.Lock()
+			l.write(ctx, log)
+		}
+	}
+}
+
+// write writes every entry of log to its connection's status, and ends the write under way
+// (log.writing). Called under l.mu, which it releases while it waits on the API server.
+func (l *patchLogs) write(ctx context.Context, log *patchLog) {
+	v := log.version
+	entries := make([]intunev1alpha1.PendingPatch, 0, len(log.entries))
+	for uid, e := range log.entries {
+		if l.clock.Since(e.SentAt.Time) > patchLogKeep {
+			delete(log.entries, uid)
+			continue
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b intunev1alpha1.PendingPatch) int { return strings.Compare(a.UID, b.UID) })
+	obj := log.conn.DeepCopyObject().(client.Object)
+	l.mu.Unlock()
+
+	err := writePendingPatches(ctx, l.client, obj, entries)
+
+	l.mu.Lock()
+	if err == nil {
+		log.written = max(log.written, v)
+	} else {
+		log.failed, log.err = max(log.failed, v), err
+	}
+	close(log.writing)
+	log.writing = nil
+}
+
+// writePendingPatches replaces the connection's status.pendingPatches with entries (none: the
+// field goes).
+func writePendingPatches(ctx context.Context, c client.Client, conn client.Object, entries []intunev1alpha1.PendingPatch) error {
+	var list any
+	if len(entries) > 0 {
+		list = entries
+	}
+	body, err := json.Marshal(map[string]any{"status": map[string]any{"pendingPatches": list}})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, patchLogWriteTimeout)
+	defer cancel()
+	return c.Status().Patch(ctx, conn, client.RawPatch(types.MergePatchType, body), client.FieldOwner(fieldOwner))
+}
+
+// pending returns the entry of the resource uid in conn's log, if there is one.
+func (l *patchLogs) pending(conn connectionObject, uid string) (intunev1alpha1.PendingPatch, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.logFor(conn).entries[uid]
+	return e, ok
+}
+
+// forget drops the entries of the resource uid, which was deleted. The next write leaves them out.
+func (l *patchLogs) forget(uid string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, log := range l.logs {
+		if _, ok := log.entries[uid]; ok {
+			delete(log.entries, uid)
+			log.version++
+		}
+	}
+}
+
+// reported drops the resource uid's entry written at sentAt from the log of the connection key:
+// the resource's status shows what came of it now. The next write leaves it out; an entry a newer
+// job wrote meanwhile stays.
+func (l *patchLogs) reported(key, uid string, sentAt metav1.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if log, ok := l.logs[key]; ok {
+		if e, ok := log.entries[uid]; ok && e.SentAt.Equal(&sentAt) {
+			delete(log.entries, uid)
+			log.version++
+		}
+	}
+}
+
+// loggedCalls are a job's calls, with each PATCH written to the connection's log before it is
+// sent: a PATCH the log cannot hold is not sent.
+type loggedCalls struct {
+	graph.Calls
+	logs *patchLogs
+	conn connectionObject
+	uid  string
+	now  func() time.Time
+}
+
+// PatchOverview implements graph.Calls.
+func (c loggedCalls) PatchOverview(ctx context.Context, configurationID string, f graph.Fields) (graph.Response, error) {
+	e := intunev1alpha1.PendingPatch{UID: c.uid, Fields: overviewFieldsOf(f), SentAt: metav1.NewTime(c.now())}
+	if err := c.logs.record(ctx, c.conn, e); err != nil {
+		return graph.Response{}, &unlogged{err: err}
+	}
+	return c.Calls.PatchOverview(ctx, configurationID, f)
+}
+
+// unlogged is a PATCH that was not sent because the connection's log could not hold it: the
+// Kubernetes API failed, not Graph.
+type unlogged struct{ err error }
+
+func (e *unlogged) Error() string {
+	return "the PATCH was not sent: its record could not be written to the connection's status: " + e.err.Error()
+}
+
+func (e *unlogged) Unwrap() error { return e.err }
+
+// overviewFieldsOf is a PATCH's fields as the spec declares them.
+func overviewFieldsOf(f graph.Fields) intunev1alpha1.OverviewFields {
+	o := intunev1alpha1.OverviewFields{
+		PendingCount: f.PendingCount, NotApplicableCount: f.NotApplicableCount, SuccessCount: f.SuccessCount,
+		ErrorCount: f.ErrorCount, FailedCount: f.FailedCount, ConfigurationVersion: f.ConfigurationVersion,
+	}
+	if f.LastUpdateDateTime != nil {
+		o.LastUpdateDateTime = ptr.To(formatDateTime(*f.LastUpdateDateTime))
+	}
+	return o
+}

@@ -1,0 +1,249 @@
+package controllers
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
+)
+
+// loggedConnection is offlineConnection, whose status holds a PATCH of the offline resource that
+// set successCount to value at sentAt: what a process that died before its report left.
+func loggedConnection(value int32, sentAt time.Time) *intunev1alpha1.GraphConnection {
+	conn := offlineConnection("it")
+	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{{
+		UID:    string(offlineOverview().UID),
+		Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To(value)},
+		SentAt: metav1.NewTime(sentAt),
+	}}
+	return conn
+}
+
+// TestAPatchSentBeforeARestart plays the first pass of a process over a resource whose PATCH a
+// process before it logged, and maybe sent, but never reported: status shows the PATCH (the
+// time, the Patched event) when Graph holds it, and nothing is claimed when Graph does not.
+func TestAPatchSentBeforeARestart(t *testing.T) {
+	sentAt := offlineStart.Add(-time.Minute)
+	cases := map[string]struct {
+		was    *metav1.Time // status.lastAppliedTime
+		logged int32        // the logged PATCH's successCount
+		graph  int32        // Graph's successCount
+		// want: lastAppliedTime set by the pass, the events, and the PATCHes sent
+		applied bool
+		events  []string
+		patches int
+	}{
+		"Graph holds the logged PATCH, status does not show it: it does now": {
+			logged: 12, graph: 12,
+			applied: true, events: []string{"Normal Patched"},
+		},
+		"Graph holds the logged PATCH, status shows an older one: it shows this one now": {
+			was:    ptr.To(metav1.NewTime(sentAt.Add(-time.Hour))),
+			logged: 12, graph: 12,
+			applied: true, events: []string{"Normal Patched"},
+		},
+		"status shows the logged PATCH already: nothing more": {
+			was:    ptr.To(metav1.NewTime(sentAt)),
+			logged: 12, graph: 12,
+		},
+		"Graph does not hold the logged PATCH (it never arrived): nothing claimed, and it is sent": {
+			logged: 12, graph: 3,
+			applied: true, events: []string{"Normal Patched"}, patches: 1,
+		},
+		"Graph holds other values than the logged PATCH of an older spec: nothing claimed": {
+			logged: 7, graph: 12,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			obj := offlineOverview(func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+				o.Spec.Overview.FailedCount = nil
+				o.Status.LastAppliedTime = tc.was
+			})
+			patches := 0
+			gc := &graphFns{
+				GetOverviewFn: func(context.Context, string) (graph.Response, error) {
+					if patches > 0 {
+						return graph.Response{Overview: graphOver(12)}, nil
+					}
+					return graph.Response{Overview: graphOver(tc.graph)}, nil
+				},
+				PatchOverviewFn: func(context.Context, string, graph.Fields) (graph.Response, error) {
+					patches++
+					return graph.Response{}, nil
+				},
+			}
+			w := newOffline(t, obj, gc, offlineSetup{noConnection: true, objects: []client.Object{loggedConnection(tc.logged, sentAt)}})
+
+			if res, err := w.sync(); err != nil || res.RequeueAfter <= 0 {
+				t.Fatalf("the pass ended with %+v and %v", res, err)
+			}
+			got := w.object()
+			if applied := got.Status.LastAppliedTime != nil && !got.Status.LastAppliedTime.Equal(tc.was); applied != tc.applied {
+				t.Errorf("lastAppliedTime %v (was %v): set by the pass %t, want %t", got.Status.LastAppliedTime, tc.was, applied, tc.applied)
+			}
+			if d := cmp.Diff(tc.events, w.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+			if patches != tc.patches {
+				t.Errorf("PATCHes sent: %d, want %d", patches, tc.patches)
+			}
+			if e, ok := w.r.patchLogs.pending(loggedConnection(0, sentAt), string(obj.UID)); ok {
+				t.Errorf("the log still holds %+v after the report", e)
+			}
+		})
+	}
+}
+
+// TestEveryPatchIsLoggedBeforeItIsSent plays one PATCH through the reconciler with the API server
+// there, and one with it away: a PATCH goes only once the connection's status holds it.
+func TestEveryPatchIsLoggedBeforeItIsSent(t *testing.T) {
+	for name, away := range map[string]bool{"the API server there": false, "the API server away": true} {
+		t.Run(name, func(t *testing.T) {
+			var w *offline
+			var logged []intunev1alpha1.PendingPatch
+			gc := &graphFns{
+				GetOverviewFn: getInTurn(holds(graphOver(3)), holds(graphOver(12))),
+				PatchOverviewFn: func(ctx context.Context, _ string, f graph.Fields) (graph.Response, error) {
+					conn := &intunev1alpha1.GraphConnection{}
+					if err := w.kube.Get(ctx, client.ObjectKey{Namespace: "it", Name: "contoso"}, conn); err != nil {
+						t.Fatal(err)
+					}
+					logged = conn.Status.PendingPatches
+					return graph.Response{}, nil
+				},
+			}
+			funcs := interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+				if away {
+					return &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+				}
+				return c.SubResource(sub).Patch(ctx, o, p, opts...)
+			}}
+			w = newOffline(t, offlineOverview(func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+				o.Spec.Overview.FailedCount = nil
+			}), gc, offlineSetup{funcs: funcs})
+
+			res, err := w.sync()
+			if away {
+				if err == nil || logged != nil {
+					t.Errorf("with the API server away: the pass ended with %+v and %v, and a PATCH went with the log %+v; want an error and no PATCH", res, err, logged)
+				}
+				return
+			}
+			want := []intunev1alpha1.PendingPatch{{UID: string(offlineOverview().UID),
+				Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](12)}, SentAt: metav1.NewTime(offlineStart)}}
+			if err != nil || cmp.Diff(want, logged) != "" {
+				t.Errorf("the pass ended with %+v and %v; the log when the PATCH went (-want +got):\n%s", res, err, cmp.Diff(want, logged))
+			}
+		})
+	}
+}
+
+// TestPatchLogWritesABurstTogether records many PATCHes at once through a connection whose status
+// writes are slow: they are written in a few writes, not one each, and each record returns only
+// once a write holds it.
+func TestPatchLogWritesABurstTogether(t *testing.T) {
+	var mu sync.Mutex
+	writes := 0
+	release := make(chan struct{})
+	conn := offlineConnection("it")
+	kube := fake.NewClientBuilder().
+		WithScheme(offlineScheme).
+		WithObjects(conn.DeepCopy()).
+		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			<-release
+			mu.Lock()
+			writes++
+			mu.Unlock()
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		}}).
+		Build()
+	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
+	const burst = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, burst)
+	for i := range burst {
+		wg.Go(func() {
+			errs <- logs.record(context.Background(), conn, intunev1alpha1.PendingPatch{
+				UID: string(rune('a'+i%26)) + string(rune('a'+i/26)), Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To(int32(i))},
+				SentAt: metav1.NewTime(offlineStart),
+			})
+		})
+	}
+	// The first write waits on the API server until the whole burst has been recorded behind it.
+	for recorded := 0; recorded < burst; runtime.Gosched() {
+		logs.mu.Lock()
+		recorded = int(logs.logFor(conn).version)
+		logs.mu.Unlock()
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := &intunev1alpha1.GraphConnection{}
+	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.PendingPatches) != burst {
+		t.Errorf("the connection's status holds %d PATCHes, want %d", len(got.Status.PendingPatches), burst)
+	}
+	if writes > 3 {
+		t.Errorf("%d writes for a burst of %d PATCHes, want 3 at most", writes, burst)
+	}
+}
+
+// TestPatchLogDropsWhatNothingSettles checks that a connection's log does not keep, past the next
+// write, the entry of a resource deleted while this process ran, nor, after a week, one that no
+// report settles (a resource deleted while no process ran).
+func TestPatchLogDropsWhatNothingSettles(t *testing.T) {
+	conn := offlineConnection("it")
+	entry := func(uid string, sentAt time.Time) intunev1alpha1.PendingPatch {
+		return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](1)}, SentAt: metav1.NewTime(sentAt)}
+	}
+	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{
+		entry("deleted", offlineStart.Add(-time.Minute)),
+		entry("long-gone", offlineStart.Add(-8*24*time.Hour)),
+		entry("in-flight", offlineStart.Add(-time.Second)),
+	}
+	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
+		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).Build()
+	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
+
+	if _, ok := logs.pending(conn, "deleted"); !ok {
+		t.Fatal("the log did not start from what the connection's status holds")
+	}
+	logs.forget("deleted")
+	if err := logs.record(context.Background(), conn, entry("new", offlineStart)); err != nil {
+		t.Fatal(err)
+	}
+	got := &intunev1alpha1.GraphConnection{}
+	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, e := range got.Status.PendingPatches {
+		uids = append(uids, e.UID)
+	}
+	if d := cmp.Diff([]string{"in-flight", "new"}, uids); d != "" {
+		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
+	}
+}
