@@ -49,6 +49,7 @@ type OverviewReconciler struct {
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews,verbs=get;list;watch
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections;clustergraphconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections/status;clustergraphconnections/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
