@@ -67,23 +67,8 @@ type clientKey struct {
 	version    string // the connection's UID and generation, and its Secret's resourceVersion
 }
 
-// forResource resolves the connection a resource refers to, checks that the resource may use it,
-// and returns its Graph client and the client's key.
-func (c *connections) forResource(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (graph.Client, clientKey, error) {
-	conn, err := c.resolve(ctx, o)
-	if err != nil {
-		return nil, clientKey{}, err
-	}
-	key, err := c.keyOf(ctx, conn)
-	if err != nil {
-		return nil, clientKey{}, err
-	}
-	gc, err := c.build(ctx, conn, key)
-	return gc, key, err
-}
-
-// clientKeyFor is forResource's key without the client: what a job about to write compares its
-// own client's key with. It only reads (the caches, and the API server for a Secret outside them).
+// clientKeyFor is the key of the client a resource resolves to, without building it: what a job
+// about to write compares its own client's key with. It only reads (the caches, and the API server for a Secret outside them).
 func (c *connections) clientKeyFor(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (clientKey, error) {
 	conn, err := c.resolve(ctx, o)
 	if err != nil {
