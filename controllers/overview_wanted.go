@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 )
@@ -36,7 +37,8 @@ func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.Namespac
 		return "the resource was deleted"
 	}
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{}
-	if err := r.Get(ctx, key, obj); err != nil {
+	// Read only, and asked several times per job: the cache's object itself, not a copy of it.
+	if err := r.Get(ctx, key, obj, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "the resource was deleted"
 		}

@@ -22,7 +22,9 @@ import (
 // before it sends its PATCH.
 const patchLogWriteTimeout = 5 * time.Second
 
-// patchLogLinger is how long the first PATCH of a burst waits for the others to be logged with it.
+// patchLogLinger is how long a PATCH that starts a write waits for the others of its burst to be
+// logged with it. Only a PATCH that follows another within it waits: a lone change (a person's
+// edit) is logged at once, and the burst that follows its first PATCH is written together.
 const patchLogLinger = 20 * time.Millisecond
 
 // patchLogKeep is how long an entry that nothing settles stays in a log: that of a resource
@@ -55,6 +57,7 @@ type patchLog struct {
 	version, written, failed uint64
 	err                      error
 	writing                  chan struct{} // while a write is under way; closed when it ends
+	lastRecord               time.Time     // when a PATCH was last recorded: a PATCH soon after it is part of a burst
 }
 
 func newPatchLogs(c client.Client, clk clock.PassiveClock) *patchLogs {
@@ -85,6 +88,9 @@ func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev
 	log.entries[e.UID] = e
 	log.version++
 	want := log.version
+	now := l.clock.Now()
+	burst := now.Sub(log.lastRecord) < patchLogLinger
+	log.lastRecord = now
 	for {
 		switch {
 		case log.written >= want:
@@ -107,11 +113,13 @@ func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev
 			// them all.
 			log.writing = make(chan struct{})
 			l.mu.Unlock()
-			linger := time.NewTimer(patchLogLinger)
-			select {
-			case <-linger.C:
-			case <-ctx.Done():
-				linger.Stop()
+			if burst {
+				linger := time.NewTimer(patchLogLinger)
+				select {
+				case <-linger.C:
+				case <-ctx.Done():
+					linger.Stop()
+				}
 			}
 			l.mu.Lock()
 			l.write(ctx, log)

@@ -45,7 +45,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	creating, shares := cpuShares(cpuBefore, cpuCreated), cpuShares(cpuBefore, b.snapshotCPU())
 	var writes []APIWrites
 	if apiAfter := b.apiServerMetrics(ctx); apiBefore != nil && apiAfter != nil {
-		writes = apiWrites(apiBefore, apiAfter, n/10)
+		writes = apiWrites(apiBefore, apiAfter, max(n/100, 1))
 	}
 	done := slices.DeleteFunc(slices.Clone(ready), time.Time.IsZero)
 	last := time.Now()

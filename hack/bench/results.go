@@ -106,7 +106,7 @@ type FirstSync struct {
 	// CPUCreating is the same while the resources were being created, when the first window's
 	// PATCHes go out: the busiest part of the first sync.
 	CPUCreating map[string]float64 `json:"cpuWhileCreating,omitempty"`
-	// APIWrites are the API server's write requests over the same time (kinds of at least a tenth
+	// APIWrites are the API server's write requests over the same time (kinds of at least a hundredth
 	// of the resources' count): the creates, the status writes and the events it had to serve.
 	APIWrites []APIWrites `json:"apiServerWrites,omitempty"`
 	// WriteLimit is Lw, the writes a tenant may send per window: the picture's staircase steps by it.
