@@ -79,6 +79,21 @@ func (l *patchLogs) logFor(conn connectionObject) *patchLog {
 	return log
 }
 
+// start starts conn's log from conn's status if it has not started yet, and returns the connection
+// as a job's calls name it: its kind, namespace and name only. A job waits in its tenant's line
+// for as long as Graph makes it, a first sync holds a whole tenant's jobs there at once, and the
+// connection's status (this log among it) need not be held by each of them.
+func (l *patchLogs) start(conn connectionObject) connectionObject {
+	l.mu.Lock()
+	l.logFor(conn)
+	l.mu.Unlock()
+	meta := metav1.ObjectMeta{Namespace: conn.GetNamespace(), Name: conn.GetName()}
+	if _, ok := conn.(*intunev1alpha1.ClusterGraphConnection); ok {
+		return &intunev1alpha1.ClusterGraphConnection{ObjectMeta: meta}
+	}
+	return &intunev1alpha1.GraphConnection{ObjectMeta: meta}
+}
+
 // record writes e to conn's log and returns once a write of the connection's status holds it, or
 // with the error of the write that should have.
 func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev1alpha1.PendingPatch) error {
