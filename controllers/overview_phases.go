@@ -114,7 +114,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
-	r.settle(ctx, p, res)
+	r.settle(p, res)
 	if res.observed != nil && len(res.found) > 0 && !p.retold {
 		driftDetected.WithLabelValues(string(policyOf(p.base))).Inc()
 	}
@@ -185,15 +185,11 @@ func (r *OverviewReconciler) reportOutdated(ctx context.Context, p *overviewPass
 // holds (a process before this one sent it and died before it reported it: status shows it
 // now) or does not (it did not reach Graph, or did not stay). A PATCH that failed settles nothing:
 // Graph may have taken it all the same, which the next read tells.
-func (r *OverviewReconciler) settle(ctx context.Context, p *overviewPass, res *syncResult) {
+func (r *OverviewReconciler) settle(p *overviewPass, res *syncResult) {
 	if !res.applied && res.err != nil {
 		return
 	}
-	conn, err := r.connections.resolve(ctx, p.base)
-	if err != nil {
-		return
-	}
-	e, ok := r.patchLogs.pending(conn, string(p.base.UID))
+	e, ok := r.patchLogs.pending(refKey(p.base), string(p.base.UID))
 	if !ok || e.SentAt.After(res.at) {
 		return // none, or one a newer job wrote
 	}

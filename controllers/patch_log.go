@@ -67,7 +67,7 @@ func newPatchLogs(c client.Client, clk clock.PassiveClock) *patchLogs {
 // logFor returns conn's log, starting it from what conn's status holds: the entries a process
 // before this one wrote and did not see reported. Called under l.mu.
 func (l *patchLogs) logFor(conn connectionObject) *patchLog {
-	key := connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName())
+	key := logKey(conn)
 	log, ok := l.logs[key]
 	if !ok {
 		log = &patchLog{conn: conn, entries: map[string]intunev1alpha1.PendingPatch{}}
@@ -186,11 +186,21 @@ func writePendingPatches(ctx context.Context, c client.Client, conn client.Objec
 	return c.Status().Patch(ctx, conn, client.RawPatch(types.MergePatchType, body), client.FieldOwner(fieldOwner))
 }
 
-// pending returns the entry of the resource uid in conn's log, if there is one.
-func (l *patchLogs) pending(conn connectionObject, uid string) (intunev1alpha1.PendingPatch, bool) {
+// logKey is the connectionKey of conn, which names its log.
+func logKey(conn connectionObject) string {
+	return connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName())
+}
+
+// pending returns the entry of the resource uid in the log of the connection key, if there is
+// one. A resource's report comes after its job was submitted, which started the log (start).
+func (l *patchLogs) pending(key, uid string) (intunev1alpha1.PendingPatch, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.logFor(conn).entries[uid]
+	log, ok := l.logs[key]
+	if !ok {
+		return intunev1alpha1.PendingPatch{}, false
+	}
+	e, ok := log.entries[uid]
 	return e, ok
 }
 

@@ -102,7 +102,7 @@ func TestAPatchSentBeforeARestart(t *testing.T) {
 			if patches != tc.patches {
 				t.Errorf("PATCHes sent: %d, want %d", patches, tc.patches)
 			}
-			if e, ok := w.r.patchLogs.pending(loggedConnection(0, sentAt), string(obj.UID)); ok {
+			if e, ok := w.r.patchLogs.pending(logKey(loggedConnection(0, sentAt)), string(obj.UID)); ok {
 				t.Errorf("the log still holds %+v after the report", e)
 			}
 		})
@@ -227,8 +227,9 @@ func TestPatchLogDropsWhatNothingSettles(t *testing.T) {
 	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
 		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).Build()
 	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
+	logs.start(conn) // as a pass does when it submits a job through the connection
 
-	if _, ok := logs.pending(conn, "deleted"); !ok {
+	if _, ok := logs.pending(logKey(conn), "deleted"); !ok {
 		t.Fatal("the log did not start from what the connection's status holds")
 	}
 	logs.forget("deleted")
