@@ -137,10 +137,10 @@ func (c *client) getPage(ctx context.Context, pageURL string) (configurationPage
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return configurationPage{}, newResponseError(resp, body, time.Now())
 	}
-	p, err := decodePage(body)
-	if err == nil {
-		err = checkJSONLabel(resp, errMalformedList)
+	if err := checkJSONLabel(resp, errMalformedList); err != nil {
+		return configurationPage{}, answerError(resp, err)
 	}
+	p, err := decodePage(body)
 	if err != nil {
 		return configurationPage{}, answerError(resp, err)
 	}

@@ -313,6 +313,12 @@ func TestUntrustedPaging(t *testing.T) {
 			},
 			says: "leads back to a page already read",
 		},
+		"a page labelled as HTML": {
+			graph: func(h *hostile) http.HandlerFunc {
+				return answerWith(200, "text/html", page(""))
+			},
+			says: `labelled "text/html", not JSON`,
+		},
 		"a list that never ends": {
 			graph: func(h *hostile) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) {
