@@ -33,18 +33,7 @@ func TestAJobCallsGraphOnlyWhileTheClusterWantsIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// clusterWide is a ClusterGraphConnection that admits the namespace "it", with the same app
-	// as offlineConnection.
-	clusterWide := func() *intunev1alpha1.ClusterGraphConnection {
-		return &intunev1alpha1.ClusterGraphConnection{
-			ObjectMeta: metav1.ObjectMeta{Name: "tenant-wide", UID: "cc1", Generation: 1},
-			Spec: intunev1alpha1.ClusterGraphConnectionSpec{
-				ConnectionSpec:    offlineConnection("it").Spec.ConnectionSpec,
-				SecretNamespace:   "it",
-				AllowedNamespaces: intunev1alpha1.AllowedNamespaces{Names: []string{"it"}},
-			},
-		}
-	}
+	clusterWide := offlineClusterConnection
 	cases := map[string]struct {
 		edit   func(*intunev1alpha1.DeviceConfigurationUserOverview)
 		setup  offlineSetup
@@ -206,14 +195,7 @@ func TestAJobCallsGraphOnlyWhileTheClusterWantsIt(t *testing.T) {
 // it cannot.
 func TestAJobInLineForAConnectionThatChangedGivesItsPlaceBack(t *testing.T) {
 	ctx := context.Background()
-	clusterWide := &intunev1alpha1.ClusterGraphConnection{
-		ObjectMeta: metav1.ObjectMeta{Name: "tenant-wide", UID: "cc1", Generation: 1},
-		Spec: intunev1alpha1.ClusterGraphConnectionSpec{
-			ConnectionSpec:    offlineConnection("it").Spec.ConnectionSpec,
-			SecretNamespace:   "it",
-			AllowedNamespaces: intunev1alpha1.AllowedNamespaces{Names: []string{"it"}},
-		},
-	}
+	clusterWide := offlineClusterConnection()
 	cases := map[string]struct {
 		cluster bool // the resource uses clusterWide
 		change  func(t *testing.T, w *offline)
@@ -335,5 +317,18 @@ func TestASpecChangedDuringA429KeepsTheJobsPlace(t *testing.T) {
 	}
 	if len(gc.jobs()) != 1 {
 		t.Errorf("jobs submitted %v, want the one that kept its place", gc.jobs())
+	}
+}
+
+// offlineClusterConnection is a ClusterGraphConnection that admits the namespace "it", with the
+// same app as offlineConnection.
+func offlineClusterConnection() *intunev1alpha1.ClusterGraphConnection {
+	return &intunev1alpha1.ClusterGraphConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: "tenant-wide", UID: "cc1", Generation: 1},
+		Spec: intunev1alpha1.ClusterGraphConnectionSpec{
+			ConnectionSpec:    offlineConnection("it").Spec.ConnectionSpec,
+			SecretNamespace:   "it",
+			AllowedNamespaces: intunev1alpha1.AllowedNamespaces{Names: []string{"it"}},
+		},
 	}
 }
