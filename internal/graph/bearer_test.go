@@ -184,3 +184,32 @@ func TestPassingTokenFailureNotHeld(t *testing.T) {
 		t.Fatalf("once the login endpoint answers: %v", err)
 	}
 }
+
+// TestShortLivedTokenKeptHalfItsLife: a token that lives less than twice the refresh margin (the
+// login endpoint may give one of a few minutes) is kept for half its life, not asked for again
+// at every call.
+func TestShortLivedTokenKeptHalfItsLife(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{TokenLifetime: 2 * time.Minute})
+	clk := testingclock.NewFakeClock(time.Now())
+	opts := fastOptions()
+	opts.Clock = clk
+	c := e.client(t, e.config(), opts)
+	ctx := testContext(t)
+	if err := c.CheckCredentials(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(30 * time.Second)
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.tokenRequests(); n != 1 {
+		t.Errorf("%d token requests within the first half of a 2-minute token's life, want 1", n)
+	}
+	clk.Step(31 * time.Second)
+	if _, err := c.GetOverview(ctx, configID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.tokenRequests(); n != 2 {
+		t.Errorf("%d token requests past half the token's life, want 2", n)
+	}
+}
