@@ -15,13 +15,20 @@ import (
 // on reconcile workers and jobs on the pacers' goroutines: the record is only ever read or changed
 // under memory.mu.
 
-// memory holds the records.
+// memory holds the records of one kind's resources.
 type memory struct {
+	// kind prefixes a resource's key in its tenant's lines, which both kinds share.
+	kind    string
 	mu      sync.Mutex
 	records map[types.NamespacedName]*record
 }
 
-func newMemory() *memory { return &memory{records: map[types.NamespacedName]*record{}} }
+func newMemory(kind string) *memory {
+	return &memory{kind: kind, records: map[types.NamespacedName]*record{}}
+}
+
+// lineKey is the key of a resource's place in its tenant's lines.
+func (m *memory) lineKey(key types.NamespacedName) string { return m.kind + "/" + key.String() }
 
 // record is what is remembered of one resource.
 type record struct {
@@ -71,23 +78,23 @@ func (m *patchMark) reverted(drift []intunev1alpha1.FieldDrift) string {
 
 // recordFor returns the record of obj, a new one when there is none or the one there belongs to
 // an object of the same name that was deleted. It records obj's spec as the newest desired state.
-func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, now time.Time) *record {
-	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+func (m *memory) recordFor(obj intunev1alpha1.Overview, now time.Time) *record {
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.records[key]
-	if !ok || rec.uid != obj.UID {
+	if !ok || rec.uid != obj.GetUID() {
 		if ok && rec.queued != nil {
-			rec.queued.Withdraw(key.String())
+			rec.queued.Withdraw(m.lineKey(key))
 		}
-		rec = &record{uid: obj.UID, lastSync: now}
+		rec = &record{uid: obj.GetUID(), lastSync: now}
 		m.records[key] = rec
 	}
-	if rec.generation != obj.Generation {
+	if rec.generation != obj.GetGeneration() {
 		// Failures of an older spec say nothing of this one: its backoff starts afresh.
 		rec.failures = 0
 	}
-	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
+	rec.desired, rec.generation, rec.policy = obj.OverviewSpec().Overview, obj.GetGeneration(), policyOf(obj)
 	return rec
 }
 
@@ -101,7 +108,7 @@ func (m *memory) forget(key types.NamespacedName) types.UID {
 		return ""
 	}
 	if rec.queued != nil {
-		rec.queued.Withdraw(key.String())
+		rec.queued.Withdraw(m.lineKey(key))
 	}
 	delete(m.records, key)
 	return rec.uid
@@ -163,7 +170,7 @@ func (m *memory) queuedVia(rec *record) clientKey {
 func (m *memory) withdraw(key types.NamespacedName, rec *record) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec.queued != nil && rec.queued.Withdraw(key.String()) {
+	if rec.queued != nil && rec.queued.Withdraw(m.lineKey(key)) {
 		rec.queued = nil
 		return true
 	}
