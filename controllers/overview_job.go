@@ -75,7 +75,7 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 			logf.FromContext(ctx).V(1).Info("The job's result is superseded", "why", res.superseded, "generation", res.generation)
 		}
 		res.at = r.clock.Now()
-		if r.memory.deliver(key, rec, res) {
+		if r.memory.deliver(key, rec, res, r.kind.entity) {
 			r.done <- event.TypedGenericEvent[reconcile.Request]{Object: reconcile.Request{NamespacedName: key}}
 		}
 		return graph.Done

@@ -75,14 +75,41 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	if write {
 		kind = graph.WriteJob
 	}
-	r.memory.queue(rec, gc, via)
+	steady := r.steadyOf(p)
+	r.memory.queue(rec, gc, via, steady)
 	job := r.syncJob(key, rec, via, p.base.OverviewSpec().DeviceConfigurationID)
 	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
 	gc.Submit(r.memory.lineKey(key), kind, func(ctx context.Context, calls graph.Calls) graph.Outcome {
 		logged.Calls = calls
 		return job(ctx, logged)
 	})
+	if steady != nil {
+		// A routine resync: a quiet result ends without a pass, so this one asks for the next slot.
+		return r.nextSync(p), nil
+	}
 	return reconcile.Result{}, nil
+}
+
+// steadyOf returns what a routine resync of the pass's resource could change in its status, when
+// that status is steady: this generation synced, Ready because Graph holds the spec, no drift, no
+// request waiting in the annotation, no PATCH of its own that Graph has yet to show kept or that
+// the connection's log holds. Otherwise, nil: the job's result is reported by a pass.
+func (r *OverviewReconciler) steadyOf(p *overviewPass) *steadyStatus {
+	obj, st := p.base, p.base.OverviewStatus()
+	ready := meta.FindStatusCondition(st.Conditions, intunev1alpha1.ConditionReady)
+	switch {
+	case p.result != nil, st.Observed == nil, st.LastSyncTime == nil, len(st.Drift) > 0,
+		st.ObservedGeneration != obj.GetGeneration(),
+		obj.GetAnnotations()[intunev1alpha1.AnnotationReconcileRequestedAt] != st.LastHandledReconcileAt,
+		!meta.IsStatusConditionTrue(st.Conditions, intunev1alpha1.ConditionSynced),
+		ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != intunev1alpha1.ReasonUpToDate ||
+			ready.ObservedGeneration != obj.GetGeneration():
+		return nil
+	}
+	if _, logged := r.patchLogs.pending(refKey(obj), string(obj.GetUID())); logged {
+		return nil
+	}
+	return &steadyStatus{generation: obj.GetGeneration(), observed: *st.Observed, heartbeat: st.LastSyncTime.Add(heartbeat)}
 }
 
 // whileQueued ends a pass that finds the resource's job under way: the job's end brings the
