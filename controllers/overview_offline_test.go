@@ -95,7 +95,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		recorder: events.NewFakeRecorder(100),
 	}
 	// The resources gauge is the process's: the envtest suite, in the same binary, reads it.
-	t.Cleanup(func() { resourceMetrics.forget(w.key) })
+	t.Cleanup(func() { resourceMetrics.forget(resourceKey{kinds[0].entity.Kind, w.key}) })
 	objects := append([]client.Object{obj}, setup.objects...)
 	if !setup.noConnection {
 		objects = append(objects, offlineConnection(obj.Namespace))
@@ -126,6 +126,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		Build()
 	w.r = &OverviewReconciler{
 		Client:       w.kube,
+		kind:         kinds[0],
 		connections:  offlineConnections(t, w.kube, gc, setup.watched),
 		recorder:     w.recorder,
 		clock:        w.clock,
@@ -134,7 +135,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		retryBase:    offlineRetryBase,
 		retryMax:     offlineRetryMax,
 		credsRetry:   offlineCredsRetry,
-		memory:       newMemory(),
+		memory:       newMemory(kinds[0].entity.Kind),
 		patchLogs:    newPatchLogs(w.kube, w.clock),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], 10),
 	}

@@ -43,7 +43,7 @@ func syncedStatus(ago time.Duration, o graph.Overview) intunev1alpha1.DeviceConf
 			{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: intunev1alpha1.ReasonSucceeded,
 				Message: "Graph was read successfully", ObservedGeneration: 2, LastTransitionTime: at},
 		},
-		Observed:      observedFrom(&o),
+		Observed:      observedFrom(graph.UserOverview, &o),
 		LastSyncTime:  &at,
 		LastRequestID: "r0",
 	}
@@ -302,7 +302,7 @@ func TestPassesThatCallNoGraph(t *testing.T) {
 		if _, err := w.pass(); err != nil || len(g.waiting) != 1 {
 			t.Fatalf("the first pass: %v, %d jobs waiting", err, len(g.waiting))
 		}
-		job := g.waiting[w.key.String()]
+		job := g.waiting[w.r.memory.lineKey(w.key)]
 		if err := w.kube.Delete(context.Background(), w.object()); err != nil {
 			t.Fatal(err)
 		}

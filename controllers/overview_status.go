@@ -29,7 +29,7 @@ func (p *overviewPass) deriveStatus() {
 		p.markPaused()
 		return
 	}
-	st := &p.obj.Status
+	st := p.obj.OverviewStatus()
 	if res := p.result; res != nil && p.outdated {
 		// What it found is not this generation's (or this connection's); a PATCH Graph accepted
 		// stays a fact.
@@ -38,7 +38,7 @@ func (p *overviewPass) deriveStatus() {
 		}
 	} else if res != nil && res.observed != nil {
 		st.LastRequestID = res.requestID
-		st.Observed = observedFrom(res.observed)
+		st.Observed = observedFrom(p.entity, res.observed)
 		st.Drift, st.DriftCount = res.drift, int32(len(res.drift))
 		if res.applied || p.recovered {
 			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
@@ -54,9 +54,9 @@ func (p *overviewPass) deriveStatus() {
 
 // markSynced records a pass that read Graph (and, under Manage, made it match).
 func (p *overviewPass) markSynced() {
-	st := &p.obj.Status
-	st.ObservedGeneration = p.obj.Generation
-	st.LastHandledReconcileAt = p.obj.Annotations[intunev1alpha1.AnnotationReconcileRequestedAt]
+	st := p.obj.OverviewStatus()
+	st.ObservedGeneration = p.obj.GetGeneration()
+	st.LastHandledReconcileAt = p.obj.GetAnnotations()[intunev1alpha1.AnnotationReconcileRequestedAt]
 	ready := metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionTrue,
 		Reason: intunev1alpha1.ReasonUpToDate, Message: "Graph holds every managed value"}
 	if len(st.Drift) > 0 { // ObserveOnly: Graph was observed and the difference is reported
@@ -75,7 +75,7 @@ func (p *overviewPass) markPaused() {
 	msg := "The " + intunev1alpha1.AnnotationPaused + " annotation is \"true\": no Graph calls are made until it is removed"
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
 		Reason: intunev1alpha1.ReasonPaused, Message: msg})
-	if p.obj.Status.ObservedGeneration != p.obj.Generation {
+	if p.obj.OverviewStatus().ObservedGeneration != p.obj.GetGeneration() {
 		p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
 			Reason: intunev1alpha1.ReasonPaused, Message: "The spec changed while paused, and was not synced: " + msg})
 	}
@@ -88,9 +88,9 @@ func (p *overviewPass) markFailed(f failure) {
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
 		Reason: f.reason, Message: f.message})
 	p.markStalled(f)
-	ready := meta.FindStatusCondition(p.obj.Status.Conditions, intunev1alpha1.ConditionReady)
+	ready := meta.FindStatusCondition(p.obj.OverviewStatus().Conditions, intunev1alpha1.ConditionReady)
 	passing := f.reason == intunev1alpha1.ReasonThrottled || f.reason == intunev1alpha1.ReasonGraphUnavailable
-	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.Generation {
+	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.GetGeneration() {
 		return
 	}
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
@@ -102,26 +102,26 @@ func (p *overviewPass) markFailed(f failure) {
 // reports Failed rather than InProgress for ever.
 func (p *overviewPass) markStalled(f failure) {
 	if f.class != graph.ClassNeedsPerson {
-		meta.RemoveStatusCondition(&p.obj.Status.Conditions, intunev1alpha1.ConditionStalled)
+		meta.RemoveStatusCondition(&p.obj.OverviewStatus().Conditions, intunev1alpha1.ConditionStalled)
 		return
 	}
-	p.obj.Status.ObservedGeneration = p.obj.Generation
+	p.obj.OverviewStatus().ObservedGeneration = p.obj.GetGeneration()
 	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
 		Reason: f.reason, Message: f.message})
 }
 
 func (p *overviewPass) setCondition(c metav1.Condition) {
-	c.ObservedGeneration = p.obj.Generation
+	c.ObservedGeneration = p.obj.GetGeneration()
 	c.LastTransitionTime = metav1.NewTime(p.now)
-	meta.SetStatusCondition(&p.obj.Status.Conditions, c)
+	meta.SetStatusCondition(&p.obj.OverviewStatus().Conditions, c)
 }
 
 // patchStatus writes the pass's status in one merge patch, and nothing when only the request-id or
 // the sync time would change: a steady resource costs no writes but a heartbeat once an hour.
 func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) error {
 	p.deriveStatus()
-	st := &p.obj.Status
-	resourceMetrics.observe(client.ObjectKeyFromObject(p.obj), st.Conditions)
+	st := p.obj.OverviewStatus()
+	resourceMetrics.observe(resourceKey{r.kind.entity.Kind, client.ObjectKeyFromObject(p.obj)}, st.Conditions, r.kind.entity.Kind)
 
 	if !p.statusWriteDue() {
 		return nil
@@ -137,8 +137,8 @@ func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) e
 // request-id and the sync time changed, or, after a pass that read Graph, when lastSyncTime is a
 // heartbeat old (or unset).
 func (p *overviewPass) statusWriteDue() bool {
-	was := &p.base.Status
-	steady := p.obj.Status.DeepCopy()
+	was := p.base.OverviewStatus()
+	steady := p.obj.OverviewStatus().DeepCopy()
 	steady.LastSyncTime, steady.LastRequestID = was.LastSyncTime, was.LastRequestID
 	if !equality.Semantic.DeepEqual(was, steady) {
 		return true

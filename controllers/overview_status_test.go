@@ -79,7 +79,7 @@ func TestDeriveStatus(t *testing.T) {
 					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
 					conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, thisPass),
 				},
-				Observed:               observedFrom(observed),
+				Observed:               observedFrom(graph.UserOverview, observed),
 				LastAppliedTime:        ptr.To(metav1.NewTime(thisPass.Add(-time.Second))),
 				LastRequestID:          "r1",
 				LastHandledReconcileAt: "req-1",
@@ -91,7 +91,7 @@ func TestDeriveStatus(t *testing.T) {
 			pass:       overviewPass{synced: true, result: &syncResult{generation: 2, observed: observed, requestID: "r1", at: thisPass}},
 			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
 				st := *upToDate.DeepCopy()
-				st.Observed, st.LastRequestID = observedFrom(observed), "r1"
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), "r1"
 				return st
 			}(),
 		},
@@ -102,7 +102,7 @@ func TestDeriveStatus(t *testing.T) {
 			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
 				st := *upToDate.DeepCopy()
 				st.Conditions[0].Reason = intunev1alpha1.ReasonDriftDetected
-				st.Observed, st.LastRequestID = observedFrom(observed), ""
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), ""
 				st.Drift, st.DriftCount = drift, 1
 				return st
 			}(),
@@ -115,7 +115,7 @@ func TestDeriveStatus(t *testing.T) {
 				st := *upToDate.DeepCopy()
 				st.ObservedGeneration = 3
 				st.Conditions[0].ObservedGeneration, st.Conditions[1].ObservedGeneration = 3, 3
-				st.Observed, st.LastRequestID = observedFrom(observed), ""
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), ""
 				st.LastAppliedTime = ptr.To(metav1.NewTime(thisPass))
 				return st
 			}(),
@@ -222,7 +222,7 @@ func TestDeriveStatus(t *testing.T) {
 					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
 					conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, thisPass),
 				)
-				st.Observed, st.LastRequestID = observedFrom(observed), ""
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), ""
 				return st
 			}(),
 		},
@@ -239,7 +239,7 @@ func TestDeriveStatus(t *testing.T) {
 					conditionAt(ready, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
 					conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
 				)
-				st.Observed, st.LastRequestID = observedFrom(observed), "r1"
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), "r1"
 				st.LastAppliedTime = ptr.To(metav1.NewTime(thisPass))
 				return st
 			}(),
@@ -282,12 +282,12 @@ func TestDeriveStatus(t *testing.T) {
 				Status:     tc.was,
 			}
 			p := tc.pass
-			p.base, p.obj, p.now = base, base.DeepCopy(), thisPass
+			p.base, p.obj, p.entity, p.now = base, base.DeepCopy(), graph.UserOverview, thisPass
 			p.deriveStatus()
-			if d := cmp.Diff(tc.want, p.obj.Status, ignoreMessages, cmpopts.SortSlices(func(a, b metav1.Condition) bool { return a.Type < b.Type })); d != "" {
+			if d := cmp.Diff(tc.want, *p.obj.OverviewStatus(), ignoreMessages, cmpopts.SortSlices(func(a, b metav1.Condition) bool { return a.Type < b.Type })); d != "" {
 				t.Errorf("status (-want +got):\n%s", d)
 			}
-			for _, c := range p.obj.Status.Conditions {
+			for _, c := range p.obj.OverviewStatus().Conditions {
 				if c.Message == "" {
 					t.Errorf("%s says %s with no message", c.Type, c.Reason)
 				}
@@ -351,7 +351,7 @@ func TestStatusWriteDue(t *testing.T) {
 			}
 			p := &overviewPass{base: base, obj: base.DeepCopy(), now: lastPass.Add(tc.since), synced: tc.synced}
 			if tc.edit != nil {
-				tc.edit(&p.obj.Status)
+				tc.edit(p.obj.OverviewStatus())
 			}
 			if got := p.statusWriteDue(); got != tc.writeDue {
 				t.Errorf("statusWriteDue = %t, want %t", got, tc.writeDue)

@@ -94,19 +94,6 @@ func (s StructFields) Count(v any, name string) (int32, bool) {
 	return int32(f.Int()), true
 }
 
-// SetCount sets the Count property name in v (a *T); a field of T that is a pointer gets a new value.
-func (s StructFields) SetCount(v any, name string, n int32) {
-	f := s.field(v, name)
-	if !f.IsValid() {
-		panic(fmt.Sprintf("entity: %s has no field %s", s.t, name))
-	}
-	if f.Kind() == reflect.Pointer {
-		f.Set(reflect.ValueOf(&n))
-		return
-	}
-	f.SetInt(int64(n))
-}
-
 // Time returns the value of the DateTime property name in v (a *T whose field is a time.Time or a
 // *time.Time), or the zero time when v holds none.
 func (s StructFields) Time(v any, name string) time.Time {
@@ -119,6 +106,19 @@ func (s StructFields) Time(v any, name string) time.Time {
 	}
 	t, _ := f.Interface().(time.Time)
 	return t
+}
+
+// SetCount sets the Count property name in v (a *T); a field of T that is a pointer gets a new value.
+func (s StructFields) SetCount(v any, name string, n int32) {
+	f := s.field(v, name)
+	if !f.IsValid() {
+		panic(fmt.Sprintf("entity: %s has no field %s", s.t, name))
+	}
+	if f.Kind() == reflect.Pointer {
+		f.Set(reflect.ValueOf(&n))
+		return
+	}
+	f.SetInt(int64(n))
 }
 
 // SetTime sets the DateTime property name in v (a *T whose field is a time.Time).
