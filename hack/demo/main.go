@@ -1,7 +1,7 @@
 // Command demo is `make demo`: it runs overview-operator end to end on this machine. It starts a
 // local control plane with the CRDs, the Graph emulator with the samples' tenant and device
 // configurations, the Secret and GraphConnection, and the operator's own binary; applies the sample
-// DeviceConfigurationUserOverviews and a DeviceConfigurationDeviceOverview; waits for them all to be
+// DeviceConfigurationUserOverviews and DeviceConfigurationDeviceOverviews; waits for them all to be
 // Ready; and prints them next to what the emulator received, and exports the whole tenant, two
 // configurations not yet under management included, with the kubectl plugin (bin/kubectl-intune).
 // Then it keeps running, printing every PATCH the emulator receives, until Ctrl-C; with --exit it
@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -34,11 +33,14 @@ import (
 
 const namespace = "default"
 
-// samples are the resources the demo applies: the two overviews (the samples' connections point at
-// the real Microsoft cloud, so the demo makes its own "contoso" instead).
+// samples are the resources the demo applies: the overviews of users and of devices of two
+// configurations (the samples' connections point at the real Microsoft cloud, so the demo makes its
+// own "contoso" instead).
 var samples = []string{
 	"config/samples/intune_v1alpha1_deviceconfigurationuseroverview_manage.yaml",
 	"config/samples/intune_v1alpha1_deviceconfigurationuseroverview_observeonly.yaml",
+	"config/samples/intune_v1alpha1_deviceconfigurationdeviceoverview_manage.yaml",
+	"config/samples/intune_v1alpha1_deviceconfigurationdeviceoverview_observeonly.yaml",
 }
 
 func main() {
@@ -73,9 +75,13 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	step(2, "Graph emulator at %s: tenant %s, app %s, device configurations %s and %s",
 		env.Emulator.URL(), localenv.SampleTenantID, localenv.SampleClientID, localenv.SampleWifiConfigID, localenv.SampleVPNConfigID)
 	env.SeedSamples()
+	// The samples' overviews of devices: the Manage one's differs from its spec, so that the
+	// operator PATCHes it; the ObserveOnly one's has errors, which its status lists as drift.
+	deviceLast := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
 	env.Emulator.SeedDevice(localenv.SampleTenantID, localenv.SampleWifiConfigID, graphtest.Overview{
-		PendingCount: 6, SuccessCount: 131, FailedCount: 4, ConfigurationVersion: 2, NotApplicablePlatformCount: 2,
-		LastUpdateDateTime: time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)})
+		PendingCount: 6, SuccessCount: 37, FailedCount: 4, ConfigurationVersion: 2, LastUpdateDateTime: deviceLast})
+	env.Emulator.SeedDevice(localenv.SampleTenantID, localenv.SampleVPNConfigID, graphtest.Overview{
+		PendingCount: 2, SuccessCount: 88, ErrorCount: 2, ConfigurationVersion: 5, LastUpdateDateTime: deviceLast})
 	// Configurations no resource manages yet: what an export of the tenant brings under Git.
 	for id, name := range unmanaged {
 		last := time.Date(2026, 11, 30, 17, 45, 12, 123456700, time.UTC)
@@ -96,15 +102,10 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	}
 	defer func() { _, _ = op.Stop(15 * time.Second) }()
 
-	devices := filepath.Join(env.Dir, "deviceconfigurationdeviceoverview.yaml")
-	if err := os.WriteFile(devices, []byte(deviceOverview), 0o644); err != nil {
-		return err
-	}
-	manifests := append(slices.Clone(samples), devices)
-	step(5, "Applying the samples and a DeviceConfigurationDeviceOverview: kubectl apply -f %s", strings.Join(manifests, " -f "))
+	step(5, "Applying the samples: kubectl apply -f %s", strings.Join(samples, " -f "))
 	args := []string{"apply", "-n", namespace}
-	for _, m := range manifests {
-		args = append(args, "-f", m)
+	for _, s := range samples {
+		args = append(args, "-f", s)
 	}
 	if _, _, err := env.Kubectl().Output(ctx, args...); err != nil {
 		return err
@@ -145,26 +146,6 @@ and watch the emulator receive the PATCH below. Ctrl-C stops everything.
 	fmt.Println("\nStopping the operator, the emulator and the control plane")
 	return nil
 }
-
-// deviceOverview is the demo's DeviceConfigurationDeviceOverview: the Wi-Fi baseline's overview of
-// devices, under the name of its overview of users (the export names a configuration's resources
-// alike), managed to values that differ from what the emulator holds, so that the operator PATCHes.
-const deviceOverview = `# Keeps the device status overview of the Wi-Fi baseline configuration at these values.
-apiVersion: intune.overview-operator.io/v1alpha1
-kind: DeviceConfigurationDeviceOverview
-metadata:
-  name: wifi-baseline
-spec:
-  deviceConfigurationId: ` + localenv.SampleWifiConfigID + `
-  connectionRef:
-    name: contoso
-  managementPolicy: Manage
-  syncInterval: 10m
-  overview:
-    successCount: 140
-    failedCount: 0
-    configurationVersion: 3
-`
 
 // unmanaged are device configurations of the demo tenant that no sample manages.
 var unmanaged = map[string]string{
