@@ -19,7 +19,7 @@ type manifest struct {
 	APIVersion string                                             `json:"apiVersion"`
 	Kind       string                                             `json:"kind"`
 	Metadata   manifestMeta                                       `json:"metadata"`
-	Spec       intunev1alpha1.DeviceConfigurationUserOverviewSpec `json:"spec"`
+	Spec       intunev1alpha1.OverviewSpec `json:"spec"`
 }
 
 type manifestMeta struct {
