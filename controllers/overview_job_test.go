@@ -38,7 +38,7 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 			r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind)}
 			obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
-				Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: want},
+				Spec:       intunev1alpha1.OverviewSpec{Overview: want},
 			}
 			rec := r.memory.recordFor(obj, time.Now())
 			var patches []graph.Fields
@@ -109,7 +109,7 @@ func TestALongPauseIsReported(t *testing.T) {
 				r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind), clock: clocktesting.NewFakePassiveClock(now), quietPause: 20 * time.Second}
 				obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 					ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
-					Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
+					Spec:       intunev1alpha1.OverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
 				}
 				rec := r.memory.recordFor(obj, now)
 				calls := &graphFns{GetOverviewFn: getInTurn(fails(tc.err))}
@@ -146,7 +146,7 @@ func TestTheWriteIsAskedForAsItIsSent(t *testing.T) {
 	r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind)}
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
-		Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
+		Spec:       intunev1alpha1.OverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
 	}
 	rec := r.memory.recordFor(obj, time.Now())
 	asked := 0

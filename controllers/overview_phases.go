@@ -145,13 +145,9 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	if res.observed != nil && len(res.found) > 0 && !p.retold {
 		driftDetected.WithLabelValues(r.kind.entity.Kind, string(policyOf(p.base))).Inc()
 	}
-	if mark := r.memory.markOf(rec); mark != nil && res.observed != nil {
-		if mark.generation == res.generation {
-			p.reverted = mark.reverted(res.found)
-		}
-		if len(res.found) == 0 {
-			r.memory.setMark(rec, nil)
-		}
+	mark := r.memory.markOf(rec)
+	if mark != nil && res.observed != nil && len(res.found) == 0 {
+		r.memory.setMark(rec, nil) // Graph showed it kept
 	}
 	if res.applied {
 		r.applied(ctx, p, rec, res)
@@ -162,21 +158,15 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 			"Set %s in Graph before the operator restarted: Graph holds it", fields)
 		logf.FromContext(ctx).Info("Graph holds a PATCH sent before the operator restarted", "fields", fields)
 	}
-	if res.err != nil {
-		return r.failed(ctx, p, rec, res.err)
-	}
-	manage := policyOf(p.base) == intunev1alpha1.ManagementPolicyManage
+	j := judge(res, policyOf(p.base), mark)
+	p.reverted = j.reverted
 	switch {
-	case manage && len(res.lost) > 0:
-		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.lost)})
-	case manage && res.applied && len(res.drift) > 0:
+	case j.failure != nil:
+		return r.failed(ctx, p, rec, j.failure)
+	case j.again:
 		// Graph kept what the PATCH sent, and a field it did not send changed meanwhile.
 		logf.FromContext(ctx).Info("Graph changed a managed field while it was PATCHed; syncing again", "fields", driftBoth(res.drift))
 		return r.submit(ctx, p, rec, true)
-	case manage && len(res.drift) > 0:
-		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.drift)})
-	case p.reverted != "":
-		return r.failed(ctx, p, rec, &notPersisted{fields: p.reverted})
 	}
 	r.memory.synced(rec, p.now)
 	p.synced = true
@@ -186,6 +176,42 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
 	return r.nextSync(p), nil
+}
+
+// judgement is what a job's result of the resource's current generation says.
+type judgement struct {
+	// failure is why the sync failed: Graph's error, or a PATCH Graph did not keep.
+	failure error
+	// again is true when the PATCH went and Graph changed another managed field meanwhile: the
+	// resource syncs again at once, as a write.
+	again bool
+	// reverted lists the managed fields that are back at the value the resource's last accepted
+	// PATCH replaced.
+	reverted string
+}
+
+// judge judges a job's result of the resource's current generation, under policy, with mark the
+// last PATCH Graph accepted for the resource and has not shown kept (nil: none). It is a pure
+// function of what the job observed: synced is a judgement with neither failure nor again.
+func judge(res *syncResult, policy intunev1alpha1.ManagementPolicy, mark *patchMark) judgement {
+	var j judgement
+	if mark != nil && res.observed != nil && mark.generation == res.generation {
+		j.reverted = mark.reverted(res.found)
+	}
+	manage := policy == intunev1alpha1.ManagementPolicyManage
+	switch {
+	case res.err != nil:
+		j.failure = res.err
+	case manage && len(res.lost) > 0:
+		j.failure = &notPersisted{fields: driftFields(res.lost)}
+	case manage && res.applied && len(res.drift) > 0:
+		j.again = true
+	case manage && len(res.drift) > 0:
+		j.failure = &notPersisted{fields: driftFields(res.drift)}
+	case j.reverted != "":
+		j.failure = &notPersisted{fields: j.reverted}
+	}
+	return j
 }
 
 // reportOutdated reports the result of a job that does not belong to the resource as it is now:
