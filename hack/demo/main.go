@@ -74,14 +74,7 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 
 	step(2, "Graph emulator at %s: tenant %s, app %s, device configurations %s and %s",
 		env.Emulator.URL(), localenv.SampleTenantID, localenv.SampleClientID, localenv.SampleWifiConfigID, localenv.SampleVPNConfigID)
-	env.SeedSamples()
-	// The samples' overviews of devices: the Manage one's differs from its spec, so that the
-	// operator PATCHes it; the ObserveOnly one's has errors, which its status lists as drift.
-	deviceLast := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
-	env.Emulator.SeedDevice(localenv.SampleTenantID, localenv.SampleWifiConfigID, graphtest.Overview{
-		PendingCount: 6, SuccessCount: 37, FailedCount: 4, ConfigurationVersion: 2, LastUpdateDateTime: deviceLast})
-	env.Emulator.SeedDevice(localenv.SampleTenantID, localenv.SampleVPNConfigID, graphtest.Overview{
-		PendingCount: 2, SuccessCount: 88, ErrorCount: 2, ConfigurationVersion: 5, LastUpdateDateTime: deviceLast})
+	env.SeedSamples() // both overviews of both configurations
 	// Configurations no resource manages yet: what an export of the tenant brings under Git.
 	for id, name := range unmanaged {
 		last := time.Date(2026, 11, 30, 17, 45, 12, 123456700, time.UTC)

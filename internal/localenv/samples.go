@@ -38,6 +38,13 @@ func (e *Env) SeedSamples() {
 		PendingCount: 4, SuccessCount: 9, FailedCount: 2, ConfigurationVersion: 2, LastUpdateDateTime: last})
 	e.Emulator.Seed(SampleTenantID, SampleVPNConfigID, graphtest.Overview{
 		PendingCount: 1, SuccessCount: 30, ErrorCount: 1, ConfigurationVersion: 5, LastUpdateDateTime: last})
+	// Their overviews of devices: the Manage sample's differs from its spec, so that the operator
+	// PATCHes it; the ObserveOnly one's has errors, which its status lists as drift.
+	deviceLast := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
+	e.Emulator.SeedDevice(SampleTenantID, SampleWifiConfigID, graphtest.Overview{
+		PendingCount: 6, SuccessCount: 37, FailedCount: 4, ConfigurationVersion: 2, LastUpdateDateTime: deviceLast})
+	e.Emulator.SeedDevice(SampleTenantID, SampleVPNConfigID, graphtest.Overview{
+		PendingCount: 2, SuccessCount: 88, ErrorCount: 2, ConfigurationVersion: 5, LastUpdateDateTime: deviceLast})
 }
 
 // EmulatorSettings points a connection at the emulator: endpoint, authority host and CA bundle.

@@ -45,7 +45,7 @@ var _ = Describe("Two replicas with leader election", func() {
 		}
 		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=60s")
 		for name, id := range ids {
-			Expect(graphCalls(id, http.MethodPatch)).To(Equal(1), "PATCHes of %s", name)
+			Expect(graphCalls(id, graphtest.UserStatusOverview, http.MethodPatch)).To(Equal(1), "PATCHes of %s", name)
 		}
 
 		By("finding the leader: the Lease names a holder, and exactly one replica reports that it leads")
@@ -92,7 +92,7 @@ var _ = Describe("Two replicas with leader election", func() {
 				"controller", "deviceconfigurationuseroverview")).To(BeNumerically(">=", len(ids)))
 		}).WithTimeout(20*time.Second).Should(Succeed(), "the new leader reconciles the resources it finds")
 		for name, id := range ids {
-			Expect(graphCalls(id, http.MethodPatch)).To(Equal(1), "PATCHes of %s", name)
+			Expect(graphCalls(id, graphtest.UserStatusOverview, http.MethodPatch)).To(Equal(1), "PATCHes of %s", name)
 		}
 
 		By("changing a spec: the new leader serves it with one more PATCH")
@@ -110,7 +110,7 @@ var _ = Describe("Two replicas with leader election", func() {
 			if name == "baseline-0" {
 				want = 2
 			}
-			Expect(graphCalls(id, http.MethodPatch)).To(Equal(want), "PATCHes of %s", name)
+			Expect(graphCalls(id, graphtest.UserStatusOverview, http.MethodPatch)).To(Equal(want), "PATCHes of %s", name)
 		}
 	})
 })

@@ -32,21 +32,28 @@ var _ = Describe("The samples", func() {
 		Expect(err).NotTo(HaveOccurred())
 		kubectl.Run("patch", "-n", ns, "graphconnection", localenv.SampleConnection, "--type", "merge", "-p", string(patch))
 
-		By("waiting for every DeviceConfigurationUserOverview to be Ready")
+		By("waiting for every DeviceConfigurationUserOverview and DeviceConfigurationDeviceOverview to be Ready")
 		start := time.Now()
-		out := kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=90s")
+		out := kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo,dcdo", "--all", "--timeout=90s")
 		AddReportEntry("Ready after the connection was fixed", time.Since(start).Round(100*time.Millisecond).String())
-		Expect(out).To(ContainSubstring("wifi-baseline condition met"))
-		Expect(out).To(ContainSubstring("vpn-baseline condition met"))
+		for _, kind := range []string{"deviceconfigurationuseroverview", "deviceconfigurationdeviceoverview"} {
+			Expect(out).To(ContainSubstring(kind+".intune.overview-operator.io/wifi-baseline condition met"))
+			Expect(out).To(ContainSubstring(kind+".intune.overview-operator.io/vpn-baseline condition met"))
+		}
 
 		By("checking that Graph now holds the managed values of the Manage sample, and that the ObserveOnly one was only read")
 		wifi, _ := env.Emulator.Overview(localenv.SampleTenantID, localenv.SampleWifiConfigID)
 		Expect(wifi.SuccessCount).To(BeEquivalentTo(12))
 		Expect(wifi.FailedCount).To(BeEquivalentTo(0))
 		Expect(wifi.ConfigurationVersion).To(BeEquivalentTo(3))
-		Expect(graphCalls(localenv.SampleWifiConfigID, http.MethodPatch)).To(Equal(1))
-		Expect(graphCalls(localenv.SampleVPNConfigID, http.MethodPatch)).To(BeZero())
-		Expect(graphCalls(localenv.SampleVPNConfigID, http.MethodGet)).To(BeNumerically(">=", 1))
+		devices, _ := env.Emulator.DeviceOverview(localenv.SampleTenantID, localenv.SampleWifiConfigID)
+		Expect(devices.SuccessCount).To(BeEquivalentTo(40))
+		Expect(devices.FailedCount).To(BeEquivalentTo(0))
+		for _, entity := range []string{graphtest.UserStatusOverview, graphtest.DeviceStatusOverview} {
+			Expect(graphCalls(localenv.SampleWifiConfigID, entity, http.MethodPatch)).To(Equal(1), entity)
+			Expect(graphCalls(localenv.SampleVPNConfigID, entity, http.MethodPatch)).To(BeZero(), entity)
+			Expect(graphCalls(localenv.SampleVPNConfigID, entity, http.MethodGet)).To(BeNumerically(">=", 1), entity)
+		}
 
 		By("showing the result in kubectl get")
 		out = kubectl.Run("get", "-n", ns, "dcuo")
@@ -55,10 +62,10 @@ var _ = Describe("The samples", func() {
 	})
 })
 
-// graphCalls counts the Graph calls with the method on one device configuration that the emulator
-// has received.
-func graphCalls(configurationID, method string) int {
+// graphCalls counts the Graph calls with the method on one overview (graphtest.UserStatusOverview
+// or DeviceStatusOverview; "" for either) of one device configuration that the emulator has received.
+func graphCalls(configurationID, entity, method string) int {
 	return env.Emulator.CountRequests(func(r graphtest.Request) bool {
-		return r.Kind == graphtest.KindGraph && r.ConfigurationID == configurationID && r.Method == method
+		return r.Kind == graphtest.KindGraph && r.ConfigurationID == configurationID && (entity == "" || r.Entity == entity) && r.Method == method
 	})
 }

@@ -51,7 +51,7 @@ var _ = Describe("The operator's defaults", func() {
 		msg := expectReadyReason(ns, "wifi", intunev1alpha1.ReasonEndpointNotAllowed)
 		Expect(msg).To(ContainSubstring(`host "127.0.0.1"`))
 		Expect(msg).To(ContainSubstring("--allowed-endpoint-hosts"))
-		Expect(graphCalls(id, "GET")).To(BeZero())
+		Expect(graphCalls(id, "", "GET")).To(BeZero())
 		kubectl.Run("wait", "-n", ns, "--for=condition=Ready=False", "graphconnection/"+localenv.SampleConnection, "--timeout=30s")
 	})
 })
@@ -132,7 +132,7 @@ var _ = Describe("Least privilege for Secrets (config/least-privilege: --watch-n
 		msg := expectReadyReason(ns, "wifi", intunev1alpha1.ReasonSecretNotFound)
 		Expect(msg).To(ContainSubstring("lacks the labels"))
 		Expect(msg).To(ContainSubstring("intune.overview-operator.io/credentials=true"))
-		Expect(graphCalls(id, "GET")).To(BeZero())
+		Expect(graphCalls(id, "", "GET")).To(BeZero())
 
 		By("labelling the Secret: the watch of labelled Secrets brings the resource back")
 		kubectl.Run("label", "secret", "-n", ns, localenv.SampleSecret, "intune.overview-operator.io/credentials=true")
