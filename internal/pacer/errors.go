@@ -1,0 +1,50 @@
+package pacer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Throttled is what an error says when the API throttled a call: its calls wait until
+// ThrottledUntil. A job that ends with such an error (found by errors.As) pauses its tenant until
+// then (a pause is only ever extended) and, while the pause ends within the job's QuietPause,
+// goes back to its place to run again. The zero time means the error is not a throttling.
+type Throttled interface {
+	ThrottledUntil() time.Time
+}
+
+// ErrBudgetExhausted is the error of a write that a Read job did not book and the tenant's
+// budget does not admit at once (writes wait in line, or the window has no room for the write and
+// the read that follows it): the caller submits a Write job for it.
+var ErrBudgetExhausted = errors.New("the tenant's request budget is spent")
+
+// PausedError is the final error of a job throttled beyond its QuietPause: the tenant's calls
+// wait until Until, and Err is what the job returned.
+type PausedError struct {
+	// Until is when the tenant's pause ends.
+	Until time.Time
+	// Err is the job's error.
+	Err error
+}
+
+// Error implements error.
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("%v (the tenant's calls wait until %s)", e.Err, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Unwrap returns the job's error.
+func (e *PausedError) Unwrap() error { return e.Err }
+
+// ThrottledUntil implements Throttled.
+func (e *PausedError) ThrottledUntil() time.Time { return e.Until }
+
+// throttledUntil returns when err says the tenant's calls may go again; zero if it says nothing.
+func throttledUntil(err error) (time.Time, bool) {
+	var t Throttled
+	if err == nil || !errors.As(err, &t) {
+		return time.Time{}, false
+	}
+	until := t.ThrottledUntil()
+	return until, !until.IsZero()
+}
