@@ -37,8 +37,8 @@ func TestAReadJobThatWrites(t *testing.T) {
 		wantCalls int // calls the job sent
 		wantRan   []string
 	}{
-		"room for all three":               {used: 0, wantCalls: 3, wantRan: []string{"job"}},
-		"room for the read and two more":   {used: 7, wantCalls: 3, wantRan: []string{"job"}},
+		"room for all three":                {used: 0, wantCalls: 3, wantRan: []string{"job"}},
+		"room for the read and two more":    {used: 7, wantCalls: 3, wantRan: []string{"job"}},
 		"at the window's edge: one too few": {used: 8, wantWrite: pacer.ErrBudgetExhausted, wantCalls: 1, wantRan: []string{"job"}},
 		"the read back is booked before the write goes: another read waits": {
 			used: 7, another: true, wantCalls: 3, wantRan: []string{"job"},

@@ -8,9 +8,9 @@ import (
 // ceiling bounds the jobs in flight across all tenants, and serves the tenants fairly: a place
 // that frees goes to the tenants waiting for one in turn, before the tenant whose job ended takes
 // it again, and a tenant holds more than its fair share (the ceiling over the tenants holding or
-// waiting for places) only while no other tenant waits. The last places (a reserve of an eighth)
-// are kept for a tenant below the share it would have if one more tenant came, so that a tenant
-// that comes while others hold many places (slow or hung calls) gets places at once.
+// waiting for places) only while no other tenant waits. The last eighth of the places is a
+// reserve that a tenant takes from only while it holds fewer places than are left, so that a
+// tenant that comes while others hold many places (slow or hung calls) gets places at once.
 type ceiling struct {
 	mu      sync.Mutex
 	max, n  int // n counts places held and granted
@@ -67,8 +67,10 @@ func (c *ceiling) canTake(p *Pacer) bool {
 	if othersWait && mine >= c.max/active {
 		return false
 	}
-	reserve := c.max / 8
-	return c.max-c.n > reserve || mine < c.max/(active+1)
+	// In the reserve, a tenant takes a place only while it holds fewer than are left: each
+	// tenant that comes takes at most half of what is left, and the next still finds some.
+	free := c.max - c.n
+	return free > c.max/8 || mine < free
 }
 
 // release gives back a place p held, and returns the pacers granted a place, to wake once no
@@ -82,12 +84,19 @@ func (c *ceiling) release(p *Pacer) []*Pacer {
 	return c.handOut()
 }
 
-// handOut grants the free places to the waiting pacers, in turn, and returns those granted one.
+// handOut grants the free places to the waiting pacers, the one holding fewest first, and
+// returns those granted one.
 // c.mu must be held.
 func (c *ceiling) handOut() []*Pacer {
 	var woken []*Pacer
 	for c.n < c.max {
-		i := slices.IndexFunc(c.queue, c.canTake)
+		// The waiter that holds the fewest places goes first; among equals, the first in turn.
+		i := -1
+		for j, q := range c.queue {
+			if c.canTake(q) && (i < 0 || c.held[q]+c.granted[q] < c.held[c.queue[i]]+c.granted[c.queue[i]]) {
+				i = j
+			}
+		}
 		if i < 0 {
 			break
 		}

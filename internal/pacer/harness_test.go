@@ -30,7 +30,7 @@ func newHarness(l pacer.Limits, maxInFlight int) *harness {
 	h := &harness{clock: pacertest.NewClock(t0), starts: &pacertest.Starts{}, done: map[string]error{}, waited: map[string]int{}}
 	h.reg = pacer.New(pacer.Options[string]{
 		Limits: l, MaxInFlight: maxInFlight, Clock: h.clock, Go: h.starts.Go,
-		Waited: func(k string, _ pacer.Kind, _ time.Duration) { h.waited[k]++ },
+		Waited:  func(k string, _ pacer.Kind, _ time.Duration) { h.waited[k]++ },
 		Dropped: func(k string) { delete(h.waited, k) },
 	})
 	h.tenant = h.reg.For("tenant")
@@ -141,7 +141,7 @@ func (h *harness) maxInWindow(per time.Duration) int {
 // throttled is the error of a call the API throttled until until.
 type throttled struct{ until time.Time }
 
-func (e throttled) Error() string              { return fmt.Sprintf("throttled until %s", e.until) }
+func (e throttled) Error() string             { return fmt.Sprintf("throttled until %s", e.until) }
 func (e throttled) ThrottledUntil() time.Time { return e.until }
 
 // throttledFor is a job's body that sends a call, which the API throttles for d.
