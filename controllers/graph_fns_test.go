@@ -28,14 +28,14 @@ type graphFns struct {
 
 var _ graph.Client = (*graphFns)(nil)
 
-func (g *graphFns) GetOverview(ctx context.Context, configurationID string) (graph.Response, error) {
+func (g *graphFns) Get(ctx context.Context, _ graph.Entity, configurationID string) (graph.Response, error) {
 	if g.GetOverviewFn == nil {
 		panic("graphFns: unexpected GetOverview")
 	}
 	return g.GetOverviewFn(ctx, configurationID)
 }
 
-func (g *graphFns) PatchOverview(ctx context.Context, configurationID string, f graph.Fields) (graph.Response, error) {
+func (g *graphFns) Patch(ctx context.Context, _ graph.Entity, configurationID string, f graph.Fields) (graph.Response, error) {
 	if g.PatchOverviewFn == nil {
 		panic("graphFns: unexpected PatchOverview")
 	}

@@ -102,7 +102,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		_, generation, _ := r.memory.desiredOf(rec)
 		return &syncResult{generation: generation, superseded: why}, graph.Done
 	}
-	got, err := calls.GetOverview(ctx, configurationID)
+	got, err := calls.Get(ctx, graph.UserOverview, configurationID)
 	if r.waitsQuietly(err) {
 		return nil, graph.Again
 	}
@@ -132,7 +132,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		}
 		return nil
 	})
-	patched, err := guarded.PatchOverview(ctx, configurationID, patch)
+	patched, err := guarded.Patch(ctx, graph.UserOverview, configurationID, patch)
 	var notWanted unwanted
 	switch {
 	case errors.As(err, &notWanted):
@@ -153,7 +153,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	}
 	// Graph's answer to a PATCH is not proof that it kept the values, and a 204 carries none: read
 	// them back, once (reads have ten times the writes' budget), before the resource may say Ready.
-	back, err := calls.GetOverview(ctx, configurationID)
+	back, err := calls.Get(ctx, graph.UserOverview, configurationID)
 	if err != nil {
 		// The PATCH went: it is reported, and the resource is not Ready until a read shows it.
 		// observed stays the last thing Graph showed: the PATCH's answer, or after a 204 the GET's.

@@ -240,13 +240,13 @@ type loggedCalls struct {
 	now  func() time.Time
 }
 
-// PatchOverview implements graph.Calls.
-func (c loggedCalls) PatchOverview(ctx context.Context, configurationID string, f graph.Fields) (graph.Response, error) {
+// Patch implements graph.Calls.
+func (c loggedCalls) Patch(ctx context.Context, entity graph.Entity, configurationID string, f graph.Fields) (graph.Response, error) {
 	e := intunev1alpha1.PendingPatch{UID: c.uid, Fields: overviewFieldsOf(f), SentAt: metav1.NewTime(c.now())}
 	if err := c.logs.record(ctx, c.conn, e); err != nil {
 		return graph.Response{}, &unlogged{err: err}
 	}
-	return c.Calls.PatchOverview(ctx, configurationID, f)
+	return c.Calls.Patch(ctx, entity, configurationID, f)
 }
 
 // unlogged is a PATCH that was not sent because the connection's log could not hold it: the

@@ -204,7 +204,8 @@ type ConnectionStatus struct {
 
 // PendingPatch is one PATCH of a resource's overview, written before it is sent.
 type PendingPatch struct {
-	// uid is the metadata.uid of the DeviceConfigurationUserOverview it is for.
+	// uid is the metadata.uid of the resource (a DeviceConfigurationUserOverview or a
+	// DeviceConfigurationDeviceOverview) it is for.
 	// +kubebuilder:validation:MaxLength=64
 	UID string `json:"uid"`
 	// fields are the values the PATCH sets.

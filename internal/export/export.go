@@ -125,7 +125,7 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 	key := func(id string) string { return "export/" + id }
 	for _, cfg := range configs {
 		c.Submit(key(cfg.ID), graph.ReadJob, func(jctx context.Context, calls graph.Calls) graph.Outcome {
-			resp, err := calls.GetOverview(jctx, cfg.ID)
+			resp, err := calls.Get(jctx, graph.UserOverview, cfg.ID)
 			if err != nil && graph.Classify(err).Class == graph.ClassThrottled && !errors.Is(err, graph.ErrBudgetExhausted) {
 				return graph.Again
 			}

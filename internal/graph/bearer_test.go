@@ -36,7 +36,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 	}
 
 	// Forbidden: one fresh token, one more try, then the error.
-	_, err := c.PatchOverview(ctx, configID, patch)
+	_, err := c.Patch(ctx, UserOverview, configID, patch)
 	if got := Classify(err); got.Kind != KindForbidden {
 		t.Fatalf("%v classified %+v, want Forbidden", err, got)
 	}
@@ -45,7 +45,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 	}
 	// Still forbidden, and within the minute: no further token request, one try.
 	for range 5 {
-		if _, err := c.PatchOverview(ctx, configID, patch); Classify(err).Kind != KindForbidden {
+		if _, err := c.Patch(ctx, UserOverview, configID, patch); Classify(err).Kind != KindForbidden {
 			t.Fatalf("%v, want Forbidden", err)
 		}
 	}
@@ -61,7 +61,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Step(defaultForbiddenRenewal)
-	resp, err := c.PatchOverview(ctx, configID, patch)
+	resp, err := c.Patch(ctx, UserOverview, configID, patch)
 	if err != nil {
 		t.Fatalf("after consent: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestForbiddenRecoversAfterConsent(t *testing.T) {
 		t.Errorf("%d token requests after consent, want 3", n)
 	}
 	// The fresh token is kept.
-	if _, err := c.GetOverview(ctx, configID); err != nil {
+	if _, err := c.Get(ctx, UserOverview, configID); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.tokenRequests(); n != 3 {
@@ -98,7 +98,7 @@ func TestConcurrentRefusalsRenewOnce(t *testing.T) {
 			e.Inject(fault)
 			var wg sync.WaitGroup
 			for range 8 {
-				wg.Go(func() { _, _ = c.GetOverview(ctx, configID) })
+				wg.Go(func() { _, _ = c.Get(ctx, UserOverview, configID) })
 			}
 			wg.Wait()
 			if n := e.tokenRequests(); n != 2 {
@@ -128,7 +128,7 @@ func TestRefusalHeld(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
-		wg.Go(func() { _, errs[i] = c.GetOverview(ctx, configID) })
+		wg.Go(func() { _, errs[i] = c.Get(ctx, UserOverview, configID) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -143,14 +143,14 @@ func TestRefusalHeld(t *testing.T) {
 	// Entra ID learns the new secret; within the hold the refusal still answers.
 	e.AddApp(graphtest.App{TenantID: testTenant, ClientID: testClient, ClientSecret: cfg.Credential.ClientSecret})
 	clk.Step(29 * time.Second)
-	if _, err := c.GetOverview(ctx, configID); !refused(err) {
+	if _, err := c.Get(ctx, UserOverview, configID); !refused(err) {
 		t.Fatalf("%v, want the held refusal", err)
 	}
 	if n := e.tokenRequests(); n != 1 {
 		t.Errorf("%d token requests within the hold, want 1", n)
 	}
 	clk.Step(time.Second)
-	if _, err := c.GetOverview(ctx, configID); err != nil {
+	if _, err := c.Get(ctx, UserOverview, configID); err != nil {
 		t.Fatalf("after the hold: %v, want the overview", err)
 	}
 	if n := e.tokenRequests(); n != 2 {
@@ -170,7 +170,7 @@ func TestPassingTokenFailureNotHeld(t *testing.T) {
 	ctx := testContext(t)
 	asked := 0
 	for i := range 2 {
-		if _, err := c.GetOverview(ctx, configID); err == nil {
+		if _, err := c.Get(ctx, UserOverview, configID); err == nil {
 			t.Fatalf("call %d succeeded, want the login endpoint's failure", i)
 		}
 		if n := e.tokenRequests(); n <= asked {
@@ -180,7 +180,7 @@ func TestPassingTokenFailureNotHeld(t *testing.T) {
 		}
 	}
 	e.ClearFaults()
-	if _, err := c.GetOverview(ctx, configID); err != nil {
+	if _, err := c.Get(ctx, UserOverview, configID); err != nil {
 		t.Fatalf("once the login endpoint answers: %v", err)
 	}
 }
@@ -199,14 +199,14 @@ func TestShortLivedTokenKeptHalfItsLife(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Step(30 * time.Second)
-	if _, err := c.GetOverview(ctx, configID); err != nil {
+	if _, err := c.Get(ctx, UserOverview, configID); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.tokenRequests(); n != 1 {
 		t.Errorf("%d token requests within the first half of a 2-minute token's life, want 1", n)
 	}
 	clk.Step(31 * time.Second)
-	if _, err := c.GetOverview(ctx, configID); err != nil {
+	if _, err := c.Get(ctx, UserOverview, configID); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.tokenRequests(); n != 2 {

@@ -22,7 +22,7 @@ import (
 // pacer's own: a caller never waits on the budget, on Retry-After or on a slow Graph. Every error
 // is an *Error; see Classify.
 type Client interface {
-	// Calls are the overview's calls outside any job: each is counted in the tenant's budget as it
+	// Calls are the calls outside any job: each is counted in the tenant's budget as it
 	// is sent and never waits for it, for tests and one-off tools. The operator calls Graph only
 	// from jobs.
 	Calls
@@ -41,18 +41,18 @@ type Client interface {
 	CheckCredentials(ctx context.Context) error
 }
 
-// Calls are the overview's two calls. They are idempotent, send one request each (one more
-// with a fresh token after a 401, or after a 403 at most once a minute) and never retry or sleep: a failure is returned at once for the
-// caller to retry later, and a 429 (or a 503 with Retry-After) pauses the whole tenant first.
+// Calls are the two calls on an entity of a device configuration (see Entities). They are
+// idempotent, send one request each (one more with a fresh token after a 401, or after a 403 at
+// most once a minute) and never retry or sleep: a failure is returned at once for the caller to
+// retry later, and a 429 (or a 503 with Retry-After) pauses the whole tenant first.
 type Calls interface {
-	// GetOverview reads the overview of a device configuration.
-	GetOverview(ctx context.Context, configurationID string) (Response, error)
-	// PatchOverview sets the non-nil fields of f, and nothing else, and
-	// returns the entity Graph answered with; after a 204 (or a 200 without a
-	// body) the Response has no entity (Entity false) and reads nothing back:
-	// a caller that must know what Graph holds reads it, once. An empty f
-	// sends an empty object.
-	PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error)
+	// Get reads entity e of a device configuration.
+	Get(ctx context.Context, e Entity, configurationID string) (Response, error)
+	// Patch sets the non-nil fields of f in entity e of a device configuration, and nothing else,
+	// and returns the entity Graph answered with; after a 204 (or a 200 without a body) the
+	// Response has no entity (Entity false) and reads nothing back: a caller that must know what
+	// Graph holds reads it, once. An empty f sends an empty object.
+	Patch(ctx context.Context, e Entity, configurationID string, f Fields) (Response, error)
 }
 
 // errInvalidConfigurationID is the cause of an *Error for an id that cannot
@@ -123,12 +123,12 @@ func (c *client) bound(t *Ticket) *client {
 	return &b
 }
 
-// overviewURL returns the URL of a configuration's overview.
-func (c *client) overviewURL(configurationID string) (string, error) {
+// entityURL returns the URL of entity e of a configuration.
+func (c *client) entityURL(e Entity, configurationID string) (string, error) {
 	if !validConfigurationID(configurationID) {
 		return "", &Error{Err: errInvalidConfigurationID}
 	}
-	return c.base + "/" + url.PathEscape(configurationID) + "/userStatusOverview", nil
+	return c.base + "/" + url.PathEscape(configurationID) + "/" + e.Segment, nil
 }
 
 // validConfigurationID accepts the characters of Graph's ids (GUIDs, in
@@ -145,9 +145,9 @@ func validConfigurationID(id string) bool {
 	return true
 }
 
-// GetOverview implements Client.
-func (c *client) GetOverview(ctx context.Context, configurationID string) (Response, error) {
-	u, err := c.overviewURL(configurationID)
+// Get implements Calls.
+func (c *client) Get(ctx context.Context, e Entity, configurationID string) (Response, error) {
+	u, err := c.entityURL(e, configurationID)
 	if err != nil {
 		return Response{}, err
 	}
@@ -155,9 +155,9 @@ func (c *client) GetOverview(ctx context.Context, configurationID string) (Respo
 	return c.answer(resp, err, configurationID)
 }
 
-// PatchOverview implements Client.
-func (c *client) PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error) {
-	u, err := c.overviewURL(configurationID)
+// Patch implements Calls.
+func (c *client) Patch(ctx context.Context, e Entity, configurationID string, f Fields) (Response, error) {
+	u, err := c.entityURL(e, configurationID)
 	if err != nil {
 		return Response{}, err
 	}
@@ -422,10 +422,10 @@ type guardedCalls struct {
 	wanted func() error
 }
 
-// PatchOverview implements Calls.
-func (g guardedCalls) PatchOverview(ctx context.Context, configurationID string, f Fields) (Response, error) {
+// Patch implements Calls.
+func (g guardedCalls) Patch(ctx context.Context, e Entity, configurationID string, f Fields) (Response, error) {
 	if err := g.wanted(); err != nil {
 		return Response{}, err
 	}
-	return g.Calls.PatchOverview(ctx, configurationID, f)
+	return g.Calls.Patch(ctx, e, configurationID, f)
 }

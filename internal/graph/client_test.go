@@ -151,9 +151,9 @@ func TestAnswers(t *testing.T) {
 			var resp Response
 			var err error
 			if tc.method == http.MethodPatch {
-				resp, err = c.PatchOverview(ctx, id, patch)
+				resp, err = c.Patch(ctx, UserOverview, id, patch)
 			} else {
-				resp, err = c.GetOverview(ctx, id)
+				resp, err = c.Get(ctx, UserOverview, id)
 			}
 
 			reqs := e.graphRequests()
@@ -253,7 +253,7 @@ func TestPatchBody(t *testing.T) {
 	e := newEmulator(t, graphtest.Options{})
 	c := e.client(t, e.config(), fastOptions())
 	when := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
-	resp, err := c.PatchOverview(testContext(t), configID, Fields{
+	resp, err := c.Patch(testContext(t), UserOverview, configID, Fields{
 		SuccessCount:       ptr[int32](12),
 		FailedCount:        ptr[int32](0),
 		LastUpdateDateTime: &when,
@@ -299,7 +299,7 @@ func TestBeta(t *testing.T) {
 	cfg := e.config()
 	cfg.APIVersion = APIVersionBeta
 	c := e.client(t, cfg, fastOptions())
-	resp, err := c.GetOverview(testContext(t), configID)
+	resp, err := c.Get(testContext(t), UserOverview, configID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,13 +338,13 @@ func TestFractionalRetryAfter(t *testing.T) {
 		}
 	}
 	c.Submit("first", ReadJob, job("first", func(ctx context.Context, calls Calls) error {
-		_, err := calls.GetOverview(ctx, configID)
+		_, err := calls.Get(ctx, UserOverview, configID)
 		return err
 	}))
 	waitFor(t, func() bool { return len(e.graphRequests()) == 1 })
 	// The pause holds back the other job too, since the pacer is the tenant's.
 	c.Submit("second", ReadJob, job("second", func(ctx context.Context, calls Calls) error {
-		_, err := calls.GetOverview(ctx, configID)
+		_, err := calls.Get(ctx, UserOverview, configID)
 		return err
 	}))
 	<-done
@@ -381,7 +381,7 @@ func TestNoSleeping(t *testing.T) {
 		e.Inject(graphtest.Fault{Status: 429, RetryAfter: "5", Times: 1})
 		c := e.client(t, e.config(), fastOptions())
 		start := time.Now()
-		_, err := c.GetOverview(testContext(t), configID)
+		_, err := c.Get(testContext(t), UserOverview, configID)
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("returned after %s, want at once", took)
 		}
@@ -412,7 +412,7 @@ func TestNoSleeping(t *testing.T) {
 			e.Inject(graphtest.Fault{Status: 429, RetryAfter: value, Times: 1})
 			c := e.client(t, e.config(), fastOptions())
 			start := time.Now()
-			if _, err := c.GetOverview(testContext(t), configID); Classify(err).Class != ClassThrottled {
+			if _, err := c.Get(testContext(t), UserOverview, configID); Classify(err).Class != ClassThrottled {
 				t.Fatalf("Retry-After %q: %v, want throttled", value, err)
 			}
 			if got := c.(*client).pacer.pauseEnd().Sub(start); got < want || got > want+time.Second {
@@ -431,7 +431,7 @@ func TestNoSleeping(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, err := c.GetOverview(testContext(t), configID)
+		_, err := c.Get(testContext(t), UserOverview, configID)
 		if got := Classify(err); got.Class != ClassRetryable {
 			t.Errorf("%v classified %+v, want retryable", err, got)
 		}
@@ -452,7 +452,7 @@ func TestNoSleeping(t *testing.T) {
 		c := e.client(t, e.config(), fastOptions())
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
-		_, err := c.GetOverview(ctx, configID)
+		_, err := c.Get(ctx, UserOverview, configID)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("error %v, want the deadline", err)
 		}
@@ -477,7 +477,7 @@ func TestGuardedWrite(t *testing.T) {
 		return gone
 	})
 	n := int32(12)
-	_, err := guard.PatchOverview(testContext(t), configID, Fields{SuccessCount: &n})
+	_, err := guard.Patch(testContext(t), UserOverview, configID, Fields{SuccessCount: &n})
 	if !errors.Is(err, gone) {
 		t.Fatalf("error %v, want the precondition's", err)
 	}
@@ -495,7 +495,7 @@ func TestGuardedWrite(t *testing.T) {
 		t.Errorf("%d writes counted in the window, want the refused one given back", writes)
 	}
 	// Wanted, it goes.
-	if _, err := Guarded(c, func() error { return nil }).PatchOverview(testContext(t), configID, Fields{SuccessCount: &n}); err != nil {
+	if _, err := Guarded(c, func() error { return nil }).Patch(testContext(t), UserOverview, configID, Fields{SuccessCount: &n}); err != nil {
 		t.Fatal(err)
 	}
 	if o, _ := e.Overview(testTenant, configID); o.SuccessCount != 12 {

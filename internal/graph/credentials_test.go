@@ -39,7 +39,7 @@ func TestCredentialKinds(t *testing.T) {
 			if err := c.CheckCredentials(ctx); err != nil {
 				t.Fatalf("CheckCredentials: %v", err)
 			}
-			got, err := c.GetOverview(ctx, configID)
+			got, err := c.Get(ctx, UserOverview, configID)
 			if err != nil {
 				t.Fatalf("GetOverview: %v", err)
 			}
@@ -105,7 +105,7 @@ func TestCredentialFailures(t *testing.T) {
 
 			for call, err := range map[string]error{
 				"CheckCredentials": c.CheckCredentials(ctx),
-				"GetOverview":      func() error { _, err := c.GetOverview(ctx, configID); return err }(),
+				"GetOverview":      func() error { _, err := c.Get(ctx, UserOverview, configID); return err }(),
 			} {
 				got := Classify(err)
 				if got.Class != ClassNeedsPerson || got.Kind != tc.kind || got.Credential != cfg.Credential.Kind {
@@ -141,7 +141,7 @@ func TestUntrustedServer(t *testing.T) {
 	cfg := e.config()
 	cfg.CABundle = nil // the emulator's CA is not among the system roots
 	c := e.client(t, cfg, fastOptions())
-	_, err := c.GetOverview(testContext(t), configID)
+	_, err := c.Get(testContext(t), UserOverview, configID)
 	got := Classify(err)
 	if got.Class != ClassRetryable || got.Kind != KindUntrustedCertificate || got.Description != "cannot obtain a token: the TLS certificate of the login endpoint is not trusted" {
 		t.Errorf("%v classified %+v, want Retryable UntrustedCertificate of the login endpoint, the first to answer", err, got)
@@ -182,7 +182,7 @@ func TestTokenEndpointFaults(t *testing.T) {
 
 			for call, err := range map[string]error{
 				"CheckCredentials": c.CheckCredentials(ctx),
-				"GetOverview":      func() error { _, err := c.GetOverview(ctx, configID); return err }(),
+				"GetOverview":      func() error { _, err := c.Get(ctx, UserOverview, configID); return err }(),
 			} {
 				got := Classify(err)
 				if got.Class != ClassRetryable || (got.Kind != KindLoginUnavailable && got.Kind != KindTransport) {
@@ -197,7 +197,7 @@ func TestTokenEndpointFaults(t *testing.T) {
 				t.Errorf("%d Graph requests without a token", n)
 			}
 			e.ClearFaults()
-			if _, err := c.GetOverview(ctx, configID); err != nil {
+			if _, err := c.Get(ctx, UserOverview, configID); err != nil {
 				t.Errorf("after the token endpoint recovered: %v", err)
 			}
 		})

@@ -10,9 +10,10 @@ import (
 	"unicode/utf8"
 )
 
-// Overview is Graph's deviceConfigurationUserOverview: how many users a
-// device configuration reached, by state. Decoding ignores properties it does
-// not know and the @odata.* annotations, since Graph adds properties over time.
+// Overview is one of Graph's status overviews of a device configuration (see Entities): how
+// many users or devices it reached, by state. Both entities have the properties of v1.0; the
+// beta-only ones are pointers, nil when Graph did not serve them. Decoding ignores properties it
+// does not know and the @odata.* annotations, since Graph adds properties over time.
 type Overview struct {
 	// ID is the entity's key.
 	ID string `json:"id"`
@@ -30,9 +31,20 @@ type Overview struct {
 	ConfigurationVersion int32 `json:"configurationVersion"`
 	// LastUpdateDateTime is when the overview last changed.
 	LastUpdateDateTime time.Time `json:"lastUpdateDateTime"`
-	// ConflictCount is the number of users in conflict; Graph serves it on beta only.
+	// ConflictCount is the number in conflict; Graph serves it on beta only.
 	ConflictCount *int32 `json:"conflictCount,omitempty"`
+	// NotApplicablePlatformCount is the number of devices of a platform the configuration is not
+	// for; Graph serves it on beta only, in deviceConfigurationDeviceOverview.
+	NotApplicablePlatformCount *int32 `json:"notApplicablePlatformCount,omitempty"`
 }
+
+// OverviewFields finds the properties of every entity in Overview, and FieldsFields those a
+// resource declares in Fields: Overview holds what Graph serves of any entity, Fields what a PATCH
+// can send.
+var (
+	OverviewFields = NewStructFields[Overview](false, Entities...)
+	FieldsFields   = NewStructFields[Fields](true, Entities...)
+)
 
 // Fields is the body of a PATCH: only the non-nil fields are sent, and
 // nothing else. Counts go out as JSON numbers and the time as an RFC 3339
@@ -87,7 +99,7 @@ type Response struct {
 
 // errMalformedBody is the cause of an *Error for a body that is not the
 // entity Graph documents.
-var errMalformedBody = errors.New("response body is not a valid deviceConfigurationUserOverview")
+var errMalformedBody = errors.New("response body is not a valid status overview of a device configuration")
 
 // decodeOverview decodes an entity body. It is strict about the types of the
 // properties it knows (JSON numbers in the int32 range, an RFC 3339 time) and
@@ -123,19 +135,15 @@ func (o Overview) check() error {
 	if o.ID != "" && !validConfigurationID(o.ID) {
 		return fmt.Errorf("its id %q is not a Graph id", clean(o.ID))
 	}
-	for _, c := range []struct {
-		name string
-		n    int32
-	}{
-		{"pendingCount", o.PendingCount}, {"notApplicableCount", o.NotApplicableCount}, {"successCount", o.SuccessCount},
-		{"errorCount", o.ErrorCount}, {"failedCount", o.FailedCount}, {"configurationVersion", o.ConfigurationVersion},
-	} {
-		if c.n < 0 {
-			return fmt.Errorf("%s is negative (%d)", c.name, c.n)
+	for _, e := range Entities {
+		for _, f := range e.Fields {
+			if f.Kind != Count {
+				continue
+			}
+			if n, ok := OverviewFields.Count(&o, f.Name); ok && n < 0 {
+				return fmt.Errorf("%s is negative (%d)", f.Name, n)
+			}
 		}
-	}
-	if o.ConflictCount != nil && *o.ConflictCount < 0 {
-		return fmt.Errorf("conflictCount is negative (%d)", *o.ConflictCount)
 	}
 	if y := o.LastUpdateDateTime.UTC().Year(); !o.LastUpdateDateTime.IsZero() && (y < 1 || y > 9999) {
 		return fmt.Errorf("lastUpdateDateTime is outside the years 0001 to 9999")

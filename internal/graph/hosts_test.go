@@ -195,12 +195,12 @@ func TestConfiguredHostOutsidePolicy(t *testing.T) {
 func checkCredentials(ctx context.Context, c Client) error { return c.CheckCredentials(ctx) }
 
 func getOverview(ctx context.Context, c Client) error {
-	_, err := c.GetOverview(ctx, configID)
+	_, err := c.Get(ctx, UserOverview, configID)
 	return err
 }
 
 func patchOverview(ctx context.Context, c Client) error {
 	n := int32(3)
-	_, err := c.PatchOverview(ctx, configID, Fields{SuccessCount: &n})
+	_, err := c.Patch(ctx, UserOverview, configID, Fields{SuccessCount: &n})
 	return err
 }

@@ -23,13 +23,13 @@ func TestMetrics(t *testing.T) {
 
 	// A read job throttled once, then run again; a write job.
 	if err := runJob(t, c, ReadJob, func(ctx context.Context, calls Calls) error {
-		_, err := calls.GetOverview(ctx, configID)
+		_, err := calls.Get(ctx, UserOverview, configID)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := runJob(t, c, WriteJob, func(ctx context.Context, calls Calls) error {
-		_, err := calls.PatchOverview(ctx, configID, Fields{ErrorCount: ptr[int32](0)})
+		_, err := calls.Patch(ctx, UserOverview, configID, Fields{ErrorCount: ptr[int32](0)})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -380,7 +380,7 @@ func TestPacersClose(t *testing.T) {
 	started := make(chan struct{}, 2)
 	job := func(ctx context.Context, calls Calls) Outcome {
 		started <- struct{}{}
-		_, err := calls.GetOverview(ctx, configID)
+		_, err := calls.Get(ctx, UserOverview, configID)
 		errs <- err
 		return Done
 	}

@@ -68,9 +68,9 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 			errs = append(errs, err)
 		}
 	}
-	get := func(c Client) error { _, err := c.GetOverview(ctx, configID); return err }
+	get := func(c Client) error { _, err := c.Get(ctx, UserOverview, configID); return err }
 	patch := func(c Client) error {
-		_, err := c.PatchOverview(ctx, configID, Fields{SuccessCount: ptr[int32](1)})
+		_, err := c.Patch(ctx, UserOverview, configID, Fields{SuccessCount: ptr[int32](1)})
 		return err
 	}
 	check := func(c Client) error { return c.CheckCredentials(ctx) }
@@ -117,7 +117,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	}
 	// A logger in the context is used instead of Options.Logger.
 	ctxSink := &logSink{}
-	if _, err := reader.GetOverview(logr.NewContext(ctx, ctxSink.logger()), configID); err != nil {
+	if _, err := reader.Get(logr.NewContext(ctx, ctxSink.logger()), UserOverview, configID); err != nil {
 		t.Fatal(err)
 	}
 	if len(ctxSink.all()) == 0 {
@@ -176,7 +176,7 @@ func TestNoLogsAtDefaultVerbosity(t *testing.T) {
 	opts := fastOptions()
 	opts.Logger = funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{Verbosity: 0})
 	c := e.client(t, e.config(), opts)
-	if _, err := c.GetOverview(context.Background(), configID); err != nil {
+	if _, err := c.Get(context.Background(), UserOverview, configID); err != nil {
 		t.Fatal(err)
 	}
 	if len(lines) != 0 {

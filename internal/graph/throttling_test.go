@@ -37,9 +37,9 @@ func burst(ctx context.Context, c Client, gets, patches int) []error {
 		}
 		wg.Add(1)
 		c.Submit(fmt.Sprint(i), kind, func(jctx context.Context, calls Calls) Outcome {
-			_, err := calls.GetOverview(jctx, configID)
+			_, err := calls.Get(jctx, UserOverview, configID)
 			if err == nil && isPatch {
-				_, err = calls.PatchOverview(jctx, configID, Fields{SuccessCount: ptr(int32(i))})
+				_, err = calls.Patch(jctx, UserOverview, configID, Fields{SuccessCount: ptr(int32(i))})
 			}
 			if Classify(err).Class == ClassThrottled {
 				return Again

@@ -132,10 +132,10 @@ func TestUntrustedGraphAnswers(t *testing.T) {
 				name string
 				do   func() (Response, error)
 			}{
-				{"GET", func() (Response, error) { return c.GetOverview(context.Background(), configID) }},
+				{"GET", func() (Response, error) { return c.Get(context.Background(), UserOverview, configID) }},
 				{"PATCH", func() (Response, error) {
 					n := int32(1)
-					return c.PatchOverview(context.Background(), configID, Fields{SuccessCount: &n})
+					return c.Patch(context.Background(), UserOverview, configID, Fields{SuccessCount: &n})
 				}},
 			} {
 				resp, err := call.do()
@@ -174,7 +174,7 @@ func TestTricklingAnswersEndAtTheTimeout(t *testing.T) {
 		h := hostileGraph(t, trickle)
 		c := hostileClient(t, h, Options{Timeout: time.Second})
 		start := time.Now()
-		_, err := c.GetOverview(context.Background(), configID)
+		_, err := c.Get(context.Background(), UserOverview, configID)
 		if got := Classify(err); got.Kind != KindTransport {
 			t.Errorf("classified %s (%s), want a Transport timeout", got.Kind, got.Description)
 		}
@@ -270,7 +270,7 @@ func TestUntrustedTokenAnswers(t *testing.T) {
 			}
 			h.handle("", answerWith(200, jsonType, `{"id":"`+configID+`"}`))
 			c := hostileClient(t, h, Options{})
-			_, err := c.GetOverview(context.Background(), configID)
+			_, err := c.Get(context.Background(), UserOverview, configID)
 			got := Classify(err)
 			if got.Kind != KindLoginUnavailable || got.Class != ClassRetryable {
 				t.Errorf("classified %s %s (%s), want a retryable LoginUnavailable", got.Class, got.Kind, got.Description)
@@ -368,7 +368,7 @@ func TestARetryAfterOfAYear(t *testing.T) {
 		})
 		c := hostileClient(t, h, Options{})
 		start := time.Now()
-		_, err := c.GetOverview(context.Background(), configID)
+		_, err := c.Get(context.Background(), UserOverview, configID)
 		got := Classify(err)
 		if got.Class != ClassThrottled || got.PausedUntil.Before(start.Add(maxPause)) || got.PausedUntil.After(time.Now().Add(maxPause)) {
 			t.Errorf("Retry-After %s: classified %s, paused until %s, want throttled until %s from now", ra, got.Class, got.PausedUntil, maxPause)

@@ -113,7 +113,7 @@ func TestNotFoundIsStable(t *testing.T) {
 	e := newEmulator(t, graphtest.Options{})
 	c := e.client(t, e.config(), fastOptions())
 	get := func(ctx context.Context) (Classification, string) {
-		_, err := c.GetOverview(ctx, otherConfigID)
+		_, err := c.Get(ctx, UserOverview, otherConfigID)
 		var gerr *Error
 		if !errors.As(err, &gerr) {
 			t.Fatalf("error %v, want an *Error", err)

@@ -61,11 +61,11 @@ func BenchmarkClientGetPatch(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, err := c.GetOverview(ctx, configID); err != nil {
+		if _, err := c.Get(ctx, graph.UserOverview, configID); err != nil {
 			b.Fatal(err)
 		}
 		n := int32(i)
-		if _, err := c.PatchOverview(ctx, configID, graph.Fields{SuccessCount: &n}); err != nil {
+		if _, err := c.Patch(ctx, graph.UserOverview, configID, graph.Fields{SuccessCount: &n}); err != nil {
 			b.Fatal(err)
 		}
 	}
