@@ -78,10 +78,12 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	r.memory.queue(rec, gc, via)
 	job := r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID)
 	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.UID), now: r.clock.Now}
-	gc.Submit(key.String(), kind, func(ctx context.Context, calls graph.Calls) graph.Outcome {
+	run := job.Run
+	job.Run = func(ctx context.Context, calls graph.Calls) error {
 		logged.Calls = calls
-		return job(ctx, logged)
-	})
+		return run(ctx, logged)
+	}
+	gc.Submit(key.String(), kind, job)
 	return reconcile.Result{}, nil
 }
 

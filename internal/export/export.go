@@ -113,8 +113,9 @@ func checkFields(fields []string) error {
 }
 
 // readOverviews reads the overview of every configuration, each a ReadJob in the tenant's line
-// (run again while Graph throttles it), and returns them by id. The first failure withdraws the
-// reads still waiting and is returned; a configuration Graph no longer has is left out.
+// (which the pacer runs again while Graph throttles it), and returns them by id. The first
+// failure withdraws the reads still waiting and is returned; a configuration Graph no longer has
+// is left out.
 func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configuration, progress io.Writer) (map[string]graph.Overview, error) {
 	type result struct {
 		id       string
@@ -124,13 +125,17 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 	results := make(chan result, len(configs)) // a job never blocks on a reader that gave up
 	key := func(id string) string { return "export/" + id }
 	for _, cfg := range configs {
-		c.Submit(key(cfg.ID), graph.ReadJob, func(jctx context.Context, calls graph.Calls) graph.Outcome {
-			resp, err := calls.Get(jctx, graph.UserOverview, cfg.ID)
-			if err != nil && graph.Classify(err).Class == graph.ClassThrottled && !errors.Is(err, graph.ErrBudgetExhausted) {
-				return graph.Again
-			}
-			results <- result{id: cfg.ID, overview: resp.Overview, err: err}
-			return graph.Done
+		var r result
+		c.Submit(key(cfg.ID), graph.ReadJob, graph.Job{
+			Run: func(jctx context.Context, calls graph.Calls) error {
+				resp, err := calls.Get(jctx, graph.UserOverview, cfg.ID)
+				r = result{id: cfg.ID, overview: resp.Overview}
+				return err
+			},
+			Done: func(err error) {
+				r.err = err
+				results <- r
+			},
 		})
 	}
 	withdraw := func() {
