@@ -65,12 +65,17 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 	run := func(jctx context.Context, calls graph.Calls) error {
 		ctx = logf.IntoContext(jctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
 		res = r.runSafely(ctx, calls, rec, configurationID, wanted)
-		if throttled(res.err) {
-			// Back in line, it would run again after the pause: only while the cluster still wants it.
-			if why := wanted(ctx, anyGeneration); why != "" {
-				_, generation, _ := r.memory.desiredOf(rec)
-				res = &syncResult{generation: generation, superseded: why}
-			}
+		switch {
+		case res.applied:
+			return nil // the PATCH went: what followed it is reported, not run again
+		case !throttled(res.err):
+			return res.err
+		}
+		// Back in line, it would run again after the pause: only while the cluster still wants it.
+		if why := wanted(ctx, anyGeneration); why != "" {
+			_, generation, _ := r.memory.desiredOf(rec)
+			res = &syncResult{generation: generation, superseded: why}
+			return nil
 		}
 		return res.err
 	}

@@ -19,8 +19,8 @@ type ceiling struct {
 	queue   []*Pacer       // the pacers waiting for a place, in turn
 }
 
-func newCeiling(max int) *ceiling {
-	return &ceiling{max: max, held: map[*Pacer]int{}, granted: map[*Pacer]int{}}
+func newCeiling(places int) *ceiling {
+	return &ceiling{max: places, held: map[*Pacer]int{}, granted: map[*Pacer]int{}}
 }
 
 // acquire takes a place for one of p's jobs, or puts p in the queue: a place that frees for it

@@ -152,12 +152,10 @@ func (p *Pacer) schedule(now, at time.Time) {
 // run runs one job, gives back what it booked and did not send, and decides what a throttled job
 // does: back to its place while the pause is quiet, else its error is final.
 func (p *Pacer) run(s started) {
-	ctx, cancel := context.WithCancel(p.jobs)
+	ctx, cancel := withTimeout(p.jobs, p.clock, p.jobTimeout)
 	defer cancel()
-	timeout := p.clock.AfterFunc(p.jobTimeout, cancel)
 	t := &Ticket{p: p, bk: s.bk}
 	err := s.place.job.Run(ctx, t)
-	timeout.Stop()
 
 	p.mu.Lock()
 	p.budget.release(t.bk)

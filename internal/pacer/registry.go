@@ -197,3 +197,6 @@ func (h *Handle[K]) Send(ctx context.Context, write bool) (*Call, error) {
 
 // Now is the time on the registry's clock.
 func (h *Handle[K]) Now() time.Time { return h.r.opts.Clock.Now() }
+
+// Key is the key of the handle's pacer.
+func (h *Handle[K]) Key() K { return h.key }

@@ -104,7 +104,7 @@ func TestAJobThatHangsTimesOut(t *testing.T) {
 		return ctx.Err()
 	}))
 	h.run()
-	if err := h.done["hangs"]; !errors.Is(err, context.Canceled) {
+	if err := h.done["hangs"]; !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the job ended with %v, want its context ended at the timeout", err)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// Bounds of a tenant's jobs in flight.
-const (
-	minInFlight = 4
-	maxInFlight = 256
-)
+// MaxTenantInFlight is the most jobs one tenant runs at once, whatever its latency.
+const MaxTenantInFlight = 256
+
+// minInFlight is the fewest jobs a tenant may run at once, whatever its latency.
+const minInFlight = 4
 
 // sizing is how many of a tenant's jobs run at once: what one window admits at once (its
 // writes), plus what the read rate keeps in flight at the latency of the API's successful calls.
@@ -40,5 +40,5 @@ func (s *sizing) answered(d time.Duration) {
 func (s *sizing) limit(l Limits) int {
 	perSecond := float64(l.Requests) / l.Per.Seconds()
 	n := l.Writes + int(math.Ceil(perSecond*s.latency.Seconds()))
-	return min(max(n, minInFlight), maxInFlight)
+	return min(max(n, minInFlight), MaxTenantInFlight)
 }

@@ -43,16 +43,16 @@ func (t *Ticket) Send(ctx context.Context, write bool) (*Call, error) {
 type Answer int
 
 const (
-	// NotSent: the caller did not send the call after all. It is taken out of the window.
+	// NotSent means that the caller did not send the call after all: it leaves the window.
 	NotSent Answer = iota
-	// Unanswered: the API did not answer (a transport failure, a timeout). The call stays
-	// counted when it was sent, and says nothing of the API's latency.
+	// Unanswered means that the API did not answer (a transport failure, a timeout). The call
+	// stays counted when it was sent, and says nothing of the API's latency.
 	Unanswered
-	// Failed: the API answered with an error, not a throttling. It counted the call, and
-	// answered without throttling: a probe after a pause is over.
+	// Failed means that the API answered with an error, not a throttling. It counted the call,
+	// and answered without throttling: a probe after a pause is over.
 	Failed
-	// Succeeded: the API answered with success; the call's duration sizes the tenant's jobs in
-	// flight.
+	// Succeeded means that the API answered with success; the call's duration sizes the
+	// tenant's jobs in flight.
 	Succeeded
 )
 
