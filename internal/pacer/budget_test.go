@@ -127,3 +127,34 @@ func TestAThrottledCallIsNotCounted(t *testing.T) {
 		t.Errorf("jobs ran (-want +got):\n%s", diff)
 	}
 }
+
+// TestALateAnswerCountsFromItsArrival: a call whose answer came late (held up on its way) counts
+// in the window from when the API most likely counted it: its answer less the shortest round trip
+// seen and the window's margin, not from when it was sent.
+func TestALateAnswerCountsFromItsArrival(t *testing.T) {
+	tests := map[string]struct {
+		answeredAfter time.Duration // the second call's answer, after it was sent at t0+100ms
+		wantNext      time.Duration // when the fourth job may start
+	}{
+		"answered at once: counted when sent":         {answeredAfter: 100 * time.Millisecond, wantNext: 100*time.Millisecond + window},
+		"answered late: counted when it arrived":      {answeredAfter: 800 * time.Millisecond, wantNext: 750*time.Millisecond + window},
+		"answered within the margin: when it arrived": {answeredAfter: 200 * time.Millisecond, wantNext: 150*time.Millisecond + window},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(pacer.Limits{Requests: 2, Writes: 1, Per: time.Second}, 0)
+			h.tenant.Submit("a", pacer.Read, h.job("a", answered(100*time.Millisecond, false))) // the shortest round trip
+			h.run()
+			h.tenant.Submit("b", pacer.Read, h.job("b", answered(tc.answeredAfter, false)))
+			h.run()
+			h.submit(pacer.Read, "c", "d")
+			h.clock.Set(t0.Add(window)) // a's call leaves the window: c starts
+			if ran := h.run(); len(ran) != 1 {
+				t.Fatalf("%v ran when a's call left the window, want c", ran)
+			}
+			if next, _ := h.clock.Next(); !next.Equal(t0.Add(tc.wantNext)) {
+				t.Errorf("d looks to start at t0+%v, want t0+%v", next.Sub(t0), tc.wantNext)
+			}
+		})
+	}
+}
