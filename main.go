@@ -1,5 +1,7 @@
 // Command manager runs overview-operator: it keeps Microsoft Intune's deviceConfigurationUserOverview
-// in the state declared by DeviceConfigurationUserOverview resources. See README.md for its flags.
+// in the state declared by DeviceConfigurationUserOverview resources, and its
+// deviceConfigurationDeviceOverview in the state declared by DeviceConfigurationDeviceOverview
+// resources. See README.md for its flags.
 package main
 
 import (
@@ -70,7 +72,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (flags, zap.Options, error) {
 	fs.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
-	fs.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews matching this label selector are reconciled, to shard them across operator deployments.")
+	fs.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews and DeviceConfigurationDeviceOverviews matching this label selector are reconciled, to shard them across operator deployments.")
 	fs.IntVar(&f.graphRequests, "graph-requests-per-window", graph.DefaultLimits().Requests, "Graph requests (reads and writes) the operator sends per tenant and app in each budget window.")
 	fs.IntVar(&f.graphWrites, "graph-writes-per-window", graph.DefaultLimits().Writes, "Graph PATCHes the operator sends per tenant and app in each budget window.")
 	fs.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
@@ -212,6 +214,7 @@ func cacheOptions(f flags) (cache.Options, error) {
 			return opts, fmt.Errorf("--watch-label-selector: %w", err)
 		}
 		opts.ByObject[&intunev1alpha1.DeviceConfigurationUserOverview{}] = cache.ByObject{Label: selector}
+		opts.ByObject[&intunev1alpha1.DeviceConfigurationDeviceOverview{}] = cache.ByObject{Label: selector}
 	}
 	selector, err := secretSelector(f)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -75,14 +74,12 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	now := r.clock.Now()
 	st := obj.ConnectionStatus()
 	st.LastCheckedTime = &metav1.Time{Time: now}
-	ready := metav1.Condition{Type: intunev1alpha1.ConditionReady, ObservedGeneration: obj.GetGeneration(),
-		LastTransitionTime: metav1.NewTime(now)}
+	c := conditions{list: &st.Conditions, observedGeneration: &st.ObservedGeneration, generation: obj.GetGeneration(), now: now}
 	if err == nil {
 		st.ObservedGeneration = obj.GetGeneration()
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid,
-			"A token was obtained with the credentials"
-		meta.SetStatusCondition(&st.Conditions, ready)
-		meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
+		c.set(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid,
+			"A token was obtained with the credentials")
+		c.stalled(nil)
 		return ctrl.Result{RequeueAfter: credentialsRecheck}, nil
 	}
 
@@ -90,21 +87,20 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if f.class == 0 {
 		return ctrl.Result{}, err
 	}
-	was := meta.FindStatusCondition(st.Conditions, intunev1alpha1.ConditionReady)
-	ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, f.reason, f.message
-	meta.SetStatusCondition(&st.Conditions, ready)
+	was := c.find(intunev1alpha1.ConditionReady)
+	if was != nil {
+		was = was.DeepCopy()
+	}
+	c.set(intunev1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, f.message)
 	if was == nil || was.Reason != f.reason {
 		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, f.reason, "CheckCredentials", "%s", f.message)
 	}
 	logf.FromContext(ctx).Info("Credentials do not work", "reason", f.reason, "message", f.message)
+	// Stalled while it needs a person; checked again all the same, since a fix may come from
+	// outside Kubernetes: a secret that Entra ID starts to accept, a permission granted.
+	c.stalled(&f)
 	switch f.class {
 	case graph.ClassNeedsPerson:
-		// Checked again all the same, since a fix may come from outside Kubernetes: a secret that
-		// Entra ID starts to accept, a permission granted.
-		st.ObservedGeneration = obj.GetGeneration()
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: intunev1alpha1.ConditionStalled,
-			Status: metav1.ConditionTrue, Reason: f.reason, Message: f.message, ObservedGeneration: obj.GetGeneration(),
-			LastTransitionTime: metav1.NewTime(now)})
 		wait := credentialsRecheck
 		switch {
 		case f.reason == intunev1alpha1.ReasonInvalidCredentials:

@@ -31,12 +31,12 @@ func connectionKey(kind intunev1alpha1.ConnectionKind, namespace, name string) s
 }
 
 // refKey is the connectionKey of the connection a resource refers to.
-func refKey(o *intunev1alpha1.DeviceConfigurationUserOverview) string {
-	kind := o.Spec.ConnectionRef.Kind
+func refKey(o intunev1alpha1.Overview) string {
+	kind := o.OverviewSpec().ConnectionRef.Kind
 	if kind == "" {
 		kind = intunev1alpha1.ConnectionKindNamespaced
 	}
-	return connectionKey(kind, o.Namespace, o.Spec.ConnectionRef.Name)
+	return connectionKey(kind, o.GetNamespace(), o.OverviewSpec().ConnectionRef.Name)
 }
 
 // connections resolves connection references, enforces the namespace rules, and builds (and caches)
@@ -69,7 +69,7 @@ type clientKey struct {
 
 // clientKeyFor is the key of the client a resource resolves to, without building it: what a job
 // about to write compares its own client's key with. It only reads (the caches, and the API server for a Secret outside them).
-func (c *connections) clientKeyFor(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (clientKey, error) {
+func (c *connections) clientKeyFor(ctx context.Context, o intunev1alpha1.Overview) (clientKey, error) {
 	conn, err := c.resolve(ctx, o)
 	if err != nil {
 		return clientKey{}, err
@@ -78,8 +78,8 @@ func (c *connections) clientKeyFor(ctx context.Context, o *intunev1alpha1.Device
 }
 
 // resolve finds the connection a resource refers to and checks that the resource may use it.
-func (c *connections) resolve(ctx context.Context, o *intunev1alpha1.DeviceConfigurationUserOverview) (connectionObject, error) {
-	ref := o.Spec.ConnectionRef
+func (c *connections) resolve(ctx context.Context, o intunev1alpha1.Overview) (connectionObject, error) {
+	ref := o.OverviewSpec().ConnectionRef
 	switch ref.Kind {
 	case intunev1alpha1.ConnectionKindCluster:
 		cc := &intunev1alpha1.ClusterGraphConnection{}
@@ -87,7 +87,7 @@ func (c *connections) resolve(ctx context.Context, o *intunev1alpha1.DeviceConfi
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
 				"ClusterGraphConnection %q does not exist: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name)
 		}
-		if err := c.admits(ctx, cc, o.Namespace); err != nil {
+		if err := c.admits(ctx, cc, o.GetNamespace()); err != nil {
 			return nil, err
 		}
 		return cc, nil
@@ -95,9 +95,9 @@ func (c *connections) resolve(ctx context.Context, o *intunev1alpha1.DeviceConfi
 		// A namespaced reference has no namespace field: it can only name a connection of the
 		// resource's own namespace.
 		gc := &intunev1alpha1.GraphConnection{}
-		if err := c.client.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: ref.Name}, gc); err != nil {
+		if err := c.client.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}, gc); err != nil {
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
-				"GraphConnection %q does not exist in namespace %q: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name, o.Namespace)
+				"GraphConnection %q does not exist in namespace %q: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name, o.GetNamespace())
 		}
 		return gc, nil
 	}

@@ -10,75 +10,46 @@ import (
 	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
-// countField is one Int32 property of the overview: where the spec declares it, where Graph reports
-// it and how a PATCH sets it. The table keeps the diff free of eight near-identical blocks.
-type countField struct {
-	name string
-	want func(*intunev1alpha1.OverviewFields) *int32
-	got  func(*graph.Overview) int32
-	set  func(*graph.Fields, int32)
-}
+// declaredFields finds each property a resource declares in spec.overview, and observedFields
+// each property Graph serves in status.observed, by the names of graph's table of entities.
+var (
+	declaredFields = graph.NewStructFields[intunev1alpha1.OverviewFields](true, graph.Entities...)
+	observedFields = graph.NewStructFields[intunev1alpha1.ObservedOverview](false, graph.Entities...)
+)
 
-var countFields = []countField{
-	{"pendingCount",
-		func(o *intunev1alpha1.OverviewFields) *int32 { return o.PendingCount },
-		func(g *graph.Overview) int32 { return g.PendingCount },
-		func(f *graph.Fields, v int32) { f.PendingCount = &v }},
-	{"notApplicableCount",
-		func(o *intunev1alpha1.OverviewFields) *int32 { return o.NotApplicableCount },
-		func(g *graph.Overview) int32 { return g.NotApplicableCount },
-		func(f *graph.Fields, v int32) { f.NotApplicableCount = &v }},
-	{"successCount",
-		func(o *intunev1alpha1.OverviewFields) *int32 { return o.SuccessCount },
-		func(g *graph.Overview) int32 { return g.SuccessCount },
-		func(f *graph.Fields, v int32) { f.SuccessCount = &v }},
-	{"errorCount",
-		func(o *intunev1alpha1.OverviewFields) *int32 { return o.ErrorCount },
-		func(g *graph.Overview) int32 { return g.ErrorCount },
-		func(f *graph.Fields, v int32) { f.ErrorCount = &v }},
-	{"failedCount",
-		func(o *intunev1alpha1.OverviewFields) *int32 { return o.FailedCount },
-		func(g *graph.Overview) int32 { return g.FailedCount },
-		func(f *graph.Fields, v int32) { f.FailedCount = &v }},
-	{"configurationVersion",
-		func(o *intunev1alpha1.OverviewFields) *int32 { return o.ConfigurationVersion },
-		func(g *graph.Overview) int32 { return g.ConfigurationVersion },
-		func(f *graph.Fields, v int32) { f.ConfigurationVersion = &v }},
-}
-
-// diffOverview compares the managed fields (those set in the spec) with Graph's entity. It returns
-// the PATCH that makes Graph match, holding only the fields that differ, and the drift, in the
-// fixed order of the entity's properties so that status does not change from pass to pass.
-func diffOverview(want *intunev1alpha1.OverviewFields, got *graph.Overview) (graph.Fields, []intunev1alpha1.FieldDrift, error) {
+// diffOverview compares the managed fields of entity e (those set in the spec) with Graph's
+// entity. It returns the PATCH that makes Graph match, holding only the fields that differ, and
+// the drift, counts first and then times, each in the order of the table, so that status does not
+// change from pass to pass.
+func diffOverview(e graph.Entity, want *intunev1alpha1.OverviewFields, got *graph.Overview) (graph.Fields, []intunev1alpha1.FieldDrift, error) {
 	var (
 		patch graph.Fields
 		drift []intunev1alpha1.FieldDrift
 	)
-	for _, f := range countFields {
-		w := f.want(want)
-		if w == nil || *w == f.got(got) {
+	for _, f := range e.Declared() {
+		w, ok := declaredFields.Declared(want, f.Name).(*int32)
+		if f.Kind != graph.Count || !ok {
 			continue
 		}
-		f.set(&patch, *w)
-		drift = append(drift, intunev1alpha1.FieldDrift{
-			Field:    f.name,
-			Desired:  strconv.FormatInt(int64(*w), 10),
-			Observed: strconv.FormatInt(int64(f.got(got)), 10),
-		})
+		if g, _ := graph.OverviewFields.Count(got, f.Name); *w != g {
+			graph.FieldsFields.SetCount(&patch, f.Name, *w)
+			drift = append(drift, intunev1alpha1.FieldDrift{Field: f.Name,
+				Desired: strconv.FormatInt(int64(*w), 10), Observed: strconv.FormatInt(int64(g), 10)})
+		}
 	}
-	if want.LastUpdateDateTime != nil {
-		w, err := parseDateTime(*want.LastUpdateDateTime)
+	for _, f := range e.Declared() {
+		w, ok := declaredFields.Declared(want, f.Name).(*string)
+		if f.Kind != graph.DateTime || !ok {
+			continue
+		}
+		t, err := parseDateTime(f.Name, *w)
 		if err != nil {
 			return graph.Fields{}, nil, err
 		}
 		// Compared as instants: another offset or precision for the same moment is not drift.
-		if !w.Equal(got.LastUpdateDateTime) {
-			patch.LastUpdateDateTime = &w
-			drift = append(drift, intunev1alpha1.FieldDrift{
-				Field:    "lastUpdateDateTime",
-				Desired:  *want.LastUpdateDateTime,
-				Observed: formatDateTime(got.LastUpdateDateTime),
-			})
+		if g := graph.OverviewFields.Time(got, f.Name); !t.Equal(g) {
+			graph.FieldsFields.Set(&patch, f.Name, &t)
+			drift = append(drift, intunev1alpha1.FieldDrift{Field: f.Name, Desired: *w, Observed: formatDateTime(g)})
 		}
 	}
 	return patch, drift, nil
@@ -92,7 +63,7 @@ var dateTime = regexp.MustCompile(intunev1alpha1.DateTimePattern)
 // what is PATCHed reads back equal. A value it refuses was stored under an older, looser CRD (more
 // digits, which Graph would round, and the operator PATCH again on every pass): the spec must be
 // fixed.
-func parseDateTime(s string) (time.Time, error) {
+func parseDateTime(field, s string) (time.Time, error) {
 	if dateTime.MatchString(s) {
 		// Go reads only an upper-case T and Z; RFC 3339 allows either case.
 		t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
@@ -101,8 +72,8 @@ func parseDateTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, stalledf(intunev1alpha1.ReasonInvalidSpec,
-		"spec.overview.lastUpdateDateTime %q is not an RFC 3339 date-time such as 2026-03-01T08:00:00Z "+
-			"with at most 7 fractional digits, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z in UTC: fix the spec", s)
+		"spec.overview.%s %q is not an RFC 3339 date-time such as 2026-03-01T08:00:00Z "+
+			"with at most 7 fractional digits, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z in UTC: fix the spec", field, s)
 }
 
 // formatDateTime writes a time as Graph does, in UTC with the precision it has.
@@ -110,17 +81,19 @@ func formatDateTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// observedFrom is Graph's entity as status.observed shows it.
-func observedFrom(o *graph.Overview) *intunev1alpha1.ObservedOverview {
-	return &intunev1alpha1.ObservedOverview{
-		ID:                   o.ID,
-		PendingCount:         o.PendingCount,
-		NotApplicableCount:   o.NotApplicableCount,
-		SuccessCount:         o.SuccessCount,
-		ErrorCount:           o.ErrorCount,
-		FailedCount:          o.FailedCount,
-		ConflictCount:        o.ConflictCount,
-		ConfigurationVersion: o.ConfigurationVersion,
-		LastUpdateDateTime:   formatDateTime(o.LastUpdateDateTime),
+// observedFrom is Graph's entity e as status.observed shows it: the properties of e that Graph
+// served (a beta-only one only when it served it).
+func observedFrom(e graph.Entity, o *graph.Overview) *intunev1alpha1.ObservedOverview {
+	obs := &intunev1alpha1.ObservedOverview{ID: o.ID}
+	for _, f := range e.Fields {
+		switch f.Kind {
+		case graph.Count:
+			if n, ok := graph.OverviewFields.Count(o, f.Name); ok {
+				observedFields.SetCount(obs, f.Name, n)
+			}
+		case graph.DateTime:
+			observedFields.Set(obs, f.Name, formatDateTime(graph.OverviewFields.Time(o, f.Name)))
+		}
 	}
+	return obs
 }

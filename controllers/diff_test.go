@@ -56,7 +56,7 @@ func TestDiffOverview(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			patch, drift, err := diffOverview(&tc.want, &graphHas)
+			patch, drift, err := diffOverview(graph.UserOverview, &tc.want, &graphHas)
 			if (err != nil) != tc.wantError {
 				t.Fatalf("error = %v, want error %v", err, tc.wantError)
 			}
@@ -78,7 +78,7 @@ func TestParseDateTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range values.Valid {
-		got, err := parseDateTime(s)
+		got, err := parseDateTime("lastUpdateDateTime", s)
 		if err != nil {
 			t.Errorf("parseDateTime(%q) refused a value the API server admits: %v", s, err)
 			continue
@@ -92,7 +92,7 @@ func TestParseDateTime(t *testing.T) {
 		}
 	}
 	for _, s := range values.Invalid {
-		_, err := parseDateTime(s)
+		_, err := parseDateTime("lastUpdateDateTime", s)
 		if err == nil {
 			t.Errorf("parseDateTime(%q) accepted a value the API server refuses", s)
 			continue

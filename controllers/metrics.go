@@ -16,16 +16,16 @@ import (
 var (
 	driftDetected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "overview_drift_detected_total",
-		Help: "Observations in which a managed field differed from Graph, by management policy.",
-	}, []string{"policy"})
-	patchesApplied = prometheus.NewCounter(prometheus.CounterOpts{
+		Help: "Observations in which a managed field differed from Graph, by kind of resource and management policy.",
+	}, []string{"kind", "policy"})
+	patchesApplied = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "overview_patches_applied_total",
-		Help: "PATCHes that Graph accepted.",
-	})
+		Help: "PATCHes that Graph accepted, by kind of resource.",
+	}, []string{"kind"})
 	resourcesByCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "overview_resources",
-		Help: "DeviceConfigurationUserOverviews by the status and reason of their Ready condition.",
-	}, []string{"ready", "reason"})
+		Help: "DeviceConfigurationUserOverviews and DeviceConfigurationDeviceOverviews by kind and the status and reason of their Ready condition.",
+	}, []string{"kind", "ready", "reason"})
 	connectionsByCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "overview_connections",
 		Help: "GraphConnections and ClusterGraphConnections by kind and the status and reason of their Ready condition.",
@@ -36,8 +36,15 @@ func init() {
 	metrics.Registry.MustRegister(driftDetected, patchesApplied, resourcesByCondition, connectionsByCondition)
 }
 
-// resourceMetrics keeps overview_resources: each resource counts once, under its latest Ready state.
-var resourceMetrics = newConditionTracker[types.NamespacedName](resourcesByCondition)
+// resourceMetrics keeps overview_resources: each resource counts once, under its kind and its
+// latest Ready state.
+var resourceMetrics = newConditionTracker[resourceKey](resourcesByCondition)
+
+// resourceKey names a resource of any kind.
+type resourceKey struct {
+	kind string
+	types.NamespacedName
+}
 
 // connectionMetrics keeps overview_connections, keyed by connectionKey; the kind label comes first.
 var connectionMetrics = newConditionTracker[string](connectionsByCondition)

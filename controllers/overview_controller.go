@@ -17,14 +17,16 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 )
 
-// OverviewReconciler keeps a deviceConfigurationUserOverview in Graph in the state its
-// DeviceConfigurationUserOverview declares. A pass never calls Graph itself: it submits the
+// OverviewReconciler keeps the status overviews of one kind (a deviceConfigurationUserOverview
+// or a deviceConfigurationDeviceOverview) in Graph in the state their resources declare. A pass never calls Graph itself: it submits the
 // resource's job to its tenant's pacer (which reads, diffs and PATCHes when the tenant's budget
 // admits it) and reports the job's result in a later pass, which the job's end brings about.
 // One resource: paused? → a result to report? → a job under way? → due? → submit → requeue at the
 // next sync slot.
 type OverviewReconciler struct {
 	client.Client
+	// kind is the kind of resource it reconciles: one reconciler per kind.
+	kind         kind
 	connections  *connections
 	recorder     events.EventRecorder
 	clock        clock.PassiveClock
@@ -46,8 +48,8 @@ type OverviewReconciler struct {
 	done chan event.TypedGenericEvent[reconcile.Request]
 }
 
-// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews,verbs=get;list;watch
-// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews;deviceconfigurationdeviceoverviews,verbs=get;list;watch
+// +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews/status;deviceconfigurationdeviceoverviews/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections;clustergraphconnections,verbs=get;list;watch
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections/status;clustergraphconnections/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
@@ -56,7 +58,7 @@ type OverviewReconciler struct {
 
 // Reconcile runs one pass for one resource.
 func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
-	obj := &intunev1alpha1.DeviceConfigurationUserOverview{}
+	obj := r.kind.newObject()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Deleted: management stops and Graph is left as it is.
@@ -65,16 +67,16 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 		return ctrl.Result{}, err
 	}
-	if !obj.DeletionTimestamp.IsZero() {
+	if !obj.GetDeletionTimestamp().IsZero() {
 		// Being deleted, held only by another's finalizer (a foreground deletion, a GitOps tool):
 		// management stops as if it were gone, and its job, if any, finds itself unwanted.
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	log := logf.FromContext(ctx, "deviceConfigurationId", obj.Spec.DeviceConfigurationID)
+	log := logf.FromContext(ctx, "deviceConfigurationId", obj.OverviewSpec().DeviceConfigurationID)
 	ctx = logf.IntoContext(ctx, log)
 
-	pass := &overviewPass{obj: obj.DeepCopy(), base: obj, now: r.clock.Now()}
+	pass := &overviewPass{obj: obj.DeepCopyObject().(intunev1alpha1.Overview), base: obj, entity: r.kind.entity, now: r.clock.Now()}
 	rec := r.memory.recordFor(obj, pass.now)
 	was := r.memory.judgedOf(rec)
 	defer func() {
@@ -90,7 +92,7 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 	}()
 
-	if obj.Annotations[intunev1alpha1.AnnotationPaused] == "true" {
+	if obj.GetAnnotations()[intunev1alpha1.AnnotationPaused] == "true" {
 		pass.paused = true
 		r.memory.withdraw(req.NamespacedName, rec)
 		return ctrl.Result{}, nil
@@ -109,9 +111,9 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 }
 
 // interval is the resource's sync interval.
-func (r *OverviewReconciler) interval(obj *intunev1alpha1.DeviceConfigurationUserOverview) time.Duration {
-	if obj.Spec.SyncInterval != nil && obj.Spec.SyncInterval.Duration > 0 {
-		return obj.Spec.SyncInterval.Duration
+func (r *OverviewReconciler) interval(obj intunev1alpha1.Overview) time.Duration {
+	if obj.OverviewSpec().SyncInterval != nil && obj.OverviewSpec().SyncInterval.Duration > 0 {
+		return obj.OverviewSpec().SyncInterval.Duration
 	}
 	return r.syncInterval
 }

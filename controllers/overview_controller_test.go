@@ -31,7 +31,7 @@ func newOverview(t *tenant, configurationID string, edit ...func(*intunev1alpha1
 	GinkgoHelper()
 	o := &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, GenerateName: "wifi-"},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: configurationID,
 			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: t.connection},
 			Overview: intunev1alpha1.OverviewFields{

@@ -61,12 +61,12 @@ func noGraph() *graphFns { return &graphFns{} }
 
 // failingSince is the status of a resource whose syncs have failed with reason since ago, and
 // that needed a person.
-func failingSince(reason string, ago time.Duration) intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+func failingSince(reason string, ago time.Duration) intunev1alpha1.OverviewStatus {
 	at := metav1.NewTime(offlineStart.Add(-ago))
 	c := func(typ string, s metav1.ConditionStatus) metav1.Condition {
 		return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: "earlier", ObservedGeneration: 2, LastTransitionTime: at}
 	}
-	return intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+	return intunev1alpha1.OverviewStatus{
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
 			c(intunev1alpha1.ConditionReady, metav1.ConditionFalse),
@@ -91,7 +91,7 @@ func TestFailedPass(t *testing.T) {
 		graph func() *graphFns // a Graph for each draw
 		edit  func(*intunev1alpha1.DeviceConfigurationUserOverview)
 		setup offlineSetup
-		was   *intunev1alpha1.DeviceConfigurationUserOverviewStatus
+		was   *intunev1alpha1.OverviewStatus
 		// how the pass ends, and within which bounds it looks again
 		ending          passEnding
 		atLeast, atMost time.Duration

@@ -45,7 +45,7 @@ func TestAResultBelongsToItsGeneration(t *testing.T) {
 		// during is the call of generation 2 answered after generation 3 was applied: "GET" or
 		// "PATCH"; "" when the resource is at generation 3, with was, before its first pass.
 		during string
-		was    *intunev1alpha1.DeviceConfigurationUserOverviewStatus
+		was    *intunev1alpha1.OverviewStatus
 		// how the last pass ends (0 and 0: at the next sync slot), and what status then says
 		atLeast, atMost time.Duration
 		readyReason     string // Ready True with this reason, or ...

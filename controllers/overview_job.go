@@ -88,7 +88,7 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 			logf.FromContext(ctx).V(1).Info("The job's result is superseded", "why", res.superseded, "generation", res.generation)
 		}
 		res.at = r.clock.Now()
-		if r.memory.deliver(key, rec, res) {
+		if r.memory.deliver(key, rec, res, r.kind.entity) {
 			r.done <- event.TypedGenericEvent[reconcile.Request]{Object: reconcile.Request{NamespacedName: key}}
 		}
 	}
@@ -115,14 +115,14 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		_, generation, _ := r.memory.desiredOf(rec)
 		return &syncResult{generation: generation, superseded: why}
 	}
-	got, err := calls.Get(ctx, graph.UserOverview, configurationID)
+	got, err := calls.Get(ctx, r.kind.entity, configurationID)
 	desired, generation, policy := r.memory.desiredOf(rec)
 	res := &syncResult{generation: generation, err: err}
 	if err != nil {
 		return res
 	}
 	res.observed, res.requestID = &got.Overview, got.RequestID
-	patch, found, err := diffOverview(&desired, &got.Overview)
+	patch, found, err := diffOverview(r.kind.entity, &desired, &got.Overview)
 	if err != nil {
 		res.err = err
 		return res
@@ -142,7 +142,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		}
 		return nil
 	})
-	patched, err := guarded.Patch(ctx, graph.UserOverview, configurationID, patch)
+	patched, err := guarded.Patch(ctx, r.kind.entity, configurationID, patch)
 	var notWanted unwanted
 	switch {
 	case errors.As(err, &notWanted):
@@ -161,7 +161,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	}
 	// Graph's answer to a PATCH is not proof that it kept the values, and a 204 carries none: read
 	// them back, once (reads have ten times the writes' budget), before the resource may say Ready.
-	back, err := calls.Get(ctx, graph.UserOverview, configurationID)
+	back, err := calls.Get(ctx, r.kind.entity, configurationID)
 	if err != nil {
 		// The PATCH went: it is reported, and the resource is not Ready until a read shows it.
 		// observed stays the last thing Graph showed: the PATCH's answer, or after a 204 the GET's.
@@ -169,7 +169,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		return res
 	}
 	res.observed, res.requestID = &back.Overview, back.RequestID
-	if _, res.drift, err = diffOverview(&desired, &back.Overview); err != nil {
+	if _, res.drift, err = diffOverview(r.kind.entity, &desired, &back.Overview); err != nil {
 		res.err = err
 	}
 	// Only what the PATCH sent can be lost: a field it did not carry that differs now was changed

@@ -35,10 +35,10 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := &OverviewReconciler{memory: newMemory()}
+			r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind)}
 			obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
-				Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: want},
+				Spec:       intunev1alpha1.OverviewSpec{Overview: want},
 			}
 			rec := r.memory.recordFor(obj, time.Now())
 			var patches []graph.Fields
@@ -67,7 +67,7 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 }
 
 func TestAPanicInAJobIsItsError(t *testing.T) {
-	r := &OverviewReconciler{memory: newMemory()}
+	r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind)}
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 4}}
 	rec := r.memory.recordFor(obj, time.Now())
 	buggy := &graphFns{GetOverviewFn: func(context.Context, string) (graph.Response, error) { panic("a bug") }}
@@ -108,10 +108,10 @@ func TestALongPauseIsReported(t *testing.T) {
 	for name, tc := range cases {
 		for _, call := range []string{"GET", "PATCH"} {
 			t.Run(name+" on the "+call, func(t *testing.T) {
-				r := &OverviewReconciler{memory: newMemory(), clock: clocktesting.NewFakePassiveClock(now), quietPause: 20 * time.Second}
+				r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind), clock: clocktesting.NewFakePassiveClock(now), quietPause: 20 * time.Second}
 				obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 					ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
-					Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
+					Spec:       intunev1alpha1.OverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
 				}
 				rec := r.memory.recordFor(obj, now)
 				calls := &graphFns{Now: now, GetOverviewFn: getInTurn(fails(tc.err))}
@@ -155,10 +155,10 @@ func alwaysWanted(context.Context, int64) string { return "" }
 // The cluster is asked again at the moment the PATCH is sent, not only before the client waits
 // for a token or the write window: a change that lands in between sends nothing.
 func TestTheWriteIsAskedForAsItIsSent(t *testing.T) {
-	r := &OverviewReconciler{memory: newMemory()}
+	r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind)}
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 2},
-		Spec:       intunev1alpha1.DeviceConfigurationUserOverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
+		Spec:       intunev1alpha1.OverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
 	}
 	rec := r.memory.recordFor(obj, time.Now())
 	asked := 0

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
@@ -15,13 +16,20 @@ import (
 // on reconcile workers and jobs on the pacers' goroutines: the record is only ever read or changed
 // under memory.mu.
 
-// memory holds the records.
+// memory holds the records of one kind's resources.
 type memory struct {
+	// kind prefixes a resource's key in its tenant's lines, which both kinds share.
+	kind    string
 	mu      sync.Mutex
 	records map[types.NamespacedName]*record
 }
 
-func newMemory() *memory { return &memory{records: map[types.NamespacedName]*record{}} }
+func newMemory(kind string) *memory {
+	return &memory{kind: kind, records: map[types.NamespacedName]*record{}}
+}
+
+// lineKey is the key of a resource's place in its tenant's lines.
+func (m *memory) lineKey(key types.NamespacedName) string { return m.kind + "/" + key.String() }
 
 // record is what is remembered of one resource.
 type record struct {
@@ -49,6 +57,18 @@ type record struct {
 	// retold is true while result is one a pass reported already but could not write to status:
 	// its events and metrics were given then, and are not given twice.
 	retold bool
+	// steady is what the status showed when a routine resync submitted the job, if it was steady
+	// (see steadyOf): a result that would change none of it ends the job without a pass.
+	steady *steadyStatus
+}
+
+// steadyStatus is the part of a steady resource's status that a routine resync's result could
+// change, as the pass that submitted the job found it.
+type steadyStatus struct {
+	generation int64
+	observed   intunev1alpha1.ObservedOverview
+	// heartbeat is when lastSyncTime is due to be refreshed: a result after it takes a pass.
+	heartbeat time.Time
 }
 
 // patchMark remembers the values a PATCH replaced, to recognise a PATCH that Graph answered with
@@ -71,23 +91,23 @@ func (m *patchMark) reverted(drift []intunev1alpha1.FieldDrift) string {
 
 // recordFor returns the record of obj, a new one when there is none or the one there belongs to
 // an object of the same name that was deleted. It records obj's spec as the newest desired state.
-func (m *memory) recordFor(obj *intunev1alpha1.DeviceConfigurationUserOverview, now time.Time) *record {
-	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+func (m *memory) recordFor(obj intunev1alpha1.Overview, now time.Time) *record {
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.records[key]
-	if !ok || rec.uid != obj.UID {
+	if !ok || rec.uid != obj.GetUID() {
 		if ok && rec.queued != nil {
-			rec.queued.Withdraw(key.String())
+			rec.queued.Withdraw(m.lineKey(key))
 		}
-		rec = &record{uid: obj.UID, lastSync: now}
+		rec = &record{uid: obj.GetUID(), lastSync: now}
 		m.records[key] = rec
 	}
-	if rec.generation != obj.Generation {
+	if rec.generation != obj.GetGeneration() {
 		// Failures of an older spec say nothing of this one: its backoff starts afresh.
 		rec.failures = 0
 	}
-	rec.desired, rec.generation, rec.policy = obj.Spec.Overview, obj.Generation, policyOf(obj)
+	rec.desired, rec.generation, rec.policy = obj.OverviewSpec().Overview, obj.GetGeneration(), policyOf(obj)
 	return rec
 }
 
@@ -101,7 +121,7 @@ func (m *memory) forget(key types.NamespacedName) types.UID {
 		return ""
 	}
 	if rec.queued != nil {
-		rec.queued.Withdraw(key.String())
+		rec.queued.Withdraw(m.lineKey(key))
 	}
 	delete(m.records, key)
 	return rec.uid
@@ -114,6 +134,8 @@ func (m *memory) take(rec *record) (res *syncResult, retold, busy bool) {
 	defer m.mu.Unlock()
 	res, rec.result = rec.result, nil
 	retold, rec.retold = rec.retold, false
+	// A pass while the job is under way may be the one the resync had asked for: the job reports.
+	rec.steady = nil
 	return res, retold, rec.queued != nil
 }
 
@@ -144,10 +166,11 @@ func (m *memory) restore(rec *record, res *syncResult, was judged) {
 	rec.failures, rec.mark = was.failures, was.mark
 }
 
-// queue notes that the tenant line of gc, the client of via, holds the record's job.
-func (m *memory) queue(rec *record, gc graph.Client, via clientKey) {
+// queue notes that the tenant line of gc, the client of via, holds the record's job; steady, if
+// not nil, is the status a quiet result leaves as it is (a routine resync of a steady resource).
+func (m *memory) queue(rec *record, gc graph.Client, via clientKey, steady *steadyStatus) {
 	m.mu.Lock()
-	rec.queued, rec.via = gc, via
+	rec.queued, rec.via, rec.steady = gc, via, steady
 	m.mu.Unlock()
 }
 
@@ -163,7 +186,8 @@ func (m *memory) queuedVia(rec *record) clientKey {
 func (m *memory) withdraw(key types.NamespacedName, rec *record) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec.queued != nil && rec.queued.Withdraw(key.String()) {
+	rec.steady = nil
+	if rec.queued != nil && rec.queued.Withdraw(m.lineKey(key)) {
 		rec.queued = nil
 		return true
 	}
@@ -186,14 +210,33 @@ func (m *memory) current(key types.NamespacedName, rec *record) bool {
 	return m.records[key] == rec
 }
 
-// deliver stores a job's result in its record, and reports whether the record is still the one
-// remembered (the resource was not deleted meanwhile).
-func (m *memory) deliver(key types.NamespacedName, rec *record, res *syncResult) bool {
+// deliver stores a job's result in its record, and reports whether a pass must report it: the
+// record is still the one remembered (the resource was not deleted meanwhile), and the result is
+// not a quiet one (see quiet), which is taken here instead: the resource read Graph at res.at, and
+// its status stays as it is.
+func (m *memory) deliver(key types.NamespacedName, rec *record, res *syncResult, e graph.Entity) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec.queued = nil
+	if rec.steady != nil && rec.mark == nil && rec.steady.quiet(e, res) {
+		rec.steady = nil
+		rec.lastSync, rec.failures = res.at, 0
+		return false
+	}
+	rec.steady = nil
 	rec.result, rec.retold = res, false
 	return m.records[key] == rec
+}
+
+// quiet reports whether res is a routine resync's result that would change nothing the status
+// shows: Graph was read, for the same generation, without error, drift or PATCH, and holds what
+// status.observed says, before lastSyncTime's heartbeat is due. Its pass would write nothing and
+// only requeue the resource at its next slot, which the pass that submitted the job did already.
+func (s *steadyStatus) quiet(e graph.Entity, res *syncResult) bool {
+	return res.err == nil && res.superseded == "" && !res.needsWrite && !res.applied &&
+		len(res.found) == 0 && len(res.drift) == 0 && res.observed != nil &&
+		res.generation == s.generation && res.at.Before(s.heartbeat) &&
+		equality.Semantic.DeepEqual(*observedFrom(e, res.observed), s.observed)
 }
 
 // synced records a successful read of Graph at now.

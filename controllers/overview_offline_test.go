@@ -53,8 +53,10 @@ type offline struct {
 	clock    *clocktesting.FakePassiveClock
 	recorder *events.FakeRecorder
 	kube     client.Client
+	// passes counts the passes run.
+	passes int
 	// writes are the statuses the passes wrote, in turn.
-	writes []intunev1alpha1.DeviceConfigurationUserOverviewStatus
+	writes []intunev1alpha1.OverviewStatus
 }
 
 // offlineSetup says what the offline world holds besides the resource.
@@ -72,7 +74,7 @@ type offlineSetup struct {
 func offlineOverview(edit ...func(*intunev1alpha1.DeviceConfigurationUserOverview)) *intunev1alpha1.DeviceConfigurationUserOverview {
 	o := &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "it", Name: "wifi", UID: "0b9c1d2e-3f4a-4b6c-8d8e-000000000002", Generation: 2},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: offlineConfigurationID,
 			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: "contoso"},
 			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](12), FailedCount: ptr.To[int32](0)},
@@ -95,7 +97,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		recorder: events.NewFakeRecorder(100),
 	}
 	// The resources gauge is the process's: the envtest suite, in the same binary, reads it.
-	t.Cleanup(func() { resourceMetrics.forget(w.key) })
+	t.Cleanup(func() { resourceMetrics.forget(resourceKey{kinds[0].entity.Kind, w.key}) })
 	objects := append([]client.Object{obj}, setup.objects...)
 	if !setup.noConnection {
 		objects = append(objects, offlineConnection(obj.Namespace))
@@ -126,6 +128,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		Build()
 	w.r = &OverviewReconciler{
 		Client:       w.kube,
+		kind:         kinds[0],
 		connections:  offlineConnections(t, w.kube, gc, setup.watched),
 		recorder:     w.recorder,
 		clock:        w.clock,
@@ -134,7 +137,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 		retryBase:    offlineRetryBase,
 		retryMax:     offlineRetryMax,
 		credsRetry:   offlineCredsRetry,
-		memory:       newMemory(),
+		memory:       newMemory(kinds[0].entity.Kind),
 		patchLogs:    newPatchLogs(w.kube, w.clock),
 		done:         make(chan event.TypedGenericEvent[reconcile.Request], 10),
 	}
@@ -144,6 +147,7 @@ func newOffline(t *testing.T, obj *intunev1alpha1.DeviceConfigurationUserOvervie
 // pass runs one pass.
 func (w *offline) pass() (reconcile.Result, error) {
 	w.t.Helper()
+	w.passes++
 	return w.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: w.key})
 }
 

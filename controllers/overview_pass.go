@@ -4,15 +4,17 @@ import (
 	"time"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
 // overviewPass is what one pass over one resource found: the object as read (base), a copy whose
 // status the deferred patch derives from the facts below (obj), and the facts. Phases record facts
 // only; deriveStatus turns them into status once, at the end.
 type overviewPass struct {
-	obj  *intunev1alpha1.DeviceConfigurationUserOverview
-	base *intunev1alpha1.DeviceConfigurationUserOverview
-	now  time.Time
+	obj    intunev1alpha1.Overview
+	base   intunev1alpha1.Overview
+	entity graph.Entity // the Graph entity of the resource's kind
+	now    time.Time
 
 	paused   bool        // the paused annotation stopped the pass
 	result   *syncResult // the job's result this pass reports, if any

@@ -33,9 +33,9 @@ func (g *steadyGraph) get(context.Context, string) (graph.Response, error) {
 }
 
 // syncedStatus is the status of a resource of generation 2 that Graph matched, last written ago.
-func syncedStatus(ago time.Duration, o graph.Overview) intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+func syncedStatus(ago time.Duration, o graph.Overview) intunev1alpha1.OverviewStatus {
 	at := metav1.NewTime(offlineStart.Add(-ago))
-	return intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+	return intunev1alpha1.OverviewStatus{
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
 			{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: intunev1alpha1.ReasonUpToDate,
@@ -43,14 +43,15 @@ func syncedStatus(ago time.Duration, o graph.Overview) intunev1alpha1.DeviceConf
 			{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: intunev1alpha1.ReasonSucceeded,
 				Message: "Graph was read successfully", ObservedGeneration: 2, LastTransitionTime: at},
 		},
-		Observed:      observedFrom(&o),
+		Observed:      observedFrom(graph.UserOverview, &o),
 		LastSyncTime:  &at,
 		LastRequestID: "r0",
 	}
 }
 
 // TestSteadyResyncWritesOnlyTheHeartbeat plays two hours of a steady resource on a fake clock: one
-// GET per sync slot, no PATCH, and a status write only when lastSyncTime is an hour old.
+// GET and one pass per sync slot, no PATCH, and a status write only when lastSyncTime is an hour
+// old (that slot's result takes a second pass, which writes it).
 func TestSteadyResyncWritesOnlyTheHeartbeat(t *testing.T) {
 	g := &steadyGraph{o: graphOver(12)}
 	obj := offlineOverview()
@@ -70,6 +71,10 @@ func TestSteadyResyncWritesOnlyTheHeartbeat(t *testing.T) {
 
 	if g.gets != len(syncs) {
 		t.Errorf("%d GETs in %d sync slots", g.gets, len(syncs))
+	}
+	if wantPasses := 1 + len(syncs) + len(w.writes); w.passes != wantPasses {
+		t.Errorf("%d passes for %d sync slots and %d heartbeats, want %d: one per slot, and one more to write a heartbeat",
+			w.passes, len(syncs), len(w.writes), wantPasses)
 	}
 	// The heartbeats: the first slot an hour after the last write (30 minutes before the start),
 	// and the slot an hour after that.
@@ -302,7 +307,7 @@ func TestPassesThatCallNoGraph(t *testing.T) {
 		if _, err := w.pass(); err != nil || len(g.waiting) != 1 {
 			t.Fatalf("the first pass: %v, %d jobs waiting", err, len(g.waiting))
 		}
-		job := g.waiting[w.key.String()]
+		job := g.waiting[w.r.memory.lineKey(w.key)]
 		if err := w.kube.Delete(context.Background(), w.object()); err != nil {
 			t.Fatal(err)
 		}

@@ -27,31 +27,31 @@ import (
 // event (a restart, a connection that changed while the resource was fine) waits for the slot.
 func (r *OverviewReconciler) syncDue(p *overviewPass, rec *record) bool {
 	obj := p.base
-	if obj.Status.ObservedGeneration != obj.Generation {
+	if obj.OverviewStatus().ObservedGeneration != obj.GetGeneration() {
 		return true
 	}
-	if at := obj.Annotations[intunev1alpha1.AnnotationReconcileRequestedAt]; at != "" && at != obj.Status.LastHandledReconcileAt {
+	if at := obj.GetAnnotations()[intunev1alpha1.AnnotationReconcileRequestedAt]; at != "" && at != obj.OverviewStatus().LastHandledReconcileAt {
 		return true
 	}
-	if !meta.IsStatusConditionTrue(obj.Status.Conditions, intunev1alpha1.ConditionSynced) {
+	if !meta.IsStatusConditionTrue(obj.OverviewStatus().Conditions, intunev1alpha1.ConditionSynced) {
 		return true
 	}
-	return r.memory.lastSyncOf(rec).Before(schedule.Last(obj.UID, r.interval(obj), p.now))
+	return r.memory.lastSyncOf(rec).Before(schedule.Last(obj.GetUID(), r.interval(obj), p.now))
 }
 
 // nextSync requeues the resource at its next sync slot, behind any change that is waiting.
 func (r *OverviewReconciler) nextSync(p *overviewPass) reconcile.Result {
-	next := schedule.Next(p.base.UID, r.interval(p.base), p.now)
+	next := schedule.Next(p.base.GetUID(), r.interval(p.base), p.now)
 	return reconcile.Result{RequeueAfter: next.Sub(p.now), Priority: ptr.To(handler.LowPriority)}
 }
 
 // likelyToWrite says whether the resource's job will most likely PATCH: a new generation of a
 // managed spec. Such a job takes its place in the tenant's line of writes before it even reads, so
 // that a backlog costs no read until its turn.
-func (r *OverviewReconciler) likelyToWrite(obj *intunev1alpha1.DeviceConfigurationUserOverview) bool {
+func (r *OverviewReconciler) likelyToWrite(obj intunev1alpha1.Overview) bool {
 	return policyOf(obj) == intunev1alpha1.ManagementPolicyManage &&
-		obj.Status.ObservedGeneration != obj.Generation &&
-		obj.Spec.Overview != (intunev1alpha1.OverviewFields{})
+		obj.OverviewStatus().ObservedGeneration != obj.GetGeneration() &&
+		obj.OverviewSpec().Overview != (intunev1alpha1.OverviewFields{})
 }
 
 // submit resolves the resource's connection and puts its job in the tenant's line: the line of
@@ -75,16 +75,43 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	if write {
 		kind = graph.WriteJob
 	}
-	r.memory.queue(rec, gc, via)
-	job := r.syncJob(key, rec, via, p.base.Spec.DeviceConfigurationID)
-	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.UID), now: r.clock.Now}
+	steady := r.steadyOf(p)
+	r.memory.queue(rec, gc, via, steady)
+	job := r.syncJob(key, rec, via, p.base.OverviewSpec().DeviceConfigurationID)
+	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
 	run := job.Run
 	job.Run = func(ctx context.Context, calls graph.Calls) error {
 		logged.Calls = calls
 		return run(ctx, logged)
 	}
-	gc.Submit(key.String(), kind, job)
+	gc.Submit(r.memory.lineKey(key), kind, job)
+	if steady != nil {
+		// A routine resync: a quiet result ends without a pass, so this one asks for the next slot.
+		return r.nextSync(p), nil
+	}
 	return reconcile.Result{}, nil
+}
+
+// steadyOf returns what a routine resync of the pass's resource could change in its status, when
+// that status is steady: this generation synced, Ready because Graph holds the spec, no drift, no
+// request waiting in the annotation, no PATCH of its own that Graph has yet to show kept or that
+// the connection's log holds. Otherwise, nil: the job's result is reported by a pass.
+func (r *OverviewReconciler) steadyOf(p *overviewPass) *steadyStatus {
+	obj, st := p.base, p.base.OverviewStatus()
+	ready := meta.FindStatusCondition(st.Conditions, intunev1alpha1.ConditionReady)
+	switch {
+	case p.result != nil, st.Observed == nil, st.LastSyncTime == nil, len(st.Drift) > 0,
+		st.ObservedGeneration != obj.GetGeneration(),
+		obj.GetAnnotations()[intunev1alpha1.AnnotationReconcileRequestedAt] != st.LastHandledReconcileAt,
+		!meta.IsStatusConditionTrue(st.Conditions, intunev1alpha1.ConditionSynced),
+		ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != intunev1alpha1.ReasonUpToDate ||
+			ready.ObservedGeneration != obj.GetGeneration():
+		return nil
+	}
+	if _, logged := r.patchLogs.pending(refKey(obj), string(obj.GetUID())); logged {
+		return nil
+	}
+	return &steadyStatus{generation: obj.GetGeneration(), observed: *st.Observed, heartbeat: st.LastSyncTime.Add(heartbeat)}
 }
 
 // whileQueued ends a pass that finds the resource's job under way: the job's end brings the
@@ -112,55 +139,81 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	if res.needsWrite {
 		return r.submit(ctx, p, rec, true) // nothing new to say until the PATCH has gone
 	}
-	if res.superseded != "" || res.generation != p.base.Generation {
+	if res.superseded != "" || res.generation != p.base.GetGeneration() {
 		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
 	r.settle(p, res)
 	if res.observed != nil && len(res.found) > 0 && !p.retold {
-		driftDetected.WithLabelValues(string(policyOf(p.base))).Inc()
+		driftDetected.WithLabelValues(r.kind.entity.Kind, string(policyOf(p.base))).Inc()
 	}
-	if mark := r.memory.markOf(rec); mark != nil && res.observed != nil {
-		if mark.generation == res.generation {
-			p.reverted = mark.reverted(res.found)
-		}
-		if len(res.found) == 0 {
-			r.memory.setMark(rec, nil)
-		}
+	mark := r.memory.markOf(rec)
+	if mark != nil && res.observed != nil && len(res.found) == 0 {
+		r.memory.setMark(rec, nil) // Graph showed it kept
 	}
 	if res.applied {
 		r.applied(ctx, p, rec, res)
 	}
 	if p.recovered && !p.retold {
-		fields := loggedFields(&p.settles.Fields)
+		fields := loggedFields(r.kind.entity, &p.settles.Fields)
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch",
 			"Set %s in Graph before the operator restarted: Graph holds it", fields)
 		logf.FromContext(ctx).Info("Graph holds a PATCH sent before the operator restarted", "fields", fields)
 	}
-	if res.err != nil {
-		return r.failed(ctx, p, rec, res.err)
-	}
-	manage := policyOf(p.base) == intunev1alpha1.ManagementPolicyManage
+	j := judge(res, policyOf(p.base), mark)
+	p.reverted = j.reverted
 	switch {
-	case manage && len(res.lost) > 0:
-		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.lost)})
-	case manage && res.applied && len(res.drift) > 0:
+	case j.failure != nil:
+		return r.failed(ctx, p, rec, j.failure)
+	case j.again:
 		// Graph kept what the PATCH sent, and a field it did not send changed meanwhile.
 		logf.FromContext(ctx).Info("Graph changed a managed field while it was PATCHed; syncing again", "fields", driftBoth(res.drift))
 		return r.submit(ctx, p, rec, true)
-	case manage && len(res.drift) > 0:
-		return r.failed(ctx, p, rec, &notPersisted{fields: driftFields(res.drift)})
-	case p.reverted != "":
-		return r.failed(ctx, p, rec, &notPersisted{fields: p.reverted})
 	}
 	r.memory.synced(rec, p.now)
 	p.synced = true
-	if len(res.drift) > 0 && len(p.base.Status.Drift) == 0 && !p.retold {
+	if len(res.drift) > 0 && len(p.base.OverviewStatus().Drift) == 0 && !p.retold {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
 			"Graph differs from the spec in %s", driftBoth(res.drift))
 	}
 	logf.FromContext(ctx).V(1).Info("Observed the overview", "requestID", res.requestID, "drift", len(res.drift))
 	return r.nextSync(p), nil
+}
+
+// judgement is what a job's result of the resource's current generation says.
+type judgement struct {
+	// failure is why the sync failed: Graph's error, or a PATCH Graph did not keep.
+	failure error
+	// again is true when the PATCH went and Graph changed another managed field meanwhile: the
+	// resource syncs again at once, as a write.
+	again bool
+	// reverted lists the managed fields that are back at the value the resource's last accepted
+	// PATCH replaced.
+	reverted string
+}
+
+// judge judges a job's result of the resource's current generation, under policy, with mark the
+// last PATCH Graph accepted for the resource and has not shown kept (nil: none). It is a pure
+// function of what the job observed: synced is a judgement with neither failure nor again.
+func judge(res *syncResult, policy intunev1alpha1.ManagementPolicy, mark *patchMark) judgement {
+	var j judgement
+	if mark != nil && res.observed != nil && mark.generation == res.generation {
+		j.reverted = mark.reverted(res.found)
+	}
+	manage := policy == intunev1alpha1.ManagementPolicyManage
+	switch {
+	case res.err != nil:
+		j.failure = res.err
+	case manage && len(res.lost) > 0:
+		j.failure = &notPersisted{fields: driftFields(res.lost)}
+	case manage && res.applied && len(res.drift) > 0:
+		j.again = true
+	case manage && len(res.drift) > 0:
+		j.failure = &notPersisted{fields: driftFields(res.drift)}
+	case j.reverted != "":
+		j.failure = &notPersisted{fields: j.reverted}
+	}
+	return j
 }
 
 // reportOutdated reports the result of a job that does not belong to the resource as it is now:
@@ -176,7 +229,7 @@ func (r *OverviewReconciler) reportOutdated(ctx context.Context, p *overviewPass
 	}
 	why := res.superseded
 	if why == "" {
-		why = fmt.Sprintf("generation %d replaced generation %d", p.base.Generation, res.generation)
+		why = fmt.Sprintf("generation %d replaced generation %d", p.base.GetGeneration(), res.generation)
 	}
 	logf.FromContext(ctx).V(1).Info("The job's result is outdated; syncing the resource as it is", "why", why, "err", res.err)
 	return r.submit(ctx, p, rec, r.likelyToWrite(p.base))
@@ -191,7 +244,7 @@ func (r *OverviewReconciler) settle(p *overviewPass, res *syncResult) {
 	if !res.applied && res.err != nil {
 		return
 	}
-	e, ok := r.patchLogs.pending(refKey(p.base), string(p.base.UID))
+	e, ok := r.patchLogs.pending(refKey(p.base), string(p.base.GetUID()))
 	if !ok || e.SentAt.After(res.at) {
 		return // none, or one a newer job wrote
 	}
@@ -199,24 +252,25 @@ func (r *OverviewReconciler) settle(p *overviewPass, res *syncResult) {
 	if res.applied || res.observed == nil {
 		return
 	}
-	if at := p.base.Status.LastAppliedTime; at != nil && !at.Before(&metav1.Time{Time: e.SentAt.Truncate(time.Second)}) {
+	if at := p.base.OverviewStatus().LastAppliedTime; at != nil && !at.Before(&metav1.Time{Time: e.SentAt.Truncate(time.Second)}) {
 		return // status shows it already
 	}
-	if _, drift, err := diffOverview(&e.Fields, res.observed); err == nil && len(drift) == 0 {
+	if _, drift, err := diffOverview(r.kind.entity, &e.Fields, res.observed); err == nil && len(drift) == 0 {
 		p.recovered = true
 	}
 }
 
-// loggedFields lists a logged PATCH's values as "successCount=12, failedCount=0".
-func loggedFields(f *intunev1alpha1.OverviewFields) string {
+// loggedFields lists a logged PATCH's values as "successCount=12, failedCount=0", in the order of
+// entity e's table.
+func loggedFields(e graph.Entity, f *intunev1alpha1.OverviewFields) string {
 	var parts []string
-	for _, c := range countFields {
-		if v := c.want(f); v != nil {
-			parts = append(parts, fmt.Sprintf("%s=%d", c.name, *v))
+	for _, field := range e.Declared() {
+		switch v := declaredFields.Declared(f, field.Name).(type) {
+		case *int32:
+			parts = append(parts, fmt.Sprintf("%s=%d", field.Name, *v))
+		case *string:
+			parts = append(parts, field.Name+"="+*v)
 		}
-	}
-	if f.LastUpdateDateTime != nil {
-		parts = append(parts, "lastUpdateDateTime="+*f.LastUpdateDateTime)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -232,7 +286,7 @@ func (r *OverviewReconciler) applied(ctx context.Context, p *overviewPass, rec *
 	if p.retold {
 		return
 	}
-	patchesApplied.Inc()
+	patchesApplied.WithLabelValues(r.kind.entity.Kind).Inc()
 	fields := driftFields(res.found)
 	r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, "Patched", "Patch", "Set %s in Graph", fields)
 	logf.FromContext(ctx).Info("Patched the overview", "fields", fields, "requestID", res.requestID)
@@ -247,8 +301,8 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 		return reconcile.Result{}, err // the Kubernetes API failed us: retried with backoff, status untouched
 	}
 	p.failure = &f
-	was := meta.FindStatusCondition(p.base.Status.Conditions, intunev1alpha1.ConditionSynced)
-	if was != nil && was.ObservedGeneration != p.base.Generation {
+	was := meta.FindStatusCondition(p.base.OverviewStatus().Conditions, intunev1alpha1.ConditionSynced)
+	if was != nil && was.ObservedGeneration != p.base.GetGeneration() {
 		// What failed before failed for an older spec: this generation's backoff starts afresh.
 		was = nil
 	}
@@ -317,15 +371,15 @@ func (r *OverviewReconciler) forget(key types.NamespacedName) {
 	if uid := r.memory.forget(key); uid != "" {
 		r.patchLogs.forget(string(uid))
 	}
-	resourceMetrics.forget(key)
+	resourceMetrics.forget(resourceKey{r.kind.entity.Kind, key})
 }
 
 // policyOf is the resource's management policy, Manage when unset.
-func policyOf(o *intunev1alpha1.DeviceConfigurationUserOverview) intunev1alpha1.ManagementPolicy {
-	if o.Spec.ManagementPolicy == "" {
+func policyOf(o intunev1alpha1.Overview) intunev1alpha1.ManagementPolicy {
+	if o.OverviewSpec().ManagementPolicy == "" {
 		return intunev1alpha1.ManagementPolicyManage
 	}
-	return o.Spec.ManagementPolicy
+	return o.OverviewSpec().ManagementPolicy
 }
 
 // driftBoth lists drift with both sides, as "successCount: spec 12, Graph 3; failedCount: spec 0,

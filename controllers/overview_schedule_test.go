@@ -71,10 +71,10 @@ func TestSyncDue(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			start := slot.Add(time.Second)
 			clk := clocktesting.NewFakePassiveClock(start)
-			r := &OverviewReconciler{memory: newMemory(), clock: clk, syncInterval: interval}
+			r := &OverviewReconciler{kind: kinds[0], memory: newMemory(kinds[0].entity.Kind), clock: clk, syncInterval: interval}
 			obj := &intunev1alpha1.DeviceConfigurationUserOverview{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: uid, Generation: 2},
-				Status: intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+				Status: intunev1alpha1.OverviewStatus{
 					ObservedGeneration: 2,
 					Conditions:         []metav1.Condition{synced},
 				},

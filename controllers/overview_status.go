@@ -6,13 +6,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
-	"github.com/overview-operator/overview-operator/internal/graph"
 )
 
 // fieldOwner is the operator's field manager. It writes status only, never spec, so that GitOps
@@ -29,7 +27,7 @@ func (p *overviewPass) deriveStatus() {
 		p.markPaused()
 		return
 	}
-	st := &p.obj.Status
+	st := p.obj.OverviewStatus()
 	if res := p.result; res != nil && p.outdated {
 		// What it found is not this generation's (or this connection's); a PATCH Graph accepted
 		// stays a fact.
@@ -38,7 +36,7 @@ func (p *overviewPass) deriveStatus() {
 		}
 	} else if res != nil && res.observed != nil {
 		st.LastRequestID = res.requestID
-		st.Observed = observedFrom(res.observed)
+		st.Observed = observedFrom(p.entity, res.observed)
 		st.Drift, st.DriftCount = res.drift, int32(len(res.drift))
 		if res.applied || p.recovered {
 			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
@@ -54,30 +52,27 @@ func (p *overviewPass) deriveStatus() {
 
 // markSynced records a pass that read Graph (and, under Manage, made it match).
 func (p *overviewPass) markSynced() {
-	st := &p.obj.Status
-	st.ObservedGeneration = p.obj.Generation
-	st.LastHandledReconcileAt = p.obj.Annotations[intunev1alpha1.AnnotationReconcileRequestedAt]
-	ready := metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionTrue,
-		Reason: intunev1alpha1.ReasonUpToDate, Message: "Graph holds every managed value"}
+	st, c := p.obj.OverviewStatus(), p.conditions()
+	st.ObservedGeneration = p.obj.GetGeneration()
+	st.LastHandledReconcileAt = p.obj.GetAnnotations()[intunev1alpha1.AnnotationReconcileRequestedAt]
 	if len(st.Drift) > 0 { // ObserveOnly: Graph was observed and the difference is reported
-		ready.Reason = intunev1alpha1.ReasonDriftDetected
-		ready.Message = fmt.Sprintf("ObserveOnly: Graph differs from the spec in %d managed fields (see status.drift)", len(st.Drift))
+		c.set(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonDriftDetected,
+			fmt.Sprintf("ObserveOnly: Graph differs from the spec in %d managed fields (see status.drift)", len(st.Drift)))
+	} else {
+		c.set(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate, "Graph holds every managed value")
 	}
-	p.setCondition(ready)
-	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
-		Reason: intunev1alpha1.ReasonSucceeded, Message: "Graph was read successfully"})
-	meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
+	c.set(intunev1alpha1.ConditionSynced, metav1.ConditionTrue, intunev1alpha1.ReasonSucceeded, "Graph was read successfully")
+	c.stalled(nil)
 }
 
 // markPaused records a pass that made no Graph call because of the paused annotation. Ready is
 // not claimed for a generation that was never synced.
 func (p *overviewPass) markPaused() {
+	c := p.conditions()
 	msg := "The " + intunev1alpha1.AnnotationPaused + " annotation is \"true\": no Graph calls are made until it is removed"
-	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
-		Reason: intunev1alpha1.ReasonPaused, Message: msg})
-	if p.obj.Status.ObservedGeneration != p.obj.Generation {
-		p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-			Reason: intunev1alpha1.ReasonPaused, Message: "The spec changed while paused, and was not synced: " + msg})
+	c.set(intunev1alpha1.ConditionSynced, metav1.ConditionFalse, intunev1alpha1.ReasonPaused, msg)
+	if p.obj.OverviewStatus().ObservedGeneration != p.obj.GetGeneration() {
+		c.set(intunev1alpha1.ConditionReady, metav1.ConditionFalse, intunev1alpha1.ReasonPaused, "The spec changed while paused, and was not synced: "+msg)
 	}
 }
 
@@ -85,43 +80,29 @@ func (p *overviewPass) markPaused() {
 // condition that holds for this generation alone: Graph did not stop matching because it could not
 // be read for a while.
 func (p *overviewPass) markFailed(f failure) {
-	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionSynced, Status: metav1.ConditionFalse,
-		Reason: f.reason, Message: f.message})
-	p.markStalled(f)
-	ready := meta.FindStatusCondition(p.obj.Status.Conditions, intunev1alpha1.ConditionReady)
+	c := p.conditions()
+	c.set(intunev1alpha1.ConditionSynced, metav1.ConditionFalse, f.reason, f.message)
+	c.stalled(&f)
+	ready := c.find(intunev1alpha1.ConditionReady)
 	passing := f.reason == intunev1alpha1.ReasonThrottled || f.reason == intunev1alpha1.ReasonGraphUnavailable
-	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.Generation {
+	if passing && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == p.obj.GetGeneration() {
 		return
 	}
-	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: f.reason, Message: f.message})
+	c.set(intunev1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, f.message)
 }
 
-// markStalled says Stalled while a failure needs a person (refused credentials included, though
-// they are tried again now and then), and observes the generation it stalled on, so that kstatus
-// reports Failed rather than InProgress for ever.
-func (p *overviewPass) markStalled(f failure) {
-	if f.class != graph.ClassNeedsPerson {
-		meta.RemoveStatusCondition(&p.obj.Status.Conditions, intunev1alpha1.ConditionStalled)
-		return
-	}
-	p.obj.Status.ObservedGeneration = p.obj.Generation
-	p.setCondition(metav1.Condition{Type: intunev1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
-		Reason: f.reason, Message: f.message})
-}
-
-func (p *overviewPass) setCondition(c metav1.Condition) {
-	c.ObservedGeneration = p.obj.Generation
-	c.LastTransitionTime = metav1.NewTime(p.now)
-	meta.SetStatusCondition(&p.obj.Status.Conditions, c)
+// conditions sets the conditions of the pass's status.
+func (p *overviewPass) conditions() conditions {
+	st := p.obj.OverviewStatus()
+	return conditions{list: &st.Conditions, observedGeneration: &st.ObservedGeneration, generation: p.obj.GetGeneration(), now: p.now}
 }
 
 // patchStatus writes the pass's status in one merge patch, and nothing when only the request-id or
 // the sync time would change: a steady resource costs no writes but a heartbeat once an hour.
 func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) error {
 	p.deriveStatus()
-	st := &p.obj.Status
-	resourceMetrics.observe(client.ObjectKeyFromObject(p.obj), st.Conditions)
+	st := p.obj.OverviewStatus()
+	resourceMetrics.observe(resourceKey{r.kind.entity.Kind, client.ObjectKeyFromObject(p.obj)}, st.Conditions, r.kind.entity.Kind)
 
 	if !p.statusWriteDue() {
 		return nil
@@ -137,8 +118,8 @@ func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) e
 // request-id and the sync time changed, or, after a pass that read Graph, when lastSyncTime is a
 // heartbeat old (or unset).
 func (p *overviewPass) statusWriteDue() bool {
-	was := &p.base.Status
-	steady := p.obj.Status.DeepCopy()
+	was := p.base.OverviewStatus()
+	steady := p.obj.OverviewStatus().DeepCopy()
 	steady.LastSyncTime, steady.LastRequestID = was.LastSyncTime, was.LastRequestID
 	if !equality.Semantic.DeepEqual(was, steady) {
 		return true

@@ -43,7 +43,7 @@ func TestDeriveStatus(t *testing.T) {
 	observed := &graph.Overview{ID: "id", SuccessCount: 12, PendingCount: 7}
 	drift := []intunev1alpha1.FieldDrift{{Field: "successCount", Desired: "12", Observed: "3"}}
 	// upToDate is the status of a resource synced at generation 2 on the last pass.
-	upToDate := intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+	upToDate := intunev1alpha1.OverviewStatus{
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
 			conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, lastPass),
@@ -55,7 +55,7 @@ func TestDeriveStatus(t *testing.T) {
 		LastRequestID:   "r0",
 	}
 	// withConditions is upToDate with other conditions.
-	withConditions := func(cs ...metav1.Condition) intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+	withConditions := func(cs ...metav1.Condition) intunev1alpha1.OverviewStatus {
 		st := *upToDate.DeepCopy()
 		st.Conditions = cs
 		return st
@@ -64,22 +64,22 @@ func TestDeriveStatus(t *testing.T) {
 	cases := map[string]struct {
 		generation  int64
 		annotations map[string]string
-		was         intunev1alpha1.DeviceConfigurationUserOverviewStatus
+		was         intunev1alpha1.OverviewStatus
 		pass        overviewPass // the facts
-		want        intunev1alpha1.DeviceConfigurationUserOverviewStatus
+		want        intunev1alpha1.OverviewStatus
 	}{
 		"the first sync, a PATCH Graph kept: Ready and Synced since now, the generation observed": {
 			generation:  2,
 			annotations: map[string]string{intunev1alpha1.AnnotationReconcileRequestedAt: "req-1"},
 			pass: overviewPass{synced: true,
 				result: &syncResult{generation: 2, observed: observed, requestID: "r1", applied: true, at: thisPass.Add(-time.Second)}},
-			want: intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+			want: intunev1alpha1.OverviewStatus{
 				ObservedGeneration: 2,
 				Conditions: []metav1.Condition{
 					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
 					conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, thisPass),
 				},
-				Observed:               observedFrom(observed),
+				Observed:               observedFrom(graph.UserOverview, observed),
 				LastAppliedTime:        ptr.To(metav1.NewTime(thisPass.Add(-time.Second))),
 				LastRequestID:          "r1",
 				LastHandledReconcileAt: "req-1",
@@ -89,9 +89,9 @@ func TestDeriveStatus(t *testing.T) {
 			generation: 2,
 			was:        upToDate,
 			pass:       overviewPass{synced: true, result: &syncResult{generation: 2, observed: observed, requestID: "r1", at: thisPass}},
-			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+			want: func() intunev1alpha1.OverviewStatus {
 				st := *upToDate.DeepCopy()
-				st.Observed, st.LastRequestID = observedFrom(observed), "r1"
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), "r1"
 				return st
 			}(),
 		},
@@ -99,10 +99,10 @@ func TestDeriveStatus(t *testing.T) {
 			generation: 2,
 			was:        upToDate,
 			pass:       overviewPass{synced: true, result: &syncResult{generation: 2, observed: observed, drift: drift, at: thisPass}},
-			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+			want: func() intunev1alpha1.OverviewStatus {
 				st := *upToDate.DeepCopy()
 				st.Conditions[0].Reason = intunev1alpha1.ReasonDriftDetected
-				st.Observed, st.LastRequestID = observedFrom(observed), ""
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), ""
 				st.Drift, st.DriftCount = drift, 1
 				return st
 			}(),
@@ -111,11 +111,11 @@ func TestDeriveStatus(t *testing.T) {
 			generation: 3,
 			was:        upToDate,
 			pass:       overviewPass{synced: true, result: &syncResult{generation: 3, observed: observed, applied: true, at: thisPass}},
-			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+			want: func() intunev1alpha1.OverviewStatus {
 				st := *upToDate.DeepCopy()
 				st.ObservedGeneration = 3
 				st.Conditions[0].ObservedGeneration, st.Conditions[1].ObservedGeneration = 3, 3
-				st.Observed, st.LastRequestID = observedFrom(observed), ""
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), ""
 				st.LastAppliedTime = ptr.To(metav1.NewTime(thisPass))
 				return st
 			}(),
@@ -160,7 +160,7 @@ func TestDeriveStatus(t *testing.T) {
 			generation: 3,
 			was:        upToDate,
 			pass:       overviewPass{failure: failureOf(&graph.Error{StatusCode: http.StatusBadRequest})},
-			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+			want: func() intunev1alpha1.OverviewStatus {
 				st := withConditions(
 					conditionAt(ready, no, intunev1alpha1.ReasonBadRequest, 3, thisPass),
 					conditionAt(synced, no, intunev1alpha1.ReasonBadRequest, 3, thisPass),
@@ -217,12 +217,12 @@ func TestDeriveStatus(t *testing.T) {
 				conditionAt(stalled, yes, intunev1alpha1.ReasonForbidden, 2, lastPass),
 			),
 			pass: overviewPass{synced: true, result: &syncResult{generation: 2, observed: observed, at: thisPass}},
-			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+			want: func() intunev1alpha1.OverviewStatus {
 				st := withConditions(
 					conditionAt(ready, yes, intunev1alpha1.ReasonUpToDate, 2, thisPass),
 					conditionAt(synced, yes, intunev1alpha1.ReasonSucceeded, 2, thisPass),
 				)
-				st.Observed, st.LastRequestID = observedFrom(observed), ""
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), ""
 				return st
 			}(),
 		},
@@ -234,12 +234,12 @@ func TestDeriveStatus(t *testing.T) {
 					err: &graph.Error{StatusCode: http.StatusServiceUnavailable}},
 				failure: failureOf(&graph.Error{StatusCode: http.StatusServiceUnavailable}),
 			},
-			want: func() intunev1alpha1.DeviceConfigurationUserOverviewStatus {
+			want: func() intunev1alpha1.OverviewStatus {
 				st := withConditions(
 					conditionAt(ready, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
 					conditionAt(synced, no, intunev1alpha1.ReasonGraphUnavailable, 3, thisPass),
 				)
-				st.Observed, st.LastRequestID = observedFrom(observed), "r1"
+				st.Observed, st.LastRequestID = observedFrom(graph.UserOverview, observed), "r1"
 				st.LastAppliedTime = ptr.To(metav1.NewTime(thisPass))
 				return st
 			}(),
@@ -282,12 +282,12 @@ func TestDeriveStatus(t *testing.T) {
 				Status:     tc.was,
 			}
 			p := tc.pass
-			p.base, p.obj, p.now = base, base.DeepCopy(), thisPass
+			p.base, p.obj, p.entity, p.now = base, base.DeepCopy(), graph.UserOverview, thisPass
 			p.deriveStatus()
-			if d := cmp.Diff(tc.want, p.obj.Status, ignoreMessages, cmpopts.SortSlices(func(a, b metav1.Condition) bool { return a.Type < b.Type })); d != "" {
+			if d := cmp.Diff(tc.want, *p.obj.OverviewStatus(), ignoreMessages, cmpopts.SortSlices(func(a, b metav1.Condition) bool { return a.Type < b.Type })); d != "" {
 				t.Errorf("status (-want +got):\n%s", d)
 			}
-			for _, c := range p.obj.Status.Conditions {
+			for _, c := range p.obj.OverviewStatus().Conditions {
 				if c.Message == "" {
 					t.Errorf("%s says %s with no message", c.Type, c.Reason)
 				}
@@ -299,7 +299,7 @@ func TestDeriveStatus(t *testing.T) {
 // TestStatusWriteDue plays the decision to write status: a steady resource writes nothing but a
 // heartbeat an hour.
 func TestStatusWriteDue(t *testing.T) {
-	steady := intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+	steady := intunev1alpha1.OverviewStatus{
 		ObservedGeneration: 2,
 		Conditions: []metav1.Condition{
 			conditionAt(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate, 2, lastPass),
@@ -313,7 +313,7 @@ func TestStatusWriteDue(t *testing.T) {
 		synced   bool
 		since    time.Duration // from the last sync time to the pass
 		noSync   bool          // status has no lastSyncTime
-		edit     func(*intunev1alpha1.DeviceConfigurationUserOverviewStatus)
+		edit     func(*intunev1alpha1.OverviewStatus)
 		writeDue bool
 	}{
 		"nothing changed, synced 59 minutes ago": {synced: true, since: 59 * time.Minute},
@@ -323,24 +323,24 @@ func TestStatusWriteDue(t *testing.T) {
 		"nothing changed, never synced before": {synced: true, noSync: true, since: time.Second, writeDue: true},
 		"only the request-id changed": {
 			synced: true, since: time.Minute,
-			edit: func(st *intunev1alpha1.DeviceConfigurationUserOverviewStatus) { st.LastRequestID = "r1" },
+			edit: func(st *intunev1alpha1.OverviewStatus) { st.LastRequestID = "r1" },
 		},
 		"a failed pass whose failure is in status already: no heartbeat, however old the sync": {
 			since: 3 * time.Hour,
 		},
 		"what Graph holds changed": {
 			synced: true, since: time.Minute, writeDue: true,
-			edit: func(st *intunev1alpha1.DeviceConfigurationUserOverviewStatus) { st.Observed.PendingCount = 1 },
+			edit: func(st *intunev1alpha1.OverviewStatus) { st.Observed.PendingCount = 1 },
 		},
 		"a condition's reason changed": {
 			since: time.Minute, writeDue: true,
-			edit: func(st *intunev1alpha1.DeviceConfigurationUserOverviewStatus) {
+			edit: func(st *intunev1alpha1.OverviewStatus) {
 				st.Conditions[0].Reason = intunev1alpha1.ReasonDriftDetected
 			},
 		},
 		"a new generation observed": {
 			synced: true, since: time.Minute, writeDue: true,
-			edit: func(st *intunev1alpha1.DeviceConfigurationUserOverviewStatus) { st.ObservedGeneration = 3 },
+			edit: func(st *intunev1alpha1.OverviewStatus) { st.ObservedGeneration = 3 },
 		},
 	}
 	for name, tc := range cases {
@@ -351,7 +351,7 @@ func TestStatusWriteDue(t *testing.T) {
 			}
 			p := &overviewPass{base: base, obj: base.DeepCopy(), now: lastPass.Add(tc.since), synced: tc.synced}
 			if tc.edit != nil {
-				tc.edit(&p.obj.Status)
+				tc.edit(p.obj.OverviewStatus())
 			}
 			if got := p.statusWriteDue(); got != tc.writeDue {
 				t.Errorf("statusWriteDue = %t, want %t", got, tc.writeDue)

@@ -36,7 +36,7 @@ func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.Namespac
 	if !r.memory.current(key, rec) {
 		return "the resource was deleted"
 	}
-	obj := &intunev1alpha1.DeviceConfigurationUserOverview{}
+	obj := r.kind.newObject()
 	// Read only, and asked several times per job: the cache's object itself, not a copy of it.
 	if err := r.Get(ctx, key, obj, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -45,14 +45,14 @@ func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.Namespac
 		return fmt.Sprintf("the resource could not be read: %v", err)
 	}
 	switch {
-	case obj.UID != rec.uid:
+	case obj.GetUID() != rec.uid:
 		return "the resource was deleted and created again"
-	case obj.DeletionTimestamp != nil:
+	case obj.GetDeletionTimestamp() != nil:
 		return "the resource is being deleted"
-	case obj.Annotations[intunev1alpha1.AnnotationPaused] == "true":
+	case obj.GetAnnotations()[intunev1alpha1.AnnotationPaused] == "true":
 		return "the resource was paused"
-	case generation != anyGeneration && obj.Generation != generation:
-		return fmt.Sprintf("generation %d replaced generation %d", obj.Generation, generation)
+	case generation != anyGeneration && obj.GetGeneration() != generation:
+		return fmt.Sprintf("generation %d replaced generation %d", obj.GetGeneration(), generation)
 	}
 	now, err := r.connections.clientKeyFor(ctx, obj)
 	switch {

@@ -261,12 +261,16 @@ func (e *unlogged) Unwrap() error { return e.err }
 
 // overviewFieldsOf is a PATCH's fields as the spec declares them.
 func overviewFieldsOf(f graph.Fields) intunev1alpha1.OverviewFields {
-	o := intunev1alpha1.OverviewFields{
-		PendingCount: f.PendingCount, NotApplicableCount: f.NotApplicableCount, SuccessCount: f.SuccessCount,
-		ErrorCount: f.ErrorCount, FailedCount: f.FailedCount, ConfigurationVersion: f.ConfigurationVersion,
-	}
-	if f.LastUpdateDateTime != nil {
-		o.LastUpdateDateTime = ptr.To(formatDateTime(*f.LastUpdateDateTime))
+	var o intunev1alpha1.OverviewFields
+	for _, e := range graph.Entities {
+		for _, field := range e.Declared() {
+			switch v := graph.FieldsFields.Declared(&f, field.Name).(type) {
+			case *int32:
+				declaredFields.Set(&o, field.Name, ptr.To(*v))
+			case *time.Time:
+				declaredFields.Set(&o, field.Name, ptr.To(formatDateTime(*v)))
+			}
+		}
 	}
 	return o
 }

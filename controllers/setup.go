@@ -108,14 +108,15 @@ func (o Options) withDefaults() Options {
 
 // Field indexes that map a change to the objects it concerns, so that no watch lists everything.
 const (
-	// indexConnection indexes DeviceConfigurationUserOverviews by the connectionKey they refer to.
+	// indexConnection indexes the resources of each kind by the connectionKey they refer to.
 	indexConnection = ".spec.connectionRef.key"
 	// indexSecret indexes both connection kinds by "<namespace>/<name>" of the Secret they read.
 	indexSecret = ".spec.credentials.secret"
 )
 
-// SetupWithManager registers the DeviceConfigurationUserOverview, GraphConnection and
-// ClusterGraphConnection reconcilers, and the field indexes they use, with mgr.
+// SetupWithManager registers the reconcilers of DeviceConfigurationUserOverview,
+// DeviceConfigurationDeviceOverview, GraphConnection and ClusterGraphConnection, and the field
+// indexes they use, with mgr.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
 	endpoints, err := newEndpointPolicy(opts.AllowedEndpointHosts, opts.AllowNamespacedCABundle)
@@ -162,24 +163,28 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		tokenFile: opts.WorkloadIdentityTokenFile,
 		clients:   map[string]cachedClient{},
 	}
-	overviews := &OverviewReconciler{
-		Client:       mgr.GetClient(),
-		connections:  conns,
-		recorder:     mgr.GetEventRecorder("overview-operator"),
-		clock:        opts.Clock,
-		syncInterval: opts.SyncInterval,
-		namespaces:   opts.WatchNamespaces,
-		log:          mgr.GetLogger().WithName("overview"),
-		retryBase:    opts.RetryBaseDelay,
-		retryMax:     opts.RetryMaxDelay,
-		credsRetry:   opts.CredentialsRetry,
-		quietPause:   opts.GraphBudget.Window,
-		memory:       newMemory(),
-		patchLogs:    newPatchLogs(mgr.GetClient(), opts.Clock),
-		done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
-	}
-	if err := overviews.setupWithManager(mgr, opts); err != nil {
-		return fmt.Errorf("set up the DeviceConfigurationUserOverview controller: %w", err)
+	patchLogs := newPatchLogs(mgr.GetClient(), opts.Clock)
+	for _, k := range kinds {
+		overviews := &OverviewReconciler{
+			Client:       mgr.GetClient(),
+			kind:         k,
+			connections:  conns,
+			recorder:     mgr.GetEventRecorder("overview-operator"),
+			clock:        opts.Clock,
+			syncInterval: opts.SyncInterval,
+			namespaces:   opts.WatchNamespaces,
+			log:          mgr.GetLogger().WithName(k.name()),
+			retryBase:    opts.RetryBaseDelay,
+			retryMax:     opts.RetryMaxDelay,
+			credsRetry:   opts.CredentialsRetry,
+			quietPause:   opts.GraphBudget.Window,
+			memory:       newMemory(k.entity.Kind),
+			patchLogs:    patchLogs,
+			done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
+		}
+		if err := overviews.setupWithManager(mgr, opts); err != nil {
+			return fmt.Errorf("set up the %s controller: %w", k.entity.Kind, err)
+		}
 	}
 	for _, conn := range []connectionObject{&intunev1alpha1.GraphConnection{}, &intunev1alpha1.ClusterGraphConnection{}} {
 		r := &ConnectionReconciler{
@@ -201,11 +206,12 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 
 func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	indexer := mgr.GetFieldIndexer()
-	if err := indexer.IndexField(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{}, indexConnection,
-		func(obj client.Object) []string {
-			return []string{refKey(obj.(*intunev1alpha1.DeviceConfigurationUserOverview))}
+	for _, k := range kinds {
+		if err := indexer.IndexField(ctx, k.newObject(), indexConnection, func(obj client.Object) []string {
+			return []string{refKey(obj.(intunev1alpha1.Overview))}
 		}); err != nil {
-		return fmt.Errorf("index resources by connection: %w", err)
+			return fmt.Errorf("index %ss by connection: %w", k.entity.Kind, err)
+		}
 	}
 	for _, conn := range []connectionObject{&intunev1alpha1.GraphConnection{}, &intunev1alpha1.ClusterGraphConnection{}} {
 		if err := indexer.IndexField(ctx, conn, indexSecret, func(obj client.Object) []string {

@@ -30,7 +30,7 @@ import (
 // cached.
 func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&intunev1alpha1.DeviceConfigurationUserOverview{}, builder.WithPredicates(
+		For(r.kind.newObject(), builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&intunev1alpha1.GraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, credentialsStartWorking))).
@@ -42,7 +42,7 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WatchesRawSource(source.TypedChannel(r.done, jobEnded{})).
 		WithOptions(controllerOptions(opts)).
-		Named("deviceconfigurationuseroverview").
+		Named(r.kind.name()).
 		Complete(r)
 }
 
@@ -131,27 +131,29 @@ func (r *OverviewReconciler) forNamespace(ctx context.Context, obj client.Object
 	if len(r.namespaces) > 0 && !slices.Contains(r.namespaces, obj.GetName()) {
 		return nil // not watched: it holds no resource of ours
 	}
-	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+	list := r.kind.newList()
 	if err := r.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
 		logf.FromContext(ctx).Error(err, "Unable to list the resources of a namespace", "namespace", obj.GetName())
 		return nil
 	}
-	return requestsFor(list)
+	return r.requestsFor(list)
 }
 
 func (r *OverviewReconciler) usersOf(ctx context.Context, key string) []reconcile.Request {
-	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
+	list := r.kind.newList()
 	if err := r.List(ctx, list, client.MatchingFields{indexConnection: key}); err != nil {
 		logf.FromContext(ctx).Error(err, "Unable to list the resources of a connection", "connection", key)
 		return nil
 	}
-	return requestsFor(list)
+	return r.requestsFor(list)
 }
 
-func requestsFor(list *intunev1alpha1.DeviceConfigurationUserOverviewList) []reconcile.Request {
-	reqs := make([]reconcile.Request, len(list.Items))
-	for i := range list.Items {
-		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+// requestsFor returns a request for each resource of list, a list of the reconciler's kind.
+func (r *OverviewReconciler) requestsFor(list client.ObjectList) []reconcile.Request {
+	items := r.kind.items(list)
+	reqs := make([]reconcile.Request, len(items))
+	for i, o := range items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
 	}
 	return reqs
 }

@@ -52,6 +52,33 @@ spec:
 `
 )
 
+// overviewKinds are the kinds that share OverviewSpec and OverviewStatus: every rule written once on
+// them must hold for each, so the specs below that use validOverview run for every kind here. A new
+// kind is one more entry.
+var overviewKinds = []struct {
+	kind, short, crd string
+	// graphPath is the Graph path of the entity, after deviceConfigurations/{id}.
+	graphPath string
+}{
+	{"DeviceConfigurationUserOverview", "dcuo", "intune.overview-operator.io_deviceconfigurationuseroverviews.yaml", "userStatusOverview"},
+	{"DeviceConfigurationDeviceOverview", "dcdo", "intune.overview-operator.io_deviceconfigurationdeviceoverviews.yaml", "deviceStatusOverview"},
+}
+
+// asEveryOverviewKind returns a copy of u for each overview kind when u is an overview (as
+// validOverview is), and u alone otherwise.
+func asEveryOverviewKind(u *unstructured.Unstructured) []*unstructured.Unstructured {
+	if u.GetKind() != overviewKinds[0].kind {
+		return []*unstructured.Unstructured{u}
+	}
+	var out []*unstructured.Unstructured
+	for _, k := range overviewKinds {
+		c := u.DeepCopy()
+		c.SetKind(k.kind)
+		out = append(out, c)
+	}
+	return out
+}
+
 // syncIntervalRefused is the one message for every syncInterval the API server refuses.
 const syncIntervalRefused = "syncInterval must be a duration such as 10m or 1h30m, between 30s and 24h"
 
@@ -83,15 +110,17 @@ func create(u *unstructured.Unstructured) error {
 
 var _ = Describe("The API server", func() {
 	DescribeTable("refuses bad input with a message a person understands",
-		func(u *unstructured.Unstructured, want string) {
-			err := create(u)
-			Expect(err).To(HaveOccurred(), "the API server accepted it")
-			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
-			Expect(err.Error()).To(ContainSubstring(want))
-			// Neither a raw regular expression, nor a rule's evaluation error, nor a length check
-			// that kept the rule saying the form from running.
-			for _, raw := range []string{"should match", "conversion", "Too long"} {
-				Expect(err.Error()).NotTo(ContainSubstring(raw))
+		func(obj *unstructured.Unstructured, want string) {
+			for _, u := range asEveryOverviewKind(obj) {
+				err := create(u)
+				Expect(err).To(HaveOccurred(), "the API server accepted the %s", u.GetKind())
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
+				Expect(err.Error()).To(ContainSubstring(want))
+				// Neither a raw regular expression, nor a rule's evaluation error, nor a length check
+				// that kept the rule saying the form from running.
+				for _, raw := range []string{"should match", "conversion", "Too long"} {
+					Expect(err.Error()).NotTo(ContainSubstring(raw))
+				}
 			}
 		},
 		Entry("a negative count",
@@ -241,19 +270,23 @@ var _ = Describe("The API server", func() {
 			field := path[len("spec."):]
 			var wrong []string
 			for _, s := range values.Valid {
-				if err := create(object(manifest, path, s)); err != nil {
-					wrong = append(wrong, fmt.Sprintf("%q refused: %v", s, err))
+				for _, u := range asEveryOverviewKind(object(manifest, path, s)) {
+					if err := create(u); err != nil {
+						wrong = append(wrong, fmt.Sprintf("%s: %q refused: %v", u.GetKind(), s, err))
+					}
 				}
 			}
 			for _, s := range values.Invalid {
-				err := create(object(manifest, path, s))
-				switch {
-				case err == nil:
-					wrong = append(wrong, fmt.Sprintf("%q accepted", s))
-				case !apierrors.IsInvalid(err) ||
-					!strings.Contains(err.Error(), field+": Invalid value") ||
-					!strings.Contains(err.Error(), message):
-					wrong = append(wrong, fmt.Sprintf("%q: %v", s, err))
+				for _, u := range asEveryOverviewKind(object(manifest, path, s)) {
+					err := create(u)
+					switch {
+					case err == nil:
+						wrong = append(wrong, fmt.Sprintf("%s: %q accepted", u.GetKind(), s))
+					case !apierrors.IsInvalid(err) ||
+						!strings.Contains(err.Error(), field+": Invalid value") ||
+						!strings.Contains(err.Error(), message):
+						wrong = append(wrong, fmt.Sprintf("%s: %q: %v", u.GetKind(), s, err))
+					}
 				}
 			}
 			Expect(wrong).To(BeEmpty())
@@ -267,22 +300,24 @@ var _ = Describe("The API server", func() {
 	)
 
 	It("checks lastUpdateDateTime with the expression the operator reads it with", func() {
-		crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases",
-			"intune.overview-operator.io_deviceconfigurationuseroverviews.yaml"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(string(crd)).To(ContainSubstring("rule: self.matches('"+v1alpha1.DateTimePattern+"')"),
-			"the marker on OverviewFields.LastUpdateDateTime must spell v1alpha1.DateTimePattern")
+		for _, k := range overviewKinds {
+			crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", k.crd))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(crd)).To(ContainSubstring("rule: self.matches('"+v1alpha1.DateTimePattern+"')"),
+				"the marker on OverviewFields.LastUpdateDateTime must spell v1alpha1.DateTimePattern (%s)", k.kind)
+		}
 	})
 
 	DescribeTable("refuses changes to immutable fields",
 		func(path string, value any, want string) {
-			u := object(validOverview)
-			Expect(create(u)).To(Succeed())
-			Expect(unstructured.SetNestedField(u.Object, value, strings.Split(path, ".")...)).To(Succeed())
-			err := k8sClient.Update(ctx, u)
-			Expect(err).To(HaveOccurred(), "the API server accepted the change")
-			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
-			Expect(err.Error()).To(ContainSubstring(want))
+			for _, u := range asEveryOverviewKind(object(validOverview)) {
+				Expect(create(u)).To(Succeed())
+				Expect(unstructured.SetNestedField(u.Object, value, strings.Split(path, ".")...)).To(Succeed())
+				err := k8sClient.Update(ctx, u)
+				Expect(err).To(HaveOccurred(), "the API server accepted the change to the %s", u.GetKind())
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
+				Expect(err.Error()).To(ContainSubstring(want))
+			}
 		},
 		Entry("deviceConfigurationId", "spec.deviceConfigurationId", "11111111-2222-4333-8444-555555555555",
 			"deviceConfigurationId is immutable"),
@@ -293,29 +328,34 @@ var _ = Describe("The API server", func() {
 	It("admits a sync interval in every unit, from 30s to 24h", func() {
 		for _, d := range []string{"30s", "24h", "1h30m", "90m", "0.5h", "1440m", "86400s", "30000ms",
 			"30000000us", "30000000µs", "30000000μs", "86400000000000ns", "23h59m59.999s"} {
-			Expect(create(object(validOverview, "spec.syncInterval", d))).To(Succeed(), d)
+			for _, u := range asEveryOverviewKind(object(validOverview, "spec.syncInterval", d)) {
+				Expect(create(u)).To(Succeed(), "%s %s", u.GetKind(), d)
+			}
 		}
 	})
 
 	It("allows changing the managed values, the policy and the interval", func() {
-		u := object(validOverview)
-		Expect(create(u)).To(Succeed())
-		for path, value := range map[string]any{
-			"spec.overview.successCount": int64(13),
-			"spec.managementPolicy":      "ObserveOnly",
-			"spec.syncInterval":          "1h30m",
-		} {
-			Expect(unstructured.SetNestedField(u.Object, value, strings.Split(path, ".")...)).To(Succeed())
+		for _, u := range asEveryOverviewKind(object(validOverview)) {
+			Expect(create(u)).To(Succeed())
+			for path, value := range map[string]any{
+				"spec.overview.successCount": int64(13),
+				"spec.managementPolicy":      "ObserveOnly",
+				"spec.syncInterval":          "1h30m",
+			} {
+				Expect(unstructured.SetNestedField(u.Object, value, strings.Split(path, ".")...)).To(Succeed())
+			}
+			Expect(k8sClient.Update(ctx, u)).To(Succeed(), u.GetKind())
 		}
-		Expect(k8sClient.Update(ctx, u)).To(Succeed())
 	})
 
 	It("fills in the defaults", func() {
-		u := object(validOverview)
-		Expect(create(u)).To(Succeed())
-		Expect(u.Object["spec"]).To(HaveKeyWithValue("managementPolicy", "Manage"))
-		Expect(u.Object["spec"]).To(HaveKeyWithValue("connectionRef",
-			map[string]any{"kind": "GraphConnection", "name": "contoso"}))
+		for _, u := range asEveryOverviewKind(object(validOverview)) {
+			Expect(create(u)).To(Succeed())
+			Expect(u.Object["spec"]).To(HaveKeyWithValue("managementPolicy", "Manage"), u.GetKind())
+			Expect(u.Object["spec"]).To(HaveKeyWithValue("connectionRef",
+				map[string]any{"kind": "GraphConnection", "name": "contoso"}), u.GetKind())
+			Expect(u.Object["status"]).To(Equal(map[string]any{"observedGeneration": int64(0), "driftCount": int64(0)}), u.GetKind())
+		}
 
 		c := object(validConnection)
 		Expect(create(c)).To(Succeed())
@@ -329,7 +369,7 @@ var _ = Describe("The API server", func() {
 	It("accepts every sample in config/samples", func() {
 		files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "intune_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(5))
+		Expect(files).To(HaveLen(7))
 		for _, file := range files {
 			data, err := os.ReadFile(file)
 			Expect(err).NotTo(HaveOccurred())
@@ -339,40 +379,55 @@ var _ = Describe("The API server", func() {
 })
 
 var _ = Describe("kubectl", func() {
-	It("shows the printer columns for get dcuo", func() {
-		u := object(validOverview, "spec.managementPolicy", "ObserveOnly")
-		Expect(create(u)).To(Succeed())
-		out := kubectl.Run("get", "dcuo", "-n", u.GetNamespace())
-		Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(Equal(
-			[]string{"NAME", "CONFIGURATION", "POLICY", "READY", "SYNCED", "DRIFT", "AGE"}))
-		Expect(out).To(ContainSubstring("wifi"))
-		Expect(out).To(ContainSubstring("6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"))
-		Expect(out).To(ContainSubstring("ObserveOnly"))
+	It("shows the printer columns for get with each overview kind's short name", func() {
+		for _, k := range overviewKinds {
+			u := object(validOverview, "kind", k.kind, "spec.managementPolicy", "ObserveOnly")
+			Expect(create(u)).To(Succeed())
+			out := kubectl.Run("get", k.short, "-n", u.GetNamespace())
+			Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(Equal(
+				[]string{"NAME", "CONFIGURATION", "POLICY", "READY", "SYNCED", "DRIFT", "AGE"}), k.short)
+			Expect(out).To(MatchRegexp(`wifi\s+6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d\s+ObserveOnly\s+`), k.short)
+		}
 	})
 
-	It("lists all three kinds under the intune category", func() {
-		for _, m := range []string{validOverview, validConnection} {
-			Expect(create(object(m))).To(Succeed())
-		}
+	It("lists every kind under the intune category", func() {
+		want := []string{"graphconnection.intune.overview-operator.io/contoso", "clustergraphconnection.intune.overview-operator.io/fabrikam-"}
+		Expect(create(object(validConnection))).To(Succeed())
 		Expect(create(object(validClusterConnection))).To(Succeed())
+		for _, k := range overviewKinds {
+			Expect(create(object(validOverview, "kind", k.kind))).To(Succeed())
+			want = append(want, strings.ToLower(k.kind)+".intune.overview-operator.io/wifi")
+		}
 		out := kubectl.Run("get", "intune", "--all-namespaces")
-		Expect(out).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi"))
-		Expect(out).To(ContainSubstring("graphconnection.intune.overview-operator.io/contoso"))
-		Expect(out).To(ContainSubstring("clustergraphconnection.intune.overview-operator.io/fabrikam-"))
+		for _, w := range want {
+			Expect(out).To(ContainSubstring(w))
+		}
 	})
 
 	It("explains the fields", func() {
-		out := kubectl.Run("explain", "dcuo.spec.overview.successCount")
-		Expect(out).To(ContainSubstring("successCount is the number of users"))
-		Expect(out).To(ContainSubstring("0 to 2147483647"))
-		out = kubectl.Run("explain", "graphconnection.spec.credentials.source")
+		for _, k := range overviewKinds {
+			// kubectl wraps the descriptions: compare them as words.
+			out := strings.Join(strings.Fields(kubectl.Run("explain", k.short)), " ")
+			Expect(out).To(ContainSubstring("KIND: " + k.kind))
+			Expect(out).To(ContainSubstring("keeps Microsoft Intune's " + lowerFirst(k.kind) + " of one device configuration"))
+			Expect(out).To(ContainSubstring("/deviceManagement/deviceConfigurations/{id}/" + k.graphPath + ")"))
+			out = kubectl.Run("explain", k.short+".spec.overview.successCount")
+			Expect(out).To(ContainSubstring("successCount is the number of users (or devices)"))
+			Expect(out).To(ContainSubstring("0 to 2147483647"))
+			out = kubectl.Run("explain", k.short+".spec.overview.lastUpdateDateTime")
+			Expect(out).To(ContainSubstring("an offset within -23:59"))
+			Expect(out).To(ContainSubstring("at most 7 digits"))
+		}
+		out := kubectl.Run("explain", "graphconnection.spec.credentials.source")
 		Expect(out).To(ContainSubstring("ClientSecret, ClientCertificate or WorkloadIdentity"))
-		out = kubectl.Run("explain", "dcuo.spec.overview.lastUpdateDateTime")
-		Expect(out).To(ContainSubstring("an offset within -23:59"))
-		Expect(out).To(ContainSubstring("at most 7 digits"))
 		out = kubectl.Run("explain", "graphconnection.spec.endpoint")
 		Expect(out).To(ContainSubstring("no user information"))
 		out = kubectl.Run("explain", "clustergraphconnection.spec.allowedNamespaces.names")
 		Expect(out).To(ContainSubstring(`"*" is refused`))
 	})
 })
+
+// lowerFirst is a kind's name as Graph spells its entity type: deviceConfigurationUserOverview.
+func lowerFirst(kind string) string {
+	return strings.ToLower(kind[:1]) + kind[1:]
+}

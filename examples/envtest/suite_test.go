@@ -106,7 +106,7 @@ var _ = It("converges the team's overview", func(ctx SpecContext) {
 	})).To(Succeed())
 	overview := &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "it-ops", Name: "wifi-baseline"},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: configID,
 			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: "contoso"},
 			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](12)},

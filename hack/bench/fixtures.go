@@ -138,7 +138,7 @@ func seed(srv *graphtest.Server, rs []resource, drifted bool) {
 func (r resource) object() *intunev1alpha1.DeviceConfigurationUserOverview {
 	return &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: r.key.Namespace, Name: r.key.Name},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: r.configID,
 			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: connectionName},
 			Overview: intunev1alpha1.OverviewFields{

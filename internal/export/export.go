@@ -178,7 +178,7 @@ func resource(opts Options, name string, c graph.Configuration, o graph.Overview
 			Namespace:   opts.Namespace,
 			Annotations: map[string]string{AnnotationDisplayName: c.DisplayName},
 		},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: c.ID,
 			ConnectionRef:         opts.ConnectionRef,
 			ManagementPolicy:      opts.Policy,

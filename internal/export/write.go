@@ -16,10 +16,10 @@ import (
 // manifest is what a resource's file holds: what a user applies, without the status and the
 // server's metadata (creationTimestamp, ...) that marshalling the whole object would add.
 type manifest struct {
-	APIVersion string                                             `json:"apiVersion"`
-	Kind       string                                             `json:"kind"`
-	Metadata   manifestMeta                                       `json:"metadata"`
-	Spec       intunev1alpha1.DeviceConfigurationUserOverviewSpec `json:"spec"`
+	APIVersion string                      `json:"apiVersion"`
+	Kind       string                      `json:"kind"`
+	Metadata   manifestMeta                `json:"metadata"`
+	Spec       intunev1alpha1.OverviewSpec `json:"spec"`
 }
 
 type manifestMeta struct {

@@ -94,6 +94,20 @@ func (s StructFields) Count(v any, name string) (int32, bool) {
 	return int32(f.Int()), true
 }
 
+// Time returns the value of the DateTime property name in v (a *T whose field is a time.Time or a
+// *time.Time), or the zero time when v holds none.
+func (s StructFields) Time(v any, name string) time.Time {
+	f := s.field(v, name)
+	if !f.IsValid() || f.Kind() == reflect.Pointer && f.IsNil() {
+		return time.Time{}
+	}
+	if f.Kind() == reflect.Pointer {
+		f = f.Elem()
+	}
+	t, _ := f.Interface().(time.Time)
+	return t
+}
+
 // SetCount sets the Count property name in v (a *T); a field of T that is a pointer gets a new value.
 func (s StructFields) SetCount(v any, name string, n int32) {
 	f := s.field(v, name)

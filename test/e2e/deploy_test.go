@@ -32,6 +32,7 @@ var _ = Describe("The deployment manifests", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(MatchRegexp(`deployment\.apps/\S+ serverside-applied \(server dry run\)`))
 		Expect(out).To(MatchRegexp(`customresourcedefinition\.apiextensions\.k8s\.io/deviceconfigurationuseroverviews\.intune\.overview-operator\.io serverside-applied`))
+		Expect(out).To(MatchRegexp(`customresourcedefinition\.apiextensions\.k8s\.io/deviceconfigurationdeviceoverviews\.intune\.overview-operator\.io serverside-applied`))
 		Expect(out).To(MatchRegexp(`clusterrole\.rbac\.authorization\.k8s\.io/\S+ serverside-applied`))
 		Expect(out + warnings).NotTo(ContainSubstring("Warning"))
 	})

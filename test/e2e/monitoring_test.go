@@ -42,7 +42,7 @@ var _ = Describe("The alerts and the dashboard", func() {
 		observed := seedConfiguration(graphtest.Overview{SuccessCount: 1})
 		Expect(env.Client.Create(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "observed"},
-			Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+			Spec: intunev1alpha1.OverviewSpec{
 				DeviceConfigurationID: observed,
 				ConnectionRef:         intunev1alpha1.ConnectionReference{Name: localenv.SampleConnection},
 				ManagementPolicy:      intunev1alpha1.ManagementPolicyObserveOnly,

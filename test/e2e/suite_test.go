@@ -84,7 +84,7 @@ func createOverview(ns, name, id string, successCount int32) {
 	GinkgoHelper()
 	Expect(env.Client.Create(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: id,
 			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: localenv.SampleConnection},
 			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(successCount)},

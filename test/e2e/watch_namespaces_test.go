@@ -44,7 +44,7 @@ var _ = Describe("--watch-namespaces with a ClusterGraphConnection whose secretN
 		id := seedConfiguration(graphtest.Overview{SuccessCount: 1})
 		Expect(env.Client.Create(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "wifi"},
-			Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+			Spec: intunev1alpha1.OverviewSpec{
 				DeviceConfigurationID: id,
 				ConnectionRef:         intunev1alpha1.ConnectionReference{Kind: intunev1alpha1.ConnectionKindCluster, Name: conn.Name},
 				Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](7)},

@@ -68,7 +68,7 @@ const namespace = "bench"
 func overview(name string) *intunev1alpha1.DeviceConfigurationUserOverview {
 	return &intunev1alpha1.DeviceConfigurationUserOverview{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+		Spec: intunev1alpha1.OverviewSpec{
 			DeviceConfigurationID: "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d",
 			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: "bench"},
 			Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](12), FailedCount: ptr.To[int32](0),

@@ -479,7 +479,7 @@ func startFaultRun() *faultRun {
 			env.Emulator.Seed(tenant.id, r.id, graphtest.Overview{SuccessCount: 1})
 			Expect(env.Client.Create(ctx, &intunev1alpha1.DeviceConfigurationUserOverview{
 				ObjectMeta: metav1.ObjectMeta{Namespace: run.ns, Name: r.name},
-				Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+				Spec: intunev1alpha1.OverviewSpec{
 					DeviceConfigurationID: r.id,
 					ConnectionRef:         intunev1alpha1.ConnectionReference{Name: tenant.connection},
 					Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To(r.specs[1])},
