@@ -12,7 +12,9 @@
 //   - the sizing (sizing.go): how many jobs a tenant runs at once, from its successful calls;
 //   - the ceiling (ceiling.go): the places in flight across all tenants, served in turn;
 //   - the dispatcher (pacer.go) that starts jobs as all of them admit, and the registry
-//     (registry.go) of pacers by key, which drops a pacer that has nothing left to remember.
+//     (registry.go) of pacers by key, which drops a pacer that has nothing left to remember;
+//   - the ticket (ticket.go) through which a job's calls are sent and report what became of
+//     them, and the job's timeout on the pacer's clock (timeout.go).
 //
 // Every part reads one injected Clock, so that tests play time by hand (see pacertest).
 package pacer

@@ -2,7 +2,6 @@ package pacer
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -18,26 +17,6 @@ type Throttled interface {
 // budget does not admit at once (writes wait in line, or the window has no room for the write and
 // the read that follows it): the caller submits a Write job for it.
 var ErrBudgetExhausted = errors.New("the tenant's request budget is spent")
-
-// PausedError is the final error of a job throttled beyond its QuietPause: the tenant's calls
-// wait until Until, and Err is what the job returned.
-type PausedError struct {
-	// Until is when the tenant's pause ends.
-	Until time.Time
-	// Err is the job's error.
-	Err error
-}
-
-// Error implements error.
-func (e *PausedError) Error() string {
-	return fmt.Sprintf("%v (the tenant's calls wait until %s)", e.Err, e.Until.UTC().Format(time.RFC3339))
-}
-
-// Unwrap returns the job's error.
-func (e *PausedError) Unwrap() error { return e.Err }
-
-// ThrottledUntil implements Throttled.
-func (e *PausedError) ThrottledUntil() time.Time { return e.Until }
 
 // throttledUntil returns when err says the tenant's calls may go again; zero if it says nothing.
 func throttledUntil(err error) (time.Time, bool) {
