@@ -68,6 +68,7 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(graph.Close)
 	graph.AddApp(graphtest.App{TenantID: tenantID, ClientID: clientID, ClientSecret: secret})
 	graph.Seed(tenantID, configID, graphtest.Overview{SuccessCount: 3})
+	graph.SeedDevice(tenantID, configID, graphtest.Overview{SuccessCount: 2})
 
 	// 3. The operator's reconcilers in the suite's manager.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
@@ -113,11 +114,25 @@ var _ = It("converges the team's overview", func(ctx SpecContext) {
 		},
 	}
 	Expect(k8sClient.Create(ctx, overview)).To(Succeed())
+	// The same configuration's overview of devices: a kind of its own, with the same spec.
+	devices := &intunev1alpha1.DeviceConfigurationDeviceOverview{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "it-ops", Name: "wifi-baseline"},
+		Spec: intunev1alpha1.OverviewSpec{
+			DeviceConfigurationID: configID,
+			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: "contoso"},
+			Overview:              intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](20)},
+		},
+	}
+	Expect(k8sClient.Create(ctx, devices)).To(Succeed())
 
 	Eventually(func(g Gomega) {
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(overview), overview)).To(Succeed())
 		g.Expect(meta.IsStatusConditionTrue(overview.Status.Conditions, intunev1alpha1.ConditionReady)).To(BeTrue())
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(devices), devices)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(devices.Status.Conditions, intunev1alpha1.ConditionReady)).To(BeTrue())
 	}).WithTimeout(30 * time.Second).Should(Succeed())
 	held, _ := graph.Overview(tenantID, configID)
 	Expect(held.SuccessCount).To(Equal(int32(12)))
+	heldDevices, _ := graph.DeviceOverview(tenantID, configID)
+	Expect(heldDevices.SuccessCount).To(Equal(int32(20)))
 }, SpecTimeout(time.Minute))

@@ -1,10 +1,11 @@
 // Command demo is `make demo`: it runs overview-operator end to end on this machine. It starts a
 // local control plane with the CRDs, the Graph emulator with the samples' tenant and device
 // configurations, the Secret and GraphConnection, and the operator's own binary; applies the sample
-// DeviceConfigurationUserOverviews; waits for them to be Ready; and prints them next to what the
-// emulator received, and exports the whole tenant, two configurations not yet under management
-// included, with the kubectl plugin (bin/kubectl-intune). Then it keeps running, printing every PATCH the emulator receives, until
-// Ctrl-C; with --exit it stops after the table.
+// DeviceConfigurationUserOverviews and DeviceConfigurationDeviceOverviews; waits for them all to be
+// Ready; and prints them next to what the emulator received, and exports the whole tenant, two
+// configurations not yet under management included, with the kubectl plugin (bin/kubectl-intune).
+// Then it keeps running, printing every PATCH the emulator receives, until Ctrl-C; with --exit it
+// stops after the table.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
@@ -31,11 +33,14 @@ import (
 
 const namespace = "default"
 
-// samples are the resources the demo applies: the two overviews (the samples' connections point at
-// the real Microsoft cloud, so the demo makes its own "contoso" instead).
+// samples are the resources the demo applies: the overviews of users and of devices of two
+// configurations (the samples' connections point at the real Microsoft cloud, so the demo makes its
+// own "contoso" instead).
 var samples = []string{
 	"config/samples/intune_v1alpha1_deviceconfigurationuseroverview_manage.yaml",
 	"config/samples/intune_v1alpha1_deviceconfigurationuseroverview_observeonly.yaml",
+	"config/samples/intune_v1alpha1_deviceconfigurationdeviceoverview_manage.yaml",
+	"config/samples/intune_v1alpha1_deviceconfigurationdeviceoverview_observeonly.yaml",
 }
 
 func main() {
@@ -58,7 +63,7 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	env, err := localenv.Start(localenv.Options{Root: root, Emulator: graphtest.Options{
 		OnRequest: func(r graphtest.Request) {
 			if live.Load() && r.Kind == graphtest.KindGraph && r.Method == http.MethodPatch {
-				fmt.Printf("%s  emulator received PATCH %s → %d  %s\n", r.Time.Format("15:04:05"), r.ConfigurationID, r.Status, r.Body)
+				fmt.Printf("%s  emulator received PATCH %s/%s → %d  %s\n", r.Time.Format("15:04:05"), r.ConfigurationID, r.Entity, r.Status, r.Body)
 			}
 		},
 	}})
@@ -70,11 +75,19 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 	step(2, "Graph emulator at %s: tenant %s, app %s, device configurations %s and %s",
 		env.Emulator.URL(), localenv.SampleTenantID, localenv.SampleClientID, localenv.SampleWifiConfigID, localenv.SampleVPNConfigID)
 	env.SeedSamples()
+	// The samples' overviews of devices: the Manage one's differs from its spec, so that the
+	// operator PATCHes it; the ObserveOnly one's has errors, which its status lists as drift.
+	deviceLast := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
+	env.Emulator.SeedDevice(localenv.SampleTenantID, localenv.SampleWifiConfigID, graphtest.Overview{
+		PendingCount: 6, SuccessCount: 37, FailedCount: 4, ConfigurationVersion: 2, LastUpdateDateTime: deviceLast})
+	env.Emulator.SeedDevice(localenv.SampleTenantID, localenv.SampleVPNConfigID, graphtest.Overview{
+		PendingCount: 2, SuccessCount: 88, ErrorCount: 2, ConfigurationVersion: 5, LastUpdateDateTime: deviceLast})
 	// Configurations no resource manages yet: what an export of the tenant brings under Git.
 	for id, name := range unmanaged {
+		last := time.Date(2026, 11, 30, 17, 45, 12, 123456700, time.UTC)
 		env.Emulator.SeedConfiguration(localenv.SampleTenantID, id, graphtest.Configuration{DisplayName: name})
-		env.Emulator.Seed(localenv.SampleTenantID, id, graphtest.Overview{SuccessCount: 41, PendingCount: 3, ConfigurationVersion: 7,
-			LastUpdateDateTime: time.Date(2026, 11, 30, 17, 45, 12, 123456700, time.UTC)})
+		env.Emulator.Seed(localenv.SampleTenantID, id, graphtest.Overview{SuccessCount: 41, PendingCount: 3, ConfigurationVersion: 7, LastUpdateDateTime: last})
+		env.Emulator.SeedDevice(localenv.SampleTenantID, id, graphtest.Overview{SuccessCount: 58, PendingCount: 5, ConfigurationVersion: 7, LastUpdateDateTime: last})
 	}
 
 	step(3, "Creating Secret %q and GraphConnection %q in namespace %q", localenv.SampleSecret, localenv.SampleConnection, namespace)
@@ -98,8 +111,8 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 		return err
 	}
 
-	step(6, "Waiting for Ready (kubectl wait --for=condition=Ready dcuo --all)")
-	out, _, err := env.Kubectl().Output(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo", "--all",
+	step(6, "Waiting for Ready (kubectl wait --for=condition=Ready dcuo,dcdo --all)")
+	out, _, err := env.Kubectl().Output(ctx, "wait", "-n", namespace, "--for=condition=Ready", "dcuo,dcdo", "--all",
 		fmt.Sprintf("--timeout=%s", timeout))
 	if err != nil {
 		return fmt.Errorf("%w\noperator log:\n%s", err, op.Tail(20))
@@ -122,8 +135,8 @@ func run(ctx context.Context, root string, exit bool, timeout time.Duration) err
 The operator keeps running. In another terminal:
 
   export KUBECONFIG=%s
-  %s get dcuo -w
-  %s patch dcuo wifi-baseline --type merge -p '{"spec":{"overview":{"successCount":20}}}'
+  %s get dcuo,dcdo -w
+  %s patch dcdo wifi-baseline --type merge -p '{"spec":{"overview":{"successCount":20}}}'
   %s describe dcuo wifi-baseline
 
 and watch the emulator receive the PATCH below. Ctrl-C stops everything.
@@ -169,39 +182,58 @@ func exportTenant(ctx context.Context, env *localenv.Env) error {
 	return nil
 }
 
+// kinds are the kinds the demo shows, with their short names and what the emulator holds of their
+// overview.
+var kinds = []struct {
+	short, segment string
+	list           client.ObjectList
+	held           func(s *graphtest.Server, tenantID, configurationID string) (graphtest.Overview, bool)
+}{
+	{"dcuo", graphtest.UserStatusOverview, &intunev1alpha1.DeviceConfigurationUserOverviewList{}, (*graphtest.Server).Overview},
+	{"dcdo", graphtest.DeviceStatusOverview, &intunev1alpha1.DeviceConfigurationDeviceOverviewList{}, (*graphtest.Server).DeviceOverview},
+}
+
 // printTable shows each resource's status next to what the emulator holds and received.
 func printTable(ctx context.Context, env *localenv.Env) error {
-	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
-	if err := env.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
-		return err
-	}
 	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "RESOURCE\tPOLICY\tREADY\tREASON\tDRIFT\tSTATUS.OBSERVED\tEMULATOR HOLDS\tGET\tPATCH\tPATCH BODY")
-	for _, o := range list.Items {
-		var ready, reason string
-		for _, c := range o.Status.Conditions {
-			if c.Type == intunev1alpha1.ConditionReady {
+	for _, k := range kinds {
+		if err := env.Client.List(ctx, k.list, client.InNamespace(namespace)); err != nil {
+			return err
+		}
+		items, err := meta.ExtractList(k.list)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			o, ok := item.(intunev1alpha1.Overview)
+			if !ok {
+				return fmt.Errorf("a %T is not an overview", item)
+			}
+			spec, status := o.OverviewSpec(), o.OverviewStatus()
+			var ready, reason string
+			if c := meta.FindStatusCondition(status.Conditions, intunev1alpha1.ConditionReady); c != nil {
 				ready, reason = string(c.Status), c.Reason
 			}
-		}
-		id := o.Spec.DeviceConfigurationID
-		held, _ := env.Emulator.Overview(localenv.SampleTenantID, id)
-		gets, patches, body := 0, 0, "-"
-		for _, r := range env.Emulator.Requests() {
-			if r.Kind != graphtest.KindGraph || r.ConfigurationID != id {
-				continue
+			id := spec.DeviceConfigurationID
+			held, _ := k.held(env.Emulator, localenv.SampleTenantID, id)
+			gets, patches, body := 0, 0, "-"
+			for _, r := range env.Emulator.Requests() {
+				if r.Kind != graphtest.KindGraph || r.ConfigurationID != id || r.Entity != k.segment {
+					continue
+				}
+				switch r.Method {
+				case http.MethodGet:
+					gets++
+				case http.MethodPatch:
+					patches++
+					body = string(r.Body)
+				}
 			}
-			switch r.Method {
-			case http.MethodGet:
-				gets++
-			case http.MethodPatch:
-				patches++
-				body = string(r.Body)
-			}
+			fmt.Fprintf(w, "%s/%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", k.short, o.GetName(), spec.ManagementPolicy, ready, reason,
+				status.DriftCount, counts(status.Observed), heldCounts(held), gets, patches, body)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", o.Name, o.Spec.ManagementPolicy, ready, reason,
-			o.Status.DriftCount, counts(o.Status.Observed), heldCounts(held), gets, patches, body)
 	}
 	return w.Flush()
 }

@@ -11,10 +11,11 @@
 //
 //	go run ./hack/graphsim --addr 127.0.0.1:8443 --ca-out /tmp/graphsim-ca.pem \
 //	    --app 11111111-1111-1111-1111-111111111111:22222222-2222-2222-2222-222222222222:s3cret \
-//	    --seed 11111111-1111-1111-1111-111111111111:6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d=displayName=Wi-Fi%20HQ,successCount=3,failedCount=1 \
+//	    --seed 11111111-1111-1111-1111-111111111111:6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d=displayName=Wi-Fi%20HQ,successCount=3,failedCount=1,device.successCount=5 \
 //	    --fault method=PATCH,status=503,retry-after=1.5,times=2
 //
-// Then, from another shell, get a token and read the overview (and change it):
+// Then, from another shell, get a token and read the user overview (and change it); the device
+// overview is at .../deviceStatusOverview:
 //
 //	URL=https://127.0.0.1:8443
 //	TENANT=11111111-1111-1111-1111-111111111111
@@ -98,14 +99,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return err
 	})
 	fs.Func("seed", "seed a configuration: tenant:configurationID[=property=value,...], e.g.\n"+
-		"=displayName=Wi-Fi%20HQ,successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z\n"+
-		"(displayName percent-encoded, a comma as %2C; repeatable)", func(s string) error {
+		"=displayName=Wi-Fi%20HQ,successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z,device.successCount=5\n"+
+		"(the user overview's properties, the device overview's after \"device.\", displayName percent-encoded,\n"+
+		"a comma as %2C; repeatable)", func(s string) error {
 		sd, err := parseSeed(s)
 		c.seeds = append(c.seeds, sd)
 		return err
 	})
 	fs.Func("fault", "inject a fault on Graph requests, or with token on the token endpoint (repeatable,\n"+
-		"applied in order): comma-separated token, method=GET|PATCH, tenant=ID, config=ID, times=N (0: always),\n"+
+		"applied in order): comma-separated token, method=GET|PATCH, tenant=ID, config=ID,\n"+
+		"entity=userStatusOverview|deviceStatusOverview, times=N (0: always),\n"+
 		"latency=DURATION, hang, status=CODE, code=GraphCode, message=TEXT, retry-after=SECONDS,\n"+
 		"drop, malformed, html, no-content, discard-patch;\n"+
 		"e.g. method=PATCH,status=503,retry-after=1.5,times=2 or token,html,times=1", func(s string) error {
@@ -142,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if demo {
 		c.apps = []graphtest.App{{TenantID: demoTenant, ClientID: demoClient, ClientSecret: demoSecret}}
 		c.seeds = []seed{{tenantID: demoTenant, configurationID: demoConfig, displayName: demoDisplayName,
-			overview: graphtest.Overview{SuccessCount: 3, FailedCount: 1}}}
+			overview: graphtest.Overview{SuccessCount: 3, FailedCount: 1}, deviceOverview: graphtest.Overview{SuccessCount: 5, FailedCount: 2}}}
 	}
 	// A long-running emulator keeps only the newest requests in its log.
 	c.opts.MaxRequests = 100_000
@@ -163,6 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, s := range c.seeds {
 		srv.Seed(s.tenantID, s.configurationID, s.overview)
+		srv.SeedDevice(s.tenantID, s.configurationID, s.deviceOverview)
 		if s.displayName != "" {
 			srv.SeedConfiguration(s.tenantID, s.configurationID, graphtest.Configuration{DisplayName: s.displayName})
 		}

@@ -41,7 +41,7 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, []string{
 			"--addr", "127.0.0.1:0", "--ca-out", caFile,
 			"--app", tenant + ":" + client + ":s3cret:read",
-			"--seed", tenant + ":" + cfgID + "=successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z,displayName=Wi-Fi%2C%20HQ",
+			"--seed", tenant + ":" + cfgID + "=successCount=3,failedCount=1,lastUpdateDateTime=2026-11-28T10:00:00Z,displayName=Wi-Fi%2C%20HQ,device.successCount=5",
 			"--seed", tenant + ":" + cfgID2,
 			"--page-size", "1",
 		}, outW, io.Discard)
@@ -108,8 +108,12 @@ func TestRun(t *testing.T) {
 		t.Fatalf("token: %d %v", res.StatusCode, err)
 	}
 
-	get := func(method string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, base+"/v1.0/deviceManagement/deviceConfigurations/"+cfgID+"/userStatusOverview", strings.NewReader(`{"successCount":1}`))
+	get := func(method string, segment ...string) (int, map[string]any) {
+		path := base + "/v1.0/deviceManagement/deviceConfigurations/" + cfgID + "/userStatusOverview"
+		if len(segment) > 0 {
+			path = base + "/v1.0/deviceManagement/deviceConfigurations/" + cfgID + "/" + segment[0]
+		}
+		req, _ := http.NewRequest(method, path, strings.NewReader(`{"successCount":1}`))
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 		res, err := hc.Do(req)
 		if err != nil {
@@ -128,6 +132,9 @@ func TestRun(t *testing.T) {
 	want := map[string]any{"successCount": 3.0, "failedCount": 1.0, "lastUpdateDateTime": "2026-11-28T10:00:00Z"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("overview (-want +got):\n%s", d)
+	}
+	if status, body := get(http.MethodGet, graphtest.DeviceStatusOverview); status != http.StatusOK || body["successCount"] != 5.0 {
+		t.Errorf("device overview: %d %v, want successCount 5", status, body)
 	}
 	// The list serves the display name given, a page of --page-size at a time.
 	req, _ := http.NewRequest(http.MethodGet, base+"/v1.0/deviceManagement/deviceConfigurations?$select=displayName", nil)
@@ -197,7 +204,13 @@ func TestParseSpecs(t *testing.T) {
 	if err != nil || sd.displayName != "Wi-Fi, HQ=1" || sd.overview.SuccessCount != 2 {
 		t.Errorf("parseSeed with a displayName: %v %+v", err, sd)
 	}
-	for _, bad := range []string{"t:c=successCount=x", "t:c=unknown=1", "t:c=successCount=2147483648", "t:c=displayName=", "t:c=displayName=%zz"} {
+	sd, err = parseSeed("t:c=successCount=2,device.successCount=3,device.notApplicablePlatformCount=4,device.lastUpdateDateTime=2026-11-28T10:00:00Z")
+	wantDevice := graphtest.Overview{SuccessCount: 3, NotApplicablePlatformCount: 4, LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	if d := cmp.Diff(wantDevice, sd.deviceOverview); d != "" || err != nil || sd.overview.SuccessCount != 2 {
+		t.Errorf("parseSeed of both overviews: %v %+v (-want +got device):\n%s", err, sd, d)
+	}
+	for _, bad := range []string{"t:c=successCount=x", "t:c=unknown=1", "t:c=successCount=2147483648", "t:c=displayName=", "t:c=displayName=%zz",
+		"t:c=notApplicablePlatformCount=1", "t:c=device.displayName=x", "t:c=device.lastUpdateDateTime=today"} {
 		if _, err := parseSeed(bad); err == nil {
 			t.Errorf("parseSeed(%q) succeeded", bad)
 		}
@@ -213,7 +226,11 @@ func TestParseSpecs(t *testing.T) {
 	if d := cmp.Diff(want, f); d != "" || err != nil {
 		t.Errorf("parseFault: %v (-want +got):\n%s", err, d)
 	}
-	for _, bad := range []string{"status=abc", "bogus=1", "drop=maybe", "times=2", "token"} {
+	f, err = parseFault("entity=deviceStatusOverview,status=500")
+	if d := cmp.Diff(graphtest.Fault{Entity: graphtest.DeviceStatusOverview, Status: 500}, f); d != "" || err != nil {
+		t.Errorf("parseFault with an entity: %v (-want +got):\n%s", err, d)
+	}
+	for _, bad := range []string{"status=abc", "bogus=1", "drop=maybe", "times=2", "token", "entity=statusOverview,status=500"} {
 		if _, err := parseFault(bad); err == nil {
 			t.Errorf("parseFault(%q) succeeded", bad)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/overview-operator/overview-operator/internal/graph/entity"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -33,16 +34,20 @@ func parseApp(spec string) (graphtest.App, error) {
 }
 
 // seed is one --seed: a configuration, its display name ("" for the emulator's default) and its
-// starting overview.
+// starting overviews.
 type seed struct {
 	tenantID, configurationID string
 	displayName               string
-	overview                  graphtest.Overview
+	overview, deviceOverview  graphtest.Overview
 }
 
+// overviewFields finds the table's properties in graphtest.Overview, so that --seed takes every
+// property of each overview, and no other, without a list of its own.
+var overviewFields = entity.NewStructFields[graphtest.Overview](false, entity.Entities...)
+
 // parseSeed reads "tenant:configurationID[=property=value,...]", properties named as on the wire:
-// the overview's, and the configuration's displayName, percent-decoded so that it can hold a
-// comma (%2C).
+// the user overview's, the device overview's with "device." before them, and the configuration's
+// displayName, percent-decoded so that it can hold a comma (%2C).
 func parseSeed(spec string) (seed, error) {
 	ids, values, _ := strings.Cut(spec, "=")
 	tenant, config, ok := strings.Cut(ids, ":")
@@ -52,12 +57,6 @@ func parseSeed(spec string) (seed, error) {
 	s := seed{tenantID: tenant, configurationID: config}
 	if values == "" {
 		return s, nil
-	}
-	o := &s.overview
-	counts := map[string]*int32{
-		"pendingCount": &o.PendingCount, "notApplicableCount": &o.NotApplicableCount,
-		"successCount": &o.SuccessCount, "errorCount": &o.ErrorCount, "failedCount": &o.FailedCount,
-		"conflictCount": &o.ConflictCount, "configurationVersion": &o.ConfigurationVersion,
 	}
 	for _, kv := range strings.Split(values, ",") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -69,23 +68,27 @@ func parseSeed(spec string) (seed, error) {
 			s.displayName = name
 			continue
 		}
-		if k == "lastUpdateDateTime" {
+		e, o, name := entity.UserOverview, &s.overview, k
+		if after, ok := strings.CutPrefix(k, "device."); ok {
+			e, o, name = entity.DeviceOverview, &s.deviceOverview, after
+		}
+		f, known := e.Field(name)
+		if !known {
+			return seed{}, fmt.Errorf("--seed %q: %s has no property %q", spec, e.Type, name)
+		}
+		if f.Kind == entity.DateTime {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				return seed{}, fmt.Errorf("--seed %q: lastUpdateDateTime: %w", spec, err)
+				return seed{}, fmt.Errorf("--seed %q: %s: %w", spec, k, err)
 			}
-			o.LastUpdateDateTime = t
+			overviewFields.SetTime(o, name, t)
 			continue
-		}
-		field, known := counts[k]
-		if !known {
-			return seed{}, fmt.Errorf("--seed %q: unknown property %q", spec, k)
 		}
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
 			return seed{}, fmt.Errorf("--seed %q: %s must be an Int32: %w", spec, k, err)
 		}
-		*field = int32(n)
+		overviewFields.SetCount(o, name, int32(n))
 	}
 	return s, nil
 }
@@ -117,6 +120,11 @@ func parseFault(spec string) (graphtest.Fault, error) {
 			f.TenantID = v
 		case "config":
 			f.ConfigurationID = v
+		case "entity":
+			if v != graphtest.UserStatusOverview && v != graphtest.DeviceStatusOverview {
+				err = fmt.Errorf("%q is not %s or %s", v, graphtest.UserStatusOverview, graphtest.DeviceStatusOverview)
+			}
+			f.Entity = v
 		case "times":
 			f.Times, err = strconv.Atoi(v)
 		case "latency":

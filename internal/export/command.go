@@ -23,17 +23,20 @@ import (
 )
 
 // Usage is the export's synopsis.
-const Usage = `Export a tenant's device configurations as DeviceConfigurationUserOverview manifests.
+const Usage = `Export a tenant's device configurations as DeviceConfigurationUserOverview and
+DeviceConfigurationDeviceOverview manifests.
 
 Usage:
   kubectl intune export (--connection NAME [-n NAMESPACE] | --cluster-connection NAME --target-namespace NS |
                          --tenant-id ID --client-id ID --client-secret-file FILE --connection-ref [KIND/]NAME --target-namespace NS)
+                        [--kind all|DeviceConfigurationUserOverview|DeviceConfigurationDeviceOverview]
                         [--policy ObserveOnly|Manage] [--fields f1,f2] [--name-filter TEXT | --name-regex RE] [--output-dir DIR]
 
-It lists every device configuration of the tenant, reads each one's userStatusOverview within the
-tenant's Graph budget (429s pause it and it goes on), and writes one resource per configuration to
-stdout (a YAML stream) or to --output-dir (one file each), only once every read has succeeded.
-Progress goes to stderr.
+It lists every device configuration of the tenant, reads each one's userStatusOverview and
+deviceStatusOverview (or the one of --kind) within the tenant's Graph budget (429s pause it and it
+goes on), and writes one resource per configuration and kind, both kinds under the same name, to
+stdout (a YAML stream) or to --output-dir (one file per configuration), only once every read has
+succeeded. Progress goes to stderr.
 
 Flags:
 `
@@ -46,7 +49,7 @@ type flags struct {
 	cloud, apiVersion                  string
 	endpoint, authorityHost, caFile    string
 	targetNamespace, connectionRef     string
-	policy, fields                     string
+	kind, policy, fields               string
 	nameFilter, nameRegex              string
 	outputDir                          string
 	allowedHosts                       []string
@@ -74,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.caFile, "ca-file", "", "with --tenant-id: PEM certificates to trust besides the system's")
 	fs.StringVar(&f.targetNamespace, "target-namespace", "", "the namespace of the resources written (default: the connection's namespace with --connection)")
 	fs.StringVar(&f.connectionRef, "connection-ref", "", "the connection the resources name, [GraphConnection/|ClusterGraphConnection/]NAME (default: the one signed in with)")
+	fs.StringVar(&f.kind, "kind", KindAll, "the kind of resources to write: DeviceConfigurationUserOverview, DeviceConfigurationDeviceOverview or all (one of each per configuration)")
 	fs.StringVar(&f.policy, "policy", string(intunev1alpha1.ManagementPolicyObserveOnly), "the resources' managementPolicy: ObserveOnly or Manage")
 	fs.StringVar(&f.fields, "fields", "", "comma-separated overview fields to put in spec.overview (default: all: "+strings.Join(Fields, ",")+")")
 	fs.StringVar(&f.nameFilter, "name-filter", "", "export only configurations whose display name contains this text (without regard to case)")
@@ -115,6 +119,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := Options{Progress: stderr, Policy: intunev1alpha1.ManagementPolicy(f.policy)}
+	if opts.Entities, err = ParseKind(f.kind); err != nil {
+		return err
+	}
 	if opts.Policy != intunev1alpha1.ManagementPolicyObserveOnly && opts.Policy != intunev1alpha1.ManagementPolicyManage {
 		return fmt.Errorf("--policy %q is not ObserveOnly or Manage", f.policy)
 	}
@@ -173,14 +180,30 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := WriteDir(f.outputDir, resources); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "wrote %d DeviceConfigurationUserOverviews to %s\n", len(resources), f.outputDir)
+		fmt.Fprintf(stderr, "wrote %s to %s\n", count(resources), f.outputDir)
 		return nil
 	}
 	if err := WriteStream(stdout, resources); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "exported %d DeviceConfigurationUserOverviews\n", len(resources))
+	fmt.Fprintf(stderr, "exported %s\n", count(resources))
 	return nil
+}
+
+// count says how many resources of each kind there are, in the table's order of kinds:
+// "240 DeviceConfigurationUserOverviews and 240 DeviceConfigurationDeviceOverviews".
+func count(resources []intunev1alpha1.Overview) string {
+	n := map[string]int{}
+	for _, r := range resources {
+		n[r.GetObjectKind().GroupVersionKind().Kind]++
+	}
+	var parts []string
+	for _, e := range graph.Entities {
+		if n[e.Kind] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %ss", n[e.Kind], e.Kind))
+		}
+	}
+	return strings.Join(parts, " and ")
 }
 
 // filter is the display name filter of --name-filter or --name-regex.

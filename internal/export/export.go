@@ -11,12 +11,12 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
+	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
 // Labels and annotations the export puts on every resource.
@@ -28,8 +28,41 @@ const (
 	AnnotationDisplayName = "intune.overview-operator.io/display-name"
 )
 
-// Fields are the overview's fields a spec can hold, in the order of the CRD.
-var Fields = []string{"pendingCount", "notApplicableCount", "successCount", "errorCount", "failedCount", "configurationVersion", "lastUpdateDateTime"}
+// Fields are the overview fields a spec can hold (those v1.0 serves, the same for every kind), in
+// the order of Graph's metadata.
+var Fields = declaredFields()
+
+func declaredFields() []string {
+	var names []string
+	for _, e := range graph.Entities {
+		for _, f := range e.Declared() {
+			if !slices.Contains(names, f.Name) {
+				names = append(names, f.Name)
+			}
+		}
+	}
+	return names
+}
+
+// KindAll is what --kind takes for every kind.
+const KindAll = "all"
+
+// ParseKind reads --kind: a kind of the entity table (DeviceConfigurationUserOverview,
+// DeviceConfigurationDeviceOverview, without regard to case) or KindAll, and returns the entities
+// to export.
+func ParseKind(kind string) ([]graph.Entity, error) {
+	if strings.EqualFold(kind, KindAll) {
+		return graph.Entities, nil
+	}
+	if e, ok := graph.EntityOfKind(kind); ok {
+		return []graph.Entity{e}, nil
+	}
+	kinds := make([]string, 0, len(graph.Entities)+1)
+	for _, e := range graph.Entities {
+		kinds = append(kinds, e.Kind)
+	}
+	return nil, fmt.Errorf("--kind %q: want %s or %s", kind, strings.Join(kinds, ", "), KindAll)
+}
 
 // Options say what to export.
 type Options struct {
@@ -41,6 +74,9 @@ type Options struct {
 	ConnectionRef intunev1alpha1.ConnectionReference
 	// Policy is the resources' managementPolicy.
 	Policy intunev1alpha1.ManagementPolicy
+	// Entities are the overviews exported: one resource of each entity's Kind per configuration.
+	// Empty: every entity of the table.
+	Entities []graph.Entity
 	// Fields are the overview fields put in spec.overview (names from Fields); empty: all.
 	Fields []string
 	// NameFilter, if set, keeps only the configurations whose display name it matches.
@@ -52,14 +88,18 @@ type Options struct {
 // ErrNoConfigurations is the cause of Export's error when there is nothing to export.
 var ErrNoConfigurations = errors.New("nothing to export")
 
-// Export lists the tenant's device configurations, reads the overview of each (those the filter
-// keeps), every read a ReadJob in the tenant's budget, and returns one resource per configuration,
-// sorted by name. A configuration deleted between the list and its read is left out, with a line
-// on Progress. Any other failure fails the whole export: a partial export would look complete.
-func Export(ctx context.Context, opts Options) ([]intunev1alpha1.DeviceConfigurationUserOverview, error) {
+// Export lists the tenant's device configurations, reads each one's overviews of opts.Entities
+// (those of the configurations the filter keeps), every read a ReadJob in the tenant's budget, and
+// returns one resource per configuration and entity, sorted by name and then in the table's order
+// of kinds. A configuration deleted between the list and its reads is left out, with a line on
+// Progress. Any other failure fails the whole export: a partial export would look complete.
+func Export(ctx context.Context, opts Options) ([]intunev1alpha1.Overview, error) {
 	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
+	}
+	if len(opts.Entities) == 0 {
+		opts.Entities = graph.Entities
 	}
 	if err := checkFields(opts.Fields); err != nil {
 		return nil, err
@@ -83,22 +123,28 @@ func Export(ctx context.Context, opts Options) ([]intunev1alpha1.DeviceConfigura
 		fmt.Fprintf(progress, "%d of %d device configurations match %q\n", len(kept), len(configs), opts.NameFilter)
 	}
 
-	overviews, err := readOverviews(ctx, opts.Client, kept, progress)
+	overviews, err := readOverviews(ctx, opts.Client, kept, opts.Entities, progress)
 	if err != nil {
 		return nil, err
 	}
-	var out []intunev1alpha1.DeviceConfigurationUserOverview
+	sort.Slice(kept, func(i, j int) bool { return names[kept[i].ID] < names[kept[j].ID] })
+	var out []intunev1alpha1.Overview
 	for _, c := range kept {
-		o, ok := overviews[c.ID]
+		read, ok := overviews[c.ID]
 		if !ok {
 			continue
 		}
-		out = append(out, resource(opts, names[c.ID], c, o))
+		for i, e := range opts.Entities {
+			r, err := resource(opts, e, names[c.ID], c, read[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: every device configuration listed was deleted before its overview was read", ErrNoConfigurations)
+		return nil, fmt.Errorf("%w: every device configuration listed was deleted before its overviews were read", ErrNoConfigurations)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -112,40 +158,47 @@ func checkFields(fields []string) error {
 	return nil
 }
 
-// readOverviews reads the overview of every configuration, each a ReadJob in the tenant's line
-// (which the pacer runs again while Graph throttles it), and returns them by id. The first
-// failure withdraws the reads still waiting and is returned; a configuration Graph no longer has
-// is left out.
-func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configuration, progress io.Writer) (map[string]graph.Overview, error) {
+// readOverviews reads the overviews of entities of every configuration, each a ReadJob in the
+// tenant's line (which the pacer runs again while Graph throttles it), and returns them by
+// configuration id, in the order of entities. The first failure withdraws the reads still waiting
+// and is returned; a configuration Graph no longer has (any of its reads answered 404) is left out.
+func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configuration, entities []graph.Entity, progress io.Writer) (map[string][]graph.Overview, error) {
 	type result struct {
 		id       string
+		entity   int // the index in entities
 		overview graph.Overview
 		err      error
 	}
-	results := make(chan result, len(configs)) // a job never blocks on a reader that gave up
-	key := func(id string) string { return "export/" + id }
+	reads := len(configs) * len(entities)
+	results := make(chan result, reads) // a job never blocks on a reader that gave up
+	key := func(e graph.Entity, id string) string { return "export/" + e.Segment + "/" + id }
 	for _, cfg := range configs {
-		var r result
-		c.Submit(key(cfg.ID), graph.ReadJob, graph.Job{
-			Run: func(jctx context.Context, calls graph.Calls) error {
-				resp, err := calls.Get(jctx, graph.UserOverview, cfg.ID)
-				r = result{id: cfg.ID, overview: resp.Overview}
-				return err
-			},
-			Done: func(err error) {
-				r.err = err
-				results <- r
-			},
-		})
+		for i, e := range entities {
+			var r result
+			c.Submit(key(e, cfg.ID), graph.ReadJob, graph.Job{
+				Run: func(jctx context.Context, calls graph.Calls) error {
+					resp, err := calls.Get(jctx, e, cfg.ID)
+					r = result{id: cfg.ID, entity: i, overview: resp.Overview}
+					return err
+				},
+				Done: func(err error) {
+					r.err = err
+					results <- r
+				},
+			})
+		}
 	}
 	withdraw := func() {
 		for _, cfg := range configs {
-			c.Withdraw(key(cfg.ID))
+			for _, e := range entities {
+				c.Withdraw(key(e, cfg.ID))
+			}
 		}
 	}
-	out := make(map[string]graph.Overview, len(configs))
-	every := max(len(configs)/10, 25)
-	for done := 1; done <= len(configs); done++ {
+	out := make(map[string][]graph.Overview, len(configs))
+	gone := map[string]bool{}
+	every := max(reads/10, 25)
+	for done := 1; done <= reads; done++ {
 		var r result
 		select {
 		case r = <-results:
@@ -155,64 +208,77 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 		}
 		switch {
 		case r.err != nil && graph.Classify(r.err).Class == graph.ClassNotFound:
-			fmt.Fprintf(progress, "device configuration %s was deleted since it was listed: left out\n", r.id)
+			if !gone[r.id] {
+				fmt.Fprintf(progress, "device configuration %s was deleted since it was listed: left out\n", r.id)
+			}
+			gone[r.id] = true
 		case r.err != nil:
 			withdraw()
-			return nil, fmt.Errorf("read the overview of device configuration %s: %w", r.id, explain(r.err))
+			return nil, fmt.Errorf("read the %s of device configuration %s: %w", entities[r.entity].Segment, r.id, explain(r.err))
 		default:
-			out[r.id] = r.overview
+			if out[r.id] == nil {
+				out[r.id] = make([]graph.Overview, len(entities))
+			}
+			out[r.id][r.entity] = r.overview
 		}
-		if done%every == 0 || done == len(configs) {
-			fmt.Fprintf(progress, "read %d of %d overviews\n", done, len(configs))
+		if done%every == 0 || done == reads {
+			fmt.Fprintf(progress, "read %d of %d overviews\n", done, reads)
 		}
+	}
+	for id := range gone {
+		delete(out, id)
 	}
 	return out, nil
 }
 
-// resource is the DeviceConfigurationUserOverview of one configuration and its overview.
-func resource(opts Options, name string, c graph.Configuration, o graph.Overview) intunev1alpha1.DeviceConfigurationUserOverview {
-	r := intunev1alpha1.DeviceConfigurationUserOverview{
-		TypeMeta: metav1.TypeMeta{APIVersion: intunev1alpha1.GroupVersion.String(), Kind: "DeviceConfigurationUserOverview"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   opts.Namespace,
-			Annotations: map[string]string{AnnotationDisplayName: c.DisplayName},
-		},
-		Spec: intunev1alpha1.OverviewSpec{
-			DeviceConfigurationID: c.ID,
-			ConnectionRef:         opts.ConnectionRef,
-			ManagementPolicy:      opts.Policy,
-			Overview:              overviewFields(o, opts.Fields),
-		},
+// apiScheme makes the resource of an entity's kind.
+var apiScheme = scheme.New()
+
+// specFields finds the table's declared properties in spec.overview.
+var specFields = graph.NewStructFields[intunev1alpha1.OverviewFields](true, graph.Entities...)
+
+// resource is the resource of entity e (of its Kind) for one configuration and its overview.
+func resource(opts Options, e graph.Entity, name string, c graph.Configuration, o graph.Overview) (intunev1alpha1.Overview, error) {
+	gvk := intunev1alpha1.GroupVersion.WithKind(e.Kind)
+	obj, err := apiScheme.New(gvk)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", e.Kind, err)
 	}
+	r, ok := obj.(intunev1alpha1.Overview)
+	if !ok {
+		return nil, fmt.Errorf("export %s: a %T is not an overview", e.Kind, obj)
+	}
+	r.GetObjectKind().SetGroupVersionKind(gvk)
+	r.SetName(name)
+	r.SetNamespace(opts.Namespace)
+	r.SetAnnotations(map[string]string{AnnotationDisplayName: c.DisplayName})
 	if len(validation.IsValidLabelValue(c.ID)) == 0 {
-		r.Labels = map[string]string{LabelConfigurationID: c.ID}
+		r.SetLabels(map[string]string{LabelConfigurationID: c.ID})
 	}
-	return r
+	*r.OverviewSpec() = intunev1alpha1.OverviewSpec{
+		DeviceConfigurationID: c.ID,
+		ConnectionRef:         opts.ConnectionRef,
+		ManagementPolicy:      opts.Policy,
+		Overview:              overviewFields(e, o, opts.Fields),
+	}
+	return r, nil
 }
 
 // overviewFields is the spec.overview of the fields asked for (all when none), with Graph's values.
-func overviewFields(o graph.Overview, fields []string) intunev1alpha1.OverviewFields {
-	want := func(f string) bool { return len(fields) == 0 || slices.Contains(fields, f) }
+func overviewFields(e graph.Entity, o graph.Overview, fields []string) intunev1alpha1.OverviewFields {
 	var s intunev1alpha1.OverviewFields
-	for _, f := range []struct {
-		name string
-		to   **int32
-		v    int32
-	}{
-		{"pendingCount", &s.PendingCount, o.PendingCount},
-		{"notApplicableCount", &s.NotApplicableCount, o.NotApplicableCount},
-		{"successCount", &s.SuccessCount, o.SuccessCount},
-		{"errorCount", &s.ErrorCount, o.ErrorCount},
-		{"failedCount", &s.FailedCount, o.FailedCount},
-		{"configurationVersion", &s.ConfigurationVersion, o.ConfigurationVersion},
-	} {
-		if want(f.name) {
-			*f.to = ptr.To(f.v)
+	for _, f := range e.Declared() {
+		if len(fields) > 0 && !slices.Contains(fields, f.Name) {
+			continue
 		}
-	}
-	if want("lastUpdateDateTime") {
-		s.LastUpdateDateTime = ptr.To(o.LastUpdateDateTime.UTC().Format(time.RFC3339Nano))
+		switch f.Kind {
+		case graph.DateTime:
+			t := graph.OverviewFields.Time(&o, f.Name)
+			specFields.Set(&s, f.Name, ptr.To(t.UTC().Format(time.RFC3339Nano)))
+		default:
+			n, _ := graph.OverviewFields.Count(&o, f.Name)
+			specFields.SetCount(&s, f.Name, n)
+		}
 	}
 	return s
 }

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -51,10 +53,20 @@ func newTenant(t *testing.T, opts graphtest.Options) *tenantEnv {
 	return e
 }
 
+// The kinds the export writes.
+const (
+	userKind   = "DeviceConfigurationUserOverview"
+	deviceKind = "DeviceConfigurationDeviceOverview"
+)
+
+// seeded is what seed made: by kind, then configuration id, the overview Graph holds.
+type seeded map[string]map[string]graphtest.Overview
+
 // seed seeds n configurations named "Profile <i>", but for the first two, which share the display
-// name "Wi-Fi HQ", with overviews whose values tell them apart, and returns them by id.
-func (e *tenantEnv) seed(n int) map[string]graphtest.Overview {
-	seeded := map[string]graphtest.Overview{}
+// name "Wi-Fi HQ", with overviews whose values tell them apart (and the user overview from the
+// device one), and returns them.
+func (e *tenantEnv) seed(n int) seeded {
+	out := seeded{userKind: {}, deviceKind: {}}
 	for i := range n {
 		id := configID(i, n)
 		name := fmt.Sprintf("Profile %d", i)
@@ -66,9 +78,23 @@ func (e *tenantEnv) seed(n int) map[string]graphtest.Overview {
 			LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, i*1000, time.UTC)}
 		e.srv.Seed(tenant, id, o)
 		o.ID = id
-		seeded[id] = o
+		out[userKind][id] = o
+		d := graphtest.Overview{ID: id, SuccessCount: int32(1000 + i), ErrorCount: int32(i % 2), ConfigurationVersion: o.ConfigurationVersion,
+			NotApplicablePlatformCount: 9, LastUpdateDateTime: o.LastUpdateDateTime.Add(time.Hour)}
+		e.srv.SeedDevice(tenant, id, d)
+		out[deviceKind][id] = d
 	}
-	return seeded
+	return out
+}
+
+// ids are the configuration ids seed made.
+func (s seeded) ids() []string {
+	var ids []string
+	for id := range s[userKind] {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // configID is the id of the i-th of n configurations seed makes: ids that do not sort in the order
@@ -93,74 +119,105 @@ func runExport(t *testing.T, args []string) (stdout, stderr string, err error) {
 	return out.String(), errOut.String(), err
 }
 
-// readDir decodes every file of an output directory.
-func readDir(t *testing.T, dir string) []intunev1alpha1.DeviceConfigurationUserOverview {
+// exported is a resource as the export writes it, of either kind.
+type exported struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              intunev1alpha1.OverviewSpec `json:"spec"`
+}
+
+// decodeStream decodes a YAML stream of resources.
+func decodeStream(t *testing.T, stream string) []exported {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []intunev1alpha1.DeviceConfigurationUserOverview
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r intunev1alpha1.DeviceConfigurationUserOverview
-		if err := yaml.UnmarshalStrict(data, &r); err != nil {
-			t.Fatalf("%s: %v\n%s", e.Name(), err, data)
-		}
-		if e.Name() != r.Name+".yaml" {
-			t.Errorf("file %s holds %s", e.Name(), r.Name)
+	var out []exported
+	for _, d := range strings.Split(strings.TrimPrefix(stream, "---\n"), "---\n") {
+		var r exported
+		if err := yaml.UnmarshalStrict([]byte(d), &r); err != nil {
+			t.Fatalf("%v\n%s", err, d)
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
-// checkExported checks that resources hold every seeded configuration once, under valid, unique
-// names, with the observed values in spec.overview.
-func checkExported(t *testing.T, resources []intunev1alpha1.DeviceConfigurationUserOverview, seeded map[string]graphtest.Overview) {
+// readDir decodes every file of an output directory, checking that each holds the resources of
+// one configuration, of different kinds, under the file's name.
+func readDir(t *testing.T, dir string) []exported {
 	t.Helper()
-	names := map[string]bool{}
-	ids := map[string]int{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []exported
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]bool{}
+		for _, r := range decodeStream(t, string(data)) {
+			if e.Name() != r.Name+".yaml" || kinds[r.Kind] {
+				t.Errorf("file %s holds %s %s", e.Name(), r.Kind, r.Name)
+			}
+			kinds[r.Kind] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkExported checks that resources hold every seeded configuration once in each of kinds,
+// under valid names, unique within a kind and the same for a configuration's resources, with the
+// observed values of the kind's overview in spec.overview.
+func checkExported(t *testing.T, resources []exported, seeded seeded, kinds ...string) {
+	t.Helper()
+	names := map[string]string{}  // configuration id by kind and name
+	nameOf := map[string]string{} // name by configuration id
+	ids := map[string]int{}       // by kind and id
 	for _, r := range resources {
 		if msgs := validation.IsDNS1123Subdomain(r.Name); len(msgs) > 0 {
 			t.Errorf("name %q: %v", r.Name, msgs)
 		}
-		if names[r.Name] {
-			t.Errorf("name %q twice", r.Name)
-		}
-		names[r.Name] = true
 		id := r.Spec.DeviceConfigurationID
-		ids[id]++
-		if r.Labels[LabelConfigurationID] != id || r.Namespace != "it-ops" || r.Spec.ConnectionRef.Name != "contoso" ||
-			r.Spec.ManagementPolicy != intunev1alpha1.ManagementPolicyObserveOnly {
-			t.Errorf("%s: labels %v, namespace %q, spec %+v", r.Name, r.Labels, r.Namespace, r.Spec)
+		if _, twice := names[r.Kind+"/"+r.Name]; twice {
+			t.Errorf("%s %q twice", r.Kind, r.Name)
 		}
-		o, ok := seeded[id]
-		if !ok {
-			t.Errorf("%s: configuration %s was not seeded", r.Name, id)
+		names[r.Kind+"/"+r.Name] = id
+		if n, ok := nameOf[id]; ok && n != r.Name {
+			t.Errorf("configuration %s exported as %s and %s", id, n, r.Name)
+		}
+		nameOf[id] = r.Name
+		ids[r.Kind+"/"+id]++
+		if r.APIVersion != intunev1alpha1.GroupVersion.String() || r.Labels[LabelConfigurationID] != id || r.Namespace != "it-ops" ||
+			r.Spec.ConnectionRef.Name != "contoso" || r.Spec.ManagementPolicy != intunev1alpha1.ManagementPolicyObserveOnly {
+			t.Errorf("%s: %s, labels %v, namespace %q, spec %+v", r.Name, r.APIVersion, r.Labels, r.Namespace, r.Spec)
+		}
+		o, ok := seeded[r.Kind][id]
+		if !ok || !slices.Contains(kinds, r.Kind) {
+			t.Errorf("%s %s: configuration %s was not seeded or not asked for", r.Kind, r.Name, id)
 			continue
 		}
 		got := r.Spec.Overview
 		if *got.PendingCount != o.PendingCount || *got.SuccessCount != o.SuccessCount || *got.FailedCount != o.FailedCount ||
-			*got.ErrorCount != 0 || *got.NotApplicableCount != 0 || *got.ConfigurationVersion != o.ConfigurationVersion {
+			*got.ErrorCount != o.ErrorCount || *got.NotApplicableCount != 0 || *got.ConfigurationVersion != o.ConfigurationVersion {
 			t.Errorf("%s: overview %+v, Graph holds %+v", r.Name, got, o)
 		}
 		if at, err := time.Parse(time.RFC3339Nano, *got.LastUpdateDateTime); err != nil || !at.Equal(o.LastUpdateDateTime) {
 			t.Errorf("%s: lastUpdateDateTime %q, Graph holds %s", r.Name, *got.LastUpdateDateTime, o.LastUpdateDateTime)
 		}
 	}
-	for id := range seeded {
-		if ids[id] != 1 {
-			t.Errorf("configuration %s exported %d times", id, ids[id])
+	for _, kind := range kinds {
+		for id := range seeded[kind] {
+			if ids[kind+"/"+id] != 1 {
+				t.Errorf("configuration %s exported %d times as a %s", id, ids[kind+"/"+id], kind)
+			}
 		}
 	}
 }
 
 // TestExportSeveralPages: a tenant of 300 configurations (12 pages), two with the same display
-// name, exports every one once, under valid and unique names, into a directory and as a stream.
+// name, exports every one once of each kind, under valid and unique names, into a directory (a
+// file per configuration) and as a stream.
 func TestExportSeveralPages(t *testing.T) {
 	e := newTenant(t, graphtest.Options{})
 	seeded := e.seed(300)
@@ -173,13 +230,17 @@ func TestExportSeveralPages(t *testing.T) {
 	if stdout != "" {
 		t.Errorf("stdout with --output-dir: %q", stdout)
 	}
-	for _, want := range []string{"listed 300 device configurations", "read 300 of 300 overviews", "wrote 300"} {
+	for _, want := range []string{"listed 300 device configurations", "read 600 of 600 overviews",
+		"wrote 300 DeviceConfigurationUserOverviews and 300 DeviceConfigurationDeviceOverviews to " + dir} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("progress lacks %q:\n%s", want, stderr)
 		}
 	}
 	fromDir := readDir(t, dir)
-	checkExported(t, fromDir, seeded)
+	checkExported(t, fromDir, seeded, userKind, deviceKind)
+	if files, _ := os.ReadDir(dir); len(files) != 300 {
+		t.Errorf("%d files, want one per configuration", len(files))
+	}
 	if n := e.srv.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindGraph && r.ConfigurationID == "" }); n != 12 {
 		t.Errorf("%d list requests, want 12 pages", n)
 	}
@@ -191,15 +252,7 @@ func TestExportSeveralPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := strings.Split(strings.TrimPrefix(stream, "---\n"), "---\n")
-	var fromStream []intunev1alpha1.DeviceConfigurationUserOverview
-	for _, d := range docs {
-		var r intunev1alpha1.DeviceConfigurationUserOverview
-		if err := yaml.UnmarshalStrict([]byte(d), &r); err != nil {
-			t.Fatalf("%v\n%s", err, d)
-		}
-		fromStream = append(fromStream, r)
-	}
+	fromStream := decodeStream(t, stream)
 	if d := cmp.Diff(fromDir, fromStream); d != "" {
 		t.Errorf("the stream differs from the directory (-dir +stream):\n%s", d)
 	}
@@ -213,16 +266,9 @@ func TestExportOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	var rs []intunev1alpha1.DeviceConfigurationUserOverview
-	for _, d := range strings.Split(strings.TrimPrefix(stream, "---\n"), "---\n") {
-		var r intunev1alpha1.DeviceConfigurationUserOverview
-		if err := yaml.UnmarshalStrict([]byte(d), &r); err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r)
-	}
-	if len(rs) != 2 {
-		t.Fatalf("%d resources for the two Wi-Fi HQ configurations:\n%s", len(rs), stream)
+	rs := decodeStream(t, stream)
+	if len(rs) != 4 {
+		t.Fatalf("%d resources for the two Wi-Fi HQ configurations, want one of each kind:\n%s", len(rs), stream)
 	}
 	for _, r := range rs {
 		o := r.Spec.Overview
@@ -236,14 +282,61 @@ func TestExportOptions(t *testing.T) {
 	}
 }
 
+// TestExportOneKind: --kind writes the resources of one kind and reads only its overviews.
+func TestExportOneKind(t *testing.T) {
+	e := newTenant(t, graphtest.Options{})
+	seeded := e.seed(30)
+	for kind, segment := range map[string]string{userKind: graphtest.UserStatusOverview, "deviceconfigurationdeviceoverview": graphtest.DeviceStatusOverview} {
+		t.Run(kind, func(t *testing.T) {
+			e.srv.ResetRequests()
+			stream, stderr, err := runExport(t, e.args("--kind", kind))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			want := userKind
+			if segment == graphtest.DeviceStatusOverview {
+				want = deviceKind
+			}
+			checkExported(t, decodeStream(t, stream), seeded, want)
+			if !strings.Contains(stderr, "exported 30 "+want+"s\n") || !strings.Contains(stderr, "read 30 of 30 overviews") {
+				t.Errorf("progress:\n%s", stderr)
+			}
+			if n := e.srv.CountRequests(func(r graphtest.Request) bool { return r.Entity != "" && r.Entity != segment }); n > 0 {
+				t.Errorf("%d reads of the other overview", n)
+			}
+		})
+	}
+}
+
+// TestExportLeavesOutDeleted: a configuration one of whose overviews Graph no longer has was
+// deleted since the list; it is left out whole, not with one kind of resource.
+func TestExportLeavesOutDeleted(t *testing.T) {
+	e := newTenant(t, graphtest.Options{})
+	seeded := e.seed(10)
+	gone := seeded.ids()[3]
+	e.srv.Inject(graphtest.Fault{Entity: graphtest.DeviceStatusOverview, ConfigurationID: gone, Status: http.StatusNotFound})
+	stream, stderr, err := runExport(t, e.args())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, kind := range []string{userKind, deviceKind} {
+		delete(seeded[kind], gone)
+	}
+	checkExported(t, decodeStream(t, stream), seeded, userKind, deviceKind)
+	if !strings.Contains(stderr, "device configuration "+gone+" was deleted since it was listed: left out") {
+		t.Errorf("progress:\n%s", stderr)
+	}
+}
+
 // TestExportThrottled: with a budget under Graph's limits the export spreads its reads over several
 // windows and Graph throttles none of them; 429s Graph answers anyway (another app of the tenant
 // spent the budget) pause it for their Retry-After, and it finishes with every configuration. (The
 // emulator counts the injected 429s, which Graph does not: the budget leaves room for them.)
 func TestExportThrottled(t *testing.T) {
 	e := newTenant(t, graphtest.Options{Limits: graphtest.Limits{Window: 2 * time.Second, AppRequests: 40}})
-	seeded := e.seed(100) // 4 pages and 100 reads: 104 requests, 3 windows
-	e.srv.Inject(graphtest.Fault{Method: http.MethodGet, ConfigurationID: firstID(seeded), Status: http.StatusTooManyRequests, RetryAfter: "1.5", Times: 2})
+	seeded := e.seed(50) // 2 pages and 100 reads: 102 requests, 3 windows
+	first := seeded.ids()[0]
+	e.srv.Inject(graphtest.Fault{Method: http.MethodGet, ConfigurationID: first, Entity: graphtest.UserStatusOverview, Status: http.StatusTooManyRequests, RetryAfter: "1.5", Times: 2})
 
 	dir := filepath.Join(t.TempDir(), "out")
 	start := time.Now()
@@ -252,16 +345,16 @@ func TestExportThrottled(t *testing.T) {
 		t.Fatalf("export: %v\n%s", err, stderr)
 	}
 	took := time.Since(start)
-	checkExported(t, readDir(t, dir), seeded)
+	checkExported(t, readDir(t, dir), seeded, userKind, deviceKind)
 	if n := e.srv.CountRequests(func(r graphtest.Request) bool { return r.Throttled }); n > 0 {
 		t.Errorf("Graph throttled %d requests over the budget", n)
 	}
 	if took < 4*time.Second {
-		t.Errorf("104 requests at 38 per 2s, and two pauses, took %s", took)
+		t.Errorf("102 requests at 38 per 2s, and two pauses, took %s", took)
 	}
 	var tries []time.Time
 	for _, r := range e.srv.Requests() {
-		if r.ConfigurationID == firstID(seeded) {
+		if r.ConfigurationID == first && r.Entity == graphtest.UserStatusOverview {
 			tries = append(tries, r.Time)
 		}
 	}
@@ -273,16 +366,6 @@ func TestExportThrottled(t *testing.T) {
 			t.Errorf("read %d came %s after a 429 with Retry-After 1.5", i+1, gap)
 		}
 	}
-}
-
-func firstID(seeded map[string]graphtest.Overview) string {
-	first := ""
-	for id := range seeded {
-		if first == "" || id < first {
-			first = id
-		}
-	}
-	return first
 }
 
 // TestExportBadInput: what cannot be exported fails with an error that says why, writes nothing
@@ -311,7 +394,8 @@ func TestExportBadInput(t *testing.T) {
 		"a wrong secret":             {args: append(e.args(), "--client-secret-file", wrongSecret), wantErr: "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '" + app + "'.; check the client secret (its value, not its id)"},
 		"a tenant without any":       {args: empty.args(), wantErr: "the tenant has no device configurations"},
 		"a filter that matches none": {args: e.args("--name-filter", "printer"), wantErr: `none of the tenant's 60 device configurations has a display name that matches`},
-		"an overview read fails":     {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, ConfigurationID: configID(7, 60), Status: http.StatusInternalServerError}, wantErr: "read the overview of device configuration " + configID(7, 60) + ": Graph answered 500 Internal Server Error"},
+		"an overview read fails":     {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, ConfigurationID: configID(7, 60), Entity: graphtest.DeviceStatusOverview, Status: http.StatusInternalServerError}, wantErr: "read the deviceStatusOverview of device configuration " + configID(7, 60) + ": Graph answered 500 Internal Server Error"},
+		"an unknown kind":            {args: e.args("--kind", "dcuo"), wantErr: `--kind "dcuo": want DeviceConfigurationUserOverview, DeviceConfigurationDeviceOverview or all`},
 		// Every GET fails, not just one: reads an earlier case's export left in flight could take a
 		// single use of the fault first.
 		"a page of the list fails":  {args: e.args(), fault: &graphtest.Fault{Method: http.MethodGet, Status: http.StatusBadGateway}, wantErr: "list the tenant's device configurations"},

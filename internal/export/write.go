@@ -30,21 +30,22 @@ type manifestMeta struct {
 }
 
 // Marshal returns a resource as the YAML document a user applies.
-func Marshal(r *intunev1alpha1.DeviceConfigurationUserOverview) ([]byte, error) {
+func Marshal(r intunev1alpha1.Overview) ([]byte, error) {
+	apiVersion, kind := r.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 	return yaml.Marshal(manifest{
-		APIVersion: r.APIVersion,
-		Kind:       r.Kind,
-		Metadata:   manifestMeta{Name: r.Name, Namespace: r.Namespace, Labels: r.Labels, Annotations: r.Annotations},
-		Spec:       r.Spec,
+		APIVersion: apiVersion,
+		Kind:       kind,
+		Metadata:   manifestMeta{Name: r.GetName(), Namespace: r.GetNamespace(), Labels: r.GetLabels(), Annotations: r.GetAnnotations()},
+		Spec:       *r.OverviewSpec(),
 	})
 }
 
 // WriteStream writes the resources to w as one YAML stream. It renders them all first, so that a
 // failure writes nothing.
-func WriteStream(w io.Writer, resources []intunev1alpha1.DeviceConfigurationUserOverview) error {
+func WriteStream(w io.Writer, resources []intunev1alpha1.Overview) error {
 	var buf bytes.Buffer
-	for i := range resources {
-		doc, err := Marshal(&resources[i])
+	for _, r := range resources {
+		doc, err := Marshal(r)
 		if err != nil {
 			return err
 		}
@@ -75,10 +76,11 @@ func CheckOutputDir(dir string) error {
 	return nil
 }
 
-// WriteDir writes one file per resource (<name>.yaml) into dir, which must not exist or be empty.
-// The files are written into a temporary directory beside it, which is renamed to dir at the end:
-// a failure leaves no dir and no partial files.
-func WriteDir(dir string, resources []intunev1alpha1.DeviceConfigurationUserOverview) (err error) {
+// WriteDir writes one file per configuration (<name>.yaml, the name its resources share) into
+// dir, which must not exist or be empty; a file holds the configuration's resources, one YAML
+// document per kind. The files are written into a temporary directory beside it, which is renamed
+// to dir at the end: a failure leaves no dir and no partial files.
+func WriteDir(dir string, resources []intunev1alpha1.Overview) (err error) {
 	if err := CheckOutputDir(dir); err != nil {
 		return err
 	}
@@ -92,12 +94,25 @@ func WriteDir(dir string, resources []intunev1alpha1.DeviceConfigurationUserOver
 			_ = os.RemoveAll(tmp)
 		}
 	}()
-	for i := range resources {
-		doc, err := Marshal(&resources[i])
+	files := map[string]*bytes.Buffer{}
+	var names []string
+	for _, r := range resources {
+		doc, err := Marshal(r)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(tmp, resources[i].Name+".yaml"), doc, 0o644); err != nil {
+		f := files[r.GetName()]
+		if f == nil {
+			f = &bytes.Buffer{}
+			files[r.GetName()] = f
+			names = append(names, r.GetName())
+		} else {
+			f.WriteString("---\n")
+		}
+		f.Write(doc)
+	}
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(tmp, name+".yaml"), files[name].Bytes(), 0o644); err != nil {
 			return err
 		}
 	}

@@ -3,11 +3,13 @@ package graphtest
 import (
 	"strings"
 	"time"
+
+	"github.com/overview-operator/overview-operator/internal/graph/entity"
 )
 
 // Configuration is the emulator's state of a deviceConfiguration's own properties: those that the
-// list, GET /{v1.0|beta}/deviceManagement/deviceConfigurations, serves. Its userStatusOverview is
-// an Overview; a configuration always has one, as in Intune.
+// list, GET /{v1.0|beta}/deviceManagement/deviceConfigurations, serves. Its userStatusOverview and
+// deviceStatusOverview are Overviews; a configuration always has both, as in Intune.
 type Configuration struct {
 	// DisplayName is the name shown in Intune; SeedConfiguration sets it to the configuration id
 	// when empty (Graph's displayName is never null).
@@ -33,11 +35,11 @@ const configurationType = "microsoft.graph.deviceConfiguration"
 const defaultConfigurationType = "#microsoft.graph.windows10CustomConfiguration"
 
 // deviceConfiguration is everything the emulator holds of one device configuration: its own
-// properties and its overview, which live and die together.
+// properties and its overviews, which live and die together.
 type deviceConfiguration struct {
-	id       string // as first seeded; the list serves it in this case
-	props    Configuration
-	overview Overview
+	id        string // as first seeded; the list serves it in this case
+	props     Configuration
+	overviews map[string]Overview // by entity Segment: one of each entity of the table
 }
 
 type configurationKey struct{ tenantID, configurationID string } // both lower case: Graph ids are GUIDs
@@ -47,16 +49,19 @@ func newConfigurationKey(tenantID, configurationID string) configurationKey {
 }
 
 // configurationLocked returns the record of a configuration, creating it, with default
-// properties and an overview of zeros, if it does not exist. s.mu must be held.
+// properties and overviews of zeros, if it does not exist. s.mu must be held.
 func (s *Server) configurationLocked(tenantID, configurationID string) *deviceConfiguration {
 	key := newConfigurationKey(tenantID, configurationID)
 	if c, ok := s.configurations[key]; ok {
 		return c
 	}
 	c := &deviceConfiguration{
-		id:       configurationID,
-		props:    Configuration{}.withDefaults(configurationID, time.Now()),
-		overview: Overview{ID: configurationID},
+		id:        configurationID,
+		props:     Configuration{}.withDefaults(configurationID, time.Now()),
+		overviews: map[string]Overview{},
+	}
+	for _, e := range entity.Entities {
+		c.overviews[e.Segment] = Overview{ID: configurationID}
 	}
 	s.configurations[key] = c
 	s.tenants[key.tenantID] = true
@@ -84,8 +89,9 @@ func (c Configuration) withDefaults(configurationID string, now time.Time) Confi
 }
 
 // SeedConfiguration creates or overwrites a device configuration's own properties in a tenant (see
-// Configuration for the defaults). A configuration it creates gets an overview of zeros; an
-// existing one keeps its overview. Seed, in turn, creates a configuration with default properties.
+// Configuration for the defaults). A configuration it creates gets overviews of zeros; an
+// existing one keeps its overviews. Seed and SeedDevice, in turn, create a configuration with
+// default properties.
 func (s *Server) SeedConfiguration(tenantID, configurationID string, c Configuration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,5 +1,6 @@
-// Package graphtest is an in-process emulator of Microsoft Graph and Entra ID for the one resource
-// this operator manages, deviceConfigurationUserOverview. Tests (this repository's and users' own
+// Package graphtest is an in-process emulator of Microsoft Graph and Entra ID for the resources
+// this operator manages: the two status overviews of a device configuration,
+// deviceConfigurationUserOverview and deviceConfigurationDeviceOverview. Tests (this repository's and users' own
 // envtest suites) point a real Graph client at it instead of at Microsoft, and see the HTTP
 // behaviour that matters: tokens, bearer checks, Graph's error bodies and headers, Intune's
 // throttling, and faults they program.
@@ -12,8 +13,8 @@
 //     scope must be URL()+"/.default". Access tokens are JWTs the server signs (tid, appid, azp,
 //     roles, aud = URL()).
 //   - Graph: GET and PATCH /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview
-//     on configurations that a test seeds, and GET /{v1.0|beta}/deviceManagement/deviceConfigurations,
-//     the list of the token's tenant; 401 InvalidAuthenticationToken, 403 without the
+//     and .../{id}/deviceStatusOverview on configurations that a test seeds, and GET
+//     /{v1.0|beta}/deviceManagement/deviceConfigurations, the list of the token's tenant; 401 InvalidAuthenticationToken, 403 without the
 //     permission, 404 ResourceNotFound, 400 BadRequest for a body or query Graph would refuse, 429
 //     TooManyRequests with Retry-After past Intune's limits. An app's permissions are the roles of
 //     the tokens issued to it: Grant changes them for the tokens issued from then on, as consent in
@@ -32,7 +33,11 @@
 //     and rounded to 100 ns, as .NET's parser does, and so is a time given to Seed; a client that
 //     compares what it wrote at nanosecond precision with what it reads back sees the difference
 //     it would see against Graph.
-//   - $select on a GET of the overview answers only the properties asked for, plus id, and lists
+//   - Each overview serves the properties of its type under the version called, with its
+//     @odata.type and @odata.context: both have the seven of v1.0; beta adds conflictCount to both
+//     and notApplicablePlatformCount to the device overview. A PATCH of a property the type does
+//     not have there (conflictCount on v1.0) is a 400, as Graph refuses it.
+//   - $select on a GET of an overview answers only the properties asked for, plus id, and lists
 //     them in @odata.context (...userStatusOverview(successCount,failedCount)/$entity); names match
 //     without regard to case, and a property the type does not have (conflictCount on v1.0) is a
 //     400. A PATCH answers with the whole entity.
@@ -47,15 +52,20 @@
 //     throttling limits. Seed a configuration's display name and other properties with
 //     SeedConfiguration; one that only Seed created is listed with its id as display name.
 //
+// A configuration has both overviews, as in Intune: Seed and Overview hold its user overview,
+// SeedDevice and DeviceOverview its device overview; seeding either (or SeedConfiguration)
+// creates the configuration with the other overview at zero. Both overviews count against the
+// same throttling limits, as both are Intune device configuration calls.
+//
 // Faults (Inject) misbehave on Graph requests (the list's too, unless the fault names a
-// ConfigurationID), or, with Fault.Token, on the token endpoint of one
-// tenant or all: 429 and 5xx answers (with or without Retry-After), added latency, a hang until the
+// ConfigurationID or an Entity, UserStatusOverview or DeviceStatusOverview), or, with
+// Fault.Token, on the token endpoint of one tenant or all: 429 and 5xx answers (with or without Retry-After), added latency, a hang until the
 // client gives up, dropped connections, malformed bodies, an HTML page with status 200 (a captive
 // portal or an outage page), 204 and PATCHes that are not kept; each for Times requests or until
 // ClearFaults.
 //
 // Every request is logged (Requests, CountRequests), so a test can check what a client sent, such
-// as the exact PATCH body, and when.
+// as the exact PATCH body, and when, and to which overview (Request.Entity).
 //
 // A client built on azidentity reaches it with the authority host and Graph endpoint set to URL(),
 // instance discovery disabled, and CACertPEM() trusted:
@@ -67,6 +77,7 @@
 //	t.Cleanup(srv.Close)
 //	srv.AddApp(graphtest.App{TenantID: tenant, ClientID: client, ClientSecret: "s3cret"})
 //	srv.Seed(tenant, configID, graphtest.Overview{SuccessCount: 3})
+//	srv.SeedDevice(tenant, configID, graphtest.Overview{SuccessCount: 5})
 //	srv.SeedConfiguration(tenant, configID, graphtest.Configuration{DisplayName: "Wi-Fi HQ"})
 //
 //	cred, _ := azidentity.NewClientSecretCredential(tenant, client, "s3cret", &azidentity.ClientSecretCredentialOptions{
@@ -80,6 +91,7 @@
 //	// with a token for srv.URL()+"/.default".
 //
 //	srv.Inject(graphtest.Fault{Method: "PATCH", Status: 503, RetryAfter: "1.5", Times: 1})
+//	srv.Inject(graphtest.Fault{Entity: graphtest.DeviceStatusOverview, Status: 500, Times: 1})
 //	srv.Inject(graphtest.Fault{Token: true, TenantID: tenant, HTMLPage: true, Times: 1})
 //	patches := srv.CountRequests(func(r graphtest.Request) bool { return r.Method == "PATCH" })
 //

@@ -86,7 +86,7 @@ type oauthRefusal struct {
 // secret (form or HTTP Basic), a client assertion signed by the app's certificate, or a federated
 // token from FederatedToken. It fills the log entry's tenant and client.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantID string, rec *Request) int {
-	if fault, ok := s.takeFault(true, r.Method, tenantID, ""); ok {
+	if fault, ok := s.takeFault(true, r.Method, tenantID, "", ""); ok {
 		if status, answered := s.playTokenFault(w, r, fault); answered {
 			return status
 		}

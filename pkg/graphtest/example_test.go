@@ -100,3 +100,44 @@ func ExampleServer_SeedConfiguration() {
 	// 00000001-0f9a-4c1e-9d7e-2f1f3a4b5c6d VPN
 	// 00000002-0f9a-4c1e-9d7e-2f1f3a4b5c6d Wi-Fi HQ
 }
+
+// A configuration has an overview of users and one of devices; a fault can fail the reads of one.
+func ExampleServer_SeedDevice() {
+	srv, err := graphtest.NewServer(graphtest.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	const tenant, client, config = "tenant-1", "client-1", "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6d"
+	srv.AddApp(graphtest.App{TenantID: tenant, ClientID: client, ClientSecret: "s3cret"})
+	srv.Seed(tenant, config, graphtest.Overview{SuccessCount: 3})
+	srv.SeedDevice(tenant, config, graphtest.Overview{SuccessCount: 5, NotApplicablePlatformCount: 1})
+	srv.Inject(graphtest.Fault{Entity: graphtest.DeviceStatusOverview, Status: http.StatusInternalServerError, Times: 1})
+
+	token, err := srv.IssueToken(tenant, client)
+	if err != nil {
+		panic(err)
+	}
+	for _, path := range []string{"v1.0/deviceManagement/deviceConfigurations/" + config + "/deviceStatusOverview",
+		"v1.0/deviceManagement/deviceConfigurations/" + config + "/userStatusOverview",
+		"beta/deviceManagement/deviceConfigurations/" + config + "/deviceStatusOverview?$select=notApplicablePlatformCount"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		fmt.Println(res.StatusCode, body["@odata.type"], body["successCount"], body["notApplicablePlatformCount"])
+	}
+	held, _ := srv.DeviceOverview(tenant, config)
+	fmt.Println("device successCount:", held.SuccessCount)
+	// Output:
+	// 500 <nil> <nil> <nil>
+	// 200 #microsoft.graph.deviceConfigurationUserOverview 3 <nil>
+	// 200 #microsoft.graph.deviceConfigurationDeviceOverview <nil> 1
+	// device successCount: 5
+}

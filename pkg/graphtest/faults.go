@@ -33,6 +33,10 @@ type Fault struct {
 	TenantID string
 	// ConfigurationID restricts the fault to one device configuration; "" matches any.
 	ConfigurationID string
+	// Entity restricts the fault to one overview, UserStatusOverview or DeviceStatusOverview
+	// (Inject panics on another name); "" matches both. A fault that names an Entity or a
+	// ConfigurationID does not apply to the list of configurations.
+	Entity string
 	// Times is how many matching requests the fault applies to; 0 means until ClearFaults.
 	Times int
 	// Latency is added before answering (the answer is abandoned if the client goes away first).
@@ -90,8 +94,8 @@ func writeBody(w http.ResponseWriter, f Fault) int {
 }
 
 // matches reports whether the fault applies to a request; token is true for a token request,
-// whose configurationID is "".
-func (f Fault) matches(token bool, method, tenantID, configurationID string) bool {
+// whose configurationID and segment are "", as they are for the list.
+func (f Fault) matches(token bool, method, tenantID, configurationID, segment string) bool {
 	if f.Token != token {
 		return false
 	}
@@ -104,6 +108,9 @@ func (f Fault) matches(token bool, method, tenantID, configurationID string) boo
 	if f.TenantID != "" && !strings.EqualFold(f.TenantID, tenantID) {
 		return false
 	}
+	if f.Entity != "" && !strings.EqualFold(f.Entity, segment) {
+		return false
+	}
 	return f.ConfigurationID == "" || strings.EqualFold(f.ConfigurationID, configurationID)
 }
 
@@ -113,8 +120,12 @@ type activeFault struct {
 	left int
 }
 
-// Inject adds a fault after those already injected.
+// Inject adds a fault after those already injected. It panics when f.Entity names no overview the
+// emulator serves: such a fault would never apply, and the test would pass for the wrong reason.
 func (s *Server) Inject(f Fault) {
+	if _, ok := entityOfSegment(f.Entity); f.Entity != "" && !ok {
+		panic("graphtest: Fault.Entity " + f.Entity + " is not " + UserStatusOverview + " or " + DeviceStatusOverview)
+	}
 	left := f.Times
 	if left <= 0 {
 		left = -1
@@ -132,11 +143,11 @@ func (s *Server) ClearFaults() {
 }
 
 // takeFault finds the fault for a request and uses it up once; ok is false if none matches.
-func (s *Server) takeFault(token bool, method, tenantID, configurationID string) (f Fault, ok bool) {
+func (s *Server) takeFault(token bool, method, tenantID, configurationID, segment string) (f Fault, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, af := range s.faults {
-		if !af.matches(token, method, tenantID, configurationID) {
+		if !af.matches(token, method, tenantID, configurationID, segment) {
 			continue
 		}
 		if af.left > 0 {

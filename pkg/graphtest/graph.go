@@ -5,17 +5,21 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/overview-operator/overview-operator/internal/graph/entity"
 )
 
 // graphRoute is a parsed Graph path.
 type graphRoute struct {
-	apiVersion      string // "v1.0" or "beta"
-	configurationID string // "" when the path is not the overview's
-	list            bool   // the path is the list of device configurations
+	apiVersion      string        // "v1.0" or "beta"
+	configurationID string        // "" when the path is not an overview's
+	entity          entity.Entity // the overview the path names, when configurationID is set
+	list            bool          // the path is the list of device configurations
 }
 
-// parseGraphPath recognises /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/userStatusOverview
-// and the list, /{v1.0|beta}/deviceManagement/deviceConfigurations.
+// parseGraphPath recognises /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/{segment},
+// where segment is an entity's of the table (userStatusOverview, deviceStatusOverview), and the
+// list, /{v1.0|beta}/deviceManagement/deviceConfigurations.
 // Graph matches segment names without regard to case; ok is false for paths outside /v1.0 and /beta.
 func parseGraphPath(path string) (route graphRoute, ok bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
@@ -28,9 +32,10 @@ func parseGraphPath(path string) (route graphRoute, ok bool) {
 		return route, false
 	}
 	if len(segs) == 5 && strings.EqualFold(segs[1], "deviceManagement") &&
-		strings.EqualFold(segs[2], "deviceConfigurations") && segs[3] != "" &&
-		strings.EqualFold(segs[4], "userStatusOverview") {
-		route.configurationID = segs[3]
+		strings.EqualFold(segs[2], "deviceConfigurations") && segs[3] != "" {
+		if e, ok := entityOfSegment(segs[4]); ok {
+			route.configurationID, route.entity = segs[3], e
+		}
 	}
 	route.list = len(segs) == 3 && strings.EqualFold(segs[1], "deviceManagement") &&
 		strings.EqualFold(segs[2], "deviceConfigurations")
@@ -44,6 +49,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	rec.Kind = KindGraph
 	rec.APIVersion = route.apiVersion
 	rec.ConfigurationID = route.configurationID
+	rec.Entity = route.entity.Segment
 
 	var body []byte
 	if r.Body != nil && r.Method != http.MethodGet {
@@ -70,7 +76,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		return writeGraphError(w, http.StatusTooManyRequests, "TooManyRequests", "")
 	}
 
-	fault, faulted := s.takeFault(false, r.Method, claims.TenantID, route.configurationID)
+	fault, faulted := s.takeFault(false, r.Method, claims.TenantID, route.configurationID, route.entity.Segment)
 	if faulted && !s.delay(r, fault) {
 		return 0
 	}
@@ -114,7 +120,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		return s.patchOverview(w, r, route, claims.TenantID, body, fault, rec)
 	default:
 		w.Header().Set("Allow", "GET, PATCH")
-		return writeGraphError(w, http.StatusMethodNotAllowed, "", "The HTTP method '"+r.Method+"' is not allowed on userStatusOverview.")
+		return writeGraphError(w, http.StatusMethodNotAllowed, "", "The HTTP method '"+r.Method+"' is not allowed on "+route.entity.Segment+".")
 	}
 }
 
@@ -137,22 +143,22 @@ func notFound(w http.ResponseWriter, configurationID string) int {
 }
 
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, rec *Request) int {
-	sel, err := parseSelect(r.URL.Query(), strings.TrimPrefix(entityType, "#"), overviewProperties(route.apiVersion))
+	sel, err := parseSelect(r.URL.Query(), "microsoft.graph."+route.entity.Type, properties(route.entity, route.apiVersion))
 	if err != nil {
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
 	}
-	o, ok := s.Overview(tenantID, route.configurationID)
+	o, ok := s.overview(tenantID, route.configurationID, route.entity.Segment)
 	if !ok {
 		return notFound(w, route.configurationID)
 	}
 	rec.Held = &o
-	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID, sel))
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route, sel))
 }
 
 // patchOverview validates the body and applies it, unless the fault says to discard it; it answers
 // with the updated entity, or 204 when the fault says so. It notes in rec what Graph holds after it.
 func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route graphRoute, tenantID string, body []byte, fault Fault, rec *Request) int {
-	p, err := parsePatch(body, route.apiVersion)
+	p, err := parsePatch(body, route.entity, route.apiVersion)
 	if err != nil {
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
 	}
@@ -162,18 +168,19 @@ func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route gra
 		s.mu.Unlock()
 		return notFound(w, route.configurationID)
 	}
-	if p.id != nil && *p.id != c.overview.ID {
+	old := c.overviews[route.entity.Segment]
+	if p.id != nil && *p.id != old.ID {
 		s.mu.Unlock()
 		return writeGraphError(w, http.StatusBadRequest, "BadRequest", "The key property 'id' cannot be changed.")
 	}
-	o := c.overview
+	o := old
 	p.apply(&o)
 	held := o
 	if fault.DiscardPatch {
 		rec.Discarded = true
-		held = c.overview
+		held = old
 	} else {
-		c.overview = o
+		c.overviews[route.entity.Segment] = o
 	}
 	s.mu.Unlock()
 	rec.Held = &held
@@ -182,7 +189,7 @@ func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route gra
 		return http.StatusNoContent
 	}
 	// The answer to a PATCH is the whole entity; $select applies to reads.
-	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route.apiVersion, route.configurationID, nil))
+	return writeEntity(w, marshalEntity(o, "https://"+r.Host, route, nil))
 }
 
 func writeEntity(w http.ResponseWriter, b []byte) int {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/overview-operator/overview-operator/internal/graph/entity"
 )
 
 var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -366,14 +368,18 @@ func FuzzParsePatch(f *testing.F) {
 		`{"@odata.type":"#microsoft.graph.deviceConfigurationUserOverview","conflictCount":1}`,
 		`{"a":1,"a":2}`, `[1]`, `null`, `{"errorCount":2147483648}`, ``, `{`,
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, beta bool) {
-		version := "v1.0"
+	f.Add([]byte(`{"notApplicablePlatformCount":3,"conflictCount":1}`), true, true)
+	f.Fuzz(func(t *testing.T, body []byte, beta, device bool) {
+		route := graphRoute{apiVersion: "v1.0", configurationID: "x", entity: entity.UserOverview}
 		if beta {
-			version = "beta"
+			route.apiVersion = "beta"
 		}
-		p, err := parsePatch(body, version)
+		if device {
+			route.entity = entity.DeviceOverview
+		}
+		p, err := parsePatch(body, route.entity, route.apiVersion)
 		if err != nil {
 			if _, ok := err.(invalidBody); !ok && json.Valid(body) {
 				t.Errorf("a valid JSON body got an unworded error: %v", err)
@@ -382,7 +388,7 @@ func FuzzParsePatch(f *testing.F) {
 		}
 		o := Overview{ID: "x"}
 		p.apply(&o)
-		if !json.Valid(marshalEntity(o, "https://h", version, "x", nil)) {
+		if !json.Valid(marshalEntity(o, "https://h", route, nil)) {
 			t.Errorf("entity after %q is not JSON", body)
 		}
 	})

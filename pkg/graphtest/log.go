@@ -32,6 +32,9 @@ type Request struct {
 	// ClientID is the app of a Graph call (the token's appid) or of a token request (client_id).
 	ClientID        string
 	ConfigurationID string
+	// Entity is the overview a Graph call named (UserStatusOverview or DeviceStatusOverview); ""
+	// for the list and for token and metadata requests.
+	Entity string
 	// Status is the status answered; 0 when the connection was dropped without an answer (a fault,
 	// or a client that went away during injected latency).
 	Status int
@@ -45,7 +48,7 @@ type Request struct {
 	RequestID string
 	// ClientRequestID is the client-request-id the client sent.
 	ClientRequestID string
-	// Held is what Graph held when it answered a Graph call on an existing overview with 2xx: the
+	// Held is what Graph held when it answered a Graph call on an existing overview (Entity's) with 2xx: the
 	// values a GET returned, or after a PATCH the values kept (for a discarded PATCH, the old ones).
 	// It is nil for every other answer. Tests use it to check what a client could have seen.
 	Held *Overview

@@ -32,7 +32,7 @@ func TestRequestLog(t *testing.T) {
 		{Kind: KindGraph, Method: http.MethodPatch, Path: overviewPath("beta", configA), APIVersion: "beta",
 			TenantID: tenantA, ClientID: clientRW, ConfigurationID: configA, Status: http.StatusOK,
 			Body: []byte(body), RequestID: patch.header.Get("request-id"),
-			ClientRequestID: "0b0b0b0b-0000-4000-8000-000000000001", Held: &held},
+			ClientRequestID: "0b0b0b0b-0000-4000-8000-000000000001", Held: &held, Entity: UserStatusOverview},
 	}
 	got := srv.Requests()
 	if d := cmp.Diff(want, got, cmpopts.IgnoreFields(Request{}, "Time")); d != "" {

@@ -8,34 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/overview-operator/overview-operator/internal/graph/entity"
 )
 
 // patch is a validated PATCH body: the properties it sets, nothing else.
 type patch struct {
-	ints       map[string]int32 // by property name
-	lastUpdate *time.Time
-	id         *string
-}
-
-// int32Properties maps each Edm.Int32 property to its field. conflictCount is beta only, which
-// parsePatch checks.
-var int32Properties = map[string]func(*Overview) *int32{
-	"pendingCount":         func(o *Overview) *int32 { return &o.PendingCount },
-	"notApplicableCount":   func(o *Overview) *int32 { return &o.NotApplicableCount },
-	"successCount":         func(o *Overview) *int32 { return &o.SuccessCount },
-	"errorCount":           func(o *Overview) *int32 { return &o.ErrorCount },
-	"failedCount":          func(o *Overview) *int32 { return &o.FailedCount },
-	"configurationVersion": func(o *Overview) *int32 { return &o.ConfigurationVersion },
-	"conflictCount":        func(o *Overview) *int32 { return &o.ConflictCount },
+	counts map[string]int32     // Edm.Int32 properties, by name
+	times  map[string]time.Time // Edm.DateTimeOffset properties, by name
+	id     *string
 }
 
 // apply writes the patch's properties into o.
 func (p patch) apply(o *Overview) {
-	for name, v := range p.ints {
-		*int32Properties[name](o) = v
+	for name, v := range p.counts {
+		overviewFields.SetCount(o, name, v)
 	}
-	if p.lastUpdate != nil {
-		o.LastUpdateDateTime = *p.lastUpdate
+	for name, t := range p.times {
+		overviewFields.SetTime(o, name, t)
 	}
 }
 
@@ -43,10 +33,11 @@ func (p patch) apply(o *Overview) {
 // messages for what it refuses: invalid JSON, anything but an object, unknown or duplicate
 // properties, null, wrong types (such as the documentation's "Integer" placeholder), integers
 // outside Int32, and timestamps that are not RFC 3339. A timestamp with more than 7 fractional
-// digits is taken and rounded to Graph's precision (see graphTime). The @odata.type annotation is accepted
-// when it names the entity's type.
-func parsePatch(body []byte, apiVersion string) (patch, error) {
-	p := patch{ints: map[string]int32{}}
+// digits is taken and rounded to Graph's precision (see graphTime). The properties are those entity
+// e has under apiVersion (a beta-only one is unknown on v1.0, as Graph's metadata there does not
+// have it); the @odata.type annotation is accepted when it names e's type.
+func parsePatch(body []byte, e entity.Entity, apiVersion string) (patch, error) {
+	p := patch{counts: map[string]int32{}, times: map[string]time.Time{}}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return p, refuse("Empty Payload. JSON content expected.")
 	}
@@ -73,7 +64,7 @@ func parsePatch(body []byte, apiVersion string) (patch, error) {
 			return p, refuse("Duplicate property named '%s' is not allowed.", name)
 		}
 		seen[name] = true
-		if err := p.set(name, raw, apiVersion); err != nil {
+		if err := p.set(e, name, raw, apiVersion); err != nil {
 			return p, err
 		}
 	}
@@ -87,35 +78,34 @@ func parsePatch(body []byte, apiVersion string) (patch, error) {
 	return p, nil
 }
 
-// set validates one property and records it.
-func (p *patch) set(name string, raw json.RawMessage, apiVersion string) error {
-	if string(raw) == "null" && name != "@odata.type" {
-		expected := "Edm.Int32"
-		switch name {
-		case "lastUpdateDateTime":
-			expected = "Edm.DateTimeOffset"
-		case "id":
-			expected = "Edm.String"
+// set validates one property of entity e and records it.
+func (p *patch) set(e entity.Entity, name string, raw json.RawMessage, apiVersion string) error {
+	f, known := e.Field(name)
+	known = known && f.Served(apiVersion)
+	if string(raw) == "null" && (known || name == "id") {
+		expected := "Edm.String"
+		if known {
+			expected = f.Kind.String()
 		}
-		if _, known := int32Properties[name]; known || name == "lastUpdateDateTime" || name == "id" {
-			return refuse("A null value was found for the property named '%s', which has the expected type '%s[Nullable=False]'. The expected type '%s[Nullable=False]' does not allow null values.", name, expected, expected)
-		}
+		return refuse("A null value was found for the property named '%s', which has the expected type '%s[Nullable=False]'. The expected type '%s[Nullable=False]' does not allow null values.", name, expected, expected)
 	}
-	switch name {
-	case "@odata.type":
+	switch {
+	case name == "@odata.type":
 		var t string
-		if err := json.Unmarshal(raw, &t); err != nil || strings.TrimPrefix(t, "#") != strings.TrimPrefix(entityType, "#") {
+		if err := json.Unmarshal(raw, &t); err != nil || strings.TrimPrefix(t, "#") != strings.TrimPrefix(odataType(e), "#") {
 			return refuse("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.", strings.Trim(string(raw), `"`))
 		}
 		return nil
-	case "id":
+	case name == "id":
 		var id string
 		if err := json.Unmarshal(raw, &id); err != nil {
 			return refuse("Cannot convert a primitive value to the expected type 'Edm.String'. See the inner exception for more details.")
 		}
 		p.id = &id
 		return nil
-	case "lastUpdateDateTime":
+	case !known:
+		return refuse("The property '%s' does not exist on type 'microsoft.graph.%s'. Make sure to only use property names that are defined by the type or mark the type as open type.", name, e.Type)
+	case f.Kind == entity.DateTime:
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return refuse("Cannot convert a primitive value to the expected type 'Edm.DateTimeOffset'. See the inner exception for more details.")
@@ -124,12 +114,8 @@ func (p *patch) set(name string, raw json.RawMessage, apiVersion string) error {
 		if err != nil {
 			return refuse("Cannot convert the literal '%s' to the expected type 'Edm.DateTimeOffset'.", s)
 		}
-		t = graphTime(t)
-		p.lastUpdate = &t
+		p.times[name] = graphTime(t)
 		return nil
-	}
-	if _, known := int32Properties[name]; !known || (name == "conflictCount" && apiVersion != "beta") {
-		return refuse("The property '%s' does not exist on type 'microsoft.graph.deviceConfigurationUserOverview'. Make sure to only use property names that are defined by the type or mark the type as open type.", name)
 	}
 	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
 		return refuse("Cannot convert a primitive value to the expected type 'Edm.Int32'. See the inner exception for more details.")
@@ -138,7 +124,7 @@ func (p *patch) set(name string, raw json.RawMessage, apiVersion string) error {
 	if err != nil {
 		return refuse("Cannot convert the literal '%s' to the expected type 'Edm.Int32'.", raw)
 	}
-	p.ints[name] = int32(v)
+	p.counts[name] = int32(v)
 	return nil
 }
 

@@ -237,7 +237,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		rec.Kind = KindGraph
 		rec.Status = writeGraphError(w, http.StatusNotFound, "ResourceNotFound",
-			"This emulator serves /{v1.0|beta}/deviceManagement/deviceConfigurations, .../deviceConfigurations/{id}/userStatusOverview and Entra ID's /{tenant}/v2.0/.well-known/openid-configuration and /{tenant}/oauth2/v2.0/token.")
+			"This emulator serves /{v1.0|beta}/deviceManagement/deviceConfigurations, .../deviceConfigurations/{id}/userStatusOverview and .../deviceStatusOverview, and Entra ID's /{tenant}/v2.0/.well-known/openid-configuration and /{tenant}/oauth2/v2.0/token.")
 	}
 }
 

@@ -35,14 +35,18 @@ var _ = Describe("make demo", func() {
 		AddReportEntry("demo run time", time.Since(start).Round(100*time.Millisecond).String())
 		Expect(err).NotTo(HaveOccurred(), "the demo failed:%s", testutil.Lines(string(out)))
 
-		Expect(string(out)).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/wifi-baseline condition met"))
-		Expect(string(out)).To(ContainSubstring("deviceconfigurationuseroverview.intune.overview-operator.io/vpn-baseline condition met"))
+		for _, kind := range []string{"deviceconfigurationuseroverview", "deviceconfigurationdeviceoverview"} {
+			Expect(string(out)).To(ContainSubstring(kind + ".intune.overview-operator.io/wifi-baseline condition met"))
+			Expect(string(out)).To(ContainSubstring(kind + ".intune.overview-operator.io/vpn-baseline condition met"))
+		}
 		// The table: each resource Ready, with Graph's values next to what the emulator holds.
-		Expect(string(out)).To(MatchRegexp(`(?m)^wifi-baseline\s+Manage\s+True\s+UpToDate\s+0\s+success=12 failed=0 error=0 v3\s+success=12 failed=0 error=0 v3\s+\d+\s+1\s+\{`))
-		Expect(string(out)).To(MatchRegexp(`(?m)^vpn-baseline\s+ObserveOnly\s+True\s+\S+\s+\d+\s+`))
+		Expect(string(out)).To(MatchRegexp(`(?m)^dcuo/wifi-baseline\s+Manage\s+True\s+UpToDate\s+0\s+success=12 failed=0 error=0 v3\s+success=12 failed=0 error=0 v3\s+\d+\s+1\s+\{`))
+		Expect(string(out)).To(MatchRegexp(`(?m)^dcuo/vpn-baseline\s+ObserveOnly\s+True\s+\S+\s+\d+\s+`))
+		Expect(string(out)).To(MatchRegexp(`(?m)^dcdo/wifi-baseline\s+Manage\s+True\s+UpToDate\s+0\s+success=40 failed=0 error=0 v3\s+success=40 failed=0 error=0 v3\s+\d+\s+1\s+\{`))
+		Expect(string(out)).To(MatchRegexp(`(?m)^dcdo/vpn-baseline\s+ObserveOnly\s+True\s+DriftDetected\s+1\s+`))
 		Expect(string(out)).To(ContainSubstring(localenv.SampleTenantID))
 		// The export of the tenant: the samples' two configurations and the two no resource manages.
-		Expect(string(out)).To(ContainSubstring("wrote 4 DeviceConfigurationUserOverviews"))
+		Expect(string(out)).To(ContainSubstring("wrote 4 DeviceConfigurationUserOverviews and 4 DeviceConfigurationDeviceOverviews"))
 		Expect(string(out)).To(ContainSubstring("export/wi-fi-baseline-hq.yaml"))
 		Expect(string(out)).To(ContainSubstring("export/windows-update-ring-pilot.yaml"))
 	})

@@ -48,12 +48,15 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 				name = "Wi-Fi HQ" // two configurations with the same display name
 			}
 			env.Emulator.SeedConfiguration(exportTenant, id, graphtest.Configuration{DisplayName: name})
-			env.Emulator.Seed(exportTenant, id, graphtest.Overview{
+			o := graphtest.Overview{
 				PendingCount: int32(i % 7), SuccessCount: int32(i), ErrorCount: int32(i % 2), FailedCount: int32(i % 3),
 				ConfigurationVersion: int32(i%5 + 1),
 				// Graph's 7 fractional digits, which the spec must carry to the tick.
 				LastUpdateDateTime: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute + 1234567*100*time.Nanosecond),
-			})
+			}
+			env.Emulator.Seed(exportTenant, id, o)
+			o.SuccessCount, o.NotApplicableCount = int32(2*i), int32(i%4)
+			env.Emulator.SeedDevice(exportTenant, id, o)
 		}
 		ns = testutil.NewNamespace(ctx, env.Client, "export")
 		Expect(env.Client.Create(ctx, &corev1.Secret{
@@ -63,7 +66,7 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 		createExportConnection(ns, "tenant", exportTenant, "tenant-graph")
 	})
 
-	It("exports every configuration once, and the output applied becomes Ready under the operator with no PATCH and no drift", func() {
+	It("exports every configuration once of each kind, and the output applied becomes Ready under the operator with no PATCH and no drift", func() {
 		dir := filepath.Join(GinkgoT().TempDir(), "tenant")
 		By("running the plugin through kubectl, as a user does, with a GraphConnection that points at the emulator")
 		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--policy", "Manage",
@@ -71,11 +74,11 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), "stderr:%s", testutil.Lines(stderr))
 		Expect(stdout).To(BeEmpty())
 		Expect(stderr).To(ContainSubstring("listed 25 device configurations"))
-		Expect(stderr).To(ContainSubstring(fmt.Sprintf("wrote %d DeviceConfigurationUserOverviews", configurations)))
+		Expect(stderr).To(ContainSubstring(fmt.Sprintf("wrote %d DeviceConfigurationUserOverviews and %d DeviceConfigurationDeviceOverviews", configurations, configurations)))
 
 		files, err := os.ReadDir(dir)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(configurations))
+		Expect(files).To(HaveLen(configurations), "a file per configuration, holding its two resources")
 		wifi := 0
 		for _, f := range files {
 			name := strings.TrimSuffix(f.Name(), ".yaml")
@@ -88,24 +91,40 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 
 		By("applying the directory")
 		kubectl.Run("apply", "-f", dir)
-		list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
-		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
-		Expect(list.Items).To(HaveLen(configurations))
+		users, devices := &intunev1alpha1.DeviceConfigurationUserOverviewList{}, &intunev1alpha1.DeviceConfigurationDeviceOverviewList{}
+		listed := func() []intunev1alpha1.Overview {
+			GinkgoHelper()
+			Expect(env.Client.List(ctx, users, client.InNamespace(ns))).To(Succeed())
+			Expect(env.Client.List(ctx, devices, client.InNamespace(ns))).To(Succeed())
+			var all []intunev1alpha1.Overview
+			for i := range users.Items {
+				all = append(all, &users.Items[i])
+			}
+			for i := range devices.Items {
+				all = append(all, &devices.Items[i])
+			}
+			return all
+		}
+		all := listed()
+		Expect(users.Items).To(HaveLen(configurations))
+		Expect(devices.Items).To(HaveLen(configurations))
 		ids := map[string]bool{}
-		for _, o := range list.Items {
-			Expect(ids).NotTo(HaveKey(o.Spec.DeviceConfigurationID))
-			ids[o.Spec.DeviceConfigurationID] = true
+		for _, o := range all {
+			key := o.GetObjectKind().GroupVersionKind().Kind + "/" + o.OverviewSpec().DeviceConfigurationID
+			Expect(ids).NotTo(HaveKey(key))
+			ids[key] = true
 		}
 
 		By("running the operator: every resource becomes Ready, UpToDate, without a PATCH")
 		startOperator("export", "--watch-namespaces="+ns)
 		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo", "--all", "--timeout=180s")
-		Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
-		for _, o := range list.Items {
-			ready := meta.FindStatusCondition(o.Status.Conditions, intunev1alpha1.ConditionReady)
-			Expect(ready).NotTo(BeNil(), o.Name)
-			Expect(ready.Reason).To(Equal(intunev1alpha1.ReasonUpToDate), "%s: %s", o.Name, ready.Message)
-			Expect(o.Status.DriftCount).To(BeZero(), o.Name)
+		kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcdo", "--all", "--timeout=180s")
+		for _, o := range listed() {
+			status := o.OverviewStatus()
+			ready := meta.FindStatusCondition(status.Conditions, intunev1alpha1.ConditionReady)
+			Expect(ready).NotTo(BeNil(), o.GetName())
+			Expect(ready.Reason).To(Equal(intunev1alpha1.ReasonUpToDate), "%s: %s", o.GetName(), ready.Message)
+			Expect(status.DriftCount).To(BeZero(), o.GetName())
 		}
 		Expect(env.Emulator.CountRequests(func(r graphtest.Request) bool {
 			return r.Kind == graphtest.KindGraph && r.TenantID == exportTenant && r.Method == http.MethodPatch
@@ -119,13 +138,26 @@ var _ = Describe("kubectl intune export", Ordered, func() {
 		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--name-filter", "wi-fi",
 			"--target-namespace", "elsewhere", "--allowed-endpoint-hosts", "127.0.0.1")
 		Expect(err).NotTo(HaveOccurred(), "stderr:%s", testutil.Lines(stderr))
-		Expect(strings.Count(stdout, "kind: DeviceConfigurationUserOverview")).To(Equal(2))
+		Expect(strings.Count(stdout, "kind: DeviceConfigurationUserOverview\n")).To(Equal(2))
+		Expect(strings.Count(stdout, "kind: DeviceConfigurationDeviceOverview\n")).To(Equal(2))
 		Expect(stdout).To(ContainSubstring("namespace: elsewhere"))
 		Expect(stdout).To(ContainSubstring("managementPolicy: ObserveOnly"))
 		stream := filepath.Join(GinkgoT().TempDir(), "export.yaml")
 		Expect(os.WriteFile(stream, []byte(stdout), 0o600)).To(Succeed())
 		out := kubectl.Run("apply", "--dry-run=client", "-f", stream)
-		Expect(strings.Count(out, "created (dry run)")).To(Equal(2), out)
+		Expect(strings.Count(out, "created (dry run)")).To(Equal(4), out)
+	})
+
+	It("writes one kind with --kind, and refuses a kind it does not know before it signs in", func() {
+		stdout, stderr, err := kubectlIntune("export", "--connection", "tenant", "-n", ns, "--name-filter", "wi-fi",
+			"--kind", "DeviceConfigurationDeviceOverview", "--allowed-endpoint-hosts", "127.0.0.1")
+		Expect(err).NotTo(HaveOccurred(), "stderr:%s", testutil.Lines(stderr))
+		Expect(strings.Count(stdout, "kind: DeviceConfigurationDeviceOverview\n")).To(Equal(2))
+		Expect(stdout).NotTo(ContainSubstring("kind: DeviceConfigurationUserOverview"))
+
+		_, stderr, err = kubectlIntune("export", "--connection", "nope", "-n", ns, "--kind", "dcuo")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring(`--kind "dcuo": want DeviceConfigurationUserOverview, DeviceConfigurationDeviceOverview or all`))
 	})
 
 	DescribeTable("fails with a clear error, a non-zero exit and nothing written",

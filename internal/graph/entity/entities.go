@@ -1,4 +1,8 @@
-package graph
+// Package entity is the table of the Graph entities the operator manages: their paths, types and
+// properties. The Graph client (package graph, which re-exports it), the diff, the emulator
+// (pkg/graphtest) and the export read it; it is a package of its own because graph's tests run
+// against the emulator, which could not import graph without a cycle.
+package entity
 
 import "strings"
 
@@ -21,6 +25,9 @@ type Field struct {
 	// Beta is true when only the beta API serves the property: it is observed, never declared.
 	Beta bool
 }
+
+// Served reports whether Graph serves the property under apiVersion ("v1.0" or "beta").
+func (f Field) Served(apiVersion string) bool { return !f.Beta || apiVersion == "beta" }
 
 // Entity is one kind of status overview of a device configuration that the operator manages: a
 // navigation property of /deviceManagement/deviceConfigurations/{id} whose properties the tables
@@ -82,8 +89,8 @@ func withBeta(v1 []Field, beta ...Field) []Field {
 	return out
 }
 
-// EntityOfKind returns the entity a Kubernetes kind declares, and false for a kind that declares none.
-func EntityOfKind(kind string) (Entity, bool) {
+// OfKind returns the entity a Kubernetes kind declares, and false for a kind that declares none.
+func OfKind(kind string) (Entity, bool) {
 	for _, e := range Entities {
 		if strings.EqualFold(e.Kind, kind) {
 			return e, true

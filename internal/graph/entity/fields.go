@@ -1,4 +1,4 @@
-package graph
+package entity
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // StructFields finds the Go field of each of an entity's properties in a struct type whose JSON
-// names are the properties' (Overview and Fields here; the API's OverviewFields and
+// names are the properties' (graph.Overview and graph.Fields, the emulator's Overview; the API's OverviewFields and
 // ObservedOverview in the controllers), so that no list of Go fields repeats the entity table.
 type StructFields struct {
 	t     reflect.Type
@@ -35,10 +35,10 @@ func NewStructFields[T any](v1 bool, entities ...Entity) StructFields {
 			}
 			i, ok := s.index[f.Name]
 			if !ok {
-				panic(fmt.Sprintf("graph: %s has no field for %s's property %s", t, e.Type, f.Name))
+				panic(fmt.Sprintf("entity: %s has no field for %s's property %s", t, e.Type, f.Name))
 			}
 			if !fits(t.Field(i).Type, f.Kind) {
-				panic(fmt.Sprintf("graph: %s.%s is a %s, which cannot hold a %v", t, t.Field(i).Name, t.Field(i).Type, f.Kind))
+				panic(fmt.Sprintf("entity: %s.%s is a %s, which cannot hold a %v", t, t.Field(i).Name, t.Field(i).Type, f.Kind))
 			}
 		}
 	}
@@ -69,7 +69,7 @@ func fits(t reflect.Type, k FieldKind) bool {
 func (s StructFields) field(v any, name string) reflect.Value {
 	rv := reflect.ValueOf(v)
 	if rv.Type() != reflect.PointerTo(s.t) {
-		panic(fmt.Sprintf("graph: a %s is not a *%s", rv.Type(), s.t))
+		panic(fmt.Sprintf("entity: a %s is not a *%s", rv.Type(), s.t))
 	}
 	i, ok := s.index[name]
 	if !ok {
@@ -112,13 +112,22 @@ func (s StructFields) Time(v any, name string) time.Time {
 func (s StructFields) SetCount(v any, name string, n int32) {
 	f := s.field(v, name)
 	if !f.IsValid() {
-		panic(fmt.Sprintf("graph: %s has no field %s", s.t, name))
+		panic(fmt.Sprintf("entity: %s has no field %s", s.t, name))
 	}
 	if f.Kind() == reflect.Pointer {
 		f.Set(reflect.ValueOf(&n))
 		return
 	}
 	f.SetInt(int64(n))
+}
+
+// SetTime sets the DateTime property name in v (a *T whose field is a time.Time).
+func (s StructFields) SetTime(v any, name string, t time.Time) {
+	f := s.field(v, name)
+	if !f.IsValid() || f.Type() != timeType {
+		panic(fmt.Sprintf("entity: %s has no time.Time field %s", s.t, name))
+	}
+	f.Set(reflect.ValueOf(t))
 }
 
 // Declared returns the pointer field of property name in v (a *T whose fields are all optional,
@@ -136,7 +145,7 @@ func (s StructFields) Declared(v any, name string) any {
 func (s StructFields) Set(v any, name string, p any) {
 	f := s.field(v, name)
 	if !f.IsValid() {
-		panic(fmt.Sprintf("graph: %s has no field %s", s.t, name))
+		panic(fmt.Sprintf("entity: %s has no field %s", s.t, name))
 	}
 	f.Set(reflect.ValueOf(p))
 }
