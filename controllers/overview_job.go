@@ -46,27 +46,40 @@ type syncResult struct {
 }
 
 // syncJob is the job of one resource: read the overview, compare it with the newest spec and,
-// under Manage, PATCH the fields that differ and read them back. It runs on a goroutine of the tenant's pacer, delivers
-// its result to the resource's record and brings the resource back to the queue through done. A
-// 429 sends it back to its place in the tenant's line (the tenant is paused meanwhile), so that a
-// throttled tenant costs no pass and no status write. via is the key of the client whose line
-// holds the job: the job calls Graph only while the resource still resolves to it (stillWanted).
+// under Manage, PATCH the fields that differ and read them back. It runs on a goroutine of the
+// tenant's pacer, delivers its result to the resource's record and brings the resource back to
+// the queue through done. A 429 sends it back to its place in the tenant's line while the
+// tenant's pause is no longer than r.quietPause (the pacer decides), so that a throttled tenant
+// costs no pass and no status write; a longer pause (a Retry-After of minutes) ends it with the
+// throttled error, so that the resource's Synced condition says until when the tenant's calls
+// wait. via is the key of the client whose line holds the job: the job calls Graph only while the
+// resource still resolves to it (stillWanted).
 func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via clientKey, configurationID string) graph.Job {
 	wanted := func(ctx context.Context, generation int64) string {
 		return r.stillWanted(ctx, key, rec, via, generation)
 	}
-	return func(ctx context.Context, calls graph.Calls) graph.Outcome {
-		ctx = logf.IntoContext(ctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
-		res, outcome := r.runSafely(ctx, calls, rec, configurationID, wanted)
-		if outcome == graph.Again {
-			// Back in line, it runs again after the pause: only while the cluster still wants it.
-			why := wanted(ctx, anyGeneration)
-			if why == "" {
-				return outcome
-			}
+	var (
+		ctx context.Context
+		res *syncResult
+	)
+	run := func(jctx context.Context, calls graph.Calls) error {
+		ctx = logf.IntoContext(jctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
+		res = r.runSafely(ctx, calls, rec, configurationID, wanted)
+		switch {
+		case res.applied:
+			return nil // the PATCH went: what followed it is reported, not run again
+		case !throttled(res.err):
+			return res.err
+		}
+		// Back in line, it would run again after the pause: only while the cluster still wants it.
+		if why := wanted(ctx, anyGeneration); why != "" {
 			_, generation, _ := r.memory.desiredOf(rec)
 			res = &syncResult{generation: generation, superseded: why}
+			return nil
 		}
+		return res.err
+	}
+	done := func(error) {
 		if res.superseded == "" {
 			// What the job read is this generation's, through this connection, only if both still hold.
 			res.superseded = wanted(ctx, res.generation)
@@ -78,53 +91,50 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 		if r.memory.deliver(key, rec, res, r.kind.entity) {
 			r.done <- event.TypedGenericEvent[reconcile.Request]{Object: reconcile.Request{NamespacedName: key}}
 		}
-		return graph.Done
 	}
+	return graph.Job{Run: run, Done: done, QuietPause: r.quietPause}
 }
 
 // runSafely is runSync, with a panic turned into the job's error: the resource is then retried with
 // backoff like any failed pass, instead of the panic ending the process (a reconcile's panic is
 // recovered too) or leaving the resource waiting for a job that never ends.
-func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (res *syncResult, outcome graph.Outcome) {
+func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (res *syncResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			logf.FromContext(ctx).Error(fmt.Errorf("%v", p), "The Graph sync panicked", "stack", string(debug.Stack()))
 			_, generation, _ := r.memory.desiredOf(rec)
-			res, outcome = &syncResult{generation: generation, err: fmt.Errorf("the Graph sync panicked: %v", p)}, graph.Done
+			res = &syncResult{generation: generation, err: fmt.Errorf("the Graph sync panicked: %v", p)}
 		}
 	}()
 	return r.runSync(ctx, calls, rec, configurationID, wanted)
 }
 
 // runSync makes the calls of a syncJob, each only while wanted says the cluster still wants it.
-func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (*syncResult, graph.Outcome) {
+func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) *syncResult {
 	if why := wanted(ctx, anyGeneration); why != "" {
 		_, generation, _ := r.memory.desiredOf(rec)
-		return &syncResult{generation: generation, superseded: why}, graph.Done
+		return &syncResult{generation: generation, superseded: why}
 	}
 	got, err := calls.Get(ctx, r.kind.entity, configurationID)
-	if r.waitsQuietly(err) {
-		return nil, graph.Again
-	}
 	desired, generation, policy := r.memory.desiredOf(rec)
 	res := &syncResult{generation: generation, err: err}
 	if err != nil {
-		return res, graph.Done
+		return res
 	}
 	res.observed, res.requestID = &got.Overview, got.RequestID
 	patch, found, err := diffOverview(r.kind.entity, &desired, &got.Overview)
 	if err != nil {
 		res.err = err
-		return res, graph.Done
+		return res
 	}
 	res.found, res.drift = found, found
 	if policy == intunev1alpha1.ManagementPolicyObserveOnly || patch.IsEmpty() {
-		return res, graph.Done
+		return res
 	}
 	// A write happens only if the cluster still wants it: asked now, and again by the client at
 	// the moment the PATCH is sent, after any wait for a token or for the write window.
 	if res.superseded = wanted(ctx, generation); res.superseded != "" {
-		return res, graph.Done
+		return res
 	}
 	guarded := guardWrites(calls, func() error {
 		if why := wanted(ctx, generation); why != "" {
@@ -137,15 +147,13 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	switch {
 	case errors.As(err, &notWanted):
 		res.superseded = string(notWanted)
-		return res, graph.Done
+		return res
 	case errors.Is(err, graph.ErrBudgetExhausted):
 		res.needsWrite = true
-		return res, graph.Done
-	case r.waitsQuietly(err):
-		return nil, graph.Again
+		return res
 	case err != nil:
 		res.err = err
-		return res, graph.Done
+		return res
 	}
 	res.applied, res.requestID = true, patched.RequestID
 	if patched.Entity {
@@ -158,7 +166,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		// The PATCH went: it is reported, and the resource is not Ready until a read shows it.
 		// observed stays the last thing Graph showed: the PATCH's answer, or after a 204 the GET's.
 		res.err = err
-		return res, graph.Done
+		return res
 	}
 	res.observed, res.requestID = &back.Overview, back.RequestID
 	if _, res.drift, err = diffOverview(r.kind.entity, &desired, &back.Overview); err != nil {
@@ -171,7 +179,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 			res.lost = append(res.lost, d)
 		}
 	}
-	return res, graph.Done
+	return res
 }
 
 // guardWrites is graph.Guarded, under the write-ahead log when calls keep one: the PATCH is logged
@@ -188,18 +196,6 @@ func guardWrites(calls graph.Calls, wanted func() error) graph.Calls {
 type unwanted string
 
 func (u unwanted) Error() string { return "the write is no longer wanted: " + string(u) }
-
-// waitsQuietly reports whether a job goes back to its place in the tenant's line after err without
-// a result: Graph throttled the call and the tenant's pause is no longer than r.quietPause. A longer
-// pause (a Retry-After of minutes) ends the job with the throttled error, so that the resource's
-// Synced condition says until when the tenant's calls wait, instead of a silent wait.
-func (r *OverviewReconciler) waitsQuietly(err error) bool {
-	if !throttled(err) {
-		return false
-	}
-	until := graph.Classify(err).PausedUntil
-	return until.IsZero() || until.Sub(r.clock.Now()) <= r.quietPause
-}
 
 // throttled reports whether Graph throttled a call (429, or 503 with Retry-After): the call goes
 // again after the tenant's pause.

@@ -49,9 +49,9 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 					return graph.Response{}, nil
 				},
 			}
-			res, outcome := r.runSync(context.Background(), calls, rec, "id", alwaysWanted)
-			if outcome != graph.Done || res.err != nil || !res.applied {
-				t.Fatalf("outcome %v, err %v, applied %t", outcome, res.err, res.applied)
+			res := r.runSync(context.Background(), calls, rec, "id", alwaysWanted)
+			if res.err != nil || !res.applied {
+				t.Fatalf("err %v, applied %t", res.err, res.applied)
 			}
 			if d := cmp.Diff([]graph.Fields{{SuccessCount: ptr.To[int32](10)}}, patches); d != "" {
 				t.Errorf("PATCHes (-want +got):\n%s", d)
@@ -71,9 +71,9 @@ func TestAPanicInAJobIsItsError(t *testing.T) {
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 4}}
 	rec := r.memory.recordFor(obj, time.Now())
 	buggy := &graphFns{GetOverviewFn: func(context.Context, string) (graph.Response, error) { panic("a bug") }}
-	res, outcome := r.runSafely(context.Background(), buggy, rec, "id", alwaysWanted)
-	if outcome != graph.Done || res == nil || res.err == nil || res.generation != 4 {
-		t.Fatalf("outcome %v, result %+v: want Done with the panic as its error, for generation 4", outcome, res)
+	res := r.runSafely(context.Background(), buggy, rec, "id", alwaysWanted)
+	if res == nil || res.err == nil || res.generation != 4 {
+		t.Fatalf("result %+v: want the panic as its error, for generation 4", res)
 	}
 }
 
@@ -87,7 +87,9 @@ func fieldNames(ds []intunev1alpha1.FieldDrift) []string {
 
 // A throttled call waits in its place without a word while the tenant's pause is no longer than a
 // window; a longer pause (a Retry-After of minutes, or of a year, which the client holds to its
-// longest pause) ends the job with the error, so that Synced says until when the tenant waits.
+// longest pause) ends the job with the error, so that Synced says until when the tenant waits. The
+// pacer decides, with the job's QuietPause; the job runs here through a real pacer on a clock that
+// stands still.
 func TestALongPauseIsReported(t *testing.T) {
 	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
 	throttledFor := func(d time.Duration) error {
@@ -95,13 +97,13 @@ func TestALongPauseIsReported(t *testing.T) {
 	}
 	cases := map[string]struct {
 		err         error
-		wantOutcome graph.Outcome
+		wantAgain   bool
 		wantMessage string
 	}{
-		"a pause of a second":     {err: throttledFor(time.Second), wantOutcome: graph.Again},
-		"a pause of a window":     {err: throttledFor(20 * time.Second), wantOutcome: graph.Again},
-		"a 429 without a pause":   {err: &graph.Error{StatusCode: 429}, wantOutcome: graph.Again},
-		"a pause of five minutes": {err: throttledFor(5 * time.Minute), wantOutcome: graph.Done, wantMessage: "wait until 2026-12-07T03:05:00Z"},
+		"a pause of a second":     {err: throttledFor(time.Second), wantAgain: true},
+		"a pause of a window":     {err: throttledFor(20 * time.Second), wantAgain: true},
+		"a 429 without a pause":   {err: &graph.Error{StatusCode: 429}, wantAgain: true},
+		"a pause of five minutes": {err: throttledFor(5 * time.Minute), wantMessage: "wait until 2026-12-07T03:05:00Z"},
 	}
 	for name, tc := range cases {
 		for _, call := range []string{"GET", "PATCH"} {
@@ -112,20 +114,30 @@ func TestALongPauseIsReported(t *testing.T) {
 					Spec:       intunev1alpha1.OverviewSpec{Overview: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](10)}},
 				}
 				rec := r.memory.recordFor(obj, now)
-				calls := &graphFns{GetOverviewFn: getInTurn(fails(tc.err))}
+				calls := &graphFns{Now: now, GetOverviewFn: getInTurn(fails(tc.err))}
 				if call == "PATCH" {
 					calls = &graphFns{
+						Now:           now,
 						GetOverviewFn: getInTurn(holds(graph.Overview{SuccessCount: 3})),
 						PatchOverviewFn: func(context.Context, string, graph.Fields) (graph.Response, error) {
 							return graph.Response{}, tc.err
 						},
 					}
 				}
-				res, outcome := r.runSync(context.Background(), calls, rec, "id", alwaysWanted)
-				if outcome != tc.wantOutcome {
-					t.Fatalf("outcome %v, want %v", outcome, tc.wantOutcome)
+				var res *syncResult
+				delivered := false
+				calls.Submit("ns/o", graph.ReadJob, graph.Job{
+					Run: func(ctx context.Context, c graph.Calls) error {
+						res = r.runSync(ctx, c, rec, "id", alwaysWanted)
+						return res.err
+					},
+					Done:       func(error) { delivered = true },
+					QuietPause: r.quietPause,
+				})
+				if again := calls.again() == 1 && !delivered; again != tc.wantAgain {
+					t.Fatalf("back in line without a word: %t, want %t", again, tc.wantAgain)
 				}
-				if outcome == graph.Again {
+				if tc.wantAgain {
 					return
 				}
 				f := classify(res.err)
@@ -166,8 +178,8 @@ func TestTheWriteIsAskedForAsItIsSent(t *testing.T) {
 			return graph.Response{}, nil
 		},
 	}
-	res, outcome := r.runSync(context.Background(), calls, rec, "id", wanted)
-	if outcome != graph.Done || patches != 0 || res.applied || res.superseded != "the resource was deleted" {
-		t.Errorf("outcome %v, %d PATCHes, applied %t, superseded %q: want no PATCH and the result superseded", outcome, patches, res.applied, res.superseded)
+	res := r.runSync(context.Background(), calls, rec, "id", wanted)
+	if patches != 0 || res.applied || res.superseded != "the resource was deleted" {
+		t.Errorf("%d PATCHes, applied %t, superseded %q: want no PATCH and the result superseded", patches, res.applied, res.superseded)
 	}
 }

@@ -319,7 +319,7 @@ func TestPassesThatCallNoGraph(t *testing.T) {
 		}
 		// The pacer had started the job before it was withdrawn: its end brings nothing back.
 		g.GetOverviewFn = getInTurn(holds(graphOver(12)))
-		job(context.Background(), g)
+		runPaced(job, g).run()
 		select {
 		case <-w.r.done:
 			t.Error("the job of a deleted resource brought it back")
@@ -339,8 +339,8 @@ func TestThrottledJobGoesBackInLine(t *testing.T) {
 	if res, err := w.sync(); err != nil || res != (reconcile.Result{}) {
 		t.Fatalf("the pass ended with %+v and %v, want nothing until the job ends", res, err)
 	}
-	if gc.again != 1 {
-		t.Errorf("%d jobs went back in line, want 1", gc.again)
+	if n := gc.again(); n != 1 {
+		t.Errorf("%d jobs went back in line, want 1", n)
 	}
 	if events := w.events(); len(w.writes) > 0 || len(events) > 0 {
 		t.Errorf("%d status writes and events %v for a job that has not ended", len(w.writes), events)

@@ -79,10 +79,12 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	r.memory.queue(rec, gc, via, steady)
 	job := r.syncJob(key, rec, via, p.base.OverviewSpec().DeviceConfigurationID)
 	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
-	gc.Submit(r.memory.lineKey(key), kind, func(ctx context.Context, calls graph.Calls) graph.Outcome {
+	run := job.Run
+	job.Run = func(ctx context.Context, calls graph.Calls) error {
 		logged.Calls = calls
-		return job(ctx, logged)
-	})
+		return run(ctx, logged)
+	}
+	gc.Submit(r.memory.lineKey(key), kind, job)
 	if steady != nil {
 		// A routine resync: a quiet result ends without a pass, so this one asks for the next slot.
 		return r.nextSync(p), nil

@@ -160,26 +160,27 @@ func TestAJobCallsGraphOnlyWhileTheClusterWantsIt(t *testing.T) {
 					tc.edit(obj)
 				}
 				w = newOffline(t, obj, gc, tc.setup)
-				if _, err := w.pass(); err != nil || job == nil {
-					t.Fatalf("the first pass ended with %v, and submitted a job: %t", err, job != nil)
+				if _, err := w.pass(); err != nil || job.Run == nil {
+					t.Fatalf("the first pass ended with %v, and submitted a job: %t", err, job.Run != nil)
 				}
 				if moment == "in line" {
 					tc.change(t, w)
 				}
 
-				outcome := job(ctx, gc)
-				for outcome == graph.Again && gets < 3 { // back in line, and run again after the pause
-					outcome = job(ctx, gc)
+				paced := runPaced(job, gc)
+				ended := paced.run()
+				for !ended && gets < 3 { // back in line, and run again after the pause
+					ended = paced.run()
 				}
 
 				switch {
-				case tc.wanted && (patches != 1 || outcome != graph.Done):
-					t.Errorf("%d PATCHes and outcome %v, want the one PATCH the cluster wants, done", patches, outcome)
+				case tc.wanted && (patches != 1 || !ended):
+					t.Errorf("%d PATCHes and ended %t, want the one PATCH the cluster wants, ended", patches, ended)
 				case tc.wanted:
 				case patches > 0:
 					t.Errorf("%d PATCHes the cluster no longer wants", patches)
-				case outcome != graph.Done:
-					t.Errorf("outcome %v: the job goes back in line though the cluster no longer wants it", outcome)
+				case !ended:
+					t.Error("the job goes back in line though the cluster no longer wants it")
 				case moment == "in line" && gets > 0 && !tc.mayRead:
 					t.Errorf("%d GETs with the client of a job the cluster no longer wants", gets)
 				}
@@ -300,17 +301,18 @@ func TestASpecChangedDuringA429KeepsTheJobsPlace(t *testing.T) {
 		},
 	}
 	w = newOffline(t, offlineOverview(), gc, offlineSetup{})
-	if _, err := w.pass(); err != nil || job == nil {
-		t.Fatalf("the first pass ended with %v, and submitted a job: %t", err, job != nil)
+	if _, err := w.pass(); err != nil || job.Run == nil {
+		t.Fatalf("the first pass ended with %v, and submitted a job: %t", err, job.Run != nil)
 	}
-	if outcome := job(ctx, gc); outcome != graph.Again {
-		t.Fatalf("the throttled job of a spec changed meanwhile ended %v, want Again: back at its place", outcome)
+	paced := runPaced(job, gc)
+	if paced.run() {
+		t.Fatal("the throttled job of a spec changed meanwhile ended, want it back at its place")
 	}
 	if res, err := w.pass(); err != nil || res != (reconcile.Result{}) {
 		t.Fatalf("the pass of the new spec ended with %+v and %v, want nothing until the job ends", res, err)
 	}
-	if outcome := job(ctx, gc); outcome != graph.Done {
-		t.Fatalf("the job ended %v after the pause, want Done", outcome)
+	if !paced.run() {
+		t.Fatal("the job did not end after the pause")
 	}
 	if d := cmp.Diff([]graph.Fields{{SuccessCount: new(int32(20))}}, patches); d != "" {
 		t.Errorf("PATCHes (-want +got):\n%s", d)

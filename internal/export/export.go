@@ -159,9 +159,9 @@ func checkFields(fields []string) error {
 }
 
 // readOverviews reads the overviews of entities of every configuration, each a ReadJob in the
-// tenant's line (run again while Graph throttles it), and returns them by configuration id, in the
-// order of entities. The first failure withdraws the reads still waiting and is returned; a
-// configuration Graph no longer has (any of its reads answered 404) is left out.
+// tenant's line (which the pacer runs again while Graph throttles it), and returns them by
+// configuration id, in the order of entities. The first failure withdraws the reads still waiting
+// and is returned; a configuration Graph no longer has (any of its reads answered 404) is left out.
 func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configuration, entities []graph.Entity, progress io.Writer) (map[string][]graph.Overview, error) {
 	type result struct {
 		id       string
@@ -174,13 +174,17 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 	key := func(e graph.Entity, id string) string { return "export/" + e.Segment + "/" + id }
 	for _, cfg := range configs {
 		for i, e := range entities {
-			c.Submit(key(e, cfg.ID), graph.ReadJob, func(jctx context.Context, calls graph.Calls) graph.Outcome {
-				resp, err := calls.Get(jctx, e, cfg.ID)
-				if err != nil && graph.Classify(err).Class == graph.ClassThrottled && !errors.Is(err, graph.ErrBudgetExhausted) {
-					return graph.Again
-				}
-				results <- result{id: cfg.ID, entity: i, overview: resp.Overview, err: err}
-				return graph.Done
+			var r result
+			c.Submit(key(e, cfg.ID), graph.ReadJob, graph.Job{
+				Run: func(jctx context.Context, calls graph.Calls) error {
+					resp, err := calls.Get(jctx, e, cfg.ID)
+					r = result{id: cfg.ID, entity: i, overview: resp.Overview}
+					return err
+				},
+				Done: func(err error) {
+					r.err = err
+					results <- r
+				},
 			})
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/go-logr/logr"
+
+	"github.com/overview-operator/overview-operator/internal/pacer"
 )
 
 // Client is what the reconciler needs of Graph, for one connection. Graph is called from jobs
@@ -67,10 +69,10 @@ type client struct {
 	timeout  time.Duration
 	// listTimeout bounds a whole ListConfigurations (Options.ListTimeout).
 	listTimeout time.Duration
-	pacer       *Pacer
+	pacer       *pacer.Handle[PacerKey]
 	tenant      string
 	logger      logr.Logger
-	ticket      *Ticket // nil outside a job
+	ticket      *pacer.Ticket // nil outside a job
 	// wanted, if set (Guarded), is asked just before each write is sent.
 	wanted func() error
 }
@@ -96,7 +98,7 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	pacer := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
+	paced := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
 	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}
 	return &client{
 		pipeline:    newPipeline(observe, transport),
@@ -104,20 +106,26 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 		base:        s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
 		timeout:     opts.Timeout,
 		listTimeout: opts.ListTimeout,
-		pacer:       pacer,
+		pacer:       paced,
 		tenant:      cfg.TenantID,
 		logger:      opts.Logger,
 	}, nil
 }
 
-// Submit implements Client.
-func (c *client) Submit(key string, kind JobKind, job Job) { c.pacer.Submit(key, kind, c, job) }
+// Submit implements Client: the job's calls are c's, bound to the ticket of what it booked.
+func (c *client) Submit(key string, kind JobKind, job Job) {
+	c.pacer.Submit(key, kind, pacer.Job{
+		Run:        func(ctx context.Context, t *pacer.Ticket) error { return job.Run(ctx, c.bound(t)) },
+		Done:       job.Done,
+		QuietPause: job.QuietPause,
+	})
+}
 
 // Withdraw implements Client.
 func (c *client) Withdraw(key string) bool { return c.pacer.Withdraw(key) }
 
 // bound returns c's calls booked on t, a running job's ticket.
-func (c *client) bound(t *Ticket) *client {
+func (c *client) bound(t *pacer.Ticket) *client {
 	b := *c
 	b.ticket = t
 	return &b
@@ -184,23 +192,9 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 		if err != nil {
 			return nil, err
 		}
-		write := method != http.MethodGet
-		sentAt, err := c.admit(ctx, write)
+		resp, err := c.paced(ctx, method, u, body, token)
 		if err != nil {
 			return nil, err
-		}
-		if write && c.wanted != nil {
-			if err := c.wanted(); err != nil {
-				c.pacer.refund(sentAt, write) // it was not sent
-				return nil, err
-			}
-		}
-		resp, err := c.try(ctx, method, u, body, token)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusTooManyRequests {
-			c.pacer.answeredAt(sentAt, write, time.Now())
 		}
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !renewed:
@@ -212,42 +206,56 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 				"tenant", c.tenant, "method", method)
 			continue
 		case resp.StatusCode == http.StatusForbidden && !renewed && c.bearer.dropForbidden(gen):
-			c.pacer.answered()
 			runtime.Drain(resp)
 			loggerFor(ctx, c.logger).V(1).Info("Graph refused the call, trying once more with a fresh token in case a permission was granted since",
 				"tenant", c.tenant, "method", method)
 			continue
-		case resp.StatusCode == http.StatusTooManyRequests:
-			c.pacer.refund(sentAt, write)
-			return nil, c.pauseFor(resp)
-		case resp.StatusCode == http.StatusServiceUnavailable:
-			if e := c.pauseFor(resp); e.RetryAfter > 0 {
-				return nil, e
-			}
-		default:
-			c.pacer.answered()
 		}
 		return resp, nil
 	}
 }
 
-// admit records the call in the tenant's budget as it is sent, and returns when it was recorded. A
-// write whose job started a round
-// trip ahead of the write window waits, on the job's goroutine, for the window to have room.
-func (c *client) admit(ctx context.Context, write bool) (time.Time, error) {
-	for {
-		at, wait, err := c.pacer.sent(c.ticket, write)
-		if err != nil || wait <= 0 {
-			return at, err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return time.Time{}, &Error{Err: ctx.Err()}
-		case <-t.C:
+// paced is the pacing protocol of one try, in one place: the try is recorded in the tenant's
+// budget as it is sent (a booked write waits there for its window; one not booked may be refused
+// with ErrBudgetExhausted), a write is asked for once more (wanted) just before it goes, and what
+// became of it is reported to the pacer: a 429, or a 503 with Retry-After, pauses the tenant and
+// is returned as its *Error; any other answer, or none, is the pacer's fact too.
+func (c *client) paced(ctx context.Context, method, u string, body []byte, token string) (*http.Response, error) {
+	write := method != http.MethodGet
+	var (
+		call *pacer.Call
+		err  error
+	)
+	if c.ticket != nil {
+		call, err = c.ticket.Send(ctx, write)
+	} else {
+		call, err = c.pacer.Send(ctx, write)
+	}
+	switch {
+	case errors.Is(err, pacer.ErrBudgetExhausted):
+		return nil, &Error{Err: ErrBudgetExhausted}
+	case err != nil:
+		return nil, &Error{Err: err}
+	}
+	if write && c.wanted != nil {
+		if err := c.wanted(); err != nil {
+			call.End(pacer.NotSent)
+			return nil, err
 		}
 	}
+	resp, err := c.try(ctx, method, u, body, token)
+	switch {
+	case err != nil:
+		call.End(pacer.Unanswered)
+		return nil, err
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		return nil, c.pauseFor(resp, call)
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+		call.End(pacer.Succeeded)
+	default:
+		call.End(pacer.Failed)
+	}
+	return resp, nil
 }
 
 // token returns the bearer's access token and its generation, within the client's timeout.
@@ -273,9 +281,7 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 			return nil, &Error{Err: err}
 		}
 	}
-	start := time.Now()
 	resp, err := c.pipeline.Do(req)
-	c.pacer.observe(time.Since(start))
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -286,30 +292,32 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 // answer) must not stop a tenant for that long; the next 429 pauses it again if Graph meant it.
 const maxPause = 5 * time.Minute
 
-// pauseFor reads a 429 (or a 503) and pauses the tenant for what its Retry-After asks, at most
-// maxPause; a 429 without a usable one (missing, 0, a date in the past) pauses it for
-// defaultThrottleWait, and a 503 without one not at all. It returns the answer's *Error, with
+// pauseFor reads a 429 (or a 503), parsing its Retry-After once, and pauses the tenant for what
+// it asks, at most maxPause; a 429 without a usable one (missing, 0, a date in the past) pauses it
+// for defaultThrottleWait, and a 503 without one not at all. It returns the answer's *Error, with
 // PausedUntil set to when the tenant's calls resume.
-func (c *client) pauseFor(resp *http.Response) *Error {
+func (c *client) pauseFor(resp *http.Response, call *pacer.Call) *Error {
 	body, err := runtime.Payload(resp)
 	if err != nil {
 		body = nil
 	}
-	now := time.Now()
+	now := c.pacer.Now()
 	e := newResponseError(resp, body, now)
 	ra := e.RetryAfter
 	if resp.StatusCode == http.StatusTooManyRequests {
-		throttledTotal.WithLabelValues(c.tenant).Inc()
+		throttledTotal.WithLabelValues(c.pacer.Key().TenantID).Inc()
 		if ra <= 0 {
 			ra = defaultThrottleWait
 		}
 	}
-	if ra > 0 {
-		e.PausedUntil = c.pacer.Pause(now.Add(min(ra, maxPause)))
-		// The wait a caller honours is the pause the tenant is under, not what the answer asked
-		// beyond maxPause: the next call finds out whether Graph still means it.
-		e.RetryAfter = e.PausedUntil.Sub(now)
+	if ra <= 0 {
+		call.End(pacer.Failed)
+		return e
 	}
+	e.PausedUntil = call.Throttle(now.Add(min(ra, maxPause)))
+	// The wait a caller honours is the pause the tenant is under, not what the answer asked
+	// beyond maxPause: the next call finds out whether Graph still means it.
+	e.RetryAfter = e.PausedUntil.Sub(now)
 	return e
 }
 
@@ -331,7 +339,7 @@ func (c *client) answer(resp *http.Response, err error, configurationID string) 
 		return Response{}, answerError(resp, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Response{}, newResponseError(resp, body, time.Now())
+		return Response{}, newResponseError(resp, body, c.pacer.Now())
 	}
 	if err := checkJSONLabel(resp, errMalformedBody); err != nil {
 		return Response{}, answerError(resp, err)

@@ -322,11 +322,7 @@ func TestFractionalRetryAfter(t *testing.T) {
 	var mu sync.Mutex
 	done := make(chan struct{}, 2)
 	job := func(name string, call func(context.Context, Calls) error) Job {
-		return func(ctx context.Context, calls Calls) Outcome {
-			err := call(ctx, calls)
-			if Classify(err).Class == ClassThrottled {
-				return Again
-			}
+		return Job{Run: call, Done: func(err error) {
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
@@ -334,8 +330,7 @@ func TestFractionalRetryAfter(t *testing.T) {
 			order = append(order, name)
 			mu.Unlock()
 			done <- struct{}{}
-			return Done
-		}
+		}}
 	}
 	c.Submit("first", ReadJob, job("first", func(ctx context.Context, calls Calls) error {
 		_, err := calls.Get(ctx, UserOverview, configID)
@@ -389,14 +384,14 @@ func TestNoSleeping(t *testing.T) {
 		if got.Class != ClassThrottled || got.RetryAfter != 5*time.Second {
 			t.Errorf("%v classified %+v, want throttled for 5s", err, got)
 		}
-		if until := c.(*client).pacer.pauseEnd(); until.Sub(start) < 5*time.Second || until.Sub(start) > 7*time.Second {
+		if until := got.PausedUntil; until.Sub(start) < 5*time.Second || until.Sub(start) > 7*time.Second {
 			t.Errorf("the tenant is paused until %s after the call, want 5s", until.Sub(start))
 		}
 		// A job of the tenant waits for the pause, without a place lost or a call made.
-		c.Submit("waits", ReadJob, func(context.Context, Calls) Outcome {
+		c.Submit("waits", ReadJob, Job{Run: func(context.Context, Calls) error {
 			t.Error("a job ran during the pause")
-			return Done
-		})
+			return nil
+		}})
 		time.Sleep(200 * time.Millisecond)
 		if !c.Withdraw("waits") {
 			t.Error("the job did not wait in line")
@@ -412,10 +407,11 @@ func TestNoSleeping(t *testing.T) {
 			e.Inject(graphtest.Fault{Status: 429, RetryAfter: value, Times: 1})
 			c := e.client(t, e.config(), fastOptions())
 			start := time.Now()
-			if _, err := c.Get(testContext(t), UserOverview, configID); Classify(err).Class != ClassThrottled {
+			_, err := c.Get(testContext(t), UserOverview, configID)
+			if Classify(err).Class != ClassThrottled {
 				t.Fatalf("Retry-After %q: %v, want throttled", value, err)
 			}
-			if got := c.(*client).pacer.pauseEnd().Sub(start); got < want || got > want+time.Second {
+			if got := Classify(err).PausedUntil.Sub(start); got < want || got > want+time.Second {
 				t.Errorf("Retry-After %q paused the tenant for %v, want %v", value, got, want)
 			}
 		}
@@ -466,7 +462,9 @@ func TestNoSleeping(t *testing.T) {
 // a refusal sends nothing, is returned as it is, and gives the write back to the budget.
 func TestGuardedWrite(t *testing.T) {
 	e := newEmulator(t, graphtest.Options{})
-	c := e.client(t, e.config(), fastOptions())
+	opts := fastOptions()
+	opts.Pacers = NewPacers(Limits{Requests: 100, Writes: 1, Per: time.Hour}, 0)
+	c := e.client(t, e.config(), opts)
 	gone := errors.New("the resource was deleted")
 	tokenRequests := func() int {
 		return e.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindToken })
@@ -487,15 +485,12 @@ func TestGuardedWrite(t *testing.T) {
 	if got := len(e.graphRequests()); got != 0 {
 		t.Errorf("%d Graph requests, want none", got)
 	}
-	p := c.(*client).pacer
-	p.mu.Lock()
-	writes := len(p.writes.sent)
-	p.mu.Unlock()
-	if writes != 0 {
-		t.Errorf("%d writes counted in the window, want the refused one given back", writes)
-	}
-	// Wanted, it goes.
-	if _, err := Guarded(c, func() error { return nil }).Patch(testContext(t), UserOverview, configID, Fields{SuccessCount: &n}); err != nil {
+	// Wanted, it goes, as a write job: the tenant's one write of the hour is still free, since
+	// the refused write was given back.
+	if err := runJob(t, c, WriteJob, func(ctx context.Context, calls Calls) error {
+		_, err := Guarded(calls, func() error { return nil }).Patch(ctx, UserOverview, configID, Fields{SuccessCount: &n})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if o, _ := e.Overview(testTenant, configID); o.SuccessCount != 12 {

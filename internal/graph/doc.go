@@ -10,13 +10,15 @@
 // token scope; credentials come from azidentity (client secret, client
 // certificate or workload identity).
 //
-// Graph is called from jobs ([Job]) that the tenant's [Pacer] runs when the
-// tenant's budget admits them. The pacer is the one owner of a tenant's
-// pacing: a budget that follows Graph's sliding windows (what was sent in the
-// last window, and what running jobs booked), the lines of jobs waiting for it
-// with places keyed by resource, the pause a 429 sets, and how many of the
-// tenant's jobs run at once. Jobs run on goroutines of the pacer, so that no
-// caller waits on the budget, on Retry-After or on a Graph that hangs.
+// Graph is called from jobs ([Job]) that the tenant's pacer (package
+// internal/pacer, one per [PacerKey] in [Pacers]) runs when the tenant's
+// budget admits them. The pacer is the one owner of a tenant's pacing and
+// knows nothing of HTTP: the client reports to it, from one place (paced),
+// that a try was sent, answered, not answered, or throttled until a time, and
+// a job reports its error; the pacer alone decides when the next job starts
+// and whether a throttled job goes back to its place. Jobs run on goroutines
+// of the pacer, so that no caller waits on the budget, on Retry-After or on a
+// Graph that hangs.
 //
 // Requests carry a bearer token the client holds until shortly before it
 // expires, and go through an azcore pipeline that tags every try with a fresh

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,19 +106,12 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// runJob runs call as a job of kind through c's pacer, as the operator does,
-// running it again while Graph throttles it, and returns its error.
+// runJob runs call as a job of kind through c's pacer, as the operator does (the pacer runs it
+// again while Graph throttles it), and returns its error.
 func runJob(t *testing.T, c Client, kind JobKind, call func(context.Context, Calls) error) error {
 	t.Helper()
 	done := make(chan error, 1)
-	c.Submit(t.Name(), kind, func(ctx context.Context, calls Calls) Outcome {
-		err := call(ctx, calls)
-		if Classify(err).Class == ClassThrottled && !errors.Is(err, ErrBudgetExhausted) {
-			return Again
-		}
-		done <- err
-		return Done
-	})
+	c.Submit(t.Name(), kind, Job{Run: call, Done: func(err error) { done <- err }})
 	select {
 	case err := <-done:
 		return err

@@ -82,6 +82,22 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ThrottledUntil says what the pacer needs to know of a throttled job (pacer.Throttled): for a 429, or a 503 with Retry-After, when the
+// tenant's calls resume (PausedUntil, or a time long past for an error that does not say: the
+// job goes again at once, one at a time); the zero time for every other error.
+func (e *Error) ThrottledUntil() time.Time {
+	switch {
+	case errors.Is(e.Err, ErrBudgetExhausted):
+		return time.Time{}
+	case e.StatusCode == http.StatusTooManyRequests, e.StatusCode == http.StatusServiceUnavailable && e.RetryAfter > 0:
+		if e.PausedUntil.IsZero() {
+			return time.Unix(0, 0)
+		}
+		return e.PausedUntil
+	}
+	return time.Time{}
+}
+
 // ErrBudgetExhausted is the cause of the throttled *Error a ReadJob's PATCH
 // returns when the job booked no write and the tenant's writes wait in line or
 // its window is full: the caller submits a WriteJob, which takes its place in

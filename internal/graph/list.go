@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -93,7 +92,7 @@ const (
 // errListTooSlow is the cause of a list that took longer than Options.ListTimeout to read.
 var errListTooSlow = errors.New("the list of device configurations was not read in time")
 
-// listPage reads one page as a ReadJob of the tenant's pacer, running it again while Graph
+// listPage reads one page as a ReadJob of the tenant's pacer, which runs it again while Graph
 // throttles it, and waits for it.
 func (c *client) listPage(ctx context.Context, key, pageURL string) (configurationPage, error) {
 	type result struct {
@@ -101,18 +100,18 @@ func (c *client) listPage(ctx context.Context, key, pageURL string) (configurati
 		err  error
 	}
 	done := make(chan result, 1)
-	c.Submit(key, ReadJob, func(jctx context.Context, calls Calls) Outcome {
-		if ctx.Err() != nil {
-			done <- result{err: &Error{Err: ctx.Err()}}
-			return Done
-		}
-		// The pacer binds a job's calls to the client that submitted it, booked on the job's ticket.
-		p, err := calls.(*client).getPage(jctx, pageURL)
-		if err != nil && Classify(err).Class == ClassThrottled && !errors.Is(err, ErrBudgetExhausted) {
-			return Again
-		}
-		done <- result{page: p, err: err}
-		return Done
+	var page configurationPage
+	c.Submit(key, ReadJob, Job{
+		Run: func(jctx context.Context, calls Calls) error {
+			if ctx.Err() != nil {
+				return &Error{Err: ctx.Err()}
+			}
+			// The pacer binds a job's calls to the client that submitted it, booked on the job's ticket.
+			p, err := calls.(*client).getPage(jctx, pageURL)
+			page = p
+			return err
+		},
+		Done: func(err error) { done <- result{page: page, err: err} },
 	})
 	select {
 	case r := <-done:
@@ -135,7 +134,7 @@ func (c *client) getPage(ctx context.Context, pageURL string) (configurationPage
 		return configurationPage{}, &Error{StatusCode: resp.StatusCode, RequestID: requestID, Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return configurationPage{}, newResponseError(resp, body, time.Now())
+		return configurationPage{}, newResponseError(resp, body, c.pacer.Now())
 	}
 	if err := checkJSONLabel(resp, errMalformedList); err != nil {
 		return configurationPage{}, answerError(resp, err)

@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/go-logr/logr"
 	"github.com/google/uuid"
+
+	"github.com/overview-operator/overview-operator/internal/pacer"
 )
 
 // Graph's headers.
@@ -39,7 +41,7 @@ func newHTTPClient(roots *x509.CertPool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	tr.ForceAttemptHTTP2 = true
-	tr.MaxIdleConnsPerHost = maxInFlight
+	tr.MaxIdleConnsPerHost = pacer.MaxTenantInFlight
 	tr.MaxIdleConns = 0          // no limit across hosts: each host has its own
 	tr.ResponseHeaderTimeout = 0 // each try has its own deadline
 	return &http.Client{Transport: tr, CheckRedirect: noRedirects}

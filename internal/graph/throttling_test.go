@@ -36,21 +36,22 @@ func burst(ctx context.Context, c Client, gets, patches int) []error {
 			kind = WriteJob
 		}
 		wg.Add(1)
-		c.Submit(fmt.Sprint(i), kind, func(jctx context.Context, calls Calls) Outcome {
-			_, err := calls.Get(jctx, UserOverview, configID)
-			if err == nil && isPatch {
-				_, err = calls.Patch(jctx, UserOverview, configID, Fields{SuccessCount: ptr(int32(i))})
-			}
-			if Classify(err).Class == ClassThrottled {
-				return Again
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("job %d: %w", i, err))
-				mu.Unlock()
-			}
-			wg.Done()
-			return Done
+		c.Submit(fmt.Sprint(i), kind, Job{
+			Run: func(jctx context.Context, calls Calls) error {
+				_, err := calls.Get(jctx, UserOverview, configID)
+				if err == nil && isPatch {
+					_, err = calls.Patch(jctx, UserOverview, configID, Fields{SuccessCount: ptr(int32(i))})
+				}
+				return err
+			},
+			Done: func(err error) {
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("job %d: %w", i, err))
+					mu.Unlock()
+				}
+				wg.Done()
+			},
 		})
 	}
 	finished := make(chan struct{})

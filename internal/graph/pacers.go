@@ -1,0 +1,151 @@
+package graph
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/overview-operator/overview-operator/internal/pacer"
+)
+
+// PacerKey names the pacer of one app in one tenant of one cloud: Graph counts its limits there.
+type PacerKey struct {
+	// AuthorityHost is the login host of the cloud, e.g. https://login.microsoftonline.com.
+	AuthorityHost string
+	// TenantID is the tenant, as the connection names it (compared without case).
+	TenantID string
+	// ClientID is the app's client id (compared without case).
+	ClientID string
+}
+
+// normalized returns k in the form Pacers uses as a key: the same tenant written in another
+// case, or the same login host written with https's default port or a trailing dot or slash, is
+// the same pacer, since Graph keeps one budget for it.
+func (k PacerKey) normalized() PacerKey {
+	return PacerKey{
+		AuthorityHost: authorityOrigin(k.AuthorityHost),
+		TenantID:      strings.ToLower(k.TenantID),
+		ClientID:      strings.ToLower(k.ClientID),
+	}
+}
+
+// authorityOrigin is the origin of a login host URL in one spelling: lower case, no default
+// port, no trailing dot on the host, no path.
+func authorityOrigin(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(strings.ToLower(raw), "/")
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), normalHost(u.Hostname()), u.Port()
+	if port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		return scheme + "://" + hostPort(host, "")
+	}
+	return scheme + "://" + hostPort(host, port)
+}
+
+// hostPort joins host and port, bracketing an IPv6 host; an empty port is left out.
+func hostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return host
+	}
+	return host + ":" + port
+}
+
+// Limits are the throttling limits a pacer keeps under: Requests calls of any kind and Writes
+// PATCHes per Per, for one app in one tenant.
+type Limits = pacer.Limits
+
+// DefaultLimits returns Intune's per-app, per-tenant limits: 1000 requests and 100 writes per 20
+// seconds.
+func DefaultLimits() Limits { return pacer.DefaultLimits() }
+
+// JobKind says what budget a job books before it starts: ReadJob or WriteJob.
+type JobKind = pacer.Kind
+
+const (
+	// ReadJob books one read: a GET. It may PATCH too when the tenant's budget has room at once
+	// for the PATCH and the GET that reads it back, and no write waits in line; otherwise the
+	// PATCH fails with ErrBudgetExhausted and the caller submits a WriteJob.
+	ReadJob = pacer.Read
+	// WriteJob books a write and three reads: a GET, the PATCH that follows it and the GET that
+	// reads it back. Writes wait in a line of their own, served before reads.
+	WriteJob = pacer.Write
+)
+
+// DefaultMaxInFlight is the default ceiling of Graph calls in flight across all tenants.
+const DefaultMaxInFlight = pacer.DefaultMaxInFlight
+
+// Job is work for Graph that the tenant's pacer runs when the tenant's budget admits it, on a
+// goroutine of its own (never a reconcile worker's).
+type Job struct {
+	// Run makes the job's calls, bound to the budget the job booked, and returns its error. A
+	// 429 (or a 503 with Retry-After) it returns sends the job back to its place, to run again
+	// after the tenant's pause, while that pause ends within QuietPause.
+	Run func(ctx context.Context, calls Calls) error
+	// Done, if set, hears once how the job ended: nil, or its final error (a throttled error is
+	// final when the tenant's pause ends more than QuietPause later). It is not called for a job
+	// withdrawn, nor for a throttled job whose key was submitted again meanwhile.
+	Done func(err error)
+	// QuietPause is the longest pause of the tenant the job waits out in its place without a
+	// word; zero means any pause (at most maxPause).
+	QuietPause time.Duration
+}
+
+// Pacers is the registry of pacers, one per PacerKey, shared by all the clients of the operator
+// so that every resource of a tenant draws on the same budget, and the ceiling on calls in flight
+// across all tenants. A pacer with nothing left to remember is dropped, and its metric series
+// with it. It is safe for concurrent use.
+type Pacers struct {
+	reg *pacer.Registry[PacerKey]
+}
+
+// PacersOptions configure NewPacersWith.
+type PacersOptions struct {
+	// Limits are what each pacer keeps under; zero fields take DefaultLimits' values.
+	Limits Limits
+	// MaxInFlight is the ceiling of jobs in flight across all tenants (DefaultMaxInFlight).
+	MaxInFlight int
+	// Clock is the pacers' one clock (the wall clock).
+	Clock pacer.Clock
+	// Go starts a job (a new goroutine).
+	Go func(run func())
+}
+
+// NewPacers returns a registry whose pacers keep under l, with at most maxInFlight jobs running
+// at once across all tenants; zero fields of l take the DefaultLimits values, and maxInFlight <= 0
+// DefaultMaxInFlight.
+func NewPacers(l Limits, maxInFlight int) *Pacers {
+	return NewPacersWith(PacersOptions{Limits: l, MaxInFlight: maxInFlight})
+}
+
+// NewPacersWith returns a registry with the options o.
+func NewPacersWith(o PacersOptions) *Pacers {
+	return &Pacers{reg: pacer.New(pacer.Options[PacerKey]{
+		Limits: o.Limits, MaxInFlight: o.MaxInFlight, Clock: o.Clock, Go: o.Go,
+		Waited: func(k PacerKey, kind pacer.Kind, d time.Duration) {
+			budgetWaitSeconds.WithLabelValues(k.TenantID, kind.String()).Observe(d.Seconds())
+		},
+		Dropped: func(k PacerKey) {
+			// Another app of the tenant may have series too: they start again with its next job.
+			budgetWaitSeconds.DeletePartialMatch(prometheus.Labels{"tenant": k.TenantID})
+			throttledTotal.DeleteLabelValues(k.TenantID)
+		},
+	})}
+}
+
+// Close ends every job: the calls in flight are cancelled, and a job that runs after it finds its
+// context done and sends nothing. The operator closes its pacers when it stops or loses its
+// leadership; a tool, when it is done.
+func (ps *Pacers) Close() { ps.reg.Close() }
+
+// Len is how many pacers the registry holds.
+func (ps *Pacers) Len() int { return ps.reg.Len() }
+
+// For returns the handle of k's pacer.
+func (ps *Pacers) For(k PacerKey) *pacer.Handle[PacerKey] { return ps.reg.For(k.normalized()) }

@@ -1,0 +1,68 @@
+package pacer
+
+import "time"
+
+// Limits are the throttling limits a pacer keeps under: Requests calls of any kind and Writes
+// writes per Per, for one app in one tenant.
+type Limits struct {
+	// Requests is how many calls of any kind the API allows per Per.
+	Requests int
+	// Writes is how many writes the API allows per Per (they count as requests too).
+	Writes int
+	// Per is the length of the API's throttling window.
+	Per time.Duration
+}
+
+// DefaultLimits returns Intune's per-app, per-tenant limits: 1000 requests and 100 writes per 20
+// seconds.
+func DefaultLimits() Limits {
+	return Limits{Requests: 1000, Writes: 100, Per: 20 * time.Second}
+}
+
+// withDefaults fills the zero or negative fields of l from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.Requests <= 0 {
+		l.Requests = d.Requests
+	}
+	if l.Writes <= 0 {
+		l.Writes = d.Writes
+	}
+	if l.Per <= 0 {
+		l.Per = d.Per
+	}
+	return l
+}
+
+// window is how long the pacer counts a call: Per plus a margin. The API counts a call when it
+// arrives, a little after it was sent, and its clock is not the operator's. 2% of the window (400
+// ms of Graph's 20 s), and at least 50 ms, covers the spread of transit times between two calls
+// sent a window apart.
+func (l Limits) window() time.Duration {
+	return l.Per + max(l.Per/50, 50*time.Millisecond)
+}
+
+// Kind says what budget a job books before it starts.
+type Kind int
+
+const (
+	// Read books one read. A read job may write too when the tenant's budget has room at once
+	// for the write and the read that follows it, and no write waits in line; otherwise the
+	// write's Send fails with ErrBudgetExhausted and the caller submits a Write job.
+	Read Kind = iota
+	// Write books a write and WriteRequests reads: a read, the write and the read back. Writes
+	// wait in a line of their own, served before reads.
+	Write
+)
+
+// WriteRequests is how much of the request budget one Write job books: its read, its write and
+// the read that reads it back. Limits.Requests below it never start a write.
+const WriteRequests = 3
+
+// String returns the kind's name, which is also the class label of metrics.
+func (k Kind) String() string {
+	if k == Write {
+		return "write"
+	}
+	return "read"
+}

@@ -1,0 +1,206 @@
+package pacer
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Pacer owns the pacing of one app in one tenant: its lines, its budget, its pause, its sizing,
+// and its jobs and calls in flight. Its dispatcher starts a job the moment all of them and the
+// ceiling admit it, so that a window's whole allowance goes out at once and a backlog drains at
+// the API's rate whatever its length; it runs on the goroutine of whatever changed (a Submit, a
+// job's end, a call's answer, a timer of the clock), never on one of its own.
+type Pacer struct {
+	limits     Limits
+	clock      Clock
+	spawn      func(func())
+	jobTimeout time.Duration
+	jobs       context.Context // the context of its jobs (Registry.Close ends it)
+	ceiling    *ceiling
+	waited     func(Kind, time.Duration) // the metrics' hook
+	drop       func()                    // asks the registry to drop it
+
+	mu       sync.Mutex
+	dropped  bool // the registry dropped it: a Handle looks the key up again
+	lines    lines
+	budget   budget
+	pause    pause
+	sizing   sizing
+	inFlight int // jobs running
+	calls    int // calls sent and not reported
+	timer    Timer
+	timerAt  time.Time
+}
+
+// started is a job the dispatcher took from its line, with what it booked.
+type started struct {
+	place *place
+	bk    booking
+}
+
+// dispatch starts the jobs that may start now, sets the timer for when the next may, and asks
+// the registry to drop the pacer when it has nothing left to remember.
+func (p *Pacer) dispatch() {
+	p.mu.Lock()
+	if p.dropped {
+		p.mu.Unlock()
+		return
+	}
+	now := p.clock.Now()
+	var (
+		starts []started
+		retry  time.Time
+		full   bool // the ceiling has no place: it wakes the pacer when it grants one
+	)
+	for p.lines.total() > 0 {
+		held, at := p.pause.holds(now, p.inFlight)
+		if held {
+			retry = at
+			break
+		}
+		if p.inFlight >= p.sizing.limit(p.limits) {
+			break // a job's end makes room
+		}
+		pl, at := p.candidate(now)
+		if pl == nil {
+			retry = at
+			break
+		}
+		if !p.ceiling.acquire(p) {
+			full = true
+			break
+		}
+		bk := bookingOf(pl.kind)
+		p.lines.take(pl)
+		p.budget.book(bk)
+		p.inFlight++
+		if p.waited != nil {
+			p.waited(pl.kind, now.Sub(pl.queuedAt))
+		}
+		starts = append(starts, started{place: pl, bk: bk})
+	}
+	var woken []*Pacer
+	if !full {
+		woken = p.ceiling.returnGrants(p)
+	}
+	idle := p.idle(now)
+	if !idle && p.lines.total() == 0 && p.inFlight == 0 && p.calls == 0 {
+		retry = later(p.budget.expiresAt(), p.pause.until) // when it may be dropped
+	}
+	p.schedule(now, retry)
+	p.mu.Unlock()
+	for _, s := range starts {
+		p.spawn(func() { p.run(s) })
+	}
+	for _, q := range woken {
+		q.dispatch()
+	}
+	if idle {
+		p.drop()
+	}
+}
+
+// candidate is the job to start at now, writes first, each line in order; nil if none may, with
+// when to look again (the zero time: when a job ends). p.mu must be held.
+func (p *Pacer) candidate(now time.Time) (*place, time.Time) {
+	var retry time.Time
+	if pl := p.lines.front(Write); pl != nil {
+		// A write job writes one round trip after it starts (it reads first): it may start that
+		// much before the write window has room, and Send holds the write back if it is early.
+		ok, at := p.budget.admits(now, Write, p.sizing.latency, true)
+		if ok {
+			return pl, time.Time{}
+		}
+		retry = at
+	}
+	if pl := p.lines.front(Read); pl != nil {
+		ok, at := p.budget.admits(now, Read, 0, p.lines.len(Write) > 0)
+		if ok {
+			return pl, time.Time{}
+		}
+		retry = earliest(retry, at)
+	}
+	return nil, retry
+}
+
+// idle reports whether the pacer has nothing left to remember at now: no job waits or runs, no
+// call is out, no pause holds and the window log has expired. p.mu must be held.
+func (p *Pacer) idle(now time.Time) bool {
+	return p.lines.total() == 0 && p.inFlight == 0 && p.calls == 0 && p.pause.over(now) && p.budget.empty(now)
+}
+
+// schedule sets the timer to dispatch at at; the zero time leaves it as it is. p.mu must be held.
+func (p *Pacer) schedule(now, at time.Time) {
+	if at.IsZero() || p.timer != nil && p.timerAt.Equal(at) {
+		return
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.timerAt = at
+	p.timer = p.clock.AfterFunc(max(at.Sub(now), 0), func() {
+		p.mu.Lock()
+		if p.timerAt.Equal(at) {
+			p.timer = nil
+		}
+		p.mu.Unlock()
+		p.dispatch()
+	})
+}
+
+// run runs one job, gives back what it booked and did not send, and decides what a throttled job
+// does: back to its place while the pause is quiet, else its error is final.
+func (p *Pacer) run(s started) {
+	ctx, cancel := withTimeout(p.jobs, p.clock, p.jobTimeout)
+	defer cancel()
+	t := &Ticket{p: p, bk: s.bk}
+	err := s.place.job.Run(ctx, t)
+
+	p.mu.Lock()
+	p.budget.release(t.bk)
+	t.bk, t.ended = booking{}, true
+	p.inFlight--
+	final := true
+	if until, ok := throttledUntil(err); ok {
+		end := p.pause.extend(until)
+		if p.jobs.Err() == nil && s.place.job.quietly(p.clock.Now(), end) {
+			final = false
+			p.lines.putBack(s.place)
+		}
+	}
+	p.mu.Unlock()
+	woken := p.ceiling.release(p)
+	if final && s.place.job.Done != nil {
+		s.place.job.Done(err)
+	}
+	for _, q := range woken {
+		q.dispatch()
+	}
+	p.dispatch()
+}
+
+// record records a call of booking bk (nil: outside any job) in the budget as it is sent; see
+// Ticket.Send. A nil Call with a nil error means wait that long and ask again. p.mu must be held.
+func (p *Pacer) record(bk *booking, write bool) (*Call, time.Duration, error) {
+	now := p.clock.Now()
+	at, wait, err := p.budget.send(now, bk, write, p.lines.len(Write) > 0)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	p.calls++
+	return &Call{p: p, at: at, start: now, write: write}, 0, nil
+}
+
+// sleep waits d on the pacer's clock, or until ctx ends.
+func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
+	done := make(chan struct{})
+	t := p.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-done:
+		return nil
+	}
+}

@@ -1,0 +1,202 @@
+package pacer
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// DefaultMaxInFlight is the default ceiling of jobs in flight across all tenants.
+const DefaultMaxInFlight = 1024
+
+// DefaultJobTimeout is the default bound of one job's run.
+const DefaultJobTimeout = 2 * time.Minute
+
+// Options configure a Registry; the zero value of each field takes its default.
+type Options[K comparable] struct {
+	// Limits are what each pacer keeps under; zero fields take DefaultLimits' values.
+	Limits Limits
+	// MaxInFlight is the ceiling of jobs in flight across all tenants (DefaultMaxInFlight).
+	MaxInFlight int
+	// Clock is the one clock of every pacer (RealClock).
+	Clock Clock
+	// Go starts a job's run (a new goroutine). Tests start jobs by hand with it.
+	Go func(run func())
+	// JobTimeout bounds one job's run on Clock (DefaultJobTimeout): its context ends then.
+	JobTimeout time.Duration
+	// Waited, if set, hears how long each job waited in line before it started. It is called
+	// with the pacer's lock held: it must not call the registry.
+	Waited func(key K, kind Kind, waited time.Duration)
+	// Dropped, if set, hears that the pacer of key was dropped (it had nothing left to
+	// remember), so that what was kept per key (metric series) can go too. It is called with the
+	// registry's lock held: it must not call the registry.
+	Dropped func(key K)
+}
+
+// Registry holds one pacer per key (an app in a tenant, where the API counts its limits), and
+// the ceiling they share. A pacer is made on first use and dropped when it has nothing left to
+// remember; a Handle finds the key's pacer again, so that there is never more than one pacer of
+// a key, and a tenant's budget is never split. It is safe for concurrent use.
+type Registry[K comparable] struct {
+	opts    Options[K]
+	ceiling *ceiling
+	// jobs is the context every job runs in: Close cancels it.
+	jobs      context.Context
+	closeJobs context.CancelFunc
+
+	mu     sync.Mutex
+	pacers map[K]*Pacer
+}
+
+// New returns a registry with the options o.
+func New[K comparable](o Options[K]) *Registry[K] {
+	o.Limits = o.Limits.withDefaults()
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.Clock == nil {
+		o.Clock = RealClock()
+	}
+	if o.Go == nil {
+		o.Go = func(run func()) { go run() }
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = DefaultJobTimeout
+	}
+	jobs, closeJobs := context.WithCancel(context.Background())
+	return &Registry[K]{opts: o, ceiling: newCeiling(o.MaxInFlight), jobs: jobs, closeJobs: closeJobs, pacers: map[K]*Pacer{}}
+}
+
+// Close ends every job: the jobs running find their context done, and a job that starts after it
+// runs with its context done (it should send nothing); a throttled job no longer runs again.
+func (r *Registry[K]) Close() { r.closeJobs() }
+
+// Len is how many pacers the registry holds.
+func (r *Registry[K]) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pacers)
+}
+
+// For returns the handle of key's pacer.
+func (r *Registry[K]) For(key K) *Handle[K] { return &Handle[K]{r: r, key: key} }
+
+// get returns key's pacer, made if there is none and create is set.
+func (r *Registry[K]) get(key K, create bool) *Pacer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pacers[key]
+	if ok || !create {
+		return p
+	}
+	o := r.opts
+	p = &Pacer{
+		limits: o.Limits, clock: o.Clock, spawn: o.Go, jobTimeout: o.JobTimeout, jobs: r.jobs, ceiling: r.ceiling,
+		lines: newLines(), budget: newBudget(o.Limits),
+	}
+	if o.Waited != nil {
+		p.waited = func(k Kind, d time.Duration) { o.Waited(key, k, d) }
+	}
+	p.drop = func() { r.drop(key, p) }
+	r.pacers[key] = p
+	return p
+}
+
+// drop drops key's pacer p if it is still idle.
+func (r *Registry[K]) drop(key K, p *Pacer) {
+	r.mu.Lock()
+	p.mu.Lock()
+	ok := !p.dropped && r.pacers[key] == p && p.idle(p.clock.Now())
+	if ok {
+		p.dropped = true
+		delete(r.pacers, key)
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		if r.opts.Dropped != nil {
+			r.opts.Dropped(key)
+		}
+	}
+	p.mu.Unlock()
+	r.mu.Unlock()
+	if ok {
+		for _, q := range r.ceiling.forget(p) {
+			q.dispatch()
+		}
+	}
+}
+
+// Handle is the way to a key's pacer: it finds the pacer again on every call, so that it keeps
+// working when the registry dropped the pacer in between (a new one is made).
+type Handle[K comparable] struct {
+	r   *Registry[K]
+	key K
+}
+
+// locked returns the key's live pacer, made if need be, with its lock held.
+func (h *Handle[K]) locked() *Pacer {
+	for {
+		p := h.r.get(h.key, true)
+		p.mu.Lock()
+		if !p.dropped {
+			return p
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Submit puts job in the line of kind under key, to run when the tenant's budget admits it. A
+// key that waits already keeps its place and runs the newest job submitted for it (a write
+// submitted for a key waiting to read takes the write line at the place it had); a key whose job
+// is running gets a new place at the end of the line.
+func (h *Handle[K]) Submit(key string, kind Kind, job Job) {
+	p := h.locked()
+	p.lines.submit(key, kind, job, p.clock.Now())
+	p.mu.Unlock()
+	p.dispatch()
+}
+
+// Withdraw gives key's place back, so that the line behind it moves up; it reports whether key
+// was waiting (a running job is not stopped).
+func (h *Handle[K]) Withdraw(key string) bool {
+	p := h.r.get(h.key, false)
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	ok := !p.dropped && p.lines.withdraw(key)
+	p.mu.Unlock()
+	if ok {
+		p.dispatch()
+	}
+	return ok
+}
+
+// Waiting is how many jobs wait in the tenant's lines.
+func (h *Handle[K]) Waiting() int {
+	p := h.r.get(h.key, false)
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lines.total()
+}
+
+// Send records a call outside any job (a tool's, a test's) in the tenant's budget as it is sent:
+// it never waits and is never refused. See Ticket.Send.
+func (h *Handle[K]) Send(ctx context.Context, write bool) (*Call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := h.locked()
+	c, _, err := p.record(nil, write)
+	p.mu.Unlock()
+	return c, err
+}
+
+// Now is the time on the registry's clock.
+func (h *Handle[K]) Now() time.Time { return h.r.opts.Clock.Now() }
+
+// Key is the key of the handle's pacer.
+func (h *Handle[K]) Key() K { return h.key }
