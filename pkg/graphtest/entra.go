@@ -118,8 +118,7 @@ func (s *Server) playTokenFault(w http.ResponseWriter, r *http.Request, fault Fa
 	}
 	switch {
 	case fault.DropConnection:
-		dropConnection(w)
-		return 0, true
+		return statusDropped, true
 	case fault.HTMLPage:
 		return writeHTMLPage(w, fault.Status), true
 	case fault.Body != "":

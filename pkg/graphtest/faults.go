@@ -161,6 +161,10 @@ func (s *Server) takeFault(token bool, method, tenantID, configurationID, segmen
 	return Fault{}, false
 }
 
+// statusDropped is what a handler returns for a request whose connection is to be dropped:
+// serveHTTP logs it (with status 0) and then drops it.
+const statusDropped = -1
+
 // dropConnection closes the client's connection without an answer. Hijacking closes the TCP
 // connection itself; where hijacking is not possible, aborting the handler makes net/http drop it.
 func dropConnection(w http.ResponseWriter) {

@@ -82,8 +82,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	}
 	switch {
 	case faulted && fault.DropConnection:
-		dropConnection(w)
-		return 0
+		return statusDropped
 	case faulted && fault.HTMLPage:
 		return writeHTMLPage(w, fault.Status)
 	case faulted && fault.Body != "":

@@ -202,7 +202,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestID:       newGUID(),
 		ClientRequestID: r.Header.Get("client-request-id"),
 	}
-	defer func() { s.record(rec) }()
+	defer func() {
+		// A dropped connection is logged before it is closed: a client that sees it closed finds
+		// it in the log.
+		drop := rec.Status == statusDropped
+		if drop {
+			rec.Status = 0
+		}
+		s.record(rec)
+		if drop {
+			dropConnection(w)
+		}
+	}()
 
 	h := w.Header()
 	h.Set("request-id", rec.RequestID)

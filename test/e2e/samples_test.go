@@ -37,8 +37,8 @@ var _ = Describe("The samples", func() {
 		out := kubectl.Run("wait", "-n", ns, "--for=condition=Ready", "dcuo,dcdo", "--all", "--timeout=90s")
 		AddReportEntry("Ready after the connection was fixed", time.Since(start).Round(100*time.Millisecond).String())
 		for _, kind := range []string{"deviceconfigurationuseroverview", "deviceconfigurationdeviceoverview"} {
-			Expect(out).To(ContainSubstring(kind+".intune.overview-operator.io/wifi-baseline condition met"))
-			Expect(out).To(ContainSubstring(kind+".intune.overview-operator.io/vpn-baseline condition met"))
+			Expect(out).To(ContainSubstring(kind + ".intune.overview-operator.io/wifi-baseline condition met"))
+			Expect(out).To(ContainSubstring(kind + ".intune.overview-operator.io/vpn-baseline condition met"))
 		}
 
 		By("checking that Graph now holds the managed values of the Manage sample, and that the ObserveOnly one was only read")
