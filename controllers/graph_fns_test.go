@@ -105,12 +105,15 @@ func (g *graphFns) Withdraw(key string) bool {
 	return g.WithdrawFn(key)
 }
 
-func (g *graphFns) ListConfigurations(ctx context.Context, page func(read int)) ([]graph.Configuration, error) {
+func (g *graphFns) List(ctx context.Context, page func(read int)) ([]graph.Configuration, error) {
 	if g.ListConfigurationsFn == nil {
-		panic("graphFns: unexpected ListConfigurations")
+		panic("graphFns: unexpected List")
 	}
 	return g.ListConfigurationsFn(ctx, page)
 }
+
+// Line implements graph.Client: graphFns is its own tenant line.
+func (g *graphFns) Line() graph.Line { return g }
 
 func (g *graphFns) CheckCredentials(ctx context.Context) error {
 	if g.CheckCredentialsFn == nil {

@@ -43,9 +43,9 @@ type record struct {
 	desired    intunev1alpha1.OverviewFields
 	generation int64
 	policy     intunev1alpha1.ManagementPolicy
-	// queued is the client whose tenant line holds the resource's job (waiting or running); nil
-	// when there is none. via is its key.
-	queued graph.Client
+	// queued is the tenant line that holds the resource's job (waiting or running); nil
+	// when there is none. via is the key of the client that gave it.
+	queued graph.Line
 	via    clientKey
 	// result is what the job found, until the pass that reports it.
 	result *syncResult
@@ -166,11 +166,11 @@ func (m *memory) restore(rec *record, res *syncResult, was judged) {
 	rec.failures, rec.mark = was.failures, was.mark
 }
 
-// queue notes that the tenant line of gc, the client of via, holds the record's job; steady, if
+// queue notes that line, the tenant's line of the client of via, holds the record's job; steady, if
 // not nil, is the status a quiet result leaves as it is (a routine resync of a steady resource).
-func (m *memory) queue(rec *record, gc graph.Client, via clientKey, steady *steadyStatus) {
+func (m *memory) queue(rec *record, line graph.Line, via clientKey, steady *steadyStatus) {
 	m.mu.Lock()
-	rec.queued, rec.via, rec.steady = gc, via, steady
+	rec.queued, rec.via, rec.steady = line, via, steady
 	m.mu.Unlock()
 }
 

@@ -76,7 +76,7 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 		kind = graph.WriteJob
 	}
 	steady := r.steadyOf(p)
-	r.memory.queue(rec, gc, via, steady)
+	r.memory.queue(rec, gc.Line(), via, steady)
 	job := r.syncJob(key, rec, via, p.base.OverviewSpec().DeviceConfigurationID)
 	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
 	run := job.Run
@@ -84,7 +84,7 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 		logged.Calls = calls
 		return run(ctx, logged)
 	}
-	gc.Submit(r.memory.lineKey(key), kind, job)
+	gc.Line().Submit(r.memory.lineKey(key), kind, job)
 	if steady != nil {
 		// A routine resync: a quiet result ends without a pass, so this one asks for the next slot.
 		return r.nextSync(p), nil

@@ -104,7 +104,7 @@ func Export(ctx context.Context, opts Options) ([]intunev1alpha1.Overview, error
 	if err := checkFields(opts.Fields); err != nil {
 		return nil, err
 	}
-	configs, err := opts.Client.ListConfigurations(ctx, func(read int) {
+	configs, err := opts.Client.List(ctx, func(read int) {
 		fmt.Fprintf(progress, "listed %d device configurations\n", read)
 	})
 	if err != nil {
@@ -175,7 +175,7 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 	for _, cfg := range configs {
 		for i, e := range entities {
 			var r result
-			c.Submit(key(e, cfg.ID), graph.ReadJob, graph.Job{
+			c.Line().Submit(key(e, cfg.ID), graph.ReadJob, graph.Job{
 				Run: func(jctx context.Context, calls graph.Calls) error {
 					resp, err := calls.Get(jctx, e, cfg.ID)
 					r = result{id: cfg.ID, entity: i, overview: resp.Overview}
@@ -191,7 +191,7 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 	withdraw := func() {
 		for _, cfg := range configs {
 			for _, e := range entities {
-				c.Withdraw(key(e, cfg.ID))
+				c.Line().Withdraw(key(e, cfg.ID))
 			}
 		}
 	}

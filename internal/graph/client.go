@@ -19,28 +19,35 @@ import (
 	"github.com/overview-operator/overview-operator/internal/pacer"
 )
 
-// Client is what the reconciler needs of Graph, for one connection. Graph is called from jobs
-// that the tenant's Pacer runs when the tenant's budget admits them (Submit), on goroutines of the
-// pacer's own: a caller never waits on the budget, on Retry-After or on a slow Graph. Every error
-// is an *Error; see Classify.
+// Client is the wire of one connection to Graph: the calls on an entity, the list of the tenant's
+// device configurations, and the credential check. Every error is an *Error; see Classify. The
+// operator calls Graph only from jobs that wait in the tenant's Line, which binds each job's
+// calls to what the pacer booked for it: a caller never waits on the budget, on Retry-After or on
+// a slow Graph.
 type Client interface {
 	// Calls are the calls outside any job: each is counted in the tenant's budget as it
-	// is sent and never waits for it, for tests and one-off tools. The operator calls Graph only
-	// from jobs.
+	// is sent and never waits for it, for tests and one-off tools.
 	Calls
-	// Submit puts job in the tenant's line of its kind under key, to run when the tenant's budget
-	// admits it; see Pacer.Submit.
-	Submit(key string, kind JobKind, job Job)
-	// Withdraw gives key's place in the tenant's line back; see Pacer.Withdraw.
-	Withdraw(key string) bool
-	// ListConfigurations reads every device configuration of the tenant, a page at a time, each
-	// page a ReadJob in the tenant's line; page, if not nil, hears how many were read after each
-	// page. It waits for the budget and for 429 pauses until the list is read, so it is for tools
-	// (the export), not for a reconciler, whose workers never wait on Graph.
-	ListConfigurations(ctx context.Context, page func(read int)) ([]Configuration, error)
+	// List reads every device configuration of the tenant, a page at a time, each page a ReadJob
+	// in the tenant's line; page, if not nil, hears how many were read after each page. It waits
+	// for the budget and for 429 pauses until the list is read, so it is for tools (the export),
+	// not for a reconciler, whose workers never wait on Graph.
+	List(ctx context.Context, page func(read int)) ([]Configuration, error)
 	// CheckCredentials obtains a token, which proves the credentials work
 	// (it does not call Graph, so it says nothing of the app's permissions).
 	CheckCredentials(ctx context.Context) error
+	// Line is the tenant's line of jobs, whose jobs make this client's calls.
+	Line() Line
+}
+
+// Line is where a tenant's jobs wait for its budget (the pacer's lines). A job's calls are the
+// client's that gave the line, bound to what the pacer booked for the job.
+type Line interface {
+	// Submit puts job in the tenant's line of its kind under key, to run when the tenant's budget
+	// admits it; a key that waits already keeps its place and runs the newest job.
+	Submit(key string, kind JobKind, job Job)
+	// Withdraw gives key's place in the tenant's line back, and reports whether it was waiting.
+	Withdraw(key string) bool
 }
 
 // Calls are the two calls on an entity of a device configuration (see Entities). They are
@@ -67,7 +74,7 @@ type client struct {
 	bearer   *bearer
 	base     string // {graph}/{version}/deviceManagement/deviceConfigurations
 	timeout  time.Duration
-	// listTimeout bounds a whole ListConfigurations (Options.ListTimeout).
+	// listTimeout bounds a whole List (Options.ListTimeout).
 	listTimeout time.Duration
 	pacer       *pacer.Handle[PacerKey]
 	tenant      string
@@ -112,8 +119,15 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	}, nil
 }
 
-// Submit implements Client: the job's calls are c's, bound to the ticket of what it booked.
-func (c *client) Submit(key string, kind JobKind, job Job) {
+// Line implements Client.
+func (c *client) Line() Line { return clientLine{c} }
+
+// clientLine is the tenant's line, with the jobs' calls made by the client that gave it.
+type clientLine struct{ c *client }
+
+// Submit implements Line: the job's calls are c's, bound to the ticket of what it booked.
+func (l clientLine) Submit(key string, kind JobKind, job Job) {
+	c := l.c
 	c.pacer.Submit(key, kind, pacer.Job{
 		Run:        func(ctx context.Context, t *pacer.Ticket) error { return job.Run(ctx, c.bound(t)) },
 		Done:       job.Done,
@@ -121,8 +135,8 @@ func (c *client) Submit(key string, kind JobKind, job Job) {
 	})
 }
 
-// Withdraw implements Client.
-func (c *client) Withdraw(key string) bool { return c.pacer.Withdraw(key) }
+// Withdraw implements Line.
+func (l clientLine) Withdraw(key string) bool { return l.c.pacer.Withdraw(key) }
 
 // bound returns c's calls booked on t, a running job's ticket.
 func (c *client) bound(t *pacer.Ticket) *client {

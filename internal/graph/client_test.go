@@ -332,13 +332,13 @@ func TestFractionalRetryAfter(t *testing.T) {
 			done <- struct{}{}
 		}}
 	}
-	c.Submit("first", ReadJob, job("first", func(ctx context.Context, calls Calls) error {
+	c.Line().Submit("first", ReadJob, job("first", func(ctx context.Context, calls Calls) error {
 		_, err := calls.Get(ctx, UserOverview, configID)
 		return err
 	}))
 	waitFor(t, func() bool { return len(e.graphRequests()) == 1 })
 	// The pause holds back the other job too, since the pacer is the tenant's.
-	c.Submit("second", ReadJob, job("second", func(ctx context.Context, calls Calls) error {
+	c.Line().Submit("second", ReadJob, job("second", func(ctx context.Context, calls Calls) error {
 		_, err := calls.Get(ctx, UserOverview, configID)
 		return err
 	}))
@@ -388,12 +388,12 @@ func TestNoSleeping(t *testing.T) {
 			t.Errorf("the tenant is paused until %s after the call, want 5s", until.Sub(start))
 		}
 		// A job of the tenant waits for the pause, without a place lost or a call made.
-		c.Submit("waits", ReadJob, Job{Run: func(context.Context, Calls) error {
+		c.Line().Submit("waits", ReadJob, Job{Run: func(context.Context, Calls) error {
 			t.Error("a job ran during the pause")
 			return nil
 		}})
 		time.Sleep(200 * time.Millisecond)
-		if !c.Withdraw("waits") {
+		if !c.Line().Withdraw("waits") {
 			t.Error("the job did not wait in line")
 		}
 		if n := len(e.graphRequests()); n != 1 {

@@ -111,7 +111,7 @@ func testContext(t *testing.T) context.Context {
 func runJob(t *testing.T, c Client, kind JobKind, call func(context.Context, Calls) error) error {
 	t.Helper()
 	done := make(chan error, 1)
-	c.Submit(t.Name(), kind, Job{Run: call, Done: func(err error) { done <- err }})
+	c.Line().Submit(t.Name(), kind, Job{Run: call, Done: func(err error) { done <- err }})
 	select {
 	case err := <-done:
 		return err

@@ -36,7 +36,7 @@ var errMalformedList = errors.New("response body is not a valid page of device c
 // other's place in the line.
 var listSeq atomic.Uint64
 
-// ListConfigurations reads every device configuration of the tenant (GET
+// List reads every device configuration of the tenant (GET
 // /deviceManagement/deviceConfigurations?$select=id,displayName, following @odata.nextLink),
 // each page a ReadJob in the tenant's line: it keeps the tenant's budget, and a page Graph
 // throttles waits for the pause and is read again, without counting as a failure. page, if not
@@ -46,7 +46,7 @@ var listSeq atomic.Uint64
 // The pages are untrusted input: a next link that leads back to a page already read, a list of
 // more than maxListPages pages or maxListItems configurations, or one that takes longer than
 // Options.ListTimeout to read, ends with an error instead of running on.
-func (c *client) ListConfigurations(ctx context.Context, page func(read int)) ([]Configuration, error) {
+func (c *client) List(ctx context.Context, page func(read int)) ([]Configuration, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.listTimeout, errListTooSlow)
 	defer cancel()
 	next := c.base + "?$select=id,displayName"
@@ -101,7 +101,7 @@ func (c *client) listPage(ctx context.Context, key, pageURL string) (configurati
 	}
 	done := make(chan result, 1)
 	var page configurationPage
-	c.Submit(key, ReadJob, Job{
+	c.Line().Submit(key, ReadJob, Job{
 		Run: func(jctx context.Context, calls Calls) error {
 			if ctx.Err() != nil {
 				return &Error{Err: ctx.Err()}
@@ -117,7 +117,7 @@ func (c *client) listPage(ctx context.Context, key, pageURL string) (configurati
 	case r := <-done:
 		return r.page, r.err
 	case <-ctx.Done():
-		c.Withdraw(key)
+		c.Line().Withdraw(key)
 		return configurationPage{}, &Error{Err: ctx.Err()}
 	}
 }

@@ -47,7 +47,7 @@ func TestListConfigurationsThrottledPage(t *testing.T) {
 	c := e.client(t, e.config(), fastOptions())
 
 	var progress []int
-	got, err := c.ListConfigurations(testContext(t), func(read int) { progress = append(progress, read) })
+	got, err := c.List(testContext(t), func(read int) { progress = append(progress, read) })
 	if err != nil {
 		t.Fatalf("ListConfigurations: %v", err)
 	}
@@ -82,7 +82,7 @@ func TestListConfigurationsKeepsTheBudget(t *testing.T) {
 	c := e.client(t, e.config(), opts)
 
 	start := time.Now()
-	got, err := c.ListConfigurations(testContext(t), nil)
+	got, err := c.List(testContext(t), nil)
 	if err != nil {
 		t.Fatalf("ListConfigurations: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestListConfigurationsFails(t *testing.T) {
 	seedList(e, 30)
 	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: http.StatusForbidden}) // every try: the client asks once more with a fresh token
 	c := e.client(t, e.config(), fastOptions())
-	_, err := c.ListConfigurations(testContext(t), nil)
+	_, err := c.List(testContext(t), nil)
 	if got := Classify(err); got.Kind != KindForbidden {
 		t.Errorf("ListConfigurations: %v (kind %s), want %s", err, got.Kind, KindForbidden)
 	}

@@ -115,7 +115,7 @@ func TestPacersClose(t *testing.T) {
 		errs <- err
 		return nil
 	}}
-	c.Submit("hanging", ReadJob, job)
+	c.Line().Submit("hanging", ReadJob, job)
 	<-started // its GET hangs in Graph, or is about to be sent
 	pacers.Close()
 	select {
@@ -126,7 +126,7 @@ func TestPacersClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call in flight went on after Close")
 	}
-	c.Submit("after", ReadJob, job)
+	c.Line().Submit("after", ReadJob, job)
 	if err := <-errs; err == nil {
 		t.Error("a job after Close called Graph successfully")
 	}

@@ -36,7 +36,7 @@ func burst(ctx context.Context, c Client, gets, patches int) []error {
 			kind = WriteJob
 		}
 		wg.Add(1)
-		c.Submit(fmt.Sprint(i), kind, Job{
+		c.Line().Submit(fmt.Sprint(i), kind, Job{
 			Run: func(jctx context.Context, calls Calls) error {
 				_, err := calls.Get(jctx, UserOverview, configID)
 				if err == nil && isPatch {

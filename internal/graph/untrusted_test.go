@@ -347,7 +347,7 @@ func TestUntrustedPaging(t *testing.T) {
 			h.serveToken(aToken())
 			h.handle("", tc.graph(h))
 			c := hostileClient(t, h, tc.opts)
-			got, err := c.ListConfigurations(context.Background(), nil)
+			got, err := c.List(context.Background(), nil)
 			if err == nil {
 				t.Fatalf("the list ended with %d configurations", len(got))
 			}
