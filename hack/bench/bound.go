@@ -26,7 +26,10 @@ type classCounts struct {
 //	writes:   (ceil(P/Lw) - 1)·W + 2·latency
 //	requests: (ceil(R/Lr) - 1)·W + latency
 //
-// with Lw and Lr the tighter of the per-app and per-tenant limits (one app per tenant here).
+// with Lw and Lr the tighter of the per-app and per-tenant limits (one app per tenant here). The
+// two kinds' requests count together: both overviews are served by Intune's device configuration
+// service, whose limits the emulator applies per app and per tenant whatever the overview, and the
+// operator paces both kinds of a tenant on one budget.
 func (b *bench) throttlingBound(perTenant map[string]*classCounts) (time.Duration, string) {
 	w, lat := b.limits.Window, b.cfg.latency
 	lw := b.writeLimit()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -93,11 +94,27 @@ func (t tenant) waitConnectionReady(ctx context.Context, env *localenv.Env, time
 	}
 }
 
-// resource is one DeviceConfigurationUserOverview and its device configuration in the emulator.
+// resource is one overview resource (a DeviceConfigurationUserOverview or a
+// DeviceConfigurationDeviceOverview, by its kind) and its device configuration in the emulator.
 type resource struct {
 	key      types.NamespacedName
+	kind     kind
 	tenant   tenant
 	configID string
+}
+
+// ref is the resource as the tracker knows it.
+func (r resource) ref() ref { return ref{kind: r.kind, NamespacedName: r.key} }
+
+// target is the overview in Graph that the resource manages, as the emulator's log names it.
+func (r resource) target() target { return target{configID: r.configID, entity: r.kind.entity()} }
+
+// target is one overview of one device configuration in Graph.
+type target struct{ configID, entity string }
+
+// targetOf is the overview a Graph request named.
+func targetOf(r graphtest.Request) target {
+	return target{configID: r.ConfigurationID, entity: r.Entity}
 }
 
 // Desired and seeded values: the spec asks for specSuccess/specFailed/specVersion; a drifted
@@ -108,13 +125,16 @@ const (
 )
 
 // newResources names count resources with the prefix, spread round-robin over tenants, each with a
-// device configuration of its own (ids are unique per prefix number).
-func newResources(prefix string, series, count int, tenants []tenant) []resource {
+// device configuration of its own (ids are unique per prefix number, whatever the kind). A share
+// deviceShare of each tenant's resources are DeviceConfigurationDeviceOverviews (kindOf), the rest
+// DeviceConfigurationUserOverviews.
+func newResources(prefix string, series, count int, tenants []tenant, deviceShare float64) []resource {
 	out := make([]resource, count)
 	for i := range out {
 		t := tenants[i%len(tenants)]
 		out[i] = resource{
 			key:      types.NamespacedName{Namespace: t.namespace, Name: fmt.Sprintf("%s-%05d", prefix, i)},
+			kind:     kindOf(i/len(tenants), deviceShare),
 			tenant:   t,
 			configID: fmt.Sprintf("%08x-0000-4000-8000-%012x", series, i),
 		}
@@ -122,7 +142,19 @@ func newResources(prefix string, series, count int, tenants []tenant) []resource
 	return out
 }
 
-// seed puts the resources' device configurations in the emulator, drifted from the spec or not.
+// kindOf is the kind of a tenant's j-th resource: the device kind when round((j+1)·share) exceeds
+// round(j·share), so that the two kinds are interleaved evenly in every tenant (every
+// prefix of its resources has its share of each: a first sync cut short, or figure 3's picks,
+// still see both) and the tenant's n resources hold round(n·share) of the device kind.
+func kindOf(j int, deviceShare float64) kind {
+	if math.Round(float64(j+1)*deviceShare) > math.Round(float64(j)*deviceShare) {
+		return deviceKind
+	}
+	return userKind
+}
+
+// seed puts the resources' device configurations in the emulator, drifted from the spec or not: the
+// overview of each resource's kind (the configuration's other overview is left at zeros).
 func seed(srv *graphtest.Server, rs []resource, drifted bool) {
 	last := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	for _, r := range rs {
@@ -131,23 +163,29 @@ func seed(srv *graphtest.Server, rs []resource, drifted bool) {
 		if drifted {
 			o.SuccessCount, o.FailedCount, o.ConfigurationVersion = seededSuccess, seededFailed, seededVersion
 		}
-		srv.Seed(r.tenant.id, r.configID, o)
+		if r.kind == deviceKind {
+			srv.SeedDevice(r.tenant.id, r.configID, o)
+		} else {
+			srv.Seed(r.tenant.id, r.configID, o)
+		}
 	}
 }
 
-func (r resource) object() *intunev1alpha1.DeviceConfigurationUserOverview {
-	return &intunev1alpha1.DeviceConfigurationUserOverview{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.key.Namespace, Name: r.key.Name},
-		Spec: intunev1alpha1.OverviewSpec{
-			DeviceConfigurationID: r.configID,
-			ConnectionRef:         intunev1alpha1.ConnectionReference{Name: connectionName},
-			Overview: intunev1alpha1.OverviewFields{
-				SuccessCount:         ptr.To[int32](specSuccess),
-				FailedCount:          ptr.To[int32](specFailed),
-				ConfigurationVersion: ptr.To[int32](specVersion),
-			},
+// object is the resource to create: its kind, with the spec the first sync brings Graph to.
+func (r resource) object() intunev1alpha1.Overview {
+	o := r.kind.newObject()
+	o.SetNamespace(r.key.Namespace)
+	o.SetName(r.key.Name)
+	*o.OverviewSpec() = intunev1alpha1.OverviewSpec{
+		DeviceConfigurationID: r.configID,
+		ConnectionRef:         intunev1alpha1.ConnectionReference{Name: connectionName},
+		Overview: intunev1alpha1.OverviewFields{
+			SuccessCount:         ptr.To[int32](specSuccess),
+			FailedCount:          ptr.To[int32](specFailed),
+			ConfigurationVersion: ptr.To[int32](specVersion),
 		},
 	}
+	return o
 }
 
 // createConcurrency is how many creates are in flight at once: enough to keep the API server busy

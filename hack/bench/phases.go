@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/hack/bench/proc"
 	"github.com/overview-operator/overview-operator/internal/schedule"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
@@ -72,8 +71,8 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	if len(reqs) > 0 {
 		fs.FirstRequestSeconds = reqs[0].Time.Sub(t0).Seconds()
 	}
-	patched := map[string]bool{}
-	readBack := map[string]bool{} // an accepted PATCH whose read-back has not come yet
+	patched := map[target]bool{}
+	readBack := map[target]bool{} // an accepted PATCH whose read-back has not come yet
 	perTenant := map[string]*classCounts{}
 	for _, r := range reqs {
 		if r.Status == http.StatusTooManyRequests {
@@ -83,16 +82,16 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		case http.MethodGet:
 			fs.GETs++
 			switch {
-			case readBack[r.ConfigurationID]:
+			case readBack[targetOf(r)]:
 				fs.ReadBackGETs++
-				readBack[r.ConfigurationID] = false
-			case patched[r.ConfigurationID]:
+				readBack[targetOf(r)] = false
+			case patched[targetOf(r)]:
 				fs.ResyncGETs++ // its sync slot came before the last resource was Ready
 			}
 		case http.MethodPatch:
 			fs.PATCHes++
 			if r.Status/100 == 2 {
-				patched[r.ConfigurationID], readBack[r.ConfigurationID] = true, true
+				patched[targetOf(r)], readBack[targetOf(r)] = true, true
 			}
 		}
 		if !r.Throttled {
@@ -108,6 +107,7 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		}
 	}
 	fs.Requests = len(reqs)
+	fs.Kinds = b.kindFigures(ready, reqs)
 	fs.FirstPassesPerResource = fs.ReconcilesPerResource - 2*float64(fs.ResyncGETs)/float64(n)
 	fs.GETPerResource = float64(fs.GETs) / float64(n)
 	fs.PATCHPerResource = float64(fs.PATCHes) / float64(n)
@@ -128,6 +128,42 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 		n-fs.NotReady, n, fs.ReadySeconds, fs.BoundSeconds, fs.Ratio, fs.CreationBoundSeconds, fs.CreationRatio,
 		fs.GETs, fs.PATCHes, fs.Throttled, fs.StatusWrites)
 	return fs, waitErr
+}
+
+// kindFigures splits the first sync's resources, Ready and Graph requests by kind, when the run has
+// DeviceConfigurationDeviceOverviews (nil otherwise: a run of the one kind has its figures above).
+func (b *bench) kindFigures(ready []time.Time, reqs []graphtest.Request) []KindFigures {
+	if b.cfg.deviceShare == 0 {
+		return nil
+	}
+	byEntity := map[string]*KindFigures{}
+	out := make([]KindFigures, len(kinds))
+	for i, k := range kinds {
+		out[i].Kind = k.String()
+		byEntity[k.entity()] = &out[i]
+	}
+	for i, r := range b.main {
+		f := byEntity[r.kind.entity()]
+		f.Resources++
+		if !ready[i].IsZero() {
+			f.Ready++
+		}
+	}
+	for _, r := range reqs {
+		f := byEntity[r.Entity]
+		if f == nil {
+			continue
+		}
+		switch {
+		case r.Status == http.StatusTooManyRequests:
+			f.Throttled++
+		case r.Method == http.MethodGet:
+			f.GETs++
+		case r.Method == http.MethodPatch:
+			f.PATCHes++
+		}
+	}
+	return out
 }
 
 // writeFirstSyncLog writes each resource of the first sync with when its create returned and when
@@ -206,26 +242,26 @@ func (b *bench) steadyState(ctx context.Context) (*SteadyState, error) {
 	ss := &SteadyState{IntervalSeconds: interval.Seconds(), StatusWrites: after.statusWrites - before.statusWrites,
 		GETsByResource: map[int]int{}}
 
-	gets := map[string][]time.Time{}
+	gets := map[target][]time.Time{}
 	for _, r := range b.graphLog(t0, t1.Add(grace)) {
 		switch {
 		case r.Status == http.StatusTooManyRequests:
 			ss.Throttled++
 		case r.Method == http.MethodGet:
-			gets[r.ConfigurationID] = append(gets[r.ConfigurationID], r.Time)
+			gets[targetOf(r)] = append(gets[targetOf(r)], r.Time)
 		case r.Method == http.MethodPatch && r.Time.Before(t1):
 			ss.PATCHes++
 		}
 	}
 	var delays []time.Duration
 	for _, res := range b.main {
-		uid := b.tracker.uid(res.key)
+		uid := b.tracker.uid(res.ref())
 		slot := schedule.Last(uid, interval, t1)
 		if !slot.Before(t1) || slot.Before(t0) {
 			slot = slot.Add(-interval)
 		}
 		k := 0
-		for _, at := range gets[res.configID] {
+		for _, at := range gets[res.target()] {
 			if !at.Before(slot) && at.Before(slot.Add(interval)) {
 				if k == 0 {
 					delays = append(delays, at.Sub(slot))
@@ -297,14 +333,15 @@ func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spaci
 	gens := make([]int64, k)
 	body := fmt.Appendf(nil, `{"spec":{"overview":{"successCount":%d}}}`, success)
 	change := func(i int) error {
-		obj := &intunev1alpha1.DeviceConfigurationUserOverview{}
-		obj.Namespace, obj.Name = rs[i].key.Namespace, rs[i].key.Name
+		obj := rs[i].kind.newObject()
+		obj.SetNamespace(rs[i].key.Namespace)
+		obj.SetName(rs[i].key.Name)
 		updated[i] = time.Now()
 		if err := b.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return err
 		}
 		answered[i] = time.Now()
-		gens[i] = obj.Generation
+		gens[i] = obj.GetGeneration()
 		return nil
 	}
 	before := b.tracker.counts()
@@ -330,14 +367,14 @@ func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spaci
 	}
 	after := b.tracker.counts()
 
-	first := map[string][]time.Time{} // arrivals of accepted PATCHes by configuration
-	gets := map[string][]time.Time{}  // arrivals of GETs by configuration
+	first := map[target][]time.Time{} // arrivals of accepted PATCHes by overview
+	gets := map[target][]time.Time{}  // arrivals of GETs by overview
 	for _, r := range b.graphLog(start, time.Now()) {
 		switch {
 		case r.Method == http.MethodPatch && r.Status/100 == 2:
-			first[r.ConfigurationID] = append(first[r.ConfigurationID], r.Time)
+			first[targetOf(r)] = append(first[targetOf(r)], r.Time)
 		case r.Method == http.MethodGet:
-			gets[r.ConfigurationID] = append(gets[r.ConfigurationID], r.Time)
+			gets[targetOf(r)] = append(gets[targetOf(r)], r.Time)
 		}
 	}
 	lat := &Latency{Changes: k, SpacingSeconds: spacing.Seconds(), StatusWrites: after.statusWrites - before.statusWrites}
@@ -345,15 +382,15 @@ func (b *bench) changeRun(ctx context.Context, rs []resource, success int, spaci
 	for i, r := range rs {
 		us = append(us, answered[i].Sub(updated[i]))
 		after := func(t time.Time) bool { return !t.Before(updated[i]) }
-		if j := slices.IndexFunc(gets[r.configID], after); j >= 0 {
-			gs = append(gs, gets[r.configID][j].Sub(updated[i]))
+		if j := slices.IndexFunc(gets[r.target()], after); j >= 0 {
+			gs = append(gs, gets[r.target()][j].Sub(updated[i]))
 		}
-		j := slices.IndexFunc(first[r.configID], after)
+		j := slices.IndexFunc(first[r.target()], after)
 		if j < 0 {
 			lat.Missing++
 			continue
 		}
-		ds = append(ds, first[r.configID][j].Sub(updated[i]))
+		ds = append(ds, first[r.target()][j].Sub(updated[i]))
 	}
 	if len(ds) > 0 {
 		lat.P50, lat.P99 = percentile(ds, 50).Seconds(), percentile(ds, 99).Seconds()
@@ -375,9 +412,10 @@ const smallTenantResources = 10
 // resources, alone and then while the big tenant works through a backlog of -n drifted resources.
 func (b *bench) fairness(ctx context.Context) (*Fairness, error) {
 	big, small := b.tenants[0], b.tenants[1]
-	alone := newResources("fair-alone", 3, smallTenantResources, []tenant{small})
-	backlog := newResources("fair-big", 4, b.cfg.n, []tenant{big})
-	loaded := newResources("fair-small", 5, smallTenantResources, []tenant{small})
+	share := b.cfg.deviceShare
+	alone := newResources("fair-alone", 3, smallTenantResources, []tenant{small}, share)
+	backlog := newResources("fair-big", 4, b.cfg.n, []tenant{big}, share)
+	loaded := newResources("fair-small", 5, smallTenantResources, []tenant{small}, share)
 	for _, rs := range [][]resource{alone, backlog, loaded} {
 		seed(b.env.Emulator, rs, true)
 	}
@@ -435,7 +473,8 @@ func (b *bench) graphLog(from, to time.Time) []graphtest.Request {
 	return out
 }
 
-// perTenantWrites counts the PATCHes a first sync of rs needs, by tenant.
+// perTenantWrites counts the PATCHes a first sync of rs needs, by tenant, whatever their kind: the
+// two kinds share the tenant's windows (throttlingBound).
 func (b *bench) perTenantWrites(rs []resource) map[string]int {
 	out := map[string]int{}
 	for _, r := range rs {
@@ -463,10 +502,10 @@ func passesSince(before, after float64) float64 {
 	return after - before
 }
 
-func keysOf(rs []resource) []types.NamespacedName {
-	out := make([]types.NamespacedName, len(rs))
+func keysOf(rs []resource) []ref {
+	out := make([]ref, len(rs))
 	for i, r := range rs {
-		out[i] = r.key
+		out[i] = r.ref()
 	}
 	return out
 }

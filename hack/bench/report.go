@@ -86,8 +86,8 @@ func (r *Results) markdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	s, m := r.Settings, r.Machine
 	p("## overview-operator benchmark, %s\n\n", r.Date.Format("2006-01-02 15:04 UTC"))
-	p("%d resources over %d tenant(s); time scale **%g×** (Intune's 20 s windows last %.3g s in the emulator and in the operator's budget); "+
-		"emulator latency %.0f ms; sync interval %.0f s.  \n", s.Resources, s.Tenants, s.TimeScale, s.EmulatorWindowSeconds,
+	p("%d resources%s over %d tenant(s); time scale **%g×** (Intune's 20 s windows last %.3g s in the emulator and in the operator's budget); "+
+		"emulator latency %.0f ms; sync interval %.0f s.  \n", s.Resources, kindMix(s), s.Tenants, s.TimeScale, s.EmulatorWindowSeconds,
 		s.LatencySeconds*1000, s.SyncIntervalSeconds)
 	p("Operator built from `%s`.  \n", r.Commit)
 	p("Machine: %d CPUs (%s), %d MiB, Linux %s, %s, load average %s at the start.\n\n", m.CPUs, m.CPUModel, m.MemoryMiB, m.Kernel, m.Go, m.LoadAverage)
@@ -102,6 +102,9 @@ func (r *Results) markdown() string {
 		row("1", "Throttling bound", "%.2f s (%s)", f.BoundSeconds, f.Bound)
 		row("1", "Measured / bound", "**%s%.2f**", atLeast(f.NotReady), f.Ratio)
 		row("1", "Bound given when each resource was created", "%.2f s (measured / it: %s%.2f)", f.CreationBoundSeconds, atLeast(f.NotReady), f.CreationRatio)
+		for _, k := range f.Kinds {
+			row("1", "… of them "+k.Kind+"s", "%d, %d Ready; %d GET, %d PATCH, %d answered 429", k.Resources, k.Ready, k.GETs, k.PATCHes, k.Throttled)
+		}
 		row("1", "Graph requests per resource", "%.3f GET (%d of them read-backs after a PATCH, %d resyncs), %.3f PATCH",
 			f.GETPerResource, f.ReadBackGETs, f.ResyncGETs, f.PATCHPerResource)
 		row("1", "429 answers", "%d of %d requests (%.2f%%)", f.Throttled, f.Requests, 100*f.ThrottledFraction)
@@ -173,6 +176,28 @@ func (r *Results) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// kindMix says how many of the resources were of each kind, e.g. " (500 DeviceConfigurationUserOverviews
+// + 500 DeviceConfigurationDeviceOverviews, sharing each tenant's budget)"; "" when the run stopped
+// before it had any.
+func kindMix(s Settings) string {
+	var parts []string
+	for _, k := range []struct {
+		n    int
+		kind kind
+	}{{s.UserOverviews, userKind}, {s.DeviceOverviews, deviceKind}} {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %ss", k.n, k.kind))
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return " (" + parts[0] + ")"
+	}
+	return " (" + strings.Join(parts, " + ") + ", sharing each tenant's budget)"
 }
 
 // byCount renders {1: 998, 2: 1, 0: 1} as "998 with 1, 1 with 2, 1 with 0", most common first.

@@ -51,7 +51,11 @@ type Machine struct {
 
 // Settings are the run's parameters.
 type Settings struct {
-	Resources             int      `json:"resources"`
+	Resources int `json:"resources"`
+	// UserOverviews and DeviceOverviews are how many of the resources of figures 1 to 3 are of
+	// each kind (-device-overviews).
+	UserOverviews         int      `json:"userOverviews"`
+	DeviceOverviews       int      `json:"deviceOverviews"`
 	Tenants               int      `json:"tenants"`
 	TimeScale             float64  `json:"timeScale"`
 	EmulatorWindowSeconds float64  `json:"emulatorWindowSeconds"`
@@ -109,12 +113,24 @@ type FirstSync struct {
 	// APIWrites are the API server's write requests over the same time (kinds of at least a hundredth
 	// of the resources' count): the creates, the status writes and the events it had to serve.
 	APIWrites []APIWrites `json:"apiServerWrites,omitempty"`
+	// Kinds are the figures by kind, when the run had DeviceConfigurationDeviceOverviews.
+	Kinds []KindFigures `json:"kinds,omitempty"`
 	// WriteLimit is Lw, the writes a tenant may send per window: the picture's staircase steps by it.
 	WriteLimit int `json:"writeLimitPerWindow"`
 
 	// readyByTenant holds each tenant's times to Ready in seconds, sorted: the picture's series.
 	// Left out of bench.json, which stays readable; firstsync.svg shows them.
 	readyByTenant [][]float64
+}
+
+// KindFigures are one kind's part of the first sync.
+type KindFigures struct {
+	Kind      string `json:"kind"`
+	Resources int    `json:"resources"`
+	Ready     int    `json:"ready"`
+	GETs      int    `json:"gets"`
+	PATCHes   int    `json:"patches"`
+	Throttled int    `json:"throttled429"`
 }
 
 // SteadyState is figure 2.

@@ -13,11 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/hack/bench/proc"
 	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/localenv"
@@ -90,7 +92,9 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 		}
 		b.tenants = append(b.tenants, t)
 	}
-	b.main = newResources("ov", 1, cfg.n, b.tenants)
+	b.main = newResources("ov", 1, cfg.n, b.tenants, cfg.deviceShare)
+	byKind := countKinds(b.main)
+	b.results.Settings.UserOverviews, b.results.Settings.DeviceOverviews = byKind[userKind], byKind[deviceKind]
 	seed(env.Emulator, b.main, true)
 
 	if err := b.startOperator(ctx); err != nil {
@@ -229,39 +233,50 @@ func (b *bench) cost() *Cost {
 	return c
 }
 
-// reconciles is how many passes the operator's DeviceConfigurationUserOverview controller has
-// run so far, whatever their result (-1 if its metrics cannot be read).
+// reconciles is how many passes the operator's overview controllers (both kinds') have run so far,
+// whatever their result (-1 if its metrics cannot be read).
 func (b *bench) reconciles() float64 {
 	families, err := readMetrics(context.Background(), "http://"+b.op.MetricsAddr+"/metrics")
 	if err != nil {
 		return -1
 	}
-	return families.Value("controller_runtime_reconcile_total", "controller", "deviceconfigurationuseroverview")
+	sum := 0.0
+	for _, k := range kinds {
+		sum += families.Value("controller_runtime_reconcile_total", "controller", k.controller())
+	}
+	return sum
 }
 
-// objectSizes is the mean size, as JSON, of a DeviceConfigurationUserOverview and of its
+// objectSizes is the mean size, as JSON, of an overview resource (of either kind) and of its
 // metadata.managedFields: what each one costs in the operator's cache, roughly.
 func (b *bench) objectSizes() (obj, managed float64) {
-	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
-	if err := b.client.List(context.Background(), list); err != nil || len(list.Items) == 0 {
+	n := 0
+	for _, k := range kinds {
+		list := k.newList()
+		if err := b.client.List(context.Background(), list); err != nil {
+			continue
+		}
+		_ = meta.EachListItem(list, func(o runtime.Object) error {
+			all, _ := json.Marshal(o)
+			mf, _ := json.Marshal(o.(metav1.Object).GetManagedFields())
+			obj += float64(len(all))
+			managed += float64(len(mf))
+			n++
+			return nil
+		})
+	}
+	if n == 0 {
 		return 0, 0
 	}
-	for i := range list.Items {
-		o := &list.Items[i]
-		all, _ := json.Marshal(o)
-		mf, _ := json.Marshal(o.ManagedFields)
-		obj += float64(len(all))
-		managed += float64(len(mf))
-	}
-	return obj / float64(len(list.Items)), managed / float64(len(list.Items))
+	return obj / float64(n), managed / float64(n)
 }
 
 // writeRequestLog writes the emulator's Graph requests as CSV, with times in seconds since the
 // operator started (the phases' times in bench.json use the same origin).
 func (b *bench) writeRequestLog(path string) error {
-	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration", func(w io.Writer) {
+	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration,entity", func(w io.Writer) {
 		for _, r := range b.graphLog(time.Time{}, time.Now().Add(time.Hour)) {
-			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID)
+			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID, r.Entity)
 		}
 	})
 }

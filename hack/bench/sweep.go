@@ -122,8 +122,11 @@ type Sweep struct {
 	Commit  string    `json:"commit"`
 	Machine Machine   `json:"machine"`
 	// Scale is -sweep-scale: below 1, a smoke run whose ratios say little.
-	Scale   float64      `json:"sweepScale"`
-	Entries []SweepEntry `json:"entries"`
+	Scale float64 `json:"sweepScale"`
+	// DeviceShare is -device-overviews: the share of each entry's resources that are
+	// DeviceConfigurationDeviceOverviews.
+	DeviceShare float64      `json:"deviceOverviews,omitempty"`
+	Entries     []SweepEntry `json:"entries"`
 }
 
 // SweepEntry is one entry's settings and results; its full Results are in <label>/bench.json.
@@ -155,7 +158,8 @@ func runSweep(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	sw := &Sweep{Date: time.Now().UTC().Truncate(time.Second), Commit: commit(c.root), Machine: machine(), Scale: c.sweepScale}
+	sw := &Sweep{Date: time.Now().UTC().Truncate(time.Second), Commit: commit(c.root), Machine: machine(), Scale: c.sweepScale,
+		DeviceShare: c.deviceShare}
 	var failed []string
 	for i, e := range entries {
 		if ctx.Err() != nil {
@@ -250,6 +254,9 @@ func (sw *Sweep) markdown() string {
 	p("Machine: %d CPUs (%s), %d MiB, Linux %s, %s, load average %s at the start.\n\n", m.CPUs, m.CPUModel, m.MemoryMiB, m.Kernel, m.Go, m.LoadAverage)
 	if sw.Scale != 1 {
 		p("**Resources scaled by %g (-sweep-scale): a smoke run of the sweep, not a measurement against the targets.**\n\n", sw.Scale)
+	}
+	if sw.DeviceShare > 0 {
+		p("A share of %g of each entry's resources (in each tenant) are DeviceConfigurationDeviceOverviews, the rest DeviceConfigurationUserOverviews (-device-overviews); each entry's bench.md counts them.\n\n", sw.DeviceShare)
 	}
 	p("| Entry | n | Tenants | Latency | Sync interval | First sync | Bound | Ratio | Target | Met | 429s | Passes / resource (without resyncs) | Ratio given the creates | Small tenant alone | Behind the backlog | Met |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")

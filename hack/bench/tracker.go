@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,17 +17,23 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 )
 
-// tracker follows every DeviceConfigurationUserOverview through a watch. It counts writes (each
-// resourceVersion change is one event): a MODIFIED event that keeps the generation is a status
-// write (the operator writes nothing else), one that changes it is a spec change (the benchmark's).
-// It also notes when each resource was first seen Ready for its current generation.
+// tracker follows every overview resource, of both kinds, through a watch per kind. It counts
+// writes (each resourceVersion change is one event): a MODIFIED event that keeps the generation is
+// a status write (the operator writes nothing else), one that changes it is a spec change (the
+// benchmark's). It also notes when each resource was first seen Ready for its current generation.
 type tracker struct {
 	mu           sync.Mutex
-	objs         map[types.NamespacedName]*tracked
+	objs         map[ref]*tracked
 	statusWrites int
 	specWrites   int
 	lastEvent    time.Time
-	err          error // the watch failed for good
+	err          error // a watch failed for good
+}
+
+// ref names a resource of one kind: the two kinds may use the same name in a namespace.
+type ref struct {
+	kind kind
+	types.NamespacedName
 }
 
 type tracked struct {
@@ -43,24 +50,31 @@ type counts struct {
 	objects                  int
 }
 
-// startTracker lists the resources and watches them from there until ctx ends.
+// startTracker lists the resources of every kind and watches each kind from there until ctx ends.
 func startTracker(ctx context.Context, c client.WithWatch) (*tracker, error) {
-	t := &tracker{objs: map[types.NamespacedName]*tracked{}}
-	list := &intunev1alpha1.DeviceConfigurationUserOverviewList{}
-	if err := c.List(ctx, list); err != nil {
-		return nil, err
+	t := &tracker{objs: map[ref]*tracked{}}
+	for _, k := range kinds {
+		list := k.newList()
+		if err := c.List(ctx, list); err != nil {
+			return nil, err
+		}
+		if err := meta.EachListItem(list, func(o runtime.Object) error {
+			if ov, ok := o.(intunev1alpha1.Overview); ok {
+				t.observe(k, watch.Added, ov, time.Now())
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		go t.watch(ctx, c, k, list.GetResourceVersion())
 	}
-	for i := range list.Items {
-		t.observe(watch.Added, &list.Items[i], time.Now())
-	}
-	go t.watch(ctx, c, list.ResourceVersion)
 	return t, nil
 }
 
-// watch follows the resources from rv, watching again when the API server ends a watch.
-func (t *tracker) watch(ctx context.Context, c client.WithWatch, rv string) {
+// watch follows the resources of kind k from rv, watching again when the API server ends a watch.
+func (t *tracker) watch(ctx context.Context, c client.WithWatch, k kind, rv string) {
 	for ctx.Err() == nil {
-		w, err := c.Watch(ctx, &intunev1alpha1.DeviceConfigurationUserOverviewList{},
+		w, err := c.Watch(ctx, k.newList(),
 			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -73,7 +87,7 @@ func (t *tracker) watch(ctx context.Context, c client.WithWatch, rv string) {
 			switch ev.Type {
 			case watch.Error:
 				t.mu.Lock()
-				t.err = fmt.Errorf("the watch of DeviceConfigurationUserOverviews failed: %v", ev.Object)
+				t.err = fmt.Errorf("the watch of %ss failed: %v", k, ev.Object)
 				t.mu.Unlock()
 				w.Stop()
 				return
@@ -82,20 +96,20 @@ func (t *tracker) watch(ctx context.Context, c client.WithWatch, rv string) {
 					rv = o.GetResourceVersion()
 				}
 			default:
-				o, ok := ev.Object.(*intunev1alpha1.DeviceConfigurationUserOverview)
+				o, ok := ev.Object.(intunev1alpha1.Overview)
 				if !ok {
 					continue
 				}
-				rv = o.ResourceVersion
-				t.observe(ev.Type, o, now)
+				rv = o.GetResourceVersion()
+				t.observe(k, ev.Type, o, now)
 			}
 		}
 		w.Stop()
 	}
 }
 
-func (t *tracker) observe(typ watch.EventType, o *intunev1alpha1.DeviceConfigurationUserOverview, now time.Time) {
-	key := client.ObjectKeyFromObject(o)
+func (t *tracker) observe(k kind, typ watch.EventType, o intunev1alpha1.Overview, now time.Time) {
+	key := ref{kind: k, NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lastEvent = now
@@ -106,24 +120,25 @@ func (t *tracker) observe(typ watch.EventType, o *intunev1alpha1.DeviceConfigura
 		return
 	case watch.Added:
 		if s == nil {
-			s = &tracked{uid: o.UID, generation: o.Generation}
+			s = &tracked{uid: o.GetUID(), generation: o.GetGeneration()}
 			t.objs[key] = s
 		}
 	case watch.Modified:
 		if s == nil { // not seen yet: count it from here
-			s = &tracked{uid: o.UID, generation: o.Generation}
+			s = &tracked{uid: o.GetUID(), generation: o.GetGeneration()}
 			t.objs[key] = s
-		} else if o.Generation == s.generation {
+		} else if o.GetGeneration() == s.generation {
 			t.statusWrites++
 			s.statusWrites++
 		} else {
 			t.specWrites++
 		}
 	}
-	s.generation = o.Generation
-	if o.Status.ObservedGeneration == o.Generation &&
-		meta.IsStatusConditionTrue(o.Status.Conditions, intunev1alpha1.ConditionReady) && s.readyGen != o.Generation {
-		s.readyGen, s.readyAt = o.Generation, now
+	s.generation = o.GetGeneration()
+	st := o.OverviewStatus()
+	if st.ObservedGeneration == o.GetGeneration() &&
+		meta.IsStatusConditionTrue(st.Conditions, intunev1alpha1.ConditionReady) && s.readyGen != o.GetGeneration() {
+		s.readyGen, s.readyAt = o.GetGeneration(), now
 	}
 }
 
@@ -142,7 +157,7 @@ func (t *tracker) quietSince() time.Time {
 
 // readyAt returns when each resource was first seen Ready at a generation of at least minGen[i]
 // (the zero time when it has not been), and how many are not Ready yet.
-func (t *tracker) readyAt(keys []types.NamespacedName, minGen []int64) ([]time.Time, int) {
+func (t *tracker) readyAt(keys []ref, minGen []int64) ([]time.Time, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]time.Time, len(keys))
@@ -158,7 +173,7 @@ func (t *tracker) readyAt(keys []types.NamespacedName, minGen []int64) ([]time.T
 }
 
 // uid is the UID of a resource ("" if unseen).
-func (t *tracker) uid(k types.NamespacedName) types.UID {
+func (t *tracker) uid(k ref) types.UID {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s := t.objs[k]; s != nil {
@@ -173,7 +188,7 @@ var errNotReady = errors.New("not Ready")
 
 // waitReady waits until every resource of keys is Ready at a generation of at least minGen[i], and
 // returns when each became Ready. On timeout it returns the times it has, and an error.
-func (t *tracker) waitReady(ctx context.Context, keys []types.NamespacedName, minGen []int64, timeout time.Duration) ([]time.Time, error) {
+func (t *tracker) waitReady(ctx context.Context, keys []ref, minGen []int64, timeout time.Duration) ([]time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		at, missing := t.readyAt(keys, minGen)
