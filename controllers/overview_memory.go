@@ -218,8 +218,9 @@ func (m *memory) deliver(key types.NamespacedName, rec *record, res *syncResult,
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec.queued = nil
-	if rec.steady != nil && rec.mark == nil && rec.steady.quiet(e, res) {
-		rec.steady = nil
+	if rec.steady != nil && rec.steady.quiet(e, res) {
+		// Graph holds the spec: a PATCH it accepted before (mark) shows kept, as a pass would find.
+		rec.steady, rec.mark = nil, nil
 		rec.lastSync, rec.failures = res.at, 0
 		return false
 	}

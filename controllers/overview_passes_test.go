@@ -110,6 +110,37 @@ func TestSteadyResyncWritesOnlyTheHeartbeat(t *testing.T) {
 	}
 }
 
+// TestTheResyncAfterAPatchTakesOnePass: a resource PATCHed in its first sync, then steady: its
+// routine resyncs take one pass each, the first one too, which finds the PATCH kept (the memory
+// of the PATCH, kept to recognise a Graph that reverts it, goes without a pass).
+func TestTheResyncAfterAPatchTakesOnePass(t *testing.T) {
+	g := &steadyGraph{o: graphOver(3)}
+	gc := &graphFns{GetOverviewFn: g.get, PatchOverviewFn: func(_ context.Context, _ string, f graph.Fields) (graph.Response, error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.o.SuccessCount, g.o.FailedCount = *f.SuccessCount, 0
+		return graph.Response{}, nil
+	}}
+	w := newOffline(t, offlineOverview(), gc, offlineSetup{})
+	res, err := w.sync()
+	if err != nil || !meta.IsStatusConditionTrue(w.object().Status.Conditions, intunev1alpha1.ConditionReady) {
+		t.Fatalf("the first sync ended with %+v, %v and conditions %+v", res, err, w.object().Status.Conditions)
+	}
+	for slot := range 3 {
+		passes, writes := w.passes, len(w.writes)
+		w.advance(res.RequeueAfter)
+		if res, err = w.sync(); err != nil || res.RequeueAfter <= 0 {
+			t.Fatalf("resync %d ended with %+v and %v", slot, res, err)
+		}
+		if w.passes-passes != 1 || len(w.writes) != writes {
+			t.Errorf("resync %d took %d passes and %d status writes, want 1 and 0", slot, w.passes-passes, len(w.writes)-writes)
+		}
+	}
+	if g.gets != 2+3 {
+		t.Errorf("%d GETs: want the first sync's two and one per resync", g.gets)
+	}
+}
+
 // TestObserveOnlyNeverPatches plays an ObserveOnly resource whose Graph differs from the spec, over
 // a few sync slots: no PATCH (graphFns has none to give), Ready with DriftDetected, the drift
 // reported once.
