@@ -63,7 +63,7 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 		res *syncResult
 	)
 	run := func(jctx context.Context, calls graph.Calls) error {
-		ctx = logf.IntoContext(jctx, r.log.WithValues("deviceConfigurationUserOverview", key, "deviceConfigurationId", configurationID))
+		ctx = logf.IntoContext(jctx, lazyValues(r.log, r.kind.entity.Type, key, "deviceConfigurationId", configurationID))
 		res = r.runSafely(ctx, calls, rec, configurationID, wanted)
 		switch {
 		case res.applied:

@@ -43,6 +43,7 @@ func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) er
 		WatchesRawSource(source.TypedChannel(r.done, jobEnded{})).
 		WithOptions(controllerOptions(opts)).
 		Named(r.kind.name()).
+		WithLogConstructor(r.logConstructor(mgr.GetLogger())).
 		Complete(r)
 }
 
