@@ -123,6 +123,19 @@ func TestConnectionCheck(t *testing.T) {
 			atLeast: offlineRetryMax / 2, atMost: offlineRetryMax,
 			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonGraphUnavailable,
 		},
+		"the token endpoint unavailable for ten minutes, then credentials refused: Stalled, an event, and the credentials' first wait": {
+			check: refused,
+			was: func() intunev1alpha1.ConnectionStatus {
+				st := connectionWas(intunev1alpha1.ReasonGraphUnavailable, metav1.ConditionFalse, 10*time.Minute)
+				meta.RemoveStatusCondition(&st.Conditions, intunev1alpha1.ConditionStalled)
+				return st
+			}(),
+			ending:  endsRequeued,
+			atLeast: offlineCredsRetry / 2, atMost: offlineCredsRetry,
+			ready: metav1.ConditionFalse, reason: intunev1alpha1.ReasonInvalidCredentials,
+			stalled: true,
+			events:  []string{"Warning InvalidCredentials"},
+		},
 		"throttled: looks again after Retry-After": {
 			check:   &graph.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: 20 * time.Second},
 			ending:  endsRequeued,
