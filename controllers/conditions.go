@@ -37,5 +37,11 @@ func (c conditions) stalled(f *failure) {
 	c.set(intunev1alpha1.ConditionStalled, metav1.ConditionTrue, f.reason, f.message)
 }
 
-// find returns the condition of type t, or nil.
-func (c conditions) find(t string) *metav1.Condition { return meta.FindStatusCondition(*c.list, t) }
+// find returns a copy of the condition of type t, or nil: a condition set afterwards does not
+// change what was found (meta.FindStatusCondition points into the list, which set overwrites).
+func (c conditions) find(t string) *metav1.Condition {
+	if found := meta.FindStatusCondition(*c.list, t); found != nil {
+		return found.DeepCopy()
+	}
+	return nil
+}

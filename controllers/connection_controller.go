@@ -88,9 +88,6 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, err
 	}
 	was := c.find(intunev1alpha1.ConditionReady)
-	if was != nil {
-		was = was.DeepCopy()
-	}
 	c.set(intunev1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, f.message)
 	if was == nil || was.Reason != f.reason {
 		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, f.reason, "CheckCredentials", "%s", f.message)
