@@ -242,7 +242,7 @@ type loggedCalls struct {
 
 // Patch implements graph.Calls.
 func (c loggedCalls) Patch(ctx context.Context, entity graph.Entity, configurationID string, f graph.Fields) (graph.Response, error) {
-	e := intunev1alpha1.PendingPatch{UID: c.uid, Fields: overviewFieldsOf(f), SentAt: metav1.NewTime(c.now())}
+	e := intunev1alpha1.PendingPatch{UID: c.uid, Fields: overviewFieldsOf(entity, f), SentAt: metav1.NewTime(c.now())}
 	if err := c.logs.record(ctx, c.conn, e); err != nil {
 		return graph.Response{}, &unlogged{err: err}
 	}
@@ -259,17 +259,15 @@ func (e *unlogged) Error() string {
 
 func (e *unlogged) Unwrap() error { return e.err }
 
-// overviewFieldsOf is a PATCH's fields as the spec declares them.
-func overviewFieldsOf(f graph.Fields) intunev1alpha1.OverviewFields {
+// overviewFieldsOf is a PATCH of entity e's fields as the spec declares them.
+func overviewFieldsOf(e graph.Entity, f graph.Fields) intunev1alpha1.OverviewFields {
 	var o intunev1alpha1.OverviewFields
-	for _, e := range graph.Entities {
-		for _, field := range e.Declared() {
-			switch v := graph.FieldsFields.Declared(&f, field.Name).(type) {
-			case *int32:
-				declaredFields.Set(&o, field.Name, ptr.To(*v))
-			case *time.Time:
-				declaredFields.Set(&o, field.Name, ptr.To(formatDateTime(*v)))
-			}
+	for _, field := range e.Declared() {
+		switch v := graph.FieldsFields.Declared(&f, field.Name).(type) {
+		case *int32:
+			declaredFields.Set(&o, field.Name, ptr.To(*v))
+		case *time.Time:
+			declaredFields.Set(&o, field.Name, ptr.To(formatDateTime(*v)))
 		}
 	}
 	return o
