@@ -12,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/metricstest"
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
@@ -74,6 +76,14 @@ var _ = Describe("A DeviceConfigurationDeviceOverview", func() {
 		Expect(patchBodies(t)).To(Equal([]map[string]any{{
 			"successCount": float64(12), "failedCount": float64(0), "lastUpdateDateTime": "2026-11-28T10:00:00Z",
 		}}))
+
+		By("counting each kind apart in overview_resources, though the two resources share a name")
+		families, err := metricstest.Gather(metrics.Registry)
+		Expect(err).NotTo(HaveOccurred())
+		for _, kind := range []string{"DeviceConfigurationUserOverview", "DeviceConfigurationDeviceOverview"} {
+			Expect(families.Value("overview_resources", "kind", kind, "ready", "True", "reason", intunev1alpha1.ReasonUpToDate)).
+				To(BeNumerically(">=", 1), kind)
+		}
 
 		out := kubectl.Run("get", "dcdo", "-n", t.namespace, "wifi", "-o", "custom-columns=READY:.status.conditions[?(@.type==\"Ready\")].status,DRIFT:.status.driftCount", "--no-headers")
 		Expect(strings.Fields(out)).To(Equal([]string{"True", "0"}))
