@@ -40,7 +40,7 @@ func (s *secrets) version(ctx context.Context, namespace, name string) (string, 
 	meta := secretMetadata()
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	if s.cached(namespace) {
-		err := s.cache.Get(ctx, key, meta)
+		err := s.cache.Get(ctx, key, meta, client.UnsafeDisableDeepCopy) // read only
 		if apierrors.IsNotFound(err) && s.selector != nil {
 			// The cache holds only labelled Secrets: tell a Secret without the label from none.
 			err = s.apiReader.Get(ctx, key, meta)

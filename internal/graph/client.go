@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,8 +14,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/go-logr/logr"
+	"github.com/google/uuid"
 
 	"github.com/overview-operator/overview-operator/internal/pacer"
 )
@@ -70,10 +71,10 @@ var errInvalidConfigurationID = errors.New("the device configuration id is empty
 
 // client is the Client of one connection; bound to a job's Ticket, it is the job's Calls.
 type client struct {
-	pipeline runtime.Pipeline
-	bearer   *bearer
-	base     string // {graph}/{version}/deviceManagement/deviceConfigurations
-	timeout  time.Duration
+	transport guardedTransport
+	bearer    *bearer
+	base      string // {graph}/{version}/deviceManagement/deviceConfigurations
+	timeout   time.Duration
 	// listTimeout bounds a whole List (Options.ListTimeout).
 	listTimeout time.Duration
 	pacer       *pacer.Handle[PacerKey]
@@ -106,9 +107,8 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 		return nil, err
 	}
 	paced := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
-	observe := observePolicy{logger: opts.Logger, tenant: cfg.TenantID}
 	return &client{
-		pipeline:    newPipeline(observe, transport),
+		transport:   transport,
 		bearer:      newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal, opts.RefusalHold),
 		base:        s.graph + "/" + s.apiVersion + "/deviceManagement/deviceConfigurations",
 		timeout:     opts.Timeout,
@@ -282,20 +282,23 @@ func (c *client) token(ctx context.Context) (string, uint64, error) {
 // try sends one try of a request with token, bounded by the client's timeout.
 func (c *client) try(ctx context.Context, method, u string, body []byte, token string) (*http.Response, error) {
 	tryCtx, cancel := context.WithTimeout(ctx, c.timeout)
-	// The body download policy reads the body inside the pipeline: cancelling after it is safe.
-	defer cancel()
-	req, err := runtime.NewRequest(tryCtx, method, u)
+	defer cancel() // the body is read below, within the timeout
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(tryCtx, method, u, rd)
 	if err != nil {
 		return nil, &Error{Err: err}
 	}
-	req.Raw().Header.Set("Authorization", "Bearer "+token)
-	req.Raw().Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(headerClientRequestID, uuid.NewString())
 	if body != nil {
-		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
-			return nil, &Error{Err: err}
-		}
+		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.pipeline.Do(req)
+	resp, err := c.send(req)
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

@@ -21,8 +21,8 @@
 // Graph that hangs.
 //
 // Requests carry a bearer token the client holds until shortly before it
-// expires, and go through an azcore pipeline that tags every try with a fresh
-// client-request-id; each request is sent once, bounded by a timeout, with one
+// expires, and a fresh client-request-id on every try; each request is sent
+// once, through the one transport that enforces the host policy, bounded by a timeout, with one
 // more try with a fresh token (bypassing every token cache) after a 401, and
 // after a 403 at most once a minute, since a permission granted and consented
 // since the token was issued shows only in a new token. A failure is returned at once, for the caller to retry later; a 429

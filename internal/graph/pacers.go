@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/overview-operator/overview-operator/internal/pacer"
+	"github.com/overview-operator/overview-operator/internal/workers"
 )
 
 // PacerKey names the pacer of one app in one tenant of one cloud: Graph counts its limits there.
@@ -113,7 +114,7 @@ type PacersOptions struct {
 	MaxInFlight int
 	// Clock is the pacers' one clock (the wall clock).
 	Clock pacer.Clock
-	// Go starts a job (a new goroutine).
+	// Go starts a job on a goroutine (a worker kept from an earlier job, or a new one).
 	Go func(run func())
 }
 
@@ -126,6 +127,9 @@ func NewPacers(l Limits, maxInFlight int) *Pacers {
 
 // NewPacersWith returns a registry with the options o.
 func NewPacersWith(o PacersOptions) *Pacers {
+	if o.Go == nil {
+		o.Go = workers.New(0).Go
+	}
 	return &Pacers{reg: pacer.New(pacer.Options[PacerKey]{
 		Limits: o.Limits, MaxInFlight: o.MaxInFlight, Clock: o.Clock, Go: o.Go,
 		Waited: func(k PacerKey, kind pacer.Kind, d time.Duration) {

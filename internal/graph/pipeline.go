@@ -10,10 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/go-logr/logr"
-	"github.com/google/uuid"
 
 	"github.com/overview-operator/overview-operator/internal/pacer"
 )
@@ -83,27 +81,33 @@ func (e *bodyTooLargeError) Error() string {
 }
 func (e *bodyTooLargeError) Unwrap() error { return errBodyTooLarge }
 
-// clientRequestIDPolicy sets Graph's client-request-id to a fresh GUID on
-// every try (azcore's request-id policy sets x-ms-client-request-id, which
-// Graph does not echo).
-func clientRequestIDPolicy(req *policy.Request) (*http.Response, error) {
-	req.Raw().Header.Set(headerClientRequestID, uuid.NewString())
-	return req.Next()
-}
+// userAgent is the User-Agent of every request to Graph, which Microsoft asks
+// of callers so that it can tell them apart.
+const userAgent = "overview-operator"
 
-// observePolicy counts and logs every try that reached the network. It logs
-// no header at all, so never the Authorization header.
-type observePolicy struct {
-	logger logr.Logger
-	tenant string
-}
-
-// Do implements policy.Policy.
-func (p observePolicy) Do(req *policy.Request) (*http.Response, error) {
+// send sends one try through the guarded transport and reads its whole body
+// (up to maxBodySize) before it returns, so that the caller can parse it after
+// the try's context ends; a body that cannot be read is the try's error. The
+// try is counted and logged (observe).
+func (c *client) send(req *http.Request) (*http.Response, error) {
 	start := time.Now()
-	resp, err := req.Next()
-	elapsed := time.Since(start)
-	method := req.Raw().Method
+	resp, err := c.transport.Do(req)
+	if err == nil {
+		if _, err = runtime.Payload(resp); err != nil {
+			_ = resp.Body.Close()
+		}
+	}
+	c.observe(req, time.Since(start), resp, err)
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// observe counts and logs one try that reached the network (resp or err). It
+// logs no header at all, so never the Authorization header.
+func (c *client) observe(req *http.Request, elapsed time.Duration, resp *http.Response, err error) {
+	method := req.Method
 	code := "error"
 	if resp != nil {
 		code = strconv.Itoa(resp.StatusCode)
@@ -111,10 +115,10 @@ func (p observePolicy) Do(req *policy.Request) (*http.Response, error) {
 	requestsTotal.WithLabelValues(method, code).Inc()
 	requestDuration.WithLabelValues(method).Observe(elapsed.Seconds())
 
-	log := loggerFor(req.Raw().Context(), p.logger).V(1)
+	log := loggerFor(req.Context(), c.logger).V(1)
 	if log.Enabled() {
-		kv := []any{"tenant", p.tenant, "method", method, "path", req.Raw().URL.Path,
-			"clientRequestID", req.Raw().Header.Get(headerClientRequestID), "duration", elapsed}
+		kv := []any{"tenant", c.tenant, "method", method, "path", req.URL.Path,
+			"clientRequestID", req.Header.Get(headerClientRequestID), "duration", elapsed}
 		switch {
 		case resp != nil:
 			kv = append(kv, "status", resp.StatusCode, "requestID", resp.Header.Get(headerRequestID))
@@ -126,7 +130,6 @@ func (p observePolicy) Do(req *policy.Request) (*http.Response, error) {
 			log.Info("Graph request failed", append(kv, "error", err.Error())...)
 		}
 	}
-	return resp, err
 }
 
 // loggerFor returns the logger of ctx if it has one (it carries the resource
@@ -137,25 +140,3 @@ func loggerFor(ctx context.Context, base logr.Logger) logr.Logger {
 	}
 	return base
 }
-
-// newPipeline assembles the client's azcore pipeline: the client-request-id and the observation
-// of the try (the caller sets the Authorization header, from its bearer). It sends each request
-// once: azcore's retry policy is switched off, since a retry would spend budget the pacer did not
-// grant and hold the job's goroutine; the caller tries again later instead.
-func newPipeline(observe observePolicy, transport policy.Transporter) runtime.Pipeline {
-	return runtime.NewPipeline("overview-operator-graph", "v1", runtime.PipelineOptions{
-		PerRetry: []policy.Policy{
-			policyFunc(clientRequestIDPolicy),
-			observe,
-		},
-	}, &policy.ClientOptions{
-		Retry:     policy.RetryOptions{MaxRetries: -1, ShouldRetry: func(*http.Response, error) bool { return false }},
-		Transport: transport,
-	})
-}
-
-// policyFunc adapts a function to policy.Policy.
-type policyFunc func(*policy.Request) (*http.Response, error)
-
-// Do implements policy.Policy.
-func (f policyFunc) Do(req *policy.Request) (*http.Response, error) { return f(req) }
