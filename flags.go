@@ -40,5 +40,6 @@ func (f flags) validate() error {
 	positive("--credentials-retry", f.credentialsRetry, "it is the first wait before refused credentials are tried again")
 	// --graceful-shutdown-timeout may be 0 (no grace) or negative (no limit), as controller-runtime reads it.
 	errs = append(errs, f.leaderElection.validate())
+	errs = append(errs, f.sharding.validate(f.leaderElection.enabled))
 	return errors.Join(errs...)
 }

@@ -38,6 +38,7 @@ type flags struct {
 	metricsAddr, probeAddr string
 	metricsSecure          bool
 	leaderElection         leaderElection
+	sharding               shardingFlags
 	syncInterval           time.Duration
 	maxConcurrent          int
 	watchNamespaces        string
@@ -69,6 +70,12 @@ func parseFlags(fs *flag.FlagSet, args []string) (flags, zap.Options, error) {
 	fs.DurationVar(&f.leaderElection.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long other replicas wait after the leader's last renewal before they take the Lease: the hand-over time after a crash.")
 	fs.DurationVar(&f.leaderElection.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew the Lease before it stops leading and exits: the API server absence it survives. Must be shorter than the lease duration.")
 	fs.DurationVar(&f.leaderElection.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews the Lease, and other replicas try to take it. Must be shorter than the renew deadline / 1.2.")
+	fs.BoolVar(&f.sharding.enabled, "sharding", false, "Share the work by tenant with the other replicas of the ring: every replica is active, and each app in a tenant is owned by one live replica at a time, which alone calls Graph for it and writes the status of its resources. A key changes hands only after its owner stopped sending for it: its Lease expired (--sharding-lease-duration), or it let go on SIGTERM. Not with --leader-elect.")
+	fs.StringVar(&f.sharding.ring, "sharding-ring", "overview-operator", "The ring's name: the replicas' Leases are named <ring>-<POD_NAME> and labelled with it. Deployments in one namespace that must not share work use different rings, and then must not share a tenant either.")
+	fs.StringVar(&f.sharding.namespace, "sharding-namespace", "", "Namespace of the replicas' Leases (default: the pod's namespace).")
+	fs.DurationVar(&f.sharding.leaseDuration, "sharding-lease-duration", defaultShardLeaseDuration, "How long the other replicas wait after a replica's last renewal before they take its tenants: the hand-over time after a crash.")
+	fs.DurationVar(&f.sharding.renewDeadline, "sharding-renew-deadline", defaultShardRenewDeadline, "How long a replica keeps sending after its last successful renewal: it stops before the others may take its tenants. Must be shorter than the lease duration.")
+	fs.DurationVar(&f.sharding.retryPeriod, "sharding-retry-period", defaultShardRetryPeriod, "How often a replica renews its Lease and looks at the ring. At most half the renew deadline.")
 	fs.DurationVar(&f.syncInterval, "sync-interval", 10*time.Minute, "How often Graph is read for a resource without spec.syncInterval.")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", 16, "How many passes over resources run at once. A pass never waits on Graph (each tenant's pacer calls Graph on its own goroutines), so this bounds the work on the API server, not the calls to Graph.")
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all).")
@@ -122,6 +129,10 @@ func run(f flags) error {
 	}
 	if f.metricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	sharded, err := f.sharding.options()
+	if err != nil {
+		return err
 	}
 	cfg := ctrl.GetConfigOrDie()
 	le := f.leaderElection
@@ -186,6 +197,7 @@ func run(f flags) error {
 		RetryBaseDelay:          f.retryBaseDelay,
 		RetryMaxDelay:           f.retryMaxDelay,
 		CredentialsRetry:        f.credentialsRetry,
+		Sharding:                sharded,
 	}); err != nil {
 		return err
 	}

@@ -13,10 +13,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/graph"
@@ -44,6 +46,8 @@ type ConnectionReconciler struct {
 	// retryBase and retryMax bound the wait after the token endpoint failed for a passing reason.
 	retryBase, retryMax time.Duration
 	newObject           func() connectionObject
+	// reshard, when sharded, brings every connection back when the tenants this replica owns change.
+	reshard chan event.TypedGenericEvent[reconcile.Request]
 }
 
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections;clustergraphconnections,verbs=get;list;watch
@@ -59,6 +63,11 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			connectionMetrics.forget(key)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.connections.ownsConnection(obj) {
+		// Sharded: the replica that owns the connection's tenant checks it and writes its status.
+		connectionMetrics.forget(connectionKey(kindOf(obj), obj.GetNamespace(), obj.GetName()))
+		return ctrl.Result{}, nil
 	}
 	base := obj.DeepCopyObject().(connectionObject)
 	defer func() {
@@ -130,11 +139,14 @@ func (r *ConnectionReconciler) patchStatus(ctx context.Context, base, obj connec
 // setupWithManager watches the connection kind and, by metadata only, the Secrets it reads.
 func (r *ConnectionReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
 	obj := r.newObject()
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
-			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		WithOptions(controllerOptions(opts)).
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+	if r.reshard != nil {
+		b = b.WatchesRawSource(source.TypedChannel(r.reshard, resharded{}))
+	}
+	return b.WithOptions(controllerOptions(opts)).
 		Named(string(kindOf(obj))).
 		Complete(r)
 }

@@ -48,9 +48,38 @@ type connections struct {
 	factory   clientFactory
 	opts      graph.Options
 	tokenFile string
+	// shards says which tenants this replica works for (all of them without sharding).
+	shards *shards
 
 	mu      sync.Mutex
 	clients map[string]cachedClient
+}
+
+// owns reports whether this replica works for the resource o of kind: it owns the key of o's
+// connection, or, when o's connection gives no key (it is missing, does not admit o's namespace
+// or names no valid tenant), it is the one replica that speaks for o, whose status then says why.
+func (c *connections) owns(ctx context.Context, kind string, o intunev1alpha1.Overview) bool {
+	if c.shards.ring == nil {
+		return true
+	}
+	if conn, err := c.resolve(ctx, o, client.UnsafeDisableDeepCopy); err == nil {
+		if key, err := keyOfConnection(conn); err == nil {
+			return c.shards.owns(key)
+		}
+	}
+	return c.shards.leads(kind + "/" + o.GetNamespace() + "/" + o.GetName())
+}
+
+// ownsConnection reports whether this replica works for conn: it owns conn's key, or, when conn
+// names no valid key, it speaks for conn.
+func (c *connections) ownsConnection(conn connectionObject) bool {
+	if c.shards.ring == nil {
+		return true
+	}
+	if key, err := keyOfConnection(conn); err == nil {
+		return c.shards.owns(key)
+	}
+	return c.shards.leads(string(kindOf(conn)) + "/" + conn.GetNamespace() + "/" + conn.GetName())
 }
 
 // cachedClient is a Graph client and the version of its inputs it was built from.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
+	"github.com/overview-operator/overview-operator/internal/sharding"
 )
 
 var (
@@ -32,8 +34,29 @@ var (
 	}, []string{"kind", "ready", "reason"})
 )
 
+// shardRing is the ring the shard gauges read, nil without sharding.
+var shardRing atomic.Pointer[sharding.Ring]
+
 func init() {
-	metrics.Registry.MustRegister(driftDetected, patchesApplied, resourcesByCondition, connectionsByCondition)
+	metrics.Registry.MustRegister(driftDetected, patchesApplied, resourcesByCondition, connectionsByCondition,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "overview_shard_members",
+			Help: "Live replicas of the ring, this one among them, as this replica saw them last; 0 without --sharding.",
+		}, func() float64 {
+			if r := shardRing.Load(); r != nil {
+				return float64(len(r.Members()))
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "overview_shard_keys_owned",
+			Help: "Apps in tenants (pacer keys) this replica owns and calls Graph for now; 0 without --sharding.",
+		}, func() float64 {
+			if r := shardRing.Load(); r != nil {
+				return float64(r.Owned())
+			}
+			return 0
+		}))
 }
 
 // resourceMetrics keeps overview_resources: each resource counts once, under its kind and its

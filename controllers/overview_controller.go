@@ -46,6 +46,8 @@ type OverviewReconciler struct {
 	patchLogs *patchLogs
 	// done brings a resource back to the queue when its job has ended.
 	done chan event.TypedGenericEvent[reconcile.Request]
+	// reshard, when sharded, brings every resource back when the tenants this replica owns change.
+	reshard chan event.TypedGenericEvent[reconcile.Request]
 }
 
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=deviceconfigurationuseroverviews;deviceconfigurationdeviceoverviews,verbs=get;list;watch
@@ -70,6 +72,12 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if !obj.GetDeletionTimestamp().IsZero() {
 		// Being deleted, held only by another's finalizer (a foreground deletion, a GitOps tool):
 		// management stops as if it were gone, and its job, if any, finds itself unwanted.
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	if !r.connections.owns(ctx, r.kind.entity.Kind, obj) {
+		// Sharded: another replica owns the resource's tenant, and reports it. If this one comes to
+		// own it, the ring's change brings the resource back.
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}

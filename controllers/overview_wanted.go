@@ -60,6 +60,8 @@ func (r *OverviewReconciler) stillWanted(ctx context.Context, key types.Namespac
 		return fmt.Sprintf("the connection cannot be used any more: %v", err)
 	case now != via:
 		return "the connection or its Secret changed"
+	case !r.connections.owns(ctx, r.kind.entity.Kind, obj):
+		return "another replica owns the resource's tenant now"
 	}
 	return ""
 }

@@ -204,6 +204,19 @@ func (l *patchLogs) pending(key, uid string) (intunev1alpha1.PendingPatch, bool)
 	return e, ok
 }
 
+// dropUnowned forgets the logs of the connections whose key owns refuses (sharding: another
+// replica owns it now, and writes its log): if the key comes back, its log starts again from the
+// connection's status as the other replica left it.
+func (l *patchLogs) dropUnowned(owns func(connectionObject) bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for key, log := range l.logs {
+		if log.writing == nil && !owns(log.conn) {
+			delete(l.logs, key)
+		}
+	}
+}
+
 // forget drops the entries of the resource uid, which was deleted. The next write leaves them out.
 func (l *patchLogs) forget(uid string) {
 	l.mu.Lock()

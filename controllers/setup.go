@@ -79,6 +79,10 @@ type Options struct {
 	// A refusal also answers every call of the connection for that long, without another token
 	// request: Entra ID hears from the connection, not from each of its resources.
 	CredentialsRetry time.Duration
+	// Sharding, when set, shares the work by tenant with the other replicas of a ring: every
+	// replica runs the reconcilers, and each works for the tenants it owns. Run no leader election
+	// with it. Nil: this process works for every tenant.
+	Sharding *ShardingOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -126,9 +130,17 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
-	pacers := graph.NewPacers(graph.Limits{
-		Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window,
-	}, opts.MaxGraphInFlight)
+	var sh *shards
+	pacers := graph.NewPacersWith(graph.PacersOptions{
+		Limits:      graph.Limits{Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window},
+		MaxInFlight: opts.MaxGraphInFlight,
+		// Sharded, a call goes only while this replica owns its tenant: asked as it is sent.
+		Owns: func(k graph.PacerKey) bool { return sh.owns(k) },
+	})
+	sh, err = newShards(mgr, opts.Sharding, pacers)
+	if err != nil {
+		return fmt.Errorf("sharding (Options.Sharding): %w", err)
+	}
 	// The jobs run while the reconcilers do: when the manager stops, or this process loses its
 	// leadership, every call in flight is cancelled and no job still in line sends anything. A
 	// RunnableFunc runs under leader election, like the reconcilers.
@@ -161,9 +173,18 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			Logger:      mgr.GetLogger().WithName("graph"),
 		},
 		tokenFile: opts.WorkloadIdentityTokenFile,
+		shards:    sh,
 		clients:   map[string]cachedClient{},
 	}
+	if opts.Sharding != nil {
+		conns.opts.Replica = opts.Sharding.Identity
+	}
 	patchLogs := newPatchLogs(mgr.GetClient(), opts.Clock)
+	if sh.ring != nil {
+		if err := addRing(mgr, sh, patchLogs, conns); err != nil {
+			return err
+		}
+	}
 	for _, k := range kinds {
 		overviews := &OverviewReconciler{
 			Client:       mgr.GetClient(),
@@ -182,6 +203,10 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			patchLogs:    patchLogs,
 			done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 		}
+		if sh.ring != nil {
+			overviews.reshard = make(chan event.TypedGenericEvent[reconcile.Request])
+			sh.onChange(requeueAll(objectKeys(mgr.GetClient(), k.newList), overviews.reshard))
+		}
 		if err := overviews.setupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("set up the %s controller: %w", k.entity.Kind, err)
 		}
@@ -196,6 +221,14 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			retryBase:   opts.RetryBaseDelay,
 			retryMax:    opts.RetryMaxDelay,
 			newObject:   func() connectionObject { return conn.DeepCopyObject().(connectionObject) },
+		}
+		if sh.ring != nil {
+			r.reshard = make(chan event.TypedGenericEvent[reconcile.Request])
+			newList := func() client.ObjectList { return &intunev1alpha1.GraphConnectionList{} }
+			if kindOf(conn) == intunev1alpha1.ConnectionKindCluster {
+				newList = func() client.ObjectList { return &intunev1alpha1.ClusterGraphConnectionList{} }
+			}
+			sh.onChange(requeueAll(objectKeys(mgr.GetClient(), newList), r.reshard))
 		}
 		if err := r.setupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("set up the %T controller: %w", conn, err)

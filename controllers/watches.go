@@ -29,7 +29,11 @@ import (
 // that use it through field indexes, and Secrets are watched by metadata only: their values are never
 // cached.
 func (r *OverviewReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.reshard != nil {
+		b = b.WatchesRawSource(source.TypedChannel(r.reshard, resharded{}))
+	}
+	return b.
 		For(r.kind.newObject(), builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&intunev1alpha1.GraphConnection{}, handler.EnqueueRequestsFromMapFunc(r.forConnection),

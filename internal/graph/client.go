@@ -80,6 +80,7 @@ type client struct {
 	pacer       *pacer.Handle[PacerKey]
 	tenant      string
 	logger      logr.Logger
+	replica     string        // Options.Replica
 	ticket      *pacer.Ticket // nil outside a job
 	// wanted, if set (Guarded), is asked just before each write is sent.
 	wanted func() error
@@ -106,7 +107,11 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	paced := opts.Pacers.For(PacerKey{AuthorityHost: s.authorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID})
+	key, err := KeyOf(cfg) // cfg resolved: this cannot fail
+	if err != nil {
+		return nil, err
+	}
+	paced := opts.Pacers.For(key)
 	return &client{
 		transport:   transport,
 		bearer:      newBearer(cred, s.scope, opts.Clock, opts.ForbiddenRenewal, opts.RefusalHold),
@@ -116,6 +121,7 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 		pacer:       paced,
 		tenant:      cfg.TenantID,
 		logger:      opts.Logger,
+		replica:     opts.Replica,
 	}, nil
 }
 
@@ -248,6 +254,8 @@ func (c *client) paced(ctx context.Context, method, u string, body []byte, token
 	switch {
 	case errors.Is(err, pacer.ErrBudgetExhausted):
 		return nil, &Error{Err: ErrBudgetExhausted}
+	case errors.Is(err, pacer.ErrNotOwner):
+		return nil, &Error{Err: ErrNotOwner}
 	case err != nil:
 		return nil, &Error{Err: err}
 	}
@@ -295,6 +303,9 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set(headerClientRequestID, uuid.NewString())
+	if c.replica != "" {
+		req.Header.Set(HeaderReplica, c.replica)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

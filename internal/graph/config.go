@@ -136,6 +136,10 @@ type Options struct {
 	// Logger receives a V(1) line per try; a logger in the call's context
 	// takes precedence. The zero value discards.
 	Logger logr.Logger
+	// Replica, if set, names this process among the replicas that share the work (sharding): every
+	// request carries it in the X-Overview-Operator-Replica header, so that whoever answers can
+	// tell the replicas apart (the emulator counts the moments two sent for one tenant).
+	Replica string
 	// ForbiddenRenewal is the least time between two fresh tokens that a 403
 	// asks for (default 1m): a permission granted since the token was issued
 	// shows only in a new token, but an app that truly lacks it must not ask

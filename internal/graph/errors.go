@@ -104,6 +104,11 @@ func (e *Error) ThrottledUntil() time.Time {
 // the line of writes.
 var ErrBudgetExhausted = errors.New("the tenant's Graph request budget is spent")
 
+// ErrNotOwner is the cause of an *Error for a call that was not sent because
+// another replica owns the tenant now (PacersOptions.Owns refused its key): the
+// caller leaves the resource to that replica.
+var ErrNotOwner = errors.New("another replica sends for this tenant now")
+
 // errBodyTooLarge is the cause of an *Error for a response body over maxBodySize.
 var errBodyTooLarge = errors.New("response body is too large")
 

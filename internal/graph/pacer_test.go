@@ -134,3 +134,42 @@ func TestPacersClose(t *testing.T) {
 		t.Errorf("%d Graph requests, want at most the one before Close", n)
 	}
 }
+
+// TestKeyOf: the key of a connection's settings is its client's pacer key, whatever the spelling,
+// and its ID tells keys apart.
+func TestKeyOf(t *testing.T) {
+	base := Config{Cloud: CloudPublic, TenantID: "11111111-2222-3333-4444-555555555555", ClientID: "app"}
+	want, err := KeyOf(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.AuthorityHost != "https://login.microsoftonline.com" {
+		t.Errorf("the public cloud's key has authority host %q", want.AuthorityHost)
+	}
+	same := base
+	same.TenantID, same.ClientID = strings.ToUpper(base.TenantID), "APP"
+	same.AuthorityHost = "https://login.microsoftonline.com:443/"
+	got, err := KeyOf(same)
+	if err != nil || got != want || got.ID() != want.ID() {
+		t.Errorf("another spelling of the same key: %v (%v), id %s; want %v, id %s", got, err, got.ID(), want, want.ID())
+	}
+	other := base
+	other.TenantID = "11111111-2222-3333-4444-666666666666"
+	if o, _ := KeyOf(other); o.ID() == want.ID() {
+		t.Errorf("two tenants share the id %s", o.ID())
+	}
+	gov := base
+	gov.Cloud = CloudUSGovernment
+	if g, _ := KeyOf(gov); g.ID() == want.ID() {
+		t.Errorf("two clouds share the id %s", g.ID())
+	}
+	for name, bad := range map[string]Config{
+		"an unknown cloud":  {Cloud: "Mars", TenantID: base.TenantID, ClientID: "app"},
+		"a cleartext host":  {Cloud: CloudPublic, AuthorityHost: "http://login.example.com", TenantID: base.TenantID},
+		"a tenant with a /": {Cloud: CloudPublic, TenantID: "a/b", ClientID: "app"},
+	} {
+		if _, err := KeyOf(bad); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

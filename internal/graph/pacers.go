@@ -2,6 +2,9 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -20,6 +23,36 @@ type PacerKey struct {
 	TenantID string
 	// ClientID is the app's client id (compared without case).
 	ClientID string
+}
+
+// KeyOf is the key of the pacer whose budget a client of cfg draws on (NewClient's): the app in the
+// tenant, at its cloud's login host, however they are spelled. It reads no credential; its error
+// says which of the cloud, the authority host and the tenant is wrong.
+func KeyOf(cfg Config) (PacerKey, error) {
+	host, ok := cfg.Cloud.Endpoints()
+	if !ok {
+		return PacerKey{}, fmt.Errorf("cloud %q is not a national cloud", cfg.Cloud)
+	}
+	authority := host.AuthorityHost
+	if cfg.AuthorityHost != "" {
+		u, err := httpsURL(cfg.AuthorityHost)
+		if err != nil {
+			return PacerKey{}, fmt.Errorf("authority host: %w", err)
+		}
+		authority = u
+	}
+	if err := checkTenantID(cfg.TenantID); err != nil {
+		return PacerKey{}, err
+	}
+	return PacerKey{AuthorityHost: authority, TenantID: cfg.TenantID, ClientID: cfg.ClientID}.normalized(), nil
+}
+
+// ID is a short name of k, the same for every spelling of it: a hash, so that it can be written
+// where tenant and app ids would be noise (a Lease's claims).
+func (k PacerKey) ID() string {
+	n := k.normalized()
+	sum := sha256.Sum256([]byte(n.AuthorityHost + "\n" + n.TenantID + "\n" + n.ClientID))
+	return hex.EncodeToString(sum[:8])
 }
 
 // normalized returns k in the form Pacers uses as a key: the same tenant written in another
@@ -116,6 +149,10 @@ type PacersOptions struct {
 	Clock pacer.Clock
 	// Go starts a job on a goroutine (a worker kept from an earlier job, or a new one).
 	Go func(run func())
+	// Owns, if set, reports whether this process may send for a key now: with sharding, another
+	// replica may own it. Asked as each call is sent; a call it refuses is not sent and fails
+	// with ErrNotOwner. It must not block.
+	Owns func(PacerKey) bool
 }
 
 // NewPacers returns a registry whose pacers keep under l, with at most maxInFlight jobs running
@@ -125,13 +162,16 @@ func NewPacers(l Limits, maxInFlight int) *Pacers {
 	return NewPacersWith(PacersOptions{Limits: l, MaxInFlight: maxInFlight})
 }
 
+// Sending is how many calls are in flight for keys that owns refuses (see PacersOptions.Owns).
+func (ps *Pacers) Sending(owns func(PacerKey) bool) int { return ps.reg.Sending(owns) }
+
 // NewPacersWith returns a registry with the options o.
 func NewPacersWith(o PacersOptions) *Pacers {
 	if o.Go == nil {
 		o.Go = workers.New(0).Go
 	}
 	return &Pacers{reg: pacer.New(pacer.Options[PacerKey]{
-		Limits: o.Limits, MaxInFlight: o.MaxInFlight, Clock: o.Clock, Go: o.Go,
+		Limits: o.Limits, MaxInFlight: o.MaxInFlight, Clock: o.Clock, Go: o.Go, Owns: o.Owns,
 		Waited: func(k PacerKey, kind pacer.Kind, d time.Duration) {
 			budgetWaitSeconds.WithLabelValues(k.TenantID, kind.String()).Observe(d.Seconds())
 		},

@@ -16,6 +16,9 @@ import (
 	"github.com/overview-operator/overview-operator/internal/pacer"
 )
 
+// HeaderReplica names the replica that sent a request (Options.Replica).
+const HeaderReplica = "X-Overview-Operator-Replica"
+
 // Graph's headers.
 const (
 	headerClientRequestID = "client-request-id"

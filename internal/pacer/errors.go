@@ -18,6 +18,10 @@ type Throttled interface {
 // the read that follows it): the caller submits a Write job for it.
 var ErrBudgetExhausted = errors.New("the tenant's request budget is spent")
 
+// ErrNotOwner is the error of a call whose key Options.Owns refused as it was sent: another
+// process sends for the key now. The call was not sent and is not counted.
+var ErrNotOwner = errors.New("another process sends for this tenant now")
+
 // throttledUntil returns when err says the tenant's calls may go again; zero if it says nothing.
 func throttledUntil(err error) (time.Time, bool) {
 	var t Throttled

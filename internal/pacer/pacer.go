@@ -20,6 +20,7 @@ type Pacer struct {
 	ceiling    *ceiling
 	waited     func(Kind, time.Duration) // the metrics' hook
 	drop       func()                    // asks the registry to drop it
+	owns       func() bool               // whether the process may send for its key (nil: yes)
 
 	mu       sync.Mutex
 	dropped  bool // the registry dropped it: a Handle looks the key up again
@@ -183,6 +184,9 @@ func (p *Pacer) run(s started) {
 // record records a call of booking bk (nil: outside any job) in the budget as it is sent; see
 // Ticket.Send. A nil Call with a nil error means wait that long and ask again. p.mu must be held.
 func (p *Pacer) record(bk *booking, write bool) (*Call, time.Duration, error) {
+	if p.owns != nil && !p.owns() {
+		return nil, 0, ErrNotOwner
+	}
 	now := p.clock.Now()
 	at, wait, err := p.budget.send(now, bk, write, p.lines.len(Write) > 0)
 	if err != nil || wait > 0 {

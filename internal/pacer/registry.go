@@ -22,6 +22,11 @@ type Options[K comparable] struct {
 	Clock Clock
 	// Go starts a job's run (a new goroutine). Tests start jobs by hand with it.
 	Go func(run func())
+	// Owns, if set, reports whether this process may send for key now (sharding: another process
+	// may own the key). It is asked as each call is sent, with the pacer's lock held, so that a
+	// call is either counted in Sending or refused with ErrNotOwner; it must not call the
+	// registry.
+	Owns func(key K) bool
 	// JobTimeout bounds one job's run on Clock (DefaultJobTimeout): its context ends then.
 	JobTimeout time.Duration
 	// Waited, if set, hears how long each job waited in line before it started. It is called
@@ -78,6 +83,24 @@ func (r *Registry[K]) Len() int {
 	return len(r.pacers)
 }
 
+// Sending is how many calls are in flight (sent, their answer not reported) for keys that owns
+// refuses: when it is 0, no call of theirs can be on its way, and none will be sent while Owns
+// refuses them.
+func (r *Registry[K]) Sending(owns func(K) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for key, p := range r.pacers {
+		if owns(key) {
+			continue
+		}
+		p.mu.Lock()
+		n += p.calls
+		p.mu.Unlock()
+	}
+	return n
+}
+
 // For returns the handle of key's pacer.
 func (r *Registry[K]) For(key K) *Handle[K] { return &Handle[K]{r: r, key: key} }
 
@@ -98,6 +121,9 @@ func (r *Registry[K]) get(key K, create bool) *Pacer {
 		p.waited = func(k Kind, d time.Duration) { o.Waited(key, k, d) }
 	}
 	p.drop = func() { r.drop(key, p) }
+	if o.Owns != nil {
+		p.owns = func() bool { return o.Owns(key) }
+	}
 	r.pacers[key] = p
 	return p
 }

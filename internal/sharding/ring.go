@@ -1,0 +1,359 @@
+package sharding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// RingLabel labels each replica's Lease with its ring's name.
+const RingLabel = "intune.overview-operator.io/shard-ring"
+
+// ClaimsAnnotation holds, in a replica's Lease, the keys it claims, space-separated.
+const ClaimsAnnotation = "intune.overview-operator.io/shard-claims"
+
+// claimDelay is how soon a replica writes a claim it decided to take.
+const claimDelay = 100 * time.Millisecond
+
+// Options configure a Ring.
+type Options struct {
+	// Client writes the replica's own Lease.
+	Client client.Client
+	// Reader lists the ring's Leases. It must read the API server itself, not a cache: a list
+	// made after the replica wrote its claim must see every claim written before it.
+	Reader client.Reader
+	// Namespace holds the ring's Leases; Ring names it, and Identity the replica (its pod's name).
+	Namespace, Ring, Identity string
+	// LeaseDuration is how long the others wait after a replica's last renewal, as they observe
+	// it, before they take its keys; RenewDeadline how long a replica keeps sending after its
+	// last renewal that succeeded (shorter than LeaseDuration); RetryPeriod how often it renews
+	// and looks at the ring.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Clock tells the time (default: the real clock).
+	Clock clock.Clock
+	// Keys returns the keys the replica knows of now: what it would send for if it owned them.
+	Keys func(context.Context) []string
+	// Sending returns how many calls are in flight for keys that Owns refuses now: a key leaves
+	// the replica's claim only when none is.
+	Sending func() int
+	// Changed, if set, hears that what Owns or Leads answers has changed; it is called on the
+	// ring's goroutine and must not block.
+	Changed func()
+	// Logger logs the ring's changes.
+	Logger logr.Logger
+}
+
+// Validate says what is wrong with o's names and timings, nil if nothing is.
+func (o Options) Validate() error {
+	var errs []error
+	if errs2 := validation.IsDNS1123Subdomain(o.Namespace); o.Namespace == "" || len(errs2) > 0 {
+		errs = append(errs, fmt.Errorf("the namespace %q is not a namespace name", o.Namespace))
+	}
+	if errs2 := validation.IsValidLabelValue(o.Ring); o.Ring == "" || len(errs2) > 0 {
+		errs = append(errs, fmt.Errorf("the ring %q is not a label value: %s", o.Ring, strings.Join(errs2, "; ")))
+	}
+	if errs2 := validation.IsDNS1123Subdomain(o.leaseName()); o.Identity == "" || len(errs2) > 0 {
+		errs = append(errs, fmt.Errorf("the replica's identity %q does not make a Lease name with the ring's (%s): set POD_NAME", o.Identity, strings.Join(errs2, "; ")))
+	}
+	switch {
+	case o.RetryPeriod <= 0 || o.RenewDeadline <= 0 || o.LeaseDuration <= 0:
+		errs = append(errs, errors.New("the lease duration, renew deadline and retry period must be positive"))
+	case o.RenewDeadline >= o.LeaseDuration:
+		errs = append(errs, fmt.Errorf("the renew deadline (%v) must be shorter than the lease duration (%v)", o.RenewDeadline, o.LeaseDuration))
+	case o.RetryPeriod*2 > o.RenewDeadline:
+		errs = append(errs, fmt.Errorf("the retry period (%v) must be at most half the renew deadline (%v), so that a renewal that fails once is tried again in time", o.RetryPeriod, o.RenewDeadline))
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) leaseName() string { return o.Ring + "-" + o.Identity }
+
+// Ring is one replica's part in its ring: it renews the replica's Lease, follows the others',
+// and answers which keys the replica may send for. Start runs it.
+type Ring struct {
+	o     Options
+	log   logr.Logger
+	state atomic.Pointer[state]
+
+	// The rest belongs to the goroutine of Start.
+	lease   *coordinationv1.Lease // as last written
+	claims  []string              // as the Lease last written holds them
+	renewed time.Time             // when the last write that succeeded was sent
+	next    []string              // what the next renewal claims
+	seen    map[string]observed   // the others' Leases, by name
+}
+
+// state is what Owns and Leads answer from.
+type state struct {
+	owned   map[string]bool
+	members []string  // the live members, the replica among them, sorted
+	renewed time.Time // when the write of the claim behind owned was sent
+}
+
+// observed is when a replica's Lease was last seen to change, on this replica's clock.
+type observed struct {
+	resourceVersion string
+	at              time.Time
+}
+
+// New returns the ring of o's replica. It owns nothing until Start has run.
+func New(o Options) (*Ring, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	r := &Ring{o: o, log: o.Logger.WithValues("ring", o.Ring, "replica", o.Identity), seen: map[string]observed{}}
+	r.state.Store(&state{})
+	return r, nil
+}
+
+// Owns reports whether the replica may send for key now: it claims the key, the assignment gives
+// it the key, no other live member claims it, and its claim was renewed within the renew deadline.
+func (r *Ring) Owns(key string) bool {
+	s := r.state.Load()
+	return s.owned[key] && r.fresh(s)
+}
+
+// Leads reports whether the replica is the one live member that speaks for name (Pick), for what
+// no key covers.
+func (r *Ring) Leads(name string) bool {
+	s := r.state.Load()
+	return r.fresh(s) && Pick(s.members, name) == r.o.Identity
+}
+
+// Members are the live members as the replica saw them last, and Owned how many keys it owns.
+func (r *Ring) Members() []string { return slices.Clone(r.state.Load().members) }
+
+// Owned is how many keys the replica owns.
+func (r *Ring) Owned() int {
+	s := r.state.Load()
+	if !r.fresh(s) {
+		return 0
+	}
+	return len(s.owned)
+}
+
+func (r *Ring) fresh(s *state) bool {
+	return !s.renewed.IsZero() && r.o.Clock.Since(s.renewed) < r.o.RenewDeadline
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: every replica runs its ring.
+func (r *Ring) NeedLeaderElection() bool { return false }
+
+// Start renews the replica's Lease and follows the ring every retry period until ctx ends; then
+// it stops sending, waits (up to the renew deadline) for its calls in flight, and deletes its
+// Lease, so that the others take its keys over at once.
+func (r *Ring) Start(ctx context.Context) error {
+	r.log.Info("Joining the ring", "namespace", r.o.Namespace, "lease", r.o.leaseName())
+	for {
+		wait := r.o.RetryPeriod
+		if r.Tick(ctx) && !slices.Equal(r.next, r.claims) {
+			// A claim to take: write it at once, rather than a retry period later (the replica
+			// starts sending for the key the round after).
+			wait = min(wait, claimDelay)
+		}
+		select {
+		case <-ctx.Done():
+			r.leave()
+			return nil
+		case <-r.o.Clock.After(wait):
+		}
+	}
+}
+
+// Tick is one round of the ring: renew the Lease with the claim decided last round, read the
+// ring's Leases, decide what the replica owns now and what it claims next round. Start calls it
+// every retry period; tests call it themselves. It reports whether the round went through.
+func (r *Ring) Tick(ctx context.Context) bool {
+	if err := r.renew(ctx, r.next); err != nil {
+		// Owns ends at the renew deadline, unless a renewal succeeds before it.
+		r.log.Error(err, "Could not renew the replica's Lease", "sinceLastRenewal", r.o.Clock.Since(r.renewed).Round(time.Millisecond))
+		return false
+	}
+	others, err := r.others(ctx)
+	if err != nil {
+		// What it owned it still claims, renewed: no one else may have taken it.
+		r.log.Error(err, "Could not read the ring's Leases")
+		old := r.state.Load()
+		r.publish(old.owned, old.members)
+		return false
+	}
+	members := []string{r.o.Identity}
+	claimed := map[string]bool{}
+	for id, keys := range others {
+		members = append(members, id)
+		for _, k := range keys {
+			claimed[k] = true
+		}
+	}
+	slices.Sort(members)
+	keys := r.o.Keys(ctx)
+	desired := map[string]bool{}
+	for k, m := range Assign(members, keys) {
+		if m == r.o.Identity {
+			desired[k] = true
+		}
+	}
+	owned := map[string]bool{}
+	for _, k := range r.claims {
+		if desired[k] && !claimed[k] {
+			owned[k] = true
+		}
+	}
+	r.publish(owned, members)
+
+	// The claim drops a key only once no call for it is in flight; it takes a key at once (a
+	// claim alone sends nothing), and the replica sends for it from the round after, once a read
+	// made after the claim was written shows no one else claims it.
+	next := slices.Sorted(maps.Keys(desired))
+	if r.o.Sending() > 0 {
+		for _, k := range r.claims {
+			if !desired[k] {
+				next = append(next, k)
+			}
+		}
+		slices.Sort(next)
+	}
+	r.next = next
+	return true
+}
+
+// publish stores what Owns and Leads answer, and tells Changed when it changed.
+func (r *Ring) publish(owned map[string]bool, members []string) {
+	old := r.state.Load()
+	r.state.Store(&state{owned: owned, members: members, renewed: r.renewed})
+	if !maps.Equal(old.owned, owned) || !slices.Equal(old.members, members) {
+		r.log.Info("The ring changed", "members", members, "owned", len(owned), "keys", len(r.next))
+		if r.o.Changed != nil {
+			r.o.Changed()
+		}
+	}
+}
+
+// renew writes the replica's Lease with claims, creating it if need be.
+func (r *Ring) renew(ctx context.Context, claims []string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.o.RenewDeadline)
+	defer cancel()
+	start := r.o.Clock.Now()
+	if r.lease == nil {
+		l := &coordinationv1.Lease{}
+		err := r.o.Reader.Get(ctx, client.ObjectKey{Namespace: r.o.Namespace, Name: r.o.leaseName()}, l)
+		switch {
+		case apierrors.IsNotFound(err):
+			l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: r.o.Namespace, Name: r.o.leaseName()}}
+			r.fill(l, start, claims)
+			l.Spec.AcquireTime = l.Spec.RenewTime
+			if err := r.o.Client.Create(ctx, l); err != nil {
+				return err
+			}
+			r.lease, r.claims, r.renewed = l, claims, start
+			return nil
+		case err != nil:
+			return err
+		}
+		// A Lease of the replica's name is the replica's own, from before its container restarted:
+		// that process is gone, and what it claimed with it.
+		r.lease = l
+	}
+	l := r.lease.DeepCopy()
+	r.fill(l, start, claims)
+	if err := r.o.Client.Update(ctx, l); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			r.lease = nil // read it again next round
+		}
+		return err
+	}
+	r.lease, r.claims, r.renewed = l, claims, start
+	return nil
+}
+
+// fill sets the Lease's holder, timings, ring label and claims.
+func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
+	if l.Labels == nil {
+		l.Labels = map[string]string{}
+	}
+	l.Labels[RingLabel] = r.o.Ring
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
+	}
+	l.Annotations[ClaimsAnnotation] = strings.Join(claims, " ")
+	l.Spec.HolderIdentity = ptr.To(r.o.Identity)
+	l.Spec.LeaseDurationSeconds = ptr.To(int32(r.o.LeaseDuration.Round(time.Second) / time.Second))
+	l.Spec.RenewTime = &metav1.MicroTime{Time: now}
+}
+
+// others lists the ring's other live members and what each claims. A Lease is live while it has a
+// holder and was seen to change within the lease duration, on this replica's clock: the others'
+// clocks are never compared with it.
+func (r *Ring) others(ctx context.Context) (map[string][]string, error) {
+	var list coordinationv1.LeaseList
+	if err := r.o.Reader.List(ctx, &list, client.InNamespace(r.o.Namespace), client.MatchingLabels{RingLabel: r.o.Ring}); err != nil {
+		return nil, err
+	}
+	now := r.o.Clock.Now()
+	out := map[string][]string{}
+	present := map[string]bool{}
+	for i := range list.Items {
+		l := &list.Items[i]
+		if l.Name == r.o.leaseName() {
+			continue
+		}
+		present[l.Name] = true
+		if o, ok := r.seen[l.Name]; !ok || o.resourceVersion != l.ResourceVersion {
+			r.seen[l.Name] = observed{resourceVersion: l.ResourceVersion, at: now}
+		}
+		holder := ptr.Deref(l.Spec.HolderIdentity, "")
+		if holder == "" || holder == r.o.Identity || now.Sub(r.seen[l.Name].at) >= r.o.LeaseDuration {
+			continue
+		}
+		out[holder] = strings.Fields(l.Annotations[ClaimsAnnotation])
+	}
+	for name := range r.seen {
+		if !present[name] {
+			delete(r.seen, name)
+		}
+	}
+	return out, nil
+}
+
+// leave ends the replica's part: it owns nothing from now, waits up to the renew deadline for
+// its calls in flight, and deletes its Lease, so that the others take its keys at their next look
+// instead of after the lease duration.
+func (r *Ring) leave() {
+	r.state.Store(&state{})
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.RenewDeadline)
+	defer cancel()
+	for r.o.Sending() > 0 {
+		select {
+		case <-ctx.Done():
+			r.log.Info("Calls were still in flight at the renew deadline: the Lease stays, to expire")
+			return
+		case <-r.o.Clock.After(10 * time.Millisecond):
+		}
+	}
+	if r.lease == nil {
+		return
+	}
+	err := r.o.Client.Delete(ctx, r.lease, client.Preconditions{UID: &r.lease.UID})
+	if err != nil && !apierrors.IsNotFound(err) {
+		r.log.Error(err, "Could not delete the replica's Lease: the others take its keys when it expires")
+		return
+	}
+	r.log.Info("Left the ring")
+}

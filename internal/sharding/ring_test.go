@@ -1,0 +1,418 @@
+package sharding_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/overview-operator/overview-operator/internal/sharding"
+)
+
+const (
+	leaseDuration = 15 * time.Second
+	renewDeadline = 10 * time.Second
+	retryPeriod   = 2 * time.Second
+)
+
+// cluster is an API server (a fake client) and a clock that the replicas of a test share.
+type cluster struct {
+	t     *testing.T
+	clock *clocktesting.FakeClock
+	api   client.WithWatch
+	keys  []string
+	// down makes every write of the named replicas fail, as an API server it cannot reach.
+	mu   sync.Mutex
+	down map[string]bool
+}
+
+func newCluster(t *testing.T, keys []string) *cluster {
+	s := runtime.NewScheme()
+	if err := coordinationv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, clock: clocktesting.NewFakeClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)), keys: keys, down: map[string]bool{}}
+	c.api = fake.NewClientBuilder().WithScheme(s).Build()
+	return c
+}
+
+// replica is one process of the ring, with the calls it has in flight for each key.
+type replica struct {
+	id      string
+	ring    *sharding.Ring
+	mu      sync.Mutex
+	inCalls map[string]int
+}
+
+func (c *cluster) replica(id string) *replica {
+	rep := &replica{id: id, inCalls: map[string]int{}}
+	writer := interceptor.NewClient(c.api, interceptor.Funcs{
+		Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if c.isDown(id) {
+				return errors.New("the API server is unreachable")
+			}
+			return cl.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			if c.isDown(id) {
+				return errors.New("the API server is unreachable")
+			}
+			return cl.Update(ctx, obj, opts...)
+		},
+	})
+	r, err := sharding.New(sharding.Options{
+		Client: writer, Reader: writer, Namespace: "operator", Ring: "overview-operator", Identity: id,
+		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
+		Clock: c.clock,
+		Keys:  func(context.Context) []string { return c.keys },
+		Sending: func() int {
+			rep.mu.Lock()
+			defer rep.mu.Unlock()
+			n := 0
+			for k, calls := range rep.inCalls {
+				if !rep.ring.Owns(k) {
+					n += calls
+				}
+			}
+			return n
+		},
+		Logger: logr.Discard(),
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	rep.ring = r
+	return rep
+}
+
+func (c *cluster) isDown(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.down[id]
+}
+
+// owners returns, for each key, the replicas that may send for it now.
+func (c *cluster) owners(reps ...*replica) map[string][]string {
+	out := map[string][]string{}
+	for _, k := range c.keys {
+		for _, r := range reps {
+			if r.ring.Owns(k) {
+				out[k] = append(out[k], r.id)
+			}
+		}
+	}
+	return out
+}
+
+// checkOneWriter fails the test if a key has two owners.
+func (c *cluster) checkOneWriter(step string, reps ...*replica) {
+	c.t.Helper()
+	for k, o := range c.owners(reps...) {
+		if len(o) > 1 {
+			c.t.Fatalf("%s: key %s is owned by %v at once", step, k, o)
+		}
+	}
+}
+
+// owned counts each replica's keys.
+func (c *cluster) owned(reps ...*replica) map[string]int {
+	out := map[string]int{}
+	for _, o := range c.owners(reps...) {
+		out[o[0]]++
+	}
+	return out
+}
+
+// round ticks each replica once, in order, checking after each tick, then moves the clock on.
+func (c *cluster) round(step string, reps ...*replica) {
+	c.t.Helper()
+	for _, r := range reps {
+		r.ring.Tick(context.Background())
+		c.checkOneWriter(step+": after "+r.id+"'s tick", reps...)
+	}
+	c.clock.Step(retryPeriod)
+	c.checkOneWriter(step+": a retry period later", reps...)
+}
+
+func tenantKeys(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("key-%02d", i)
+	}
+	return out
+}
+
+func TestOneReplicaOwnsEveryKeyOnceItsClaimIsWritten(t *testing.T) {
+	c := newCluster(t, tenantKeys(5))
+	a := c.replica("a")
+	a.ring.Tick(context.Background())
+	if n := a.ring.Owned(); n != 0 {
+		t.Fatalf("after the first round, which wrote no claim: %d keys owned, want 0", n)
+	}
+	a.ring.Tick(context.Background())
+	if n := a.ring.Owned(); n != 5 {
+		t.Fatalf("after the round that wrote its claim: %d keys owned, want 5", n)
+	}
+	var l coordinationv1.Lease
+	if err := c.api.Get(context.Background(), client.ObjectKey{Namespace: "operator", Name: "overview-operator-a"}, &l); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Labels[sharding.RingLabel]; got != "overview-operator" {
+		t.Errorf("the Lease's ring label is %q", got)
+	}
+	if got := l.Annotations[sharding.ClaimsAnnotation]; got != "key-00 key-01 key-02 key-03 key-04" {
+		t.Errorf("the Lease claims %q", got)
+	}
+	if !a.ring.Leads("ns/resource") {
+		t.Error("the only replica does not speak for a resource without a key")
+	}
+}
+
+func TestThreeReplicasSplitTheKeys(t *testing.T) {
+	c := newCluster(t, tenantKeys(12))
+	reps := []*replica{c.replica("a"), c.replica("b"), c.replica("c")}
+	for i := range 4 {
+		c.round(fmt.Sprintf("round %d", i), reps...)
+	}
+	got := c.owned(reps...)
+	for _, r := range reps {
+		if got[r.id] != 4 {
+			t.Errorf("owned %v, want 4 each", got)
+			break
+		}
+	}
+	leads := 0
+	for _, r := range reps {
+		if r.ring.Leads("ns/resource") {
+			leads++
+		}
+	}
+	if leads != 1 {
+		t.Errorf("%d replicas speak for a resource without a key, want 1", leads)
+	}
+}
+
+// TestAKeyMovesOnlyOnceItsOwnerStoppedSending: b joins while a has a call in flight for a key
+// that goes to b; b owns it only after a's call ended and a took it out of its claim.
+func TestAKeyMovesOnlyOnceItsOwnerStoppedSending(t *testing.T) {
+	c := newCluster(t, tenantKeys(12))
+	a := c.replica("a")
+	c.round("a alone", a)
+	c.round("a alone", a)
+	if a.ring.Owned() != 12 {
+		t.Fatalf("a owns %d keys, want 12", a.ring.Owned())
+	}
+	for _, k := range c.keys {
+		a.inCalls[k] = 1 // a call in flight for every key
+	}
+	b := c.replica("b")
+	for i := range 5 {
+		c.round(fmt.Sprintf("b joined, a's calls in flight, round %d", i), a, b)
+	}
+	if got := c.owned(a, b); got["b"] != 0 || got["a"] != 6 {
+		t.Fatalf("with a's calls in flight: owned %v, want a 6 and b none", got)
+	}
+	a.mu.Lock()
+	clear(a.inCalls)
+	a.mu.Unlock()
+	for i := range 3 {
+		c.round(fmt.Sprintf("a's calls ended, round %d", i), a, b)
+	}
+	if got := c.owned(a, b); got["a"] != 6 || got["b"] != 6 {
+		t.Errorf("once a's calls ended: owned %v, want 6 each", got)
+	}
+}
+
+// TestAKilledReplicasKeysMoveAfterTheLeaseDuration: a stops (SIGKILL): b takes its keys once a's
+// Lease has not changed for the lease duration, not before; a itself stopped owning them at the
+// renew deadline.
+func TestAKilledReplicasKeysMoveAfterTheLeaseDuration(t *testing.T) {
+	c := newCluster(t, tenantKeys(12))
+	a, b := c.replica("a"), c.replica("b")
+	for range 3 {
+		c.round("both", a, b)
+	}
+	killedAt := c.clock.Now().Add(-retryPeriod) // a's last renewal was in the last round
+	var tookOver time.Duration
+	for i := range 20 {
+		c.round(fmt.Sprintf("a killed, round %d", i), b) // a ticks no more
+		c.checkOneWriter("a killed", a, b)
+		if c.owned(a, b)["b"] == 12 {
+			tookOver = c.clock.Since(killedAt)
+			break
+		}
+	}
+	if tookOver == 0 {
+		t.Fatal("b never took a's keys over")
+	}
+	// Up to a round to see the Lease expire, one to write the claim (Start writes it at once; these
+	// rounds take a retry period each) and the step that ends the round.
+	if tookOver < leaseDuration || tookOver > leaseDuration+3*retryPeriod {
+		t.Errorf("b took a's keys over %v after a's last renewal, want the lease duration (%v) plus up to three rounds", tookOver, leaseDuration)
+	}
+}
+
+// TestAReplicaThatCannotRenewStopsAtTheRenewDeadline: the API server is away for a only; it
+// stops sending at the renew deadline, before b may take its keys at the lease duration.
+func TestAReplicaThatCannotRenewStopsAtTheRenewDeadline(t *testing.T) {
+	c := newCluster(t, tenantKeys(8))
+	a, b := c.replica("a"), c.replica("b")
+	for range 3 {
+		c.round("both", a, b)
+	}
+	if c.owned(a, b)["a"] != 4 {
+		t.Fatalf("owned %v, want 4 each", c.owned(a, b))
+	}
+	c.mu.Lock()
+	c.down["a"] = true
+	c.mu.Unlock()
+	lastRenewal := c.clock.Now().Add(-retryPeriod)
+	for i := range 12 {
+		c.round(fmt.Sprintf("a cut off, round %d", i), a, b)
+		since := c.clock.Since(lastRenewal)
+		switch n := c.owned(a, b)["a"]; {
+		case since < renewDeadline && n != 4:
+			t.Fatalf("%v after a's last renewal: a owns %d keys, want 4 until the renew deadline", since, n)
+		case since >= renewDeadline && n != 0:
+			t.Fatalf("%v after a's last renewal: a owns %d keys, want none past the renew deadline", since, n)
+		}
+	}
+	if got := c.owned(a, b); got["b"] != 8 {
+		t.Errorf("owned %v once a's Lease expired, want all 8 with b", got)
+	}
+	c.mu.Lock()
+	c.down["a"] = false
+	c.mu.Unlock()
+	for range 4 {
+		c.round("a back", a, b)
+	}
+	if got := c.owned(a, b); got["a"] != 4 || got["b"] != 4 {
+		t.Errorf("owned %v once a was back, want 4 each", got)
+	}
+}
+
+// TestALeavingReplicasKeysMoveAtOnce: a's Start ends (SIGTERM): it deletes its Lease, and b takes
+// its keys at its next rounds, without waiting for the lease duration.
+func TestALeavingReplicasKeysMoveAtOnce(t *testing.T) {
+	c := newCluster(t, tenantKeys(6))
+	a, b := c.replica("a"), c.replica("b")
+	for range 3 {
+		c.round("both", a, b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.ring.Start(ctx); close(done) }()
+	cancel()
+	<-done
+	if n := a.ring.Owned(); n != 0 {
+		t.Fatalf("a owns %d keys after it left", n)
+	}
+	for range 2 {
+		c.round("a left", b)
+	}
+	if got := c.owned(a, b); got["b"] != 6 {
+		t.Errorf("owned %v two rounds after a left, want all 6 with b", got)
+	}
+}
+
+// TestNoKeyHasTwoOwners drives three replicas through random joins, leaves, kills, outages and
+// calls in flight, checking after every step that no key has two owners, and at the end that the
+// ring settles with every key owned.
+func TestNoKeyHasTwoOwners(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(seed, 7))
+			c := newCluster(t, tenantKeys(10))
+			all := []*replica{c.replica("a"), c.replica("b"), c.replica("c")}
+			alive := map[string]bool{"a": true, "b": true, "c": true}
+			for step := range 200 {
+				r := all[rnd.IntN(len(all))]
+				switch x := rnd.IntN(100); {
+				case x < 70:
+					if alive[r.id] {
+						r.ring.Tick(context.Background())
+					}
+				case x < 80:
+					c.clock.Step(time.Duration(rnd.IntN(3000)) * time.Millisecond)
+				case x < 85:
+					c.mu.Lock()
+					c.down[r.id] = !c.down[r.id]
+					c.mu.Unlock()
+				case x < 92:
+					r.mu.Lock()
+					k := c.keys[rnd.IntN(len(c.keys))]
+					if r.ring.Owns(k) && r.inCalls[k] == 0 {
+						r.inCalls[k] = 1
+					} else {
+						r.inCalls[k] = 0
+					}
+					r.mu.Unlock()
+				case x < 96:
+					if alive[r.id] { // killed: a new process of the same pod comes back later
+						alive[r.id] = false
+						continue
+					}
+					fresh := c.replica(r.id)
+					for i := range all {
+						if all[i].id == r.id {
+							all[i] = fresh
+						}
+					}
+					alive[r.id] = true
+				default:
+					c.keys = tenantKeys(8 + rnd.IntN(5))
+				}
+				var live []*replica
+				for _, r := range all {
+					if alive[r.id] {
+						live = append(live, r)
+					}
+				}
+				c.checkOneWriter(fmt.Sprintf("step %d", step), live...)
+			}
+			c.mu.Lock()
+			clear(c.down)
+			c.mu.Unlock()
+			var live []*replica
+			for _, r := range all {
+				r.mu.Lock()
+				clear(r.inCalls)
+				r.mu.Unlock()
+				if alive[r.id] {
+					live = append(live, r)
+				}
+			}
+			if len(live) == 0 {
+				return
+			}
+			for range 12 {
+				c.round("settling", live...)
+			}
+			if got := len(c.owners(live...)); got != len(c.keys) {
+				t.Errorf("after settling, %d of %d keys are owned: %v", got, len(c.keys), c.owned(live...))
+			}
+			loads := slices.Collect(func(yield func(int) bool) {
+				for _, n := range c.owned(live...) {
+					if !yield(n) {
+						return
+					}
+				}
+			})
+			if len(loads) > 0 && slices.Max(loads)-slices.Min(loads) > 1 {
+				t.Errorf("after settling, the loads are %v", c.owned(live...))
+			}
+		})
+	}
+}
