@@ -59,7 +59,7 @@ type connections struct {
 // connection, or, when o's connection gives no key (it is missing, does not admit o's namespace
 // or names no valid tenant), it is the one replica that speaks for o, whose status then says why.
 func (c *connections) owns(ctx context.Context, kind string, o intunev1alpha1.Overview) bool {
-	if c.shards.ring == nil {
+	if !c.shards.sharded() {
 		return true
 	}
 	if conn, err := c.resolve(ctx, o, client.UnsafeDisableDeepCopy); err == nil {
@@ -73,7 +73,7 @@ func (c *connections) owns(ctx context.Context, kind string, o intunev1alpha1.Ov
 // ownsConnection reports whether this replica works for conn: it owns conn's key, or, when conn
 // names no valid key, it speaks for conn.
 func (c *connections) ownsConnection(conn connectionObject) bool {
-	if c.shards.ring == nil {
+	if !c.shards.sharded() {
 		return true
 	}
 	if key, err := keyOfConnection(conn); err == nil {

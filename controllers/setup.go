@@ -180,7 +180,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		conns.opts.Replica = opts.Sharding.Identity
 	}
 	patchLogs := newPatchLogs(mgr.GetClient(), opts.Clock)
-	if sh.ring != nil {
+	if sh.sharded() {
 		if err := addRing(mgr, sh, patchLogs, conns); err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			patchLogs:    patchLogs,
 			done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 		}
-		if sh.ring != nil {
+		if sh.sharded() {
 			overviews.reshard = make(chan event.TypedGenericEvent[reconcile.Request])
 			sh.onChange(requeueAll(objectKeys(mgr.GetClient(), k.newList), overviews.reshard))
 		}
@@ -222,7 +222,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			retryMax:    opts.RetryMaxDelay,
 			newObject:   func() connectionObject { return conn.DeepCopyObject().(connectionObject) },
 		}
-		if sh.ring != nil {
+		if sh.sharded() {
 			r.reshard = make(chan event.TypedGenericEvent[reconcile.Request])
 			newList := func() client.ObjectList { return &intunev1alpha1.GraphConnectionList{} }
 			if kindOf(conn) == intunev1alpha1.ConnectionKindCluster {

@@ -47,11 +47,14 @@ type shards struct {
 	again     bool
 }
 
+// sharded reports whether there is a ring (a nil shards has none).
+func (s *shards) sharded() bool { return s != nil && s.ring != nil }
+
 // owns reports whether the replica may call Graph for key now.
-func (s *shards) owns(key graph.PacerKey) bool { return s.ring == nil || s.ring.Owns(key.ID()) }
+func (s *shards) owns(key graph.PacerKey) bool { return !s.sharded() || s.ring.Owns(key.ID()) }
 
 // leads reports whether the replica speaks for name, which no key covers.
-func (s *shards) leads(name string) bool { return s.ring == nil || s.ring.Leads(name) }
+func (s *shards) leads(name string) bool { return !s.sharded() || s.ring.Leads(name) }
 
 // onChange registers what brings every object of a kind back to the queue when what the replica
 // owns has changed.
