@@ -56,6 +56,15 @@ func init() {
 				return float64(r.Owned())
 			}
 			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "overview_shard_shared_keys",
+			Help: "Apps in tenants this replica claims that a replica of another ring (another deployment) in its namespace claims too: both spend the tenant's whole Graph budget. Shard by tenant. 0 without --sharding.",
+		}, func() float64 {
+			if r := shardRing.Load(); r != nil {
+				return float64(r.Shared())
+			}
+			return 0
 		}))
 }
 

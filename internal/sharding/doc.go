@@ -12,4 +12,8 @@
 // changes hands only after its old owner has stopped sending for it, never while it still may.
 // On a clean shutdown a replica stops sending, waits for its calls in flight and deletes its
 // Lease, so that the others take its keys over at their next look.
+//
+// Replicas of another ring (another deployment) in the namespace are not members; a key that one
+// of them claims too is counted (Ring.Shared) and logged: two deployments that share a tenant each
+// spend the whole of its budget.
 package sharding

@@ -85,9 +85,10 @@ func (o Options) leaseName() string { return o.Ring + "-" + o.Identity }
 // Ring is one replica's part in its ring: it renews the replica's Lease, follows the others',
 // and answers which keys the replica may send for. Start runs it.
 type Ring struct {
-	o     Options
-	log   logr.Logger
-	state atomic.Pointer[state]
+	o      Options
+	log    logr.Logger
+	state  atomic.Pointer[state]
+	shared atomic.Pointer[map[string][]string] // keys claimed by other rings too, with those rings
 
 	// The rest belongs to the goroutine of Start.
 	lease   *coordinationv1.Lease // as last written
@@ -300,26 +301,38 @@ func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
 
 // others lists the ring's other live members and what each claims. A Lease is live while it has a
 // holder and was seen to change within the lease duration, on this replica's clock: the others'
-// clocks are never compared with it.
+// clocks are never compared with it. The live Leases of other rings in the namespace tell which
+// keys another deployment claims too (Shared).
 func (r *Ring) others(ctx context.Context) (map[string][]string, error) {
 	var list coordinationv1.LeaseList
-	if err := r.o.Reader.List(ctx, &list, client.InNamespace(r.o.Namespace), client.MatchingLabels{RingLabel: r.o.Ring}); err != nil {
+	if err := r.o.Reader.List(ctx, &list, client.InNamespace(r.o.Namespace), client.HasLabels{RingLabel}); err != nil {
 		return nil, err
 	}
 	now := r.o.Clock.Now()
 	out := map[string][]string{}
 	present := map[string]bool{}
+	shared := map[string][]string{} // key: the other rings that claim it
+	mine := map[string]bool{}
+	for _, k := range r.claims {
+		mine[k] = true
+	}
 	for i := range list.Items {
 		l := &list.Items[i]
 		if l.Name == r.o.leaseName() {
 			continue
 		}
-		present[l.Name] = true
-		if o, ok := r.seen[l.Name]; !ok || o.resourceVersion != l.ResourceVersion {
-			r.seen[l.Name] = observed{resourceVersion: l.ResourceVersion, at: now}
+		if ring := l.Labels[RingLabel]; ring != r.o.Ring {
+			if r.live(l, now, present) {
+				for _, k := range strings.Fields(l.Annotations[ClaimsAnnotation]) {
+					if mine[k] && !slices.Contains(shared[k], ring) {
+						shared[k] = append(shared[k], ring)
+					}
+				}
+			}
+			continue
 		}
 		holder := ptr.Deref(l.Spec.HolderIdentity, "")
-		if holder == "" || holder == r.o.Identity || now.Sub(r.seen[l.Name].at) >= r.o.LeaseDuration {
+		if !r.live(l, now, present) || holder == r.o.Identity {
 			continue
 		}
 		out[holder] = strings.Fields(l.Annotations[ClaimsAnnotation])
@@ -329,7 +342,58 @@ func (r *Ring) others(ctx context.Context) (map[string][]string, error) {
 			delete(r.seen, name)
 		}
 	}
+	r.share(shared)
 	return out, nil
+}
+
+// live notes that the Lease l is present and reports whether it is live at now: it has a holder
+// and was seen to change within the lease duration.
+func (r *Ring) live(l *coordinationv1.Lease, now time.Time, present map[string]bool) bool {
+	present[l.Name] = true
+	if o, ok := r.seen[l.Name]; !ok || o.resourceVersion != l.ResourceVersion {
+		r.seen[l.Name] = observed{resourceVersion: l.ResourceVersion, at: now}
+	}
+	return ptr.Deref(l.Spec.HolderIdentity, "") != "" && now.Sub(r.seen[l.Name].at) < r.o.LeaseDuration
+}
+
+// share records the keys this replica claims that the live replicas of other rings claim too, and
+// says so when they change: two deployments that share a tenant each spend its whole budget.
+func (r *Ring) share(shared map[string][]string) {
+	old := r.shared.Load()
+	if old != nil && maps.EqualFunc(*old, shared, slices.Equal) {
+		return
+	}
+	r.shared.Store(&shared)
+	if len(shared) > 0 {
+		r.log.Error(errSharedKeys, "Another deployment's ring claims tenants this replica claims: each spends the whole of their Graph budget, and Graph answers 429. Shard by tenant: give each tenant's resources to one deployment.",
+			"keys", slices.Sorted(maps.Keys(shared)), "rings", sharedRings(shared))
+	}
+}
+
+// errSharedKeys is what the log says when another ring claims keys this replica claims.
+var errSharedKeys = errors.New("a tenant is shared with another deployment")
+
+// sharedRings are the other rings that share keys, sorted.
+func sharedRings(shared map[string][]string) []string {
+	var rings []string
+	for _, rs := range shared {
+		for _, ring := range rs {
+			if !slices.Contains(rings, ring) {
+				rings = append(rings, ring)
+			}
+		}
+	}
+	slices.Sort(rings)
+	return rings
+}
+
+// Shared is how many of the keys this replica claims the live replicas of other rings in its
+// namespace claim too.
+func (r *Ring) Shared() int {
+	if s := r.shared.Load(); s != nil {
+		return len(*s)
+	}
+	return 0
 }
 
 // leave ends the replica's part: it owns nothing from now, waits up to the renew deadline for

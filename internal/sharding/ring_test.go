@@ -56,7 +56,10 @@ type replica struct {
 	inCalls map[string]int
 }
 
-func (c *cluster) replica(id string) *replica {
+func (c *cluster) replica(id string) *replica { return c.replicaIn("overview-operator", id) }
+
+// replicaIn is a replica of ring.
+func (c *cluster) replicaIn(ring, id string) *replica {
 	rep := &replica{id: id, inCalls: map[string]int{}}
 	writer := interceptor.NewClient(c.api, interceptor.Funcs{
 		Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
@@ -73,7 +76,7 @@ func (c *cluster) replica(id string) *replica {
 		},
 	})
 	r, err := sharding.New(sharding.Options{
-		Client: writer, Reader: writer, Namespace: "operator", Ring: "overview-operator", Identity: id,
+		Client: writer, Reader: writer, Namespace: "operator", Ring: ring, Identity: id,
 		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
 		Clock: c.clock,
 		Keys:  func(context.Context) []string { return c.keys },
@@ -414,5 +417,34 @@ func TestNoKeyHasTwoOwners(t *testing.T) {
 				t.Errorf("after settling, the loads are %v", c.owned(live...))
 			}
 		})
+	}
+}
+
+// TestAnotherRingThatClaimsTheSameKeysIsNoticed: two deployments (rings) that share tenants each
+// own them in their own ring, and each replica says how many of its keys the other claims, until
+// the other's Lease expires.
+func TestAnotherRingThatClaimsTheSameKeysIsNoticed(t *testing.T) {
+	c := newCluster(t, tenantKeys(4))
+	x, y := c.replicaIn("deployment-x", "x-1"), c.replicaIn("deployment-y", "y-1")
+	for range 3 {
+		for _, r := range []*replica{x, y} {
+			r.ring.Tick(context.Background())
+		}
+		c.clock.Step(retryPeriod)
+	}
+	if x.ring.Owned() != 4 || y.ring.Owned() != 4 {
+		t.Fatalf("each ring's replica owns its keys: %d and %d, want 4 and 4", x.ring.Owned(), y.ring.Owned())
+	}
+	if x.ring.Shared() != 4 || y.ring.Shared() != 4 {
+		t.Errorf("shared keys %d and %d, want 4 and 4", x.ring.Shared(), y.ring.Shared())
+	}
+	// y's deployment is gone (its Lease no longer renewed): once the Lease expired, nothing is shared.
+	for range int(leaseDuration/retryPeriod) + 1 {
+		x.ring.Tick(context.Background())
+		c.clock.Step(retryPeriod)
+	}
+	x.ring.Tick(context.Background())
+	if x.ring.Shared() != 0 {
+		t.Errorf("%d keys shared with a ring whose Lease expired, want 0", x.ring.Shared())
 	}
 }
