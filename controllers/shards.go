@@ -24,9 +24,10 @@ import (
 )
 
 // ShardingOptions share the work by tenant with the other replicas of a ring (Options.Sharding):
-// each app in a tenant, in a cloud (a pacer key), is owned by one live replica at a time, which
-// alone calls Graph for it, reconciles the resources of its connections and writes their status
-// and the connections'. A resource whose connection gives no key (missing, or naming no valid
+// each tenant, in a cloud, is owned by one live replica at a time, which alone calls Graph for it
+// (with every app: Graph limits each app in a tenant and the tenant across its apps, so that every
+// pacer key of a tenant is one process's), reconciles the resources of its connections and writes
+// their status and the connections'. A resource whose connection gives no key (missing, or naming no valid
 // tenant) is reported by one replica, picked by the resource's name. See internal/sharding.
 type ShardingOptions struct {
 	// Namespace holds the replicas' Leases; Ring is their ring's name; Identity this replica's (its
@@ -51,7 +52,7 @@ type shards struct {
 func (s *shards) sharded() bool { return s != nil && s.ring != nil }
 
 // owns reports whether the replica may call Graph for key now.
-func (s *shards) owns(key graph.PacerKey) bool { return !s.sharded() || s.ring.Owns(key.ID()) }
+func (s *shards) owns(key graph.PacerKey) bool { return !s.sharded() || s.ring.Owns(key.ShardID()) }
 
 // leads reports whether the replica speaks for name, which no key covers.
 func (s *shards) leads(name string) bool { return !s.sharded() || s.ring.Leads(name) }
@@ -130,14 +131,15 @@ func newShards(mgr ctrl.Manager, o *ShardingOptions, pacers *graph.Pacers) (*sha
 	return s, nil
 }
 
-// connectionKeys are the keys of every connection in the cache that names a valid one.
+// connectionKeys are the shards (tenants in their clouds, graph.PacerKey.ShardID) of every
+// connection in the cache that names a valid one.
 func connectionKeys(ctx context.Context, c client.Reader) []string {
 	var keys []string
 	var gcs intunev1alpha1.GraphConnectionList
 	if err := c.List(ctx, &gcs, client.UnsafeDisableDeepCopy); err == nil {
 		for i := range gcs.Items {
 			if k, err := keyOfConnection(&gcs.Items[i]); err == nil {
-				keys = append(keys, k.ID())
+				keys = append(keys, k.ShardID())
 			}
 		}
 	}
@@ -145,7 +147,7 @@ func connectionKeys(ctx context.Context, c client.Reader) []string {
 	if err := c.List(ctx, &ccs, client.UnsafeDisableDeepCopy); err == nil {
 		for i := range ccs.Items {
 			if k, err := keyOfConnection(&ccs.Items[i]); err == nil {
-				keys = append(keys, k.ID())
+				keys = append(keys, k.ShardID())
 			}
 		}
 	}

@@ -136,7 +136,7 @@ func TestPacersClose(t *testing.T) {
 }
 
 // TestKeyOf: the key of a connection's settings is its client's pacer key, whatever the spelling,
-// and its ID tells keys apart.
+// and its ShardID tells tenants apart, but not a tenant's apps.
 func TestKeyOf(t *testing.T) {
 	base := Config{Cloud: CloudPublic, TenantID: "11111111-2222-3333-4444-555555555555", ClientID: "app"}
 	want, err := KeyOf(base)
@@ -150,18 +150,23 @@ func TestKeyOf(t *testing.T) {
 	same.TenantID, same.ClientID = strings.ToUpper(base.TenantID), "APP"
 	same.AuthorityHost = "https://login.microsoftonline.com:443/"
 	got, err := KeyOf(same)
-	if err != nil || got != want || got.ID() != want.ID() {
-		t.Errorf("another spelling of the same key: %v (%v), id %s; want %v, id %s", got, err, got.ID(), want, want.ID())
+	if err != nil || got != want || got.ShardID() != want.ShardID() {
+		t.Errorf("another spelling of the same key: %v (%v), shard %s; want %v, shard %s", got, err, got.ShardID(), want, want.ShardID())
+	}
+	app := base
+	app.ClientID = "another-app"
+	if a, _ := KeyOf(app); a == want || a.ShardID() != want.ShardID() {
+		t.Errorf("another app of the tenant: key %v, shard %s; want another key in shard %s", a, a.ShardID(), want.ShardID())
 	}
 	other := base
 	other.TenantID = "11111111-2222-3333-4444-666666666666"
-	if o, _ := KeyOf(other); o.ID() == want.ID() {
-		t.Errorf("two tenants share the id %s", o.ID())
+	if o, _ := KeyOf(other); o.ShardID() == want.ShardID() {
+		t.Errorf("two tenants share the shard %s", o.ShardID())
 	}
 	gov := base
 	gov.Cloud = CloudUSGovernment
-	if g, _ := KeyOf(gov); g.ID() == want.ID() {
-		t.Errorf("two clouds share the id %s", g.ID())
+	if g, _ := KeyOf(gov); g.ShardID() == want.ShardID() {
+		t.Errorf("two clouds share the shard %s", g.ShardID())
 	}
 	for name, bad := range map[string]Config{
 		"an unknown cloud":  {Cloud: "Mars", TenantID: base.TenantID, ClientID: "app"},

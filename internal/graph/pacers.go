@@ -47,11 +47,13 @@ func KeyOf(cfg Config) (PacerKey, error) {
 	return PacerKey{AuthorityHost: authority, TenantID: cfg.TenantID, ClientID: cfg.ClientID}.normalized(), nil
 }
 
-// ID is a short name of k, the same for every spelling of it: a hash, so that it can be written
-// where tenant and app ids would be noise (a Lease's claims).
-func (k PacerKey) ID() string {
+// ShardID names the tenant of k in its cloud, the same for every spelling and every app of it: the
+// unit that sharding gives to one replica. Graph limits each app in a tenant and the tenant across
+// its apps, so every app of a tenant is paced by one process. A hash, so that it can be written
+// where tenant ids would be noise (a Lease's claims).
+func (k PacerKey) ShardID() string {
 	n := k.normalized()
-	sum := sha256.Sum256([]byte(n.AuthorityHost + "\n" + n.TenantID + "\n" + n.ClientID))
+	sum := sha256.Sum256([]byte(n.AuthorityHost + "\n" + n.TenantID))
 	return hex.EncodeToString(sum[:8])
 }
 
