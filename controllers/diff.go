@@ -13,14 +13,16 @@ import (
 // declaredFields finds each property a resource declares in spec.overview, and observedFields
 // each property Graph serves in status.observed, by the names of graph's table of entities.
 var (
-	declaredFields = graph.NewStructFields[intunev1alpha1.OverviewFields](true, graph.Entities...)
+	declaredFields = graph.NewStructFields[intunev1alpha1.OverviewFields](false, graph.Entities...)
 	observedFields = graph.NewStructFields[intunev1alpha1.ObservedOverview](false, graph.Entities...)
 )
 
 // diffOverview compares the managed fields of entity e (those set in the spec) with Graph's
 // entity. It returns the PATCH that makes Graph match, holding only the fields that differ, and
 // the drift, counts first and then times, each in the order of the table, so that status does not
-// change from pass to pass.
+// change from pass to pass. A declared beta-only property must have been checked against the
+// connection's API version (graphAPI.check) before: one that Graph's answer lacks all the same
+// (beta changes more often than v1.0) is InvalidSpec, not drift from 0.
 func diffOverview(e graph.Entity, want *intunev1alpha1.OverviewFields, got *graph.Overview) (graph.Fields, []intunev1alpha1.FieldDrift, error) {
 	var (
 		patch graph.Fields
@@ -31,7 +33,13 @@ func diffOverview(e graph.Entity, want *intunev1alpha1.OverviewFields, got *grap
 		if f.Kind != graph.Count || !ok {
 			continue
 		}
-		if g, _ := graph.OverviewFields.Count(got, f.Name); *w != g {
+		g, served := graph.OverviewFields.Count(got, f.Name)
+		if !served {
+			return graph.Fields{}, nil, stalledf(intunev1alpha1.ReasonInvalidSpec,
+				"spec.overview.%s is a property of Graph's beta API that Graph's %s did not return: "+
+					"Graph may have changed or removed it (beta changes more often than v1.0); remove the field", f.Name, e.Type)
+		}
+		if *w != g {
 			graph.FieldsFields.SetCount(&patch, f.Name, *w)
 			drift = append(drift, intunev1alpha1.FieldDrift{Field: f.Name,
 				Desired: strconv.FormatInt(int64(*w), 10), Observed: strconv.FormatInt(int64(g), 10)})

@@ -53,8 +53,8 @@ type syncResult struct {
 // costs no pass and no status write; a longer pause (a Retry-After of minutes) ends it with the
 // throttled error, so that the resource's Synced condition says until when the tenant's calls
 // wait. via is the key of the client whose line holds the job: the job calls Graph only while the
-// resource still resolves to it (stillWanted).
-func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via clientKey, configurationID string) graph.Job {
+// resource still resolves to it (stillWanted); api is the API version that client calls.
+func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via clientKey, api graphAPI, configurationID string) graph.Job {
 	wanted := func(ctx context.Context, generation int64) string {
 		return r.stillWanted(ctx, key, rec, via, generation)
 	}
@@ -64,7 +64,7 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 	)
 	run := func(jctx context.Context, calls graph.Calls) error {
 		ctx = logf.IntoContext(jctx, lazyValues(r.log, r.kind.entity.Type, key, "deviceConfigurationId", configurationID))
-		res = r.runSafely(ctx, calls, rec, configurationID, wanted)
+		res = r.runSafely(ctx, calls, rec, api, configurationID, wanted)
 		switch {
 		case res.applied:
 			return nil // the PATCH went: what followed it is reported, not run again
@@ -98,7 +98,7 @@ func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via 
 // runSafely is runSync, with a panic turned into the job's error: the resource is then retried with
 // backoff like any failed pass, instead of the panic ending the process (a reconcile's panic is
 // recovered too) or leaving the resource waiting for a job that never ends.
-func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) (res *syncResult) {
+func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, rec *record, api graphAPI, configurationID string, wanted wantedFunc) (res *syncResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			logf.FromContext(ctx).Error(fmt.Errorf("%v", p), "The Graph sync panicked", "stack", string(debug.Stack()))
@@ -106,14 +106,21 @@ func (r *OverviewReconciler) runSafely(ctx context.Context, calls graph.Calls, r
 			res = &syncResult{generation: generation, err: fmt.Errorf("the Graph sync panicked: %v", p)}
 		}
 	}()
-	return r.runSync(ctx, calls, rec, configurationID, wanted)
+	return r.runSync(ctx, calls, rec, api, configurationID, wanted)
 }
 
 // runSync makes the calls of a syncJob, each only while wanted says the cluster still wants it.
-func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, configurationID string, wanted wantedFunc) *syncResult {
+// The newest spec must be one api serves: a beta-only property the spec came to declare while the
+// job waited in a v1.0 client's line fails the job before its GET (or, declared while the GET was
+// under way, before its PATCH).
+func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec *record, api graphAPI, configurationID string, wanted wantedFunc) *syncResult {
 	if why := wanted(ctx, anyGeneration); why != "" {
 		_, generation, _ := r.memory.desiredOf(rec)
 		return &syncResult{generation: generation, superseded: why}
+	}
+	desired, generation, _ := r.memory.desiredOf(rec)
+	if err := api.check(r.kind.entity, &desired); err != nil {
+		return &syncResult{generation: generation, err: err}
 	}
 	got, err := calls.Get(ctx, r.kind.entity, configurationID)
 	desired, generation, policy := r.memory.desiredOf(rec)
@@ -122,6 +129,10 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		return res
 	}
 	res.observed, res.requestID = &got.Overview, got.RequestID
+	if err := api.check(r.kind.entity, &desired); err != nil {
+		res.err = err
+		return res
+	}
 	patch, found, err := diffOverview(r.kind.entity, &desired, &got.Overview)
 	if err != nil {
 		res.err = err

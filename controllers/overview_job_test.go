@@ -49,7 +49,7 @@ func TestReadBackJudgesOnlyWhatThePatchSent(t *testing.T) {
 					return graph.Response{}, nil
 				},
 			}
-			res := r.runSync(context.Background(), calls, rec, "id", alwaysWanted)
+			res := r.runSync(context.Background(), calls, rec, v1API, "id", alwaysWanted)
 			if res.err != nil || !res.applied {
 				t.Fatalf("err %v, applied %t", res.err, res.applied)
 			}
@@ -71,7 +71,7 @@ func TestAPanicInAJobIsItsError(t *testing.T) {
 	obj := &intunev1alpha1.DeviceConfigurationUserOverview{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "o", UID: "u", Generation: 4}}
 	rec := r.memory.recordFor(obj, time.Now())
 	buggy := &graphFns{GetOverviewFn: func(context.Context, string) (graph.Response, error) { panic("a bug") }}
-	res := r.runSafely(context.Background(), buggy, rec, "id", alwaysWanted)
+	res := r.runSafely(context.Background(), buggy, rec, v1API, "id", alwaysWanted)
 	if res == nil || res.err == nil || res.generation != 4 {
 		t.Fatalf("result %+v: want the panic as its error, for generation 4", res)
 	}
@@ -128,7 +128,7 @@ func TestALongPauseIsReported(t *testing.T) {
 				delivered := false
 				calls.Submit("ns/o", graph.ReadJob, graph.Job{
 					Run: func(ctx context.Context, c graph.Calls) error {
-						res = r.runSync(ctx, c, rec, "id", alwaysWanted)
+						res = r.runSync(ctx, c, rec, v1API, "id", alwaysWanted)
 						return res.err
 					},
 					Done:       func(error) { delivered = true },
@@ -178,7 +178,7 @@ func TestTheWriteIsAskedForAsItIsSent(t *testing.T) {
 			return graph.Response{}, nil
 		},
 	}
-	res := r.runSync(context.Background(), calls, rec, "id", wanted)
+	res := r.runSync(context.Background(), calls, rec, v1API, "id", wanted)
 	if patches != 0 || res.applied || res.superseded != "the resource was deleted" {
 		t.Errorf("%d PATCHes, applied %t, superseded %q: want no PATCH and the result superseded", patches, res.applied, res.superseded)
 	}

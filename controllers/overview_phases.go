@@ -56,10 +56,15 @@ func (r *OverviewReconciler) likelyToWrite(obj intunev1alpha1.Overview) bool {
 
 // submit resolves the resource's connection and puts its job in the tenant's line: the line of
 // writes when it will most likely PATCH. The pass ends there; the job's end brings the resource
-// back.
+// back. A spec that declares a beta-only property through a v1.0 connection fails here, at once,
+// with no job.
 func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *record, write bool) (reconcile.Result, error) {
 	conn, err := r.connections.resolve(ctx, p.base)
 	if err != nil {
+		return r.failed(ctx, p, rec, err)
+	}
+	api := apiOf(conn)
+	if err := api.check(r.kind.entity, &p.base.OverviewSpec().Overview); err != nil {
 		return r.failed(ctx, p, rec, err)
 	}
 	via, err := r.connections.keyOf(ctx, conn)
@@ -77,7 +82,7 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	}
 	steady := r.steadyOf(p)
 	r.memory.queue(rec, gc.Line(), via, steady)
-	job := r.syncJob(key, rec, via, p.base.OverviewSpec().DeviceConfigurationID)
+	job := r.syncJob(key, rec, via, api, p.base.OverviewSpec().DeviceConfigurationID)
 	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
 	run := job.Run
 	job.Run = func(ctx context.Context, calls graph.Calls) error {

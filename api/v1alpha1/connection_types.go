@@ -26,7 +26,8 @@ type APIVersion string
 const (
 	// APIVersionV1 is Graph's stable v1.0 API.
 	APIVersionV1 APIVersion = "v1.0"
-	// APIVersionBeta is Graph's beta API; it adds conflictCount.
+	// APIVersionBeta is Graph's beta API; it adds conflictCount (and notApplicablePlatformCount to
+	// the device overview), which resources may then declare and observe.
 	APIVersionBeta APIVersion = "beta"
 )
 
@@ -66,7 +67,10 @@ type ConnectionSpec struct {
 	// +kubebuilder:default=Public
 	Cloud Cloud `json:"cloud,omitempty"`
 
-	// apiVersion is the Graph API version: v1.0 (the default) or beta.
+	// apiVersion is the Graph API version: v1.0 (the default) or beta. Through beta, the resources
+	// that use the connection may declare (and observe) conflictCount and the device overview's
+	// notApplicablePlatformCount; through v1.0, a resource that declares one says InvalidSpec.
+	// Microsoft supports Intune's beta API, but changes it more often than v1.0.
 	// +optional
 	// +kubebuilder:default="v1.0"
 	APIVersion APIVersion `json:"apiVersion,omitempty"`

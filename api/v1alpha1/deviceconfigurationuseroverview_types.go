@@ -23,6 +23,7 @@ type DeviceConfigurationUserOverview struct {
 
 	// spec is the desired state.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!has(self.overview) || !has(self.overview.notApplicablePlatformCount)",message="notApplicablePlatformCount is a property of Graph's deviceConfigurationDeviceOverview only (devices whose platform the configuration is not for); a deviceConfigurationUserOverview counts users and has no such property: remove it, or declare it on a DeviceConfigurationDeviceOverview",fieldPath=".overview.notApplicablePlatformCount",reason=FieldValueForbidden
 	Spec OverviewSpec `json:"spec"`
 	// status is what the operator last observed; it writes nothing else.
 	// +optional

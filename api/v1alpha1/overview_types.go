@@ -29,7 +29,7 @@ const (
 // OverviewSpec declares the desired state of one status overview of a device configuration: its
 // deviceConfigurationUserOverview (kind DeviceConfigurationUserOverview) or its
 // deviceConfigurationDeviceOverview (kind DeviceConfigurationDeviceOverview). Both kinds declare
-// the same properties.
+// the same properties, but for notApplicablePlatformCount, which only devices have.
 type OverviewSpec struct {
 	// deviceConfigurationId is the id (a GUID) of the Intune device configuration whose status
 	// overview (of users or of devices, by the kind) this resource manages. It cannot be changed:
@@ -62,7 +62,8 @@ type OverviewSpec struct {
 	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
 
 	// overview holds the desired values. Only the fields set here are managed; the others are left as
-	// Graph has them and are only reported in status.observed.
+	// Graph has them and are only reported in status.observed. conflictCount and
+	// notApplicablePlatformCount are beta only: they need a connection with apiVersion: beta.
 	// +optional
 	Overview OverviewFields `json:"overview,omitempty"`
 }
@@ -94,7 +95,9 @@ type ConnectionReference struct {
 }
 
 // OverviewFields are the properties of a status overview that can be declared, the same for users
-// and devices. Each unset field is left alone.
+// and devices but for notApplicablePlatformCount, which only devices have. Each unset field is left
+// alone. conflictCount and notApplicablePlatformCount are Graph's beta API's alone: only a resource
+// whose connection has apiVersion beta may declare them.
 type OverviewFields struct {
 	// pendingCount is the number of users (or devices) whose status is pending. 0 to 2147483647.
 	// +optional
@@ -125,6 +128,26 @@ type OverviewFields struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=2147483647
 	FailedCount *int32 `json:"failedCount,omitempty"`
+
+	// conflictCount is the number of users (or devices) in conflict. 0 to 2147483647.
+	// Beta only: Graph has it on its beta API alone, so the resource's connection must have
+	// apiVersion: beta; through a v1.0 connection the resource says InvalidSpec and Graph is not
+	// called. Microsoft supports Intune's beta API, but changes it more often than v1.0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	ConflictCount *int32 `json:"conflictCount,omitempty"`
+
+	// notApplicablePlatformCount is the number of devices the configuration does not apply to
+	// because their platform does not match it. 0 to 2147483647. DeviceConfigurationDeviceOverview
+	// only (the API server refuses it on a DeviceConfigurationUserOverview), and beta only: the
+	// resource's connection must have apiVersion: beta; through a v1.0 connection the resource says
+	// InvalidSpec and Graph is not called. Microsoft supports Intune's beta API, but changes it more
+	// often than v1.0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	NotApplicablePlatformCount *int32 `json:"notApplicablePlatformCount,omitempty"`
 
 	// configurationVersion is the version of the device configuration the counts refer to.
 	// 0 to 2147483647.

@@ -129,6 +129,9 @@ var _ = Describe("The API server", func() {
 		Entry("a count above int32",
 			object(validOverview, "spec.overview.successCount", int64(2147483648)),
 			"spec.overview.successCount in body should be less than or equal to 2147483647"),
+		Entry("a negative beta-only count",
+			object(validOverview, "spec.overview.conflictCount", int64(-1)),
+			"spec.overview.conflictCount: Invalid value: -1: spec.overview.conflictCount in body should be greater than or equal to 0"),
 		Entry("a malformed configuration GUID",
 			object(validOverview, "spec.deviceConfigurationId", "6d6c3b5e-0f9a-4c1e-9d7e-2f1f3a4b5c6z"),
 			"deviceConfigurationId must be a GUID"),
@@ -325,6 +328,32 @@ var _ = Describe("The API server", func() {
 		Entry("connectionRef.kind", "spec.connectionRef.kind", "ClusterGraphConnection", "connectionRef is immutable"),
 	)
 
+	It("admits the beta-only properties of each kind, and refuses notApplicablePlatformCount on the user kind, which has none", func() {
+		// The API server cannot know whether the connection is beta: the operator checks that.
+		for _, u := range asEveryOverviewKind(object(validOverview, "spec.overview.conflictCount", int64(3))) {
+			Expect(create(u)).To(Succeed(), u.GetKind())
+		}
+		devices := object(validOverview, "kind", "DeviceConfigurationDeviceOverview",
+			"spec.overview.conflictCount", int64(3), "spec.overview.notApplicablePlatformCount", int64(0))
+		Expect(create(devices)).To(Succeed())
+
+		users := object(validOverview, "spec.overview.notApplicablePlatformCount", int64(0))
+		err := create(users)
+		Expect(err).To(HaveOccurred(), "the API server accepted notApplicablePlatformCount on a DeviceConfigurationUserOverview")
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.overview.notApplicablePlatformCount: Forbidden: " +
+			"notApplicablePlatformCount is a property of Graph's deviceConfigurationDeviceOverview only (devices whose platform the configuration is not for); " +
+			"a deviceConfigurationUserOverview counts users and has no such property: remove it, or declare it on a DeviceConfigurationDeviceOverview"))
+
+		By("refusing it as an update too")
+		users = object(validOverview)
+		Expect(create(users)).To(Succeed())
+		Expect(unstructured.SetNestedField(users.Object, int64(1), "spec", "overview", "notApplicablePlatformCount")).To(Succeed())
+		err = k8sClient.Update(ctx, users)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.overview.notApplicablePlatformCount: Forbidden"))
+	})
+
 	It("admits a sync interval in every unit, from 30s to 24h", func() {
 		for _, d := range []string{"30s", "24h", "1h30m", "90m", "0.5h", "1440m", "86400s", "30000ms",
 			"30000000us", "30000000µs", "30000000μs", "86400000000000ns", "23h59m59.999s"} {
@@ -417,6 +446,14 @@ var _ = Describe("kubectl", func() {
 			out = kubectl.Run("explain", k.short+".spec.overview.lastUpdateDateTime")
 			Expect(out).To(ContainSubstring("an offset within -23:59"))
 			Expect(out).To(ContainSubstring("at most 7 digits"))
+			// Which fields are beta-only, and what that takes.
+			out = strings.Join(strings.Fields(kubectl.Run("explain", k.short+".spec.overview.conflictCount")), " ")
+			Expect(out).To(ContainSubstring("Beta only: Graph has it on its beta API alone, so the resource's connection must have apiVersion: beta"))
+			Expect(out).To(ContainSubstring("through a v1.0 connection the resource says InvalidSpec"))
+			out = strings.Join(strings.Fields(kubectl.Run("explain", k.short+".spec.overview.notApplicablePlatformCount")), " ")
+			Expect(out).To(ContainSubstring("DeviceConfigurationDeviceOverview only (the API server refuses it on a DeviceConfigurationUserOverview), and beta only"))
+			out = strings.Join(strings.Fields(kubectl.Run("explain", k.short+".spec.overview")), " ")
+			Expect(out).To(ContainSubstring("conflictCount and notApplicablePlatformCount are beta only: they need a connection with apiVersion: beta"))
 		}
 		out := kubectl.Run("explain", "graphconnection.spec.credentials.source")
 		Expect(out).To(ContainSubstring("ClientSecret, ClientCertificate or WorkloadIdentity"))

@@ -491,6 +491,16 @@ func (in *OverviewFields) DeepCopyInto(out *OverviewFields) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.ConflictCount != nil {
+		in, out := &in.ConflictCount, &out.ConflictCount
+		*out = new(int32)
+		**out = **in
+	}
+	if in.NotApplicablePlatformCount != nil {
+		in, out := &in.NotApplicablePlatformCount, &out.NotApplicablePlatformCount
+		*out = new(int32)
+		**out = **in
+	}
 	if in.ConfigurationVersion != nil {
 		in, out := &in.ConfigurationVersion, &out.ConfigurationVersion
 		*out = new(int32)

@@ -79,7 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.connectionRef, "connection-ref", "", "the connection the resources name, [GraphConnection/|ClusterGraphConnection/]NAME (default: the one signed in with)")
 	fs.StringVar(&f.kind, "kind", KindAll, "the kind of resources to write: DeviceConfigurationUserOverview, DeviceConfigurationDeviceOverview or all (one of each per configuration)")
 	fs.StringVar(&f.policy, "policy", string(intunev1alpha1.ManagementPolicyObserveOnly), "the resources' managementPolicy: ObserveOnly or Manage")
-	fs.StringVar(&f.fields, "fields", "", "comma-separated overview fields to put in spec.overview (default: all: "+strings.Join(Fields, ",")+")")
+	fs.StringVar(&f.fields, "fields", "", "comma-separated overview fields to put in spec.overview (default: "+strings.Join(Fields, ",")+
+		"); through Graph's beta API also "+strings.Join(BetaFields, ",")+", or "+FieldsAll+" for every field the API version serves")
 	fs.StringVar(&f.nameFilter, "name-filter", "", "export only configurations whose display name contains this text (without regard to case)")
 	fs.StringVar(&f.nameRegex, "name-regex", "", "export only configurations whose display name matches this regular expression (Go syntax)")
 	fs.StringVar(&f.outputDir, "output-dir", "", "write one file per resource into this new directory instead of a YAML stream to stdout")
@@ -129,7 +130,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, field := range strings.Split(f.fields, ",") {
 			opts.Fields = append(opts.Fields, strings.TrimSpace(field))
 		}
-		if err := checkFields(opts.Fields); err != nil {
+		if err := checkFields(opts.Fields, opts.Entities); err != nil {
 			return err
 		}
 	}
@@ -150,6 +151,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opts.APIVersion = cfg.APIVersion
 	if msgs := validation.IsDNS1123Label(opts.Namespace); len(msgs) > 0 {
 		return fmt.Errorf("target namespace %q is not a namespace name: %s", opts.Namespace, strings.Join(msgs, "; "))
 	}

@@ -28,15 +28,32 @@ const (
 	AnnotationDisplayName = "intune.overview-operator.io/display-name"
 )
 
-// Fields are the overview fields a spec can hold (those v1.0 serves, the same for every kind), in
-// the order of Graph's metadata.
-var Fields = declaredFields()
+// The beta-only properties and the export: by default it writes the fields of Fields alone, those
+// both API versions serve (the same for every kind), even when it reads through beta. A resource that
+// declares a beta-only property works only through a connection with apiVersion: beta (through a
+// v1.0 one it says InvalidSpec), the resources written may name another connection than the one
+// read (--connection-ref), and Microsoft changes Intune's beta more often than v1.0: declaring
+// one is a choice, made with --fields (a beta-only name, or FieldsAll) and accepted only when the
+// export reads through beta, so that the values written are Graph's.
 
-func declaredFields() []string {
+// Fields are the overview fields the export writes by default: those Graph serves on v1.0 (and on
+// beta), the same for every kind, in the order of Graph's metadata.
+var Fields = fieldNames(func(f graph.Field) bool { return !f.Beta })
+
+// BetaFields are the overview fields only Graph's beta API serves (conflictCount, and the device
+// overview's notApplicablePlatformCount), which --fields may name when the export reads through beta.
+var BetaFields = fieldNames(func(f graph.Field) bool { return f.Beta })
+
+// FieldsAll is what --fields takes for every field the export's API version serves: Fields on
+// v1.0, and BetaFields too on beta.
+const FieldsAll = "all"
+
+// fieldNames are the names of the fields of every entity that keep says to, in the table's order.
+func fieldNames(keep func(graph.Field) bool) []string {
 	var names []string
 	for _, e := range graph.Entities {
 		for _, f := range e.Declared() {
-			if !slices.Contains(names, f.Name) {
+			if keep(f) && !slices.Contains(names, f.Name) {
 				names = append(names, f.Name)
 			}
 		}
@@ -77,8 +94,12 @@ type Options struct {
 	// Entities are the overviews exported: one resource of each entity's Kind per configuration.
 	// Empty: every entity of the table.
 	Entities []graph.Entity
-	// Fields are the overview fields put in spec.overview (names from Fields); empty: all.
+	// Fields are the overview fields put in spec.overview (names from Fields and BetaFields, or
+	// FieldsAll), in the resources of the kinds that have them; empty: Fields. A beta-only one needs
+	// APIVersion beta.
 	Fields []string
+	// APIVersion is the Graph API version Client reads ("" is v1.0).
+	APIVersion string
 	// NameFilter, if set, keeps only the configurations whose display name it matches.
 	NameFilter *regexp.Regexp
 	// Progress receives a line now and then while the export reads Graph; nil discards.
@@ -101,7 +122,10 @@ func Export(ctx context.Context, opts Options) ([]intunev1alpha1.Overview, error
 	if len(opts.Entities) == 0 {
 		opts.Entities = graph.Entities
 	}
-	if err := checkFields(opts.Fields); err != nil {
+	if err := checkFields(opts.Fields, opts.Entities); err != nil {
+		return nil, err
+	}
+	if err := checkBetaFields(opts.Fields, opts.APIVersion); err != nil {
 		return nil, err
 	}
 	configs, err := opts.Client.List(ctx, func(read int) {
@@ -148,11 +172,41 @@ func Export(ctx context.Context, opts Options) ([]intunev1alpha1.Overview, error
 	return out, nil
 }
 
-// checkFields refuses names that are not overview fields.
-func checkFields(fields []string) error {
+// checkFields refuses names that are not overview fields, or that none of entities has.
+func checkFields(fields []string, entities []graph.Entity) error {
 	for _, f := range fields {
-		if !slices.Contains(Fields, f) {
-			return fmt.Errorf("--fields: %q is not an overview field; they are %s", f, strings.Join(Fields, ", "))
+		if f == FieldsAll {
+			continue
+		}
+		if !slices.Contains(Fields, f) && !slices.Contains(BetaFields, f) {
+			return fmt.Errorf("--fields: %q is not an overview field; they are %s, and on Graph's beta API %s (or %s)",
+				f, strings.Join(Fields, ", "), strings.Join(BetaFields, ", "), FieldsAll)
+		}
+		var kinds []string
+		for _, e := range entities {
+			if _, ok := e.Field(f); ok {
+				kinds = nil
+				break
+			}
+			kinds = append(kinds, e.Kind)
+		}
+		if len(kinds) > 0 {
+			return fmt.Errorf("--fields: %s is not a property of %s", f, strings.Join(kinds, " or "))
+		}
+	}
+	return nil
+}
+
+// checkBetaFields refuses a beta-only field unless the export reads through Graph's beta API: the
+// value written must be Graph's, and the resources then need a beta connection too.
+func checkBetaFields(fields []string, apiVersion string) error {
+	if apiVersion == graph.APIVersionBeta {
+		return nil
+	}
+	for _, f := range fields {
+		if slices.Contains(BetaFields, f) {
+			return fmt.Errorf("--fields: %s is a property of Graph's beta API: export through a connection with apiVersion: beta "+
+				"(or --api-version beta), and have the resources name a connection with apiVersion: beta", f)
 		}
 	}
 	return nil
@@ -235,7 +289,7 @@ func readOverviews(ctx context.Context, c graph.Client, configs []graph.Configur
 var apiScheme = scheme.New()
 
 // specFields finds the table's declared properties in spec.overview.
-var specFields = graph.NewStructFields[intunev1alpha1.OverviewFields](true, graph.Entities...)
+var specFields = graph.NewStructFields[intunev1alpha1.OverviewFields](false, graph.Entities...)
 
 // resource is the resource of entity e (of its Kind) for one configuration and its overview.
 func resource(opts Options, e graph.Entity, name string, c graph.Configuration, o graph.Overview) (intunev1alpha1.Overview, error) {
@@ -259,16 +313,18 @@ func resource(opts Options, e graph.Entity, name string, c graph.Configuration, 
 		DeviceConfigurationID: c.ID,
 		ConnectionRef:         opts.ConnectionRef,
 		ManagementPolicy:      opts.Policy,
-		Overview:              overviewFields(e, o, opts.Fields),
+		Overview:              overviewFields(e, o, opts.Fields, opts.APIVersion),
 	}
 	return r, nil
 }
 
-// overviewFields is the spec.overview of the fields asked for (all when none), with Graph's values.
-func overviewFields(e graph.Entity, o graph.Overview, fields []string) intunev1alpha1.OverviewFields {
+// overviewFields is the spec.overview of entity e's fields asked for (Fields when none; FieldsAll:
+// every field apiVersion serves), with Graph's values. A beta-only property Graph's answer lacks is
+// left out.
+func overviewFields(e graph.Entity, o graph.Overview, fields []string, apiVersion string) intunev1alpha1.OverviewFields {
 	var s intunev1alpha1.OverviewFields
 	for _, f := range e.Declared() {
-		if len(fields) > 0 && !slices.Contains(fields, f.Name) {
+		if !asked(f, fields, apiVersion) {
 			continue
 		}
 		switch f.Kind {
@@ -276,9 +332,21 @@ func overviewFields(e graph.Entity, o graph.Overview, fields []string) intunev1a
 			t := graph.OverviewFields.Time(&o, f.Name)
 			specFields.Set(&s, f.Name, ptr.To(t.UTC().Format(time.RFC3339Nano)))
 		default:
-			n, _ := graph.OverviewFields.Count(&o, f.Name)
-			specFields.SetCount(&s, f.Name, n)
+			if n, ok := graph.OverviewFields.Count(&o, f.Name); ok {
+				specFields.SetCount(&s, f.Name, n)
+			}
 		}
 	}
 	return s
+}
+
+// asked says whether the fields asked for (see Options.Fields) hold f, read through apiVersion.
+func asked(f graph.Field, fields []string, apiVersion string) bool {
+	switch {
+	case len(fields) == 0:
+		return !f.Beta
+	case slices.Contains(fields, FieldsAll):
+		return f.Served(apiVersion)
+	}
+	return slices.Contains(fields, f.Name)
 }

@@ -282,6 +282,67 @@ func TestExportOptions(t *testing.T) {
 	}
 }
 
+// TestExportBeta: through Graph's beta API the export writes the fields of v1.0 alone by default;
+// --fields names a beta-only one (written in the resources of the kinds that have it), and "all"
+// writes every property beta serves.
+func TestExportBeta(t *testing.T) {
+	e := newTenant(t, graphtest.Options{})
+	seeded := e.seed(6)
+	for _, id := range seeded.ids() {
+		u := seeded[userKind][id]
+		u.ConflictCount = 2
+		e.srv.Seed(tenant, id, u)
+		d := seeded[deviceKind][id]
+		d.ConflictCount = 3
+		e.srv.SeedDevice(tenant, id, d)
+	}
+	cases := map[string]struct {
+		fields []string
+		// by kind, the beta-only fields written and their values
+		want map[string]map[string]int32
+		// whether the fields of v1.0 are written
+		v1 bool
+	}{
+		"by default, v1.0's fields alone": {v1: true, want: map[string]map[string]int32{userKind: {}, deviceKind: {}}},
+		"a beta-only field named": {fields: []string{"--fields", "successCount,conflictCount,notApplicablePlatformCount"},
+			want: map[string]map[string]int32{userKind: {"conflictCount": 2}, deviceKind: {"conflictCount": 3, "notApplicablePlatformCount": 9}}},
+		"all": {fields: []string{"--fields", "all"}, v1: true,
+			want: map[string]map[string]int32{userKind: {"conflictCount": 2}, deviceKind: {"conflictCount": 3, "notApplicablePlatformCount": 9}}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			e.srv.ResetRequests()
+			stream, stderr, err := runExport(t, e.args(append([]string{"--api-version", "beta"}, tc.fields...)...))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if n := e.srv.CountRequests(func(r graphtest.Request) bool { return r.Kind == graphtest.KindGraph && r.APIVersion != "beta" }); n > 0 {
+				t.Errorf("%d requests not on beta", n)
+			}
+			rs := decodeStream(t, stream)
+			if len(rs) != 12 {
+				t.Fatalf("%d resources, want 12", len(rs))
+			}
+			for _, r := range rs {
+				o := r.Spec.Overview
+				got := map[string]int32{}
+				if o.ConflictCount != nil {
+					got["conflictCount"] = *o.ConflictCount
+				}
+				if o.NotApplicablePlatformCount != nil {
+					got["notApplicablePlatformCount"] = *o.NotApplicablePlatformCount
+				}
+				if d := cmp.Diff(tc.want[r.Kind], got); d != "" {
+					t.Errorf("%s %s: beta-only fields (-want +got):\n%s", r.Kind, r.Name, d)
+				}
+				if (o.PendingCount != nil) != tc.v1 || (o.LastUpdateDateTime != nil) != tc.v1 || o.SuccessCount == nil {
+					t.Errorf("%s %s: overview %+v", r.Kind, r.Name, o)
+				}
+			}
+		})
+	}
+}
+
 // TestExportOneKind: --kind writes the resources of one kind and reads only its overviews.
 func TestExportOneKind(t *testing.T) {
 	e := newTenant(t, graphtest.Options{})
@@ -405,6 +466,10 @@ func TestExportBadInput(t *testing.T) {
 		"no credentials":            {args: []string{"--target-namespace", "x"}, wantErr: "give one of --connection"},
 		"a bad namespace":           {args: e.args("--target-namespace", "IT_Ops"), wantErr: "is not a namespace name"},
 		"a directory not empty":     {args: e.args("--output-dir", full), wantErr: "exists and is not empty"},
+		"a beta-only field through v1.0": {args: e.args("--fields", "successCount,conflictCount"),
+			wantErr: "--fields: conflictCount is a property of Graph's beta API: export through a connection with apiVersion: beta (or --api-version beta)"},
+		"a field the kind asked for does not have": {args: e.args("--api-version", "beta", "--kind", userKind, "--fields", "notApplicablePlatformCount"),
+			wantErr: "--fields: notApplicablePlatformCount is not a property of DeviceConfigurationUserOverview"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

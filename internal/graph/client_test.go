@@ -311,6 +311,67 @@ func TestBeta(t *testing.T) {
 	}
 }
 
+// TestBetaPatch: through a beta client, a PATCH of the beta-only properties (conflictCount on both
+// overviews, notApplicablePlatformCount on the device one) sends them as numbers, Graph keeps them,
+// and a read shows them; a v1.0 client's PATCH of one is refused as Graph refuses it, a request
+// the client reports as BadRequest.
+func TestBetaPatch(t *testing.T) {
+	e := newEmulator(t, graphtest.Options{})
+	e.Seed(testTenant, configID, newEmulatorSeed())
+	e.SeedDevice(testTenant, configID, newEmulatorSeed())
+	cfg := e.config()
+	cfg.APIVersion = APIVersionBeta
+	beta := e.client(t, cfg, fastOptions())
+	for _, tc := range []struct {
+		entity Entity
+		f      Fields
+		want   map[string]any
+	}{
+		{UserOverview, Fields{ConflictCount: ptr[int32](13)}, map[string]any{"conflictCount": json.Number("13")}},
+		{DeviceOverview, Fields{ConflictCount: ptr[int32](13), NotApplicablePlatformCount: ptr[int32](10), SuccessCount: ptr[int32](12)},
+			map[string]any{"conflictCount": json.Number("13"), "notApplicablePlatformCount": json.Number("10"), "successCount": json.Number("12")}},
+	} {
+		before := len(e.graphRequests())
+		if _, err := beta.Patch(testContext(t), tc.entity, configID, tc.f); err != nil {
+			t.Fatalf("%s: %v", tc.entity.Type, err)
+		}
+		reqs := e.graphRequests()[before:]
+		if len(reqs) != 1 || reqs[0].APIVersion != APIVersionBeta {
+			t.Fatalf("%s: requests %+v, want one PATCH on beta", tc.entity.Type, reqs)
+		}
+		dec := json.NewDecoder(bytes.NewReader(reqs[0].Body))
+		dec.UseNumber()
+		var body map[string]any
+		if err := dec.Decode(&body); err != nil {
+			t.Fatalf("body %s: %v", reqs[0].Body, err)
+		}
+		if d := cmp.Diff(tc.want, body); d != "" {
+			t.Errorf("%s: PATCH body (-want +got):\n%s", tc.entity.Type, d)
+		}
+		got, err := beta.Get(testContext(t), tc.entity, configID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Overview.ConflictCount == nil || *got.Overview.ConflictCount != 13 {
+			t.Errorf("%s: conflictCount read back %v, want 13", tc.entity.Type, got.Overview.ConflictCount)
+		}
+		if tc.f.NotApplicablePlatformCount != nil &&
+			(got.Overview.NotApplicablePlatformCount == nil || *got.Overview.NotApplicablePlatformCount != 10) {
+			t.Errorf("%s: notApplicablePlatformCount read back %v, want 10", tc.entity.Type, got.Overview.NotApplicablePlatformCount)
+		}
+	}
+	held, _ := e.DeviceOverview(testTenant, configID)
+	if held.ConflictCount != 13 || held.NotApplicablePlatformCount != 10 || held.SuccessCount != 12 {
+		t.Errorf("the emulator holds %+v", held)
+	}
+
+	v1 := e.client(t, e.config(), fastOptions())
+	_, err := v1.Patch(testContext(t), UserOverview, configID, Fields{ConflictCount: ptr[int32](1)})
+	if f := Classify(err); err == nil || f.Kind != KindBadRequest || !strings.Contains(f.Message, "conflictCount") {
+		t.Errorf("a v1.0 PATCH of conflictCount: %v (%+v), want BadRequest naming the property", err, f)
+	}
+}
+
 // TestFractionalRetryAfter checks, with the emulator's clock, that a job
 // throttled with a fractional Retry-After runs again once it has passed, at its
 // place in the line, and that the tenant's other jobs waited too.

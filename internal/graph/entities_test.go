@@ -11,7 +11,9 @@ import (
 )
 
 // TestEntityTable holds the table to Graph's documentation: both overviews have the seven
-// properties of v1.0, and the beta-only ones are where Graph's beta metadata has them.
+// properties of v1.0, and the beta-only ones are where Graph's beta metadata has them. A resource
+// declares them all (the beta-only ones through a beta connection), and each API version serves its
+// own.
 func TestEntityTable(t *testing.T) {
 	v1 := []string{"pendingCount", "notApplicableCount", "successCount", "errorCount", "failedCount", "lastUpdateDateTime", "configurationVersion"}
 	tests := []struct {
@@ -30,9 +32,15 @@ func TestEntityTable(t *testing.T) {
 			if Entities[i].Type != tc.e.Type || tc.e.Kind != tc.kind || tc.e.Segment != tc.path {
 				t.Errorf("entity %d is %s (%s, %s), want %s at %s", i, Entities[i].Type, tc.e.Kind, tc.e.Segment, tc.kind, tc.path)
 			}
-			var declared, beta []string
+			var declared, onV1, onBeta, beta []string
 			for _, f := range tc.e.Declared() {
 				declared = append(declared, f.Name)
+			}
+			for _, f := range tc.e.ServedOn(APIVersionV1) {
+				onV1 = append(onV1, f.Name)
+			}
+			for _, f := range tc.e.ServedOn(APIVersionBeta) {
+				onBeta = append(onBeta, f.Name)
 			}
 			for _, f := range tc.e.Fields {
 				if f.Beta {
@@ -42,8 +50,15 @@ func TestEntityTable(t *testing.T) {
 					t.Errorf("%s is a %v", f.Name, f.Kind)
 				}
 			}
-			if d := cmp.Diff(v1, declared); d != "" {
+			all := slices.Concat(v1[:5], tc.beta, v1[5:])
+			if d := cmp.Diff(all, declared); d != "" {
 				t.Errorf("declared fields (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(v1, onV1); d != "" {
+				t.Errorf("fields served on v1.0 (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(all, onBeta); d != "" {
+				t.Errorf("fields served on beta (-want +got):\n%s", d)
 			}
 			if d := cmp.Diff(tc.beta, beta); d != "" {
 				t.Errorf("beta-only fields (-want +got):\n%s", d)
@@ -98,7 +113,8 @@ func TestStructFieldsFollowTheTable(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{"configurationVersion", "errorCount", "failedCount", "lastUpdateDateTime", "notApplicableCount", "pendingCount", "successCount"}
+	want := []string{"configurationVersion", "conflictCount", "errorCount", "failedCount", "lastUpdateDateTime", "notApplicableCount",
+		"notApplicablePlatformCount", "pendingCount", "successCount"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("a PATCH of every declared field sends (-want +got):\n%s", d)
 	}

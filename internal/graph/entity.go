@@ -40,10 +40,10 @@ type Overview struct {
 
 // OverviewFields finds the properties of every entity in Overview, and FieldsFields those a
 // resource declares in Fields: Overview holds what Graph serves of any entity, Fields what a PATCH
-// can send.
+// can send (the beta-only properties through a beta client only: v1.0 refuses them).
 var (
 	OverviewFields = NewStructFields[Overview](false, Entities...)
-	FieldsFields   = NewStructFields[Fields](true, Entities...)
+	FieldsFields   = NewStructFields[Fields](false, Entities...)
 )
 
 // Fields is the body of a PATCH: only the non-nil fields are sent, and
@@ -60,6 +60,11 @@ type Fields struct {
 	ErrorCount *int32 `json:"errorCount,omitempty"`
 	// FailedCount, if non-nil, sets failedCount.
 	FailedCount *int32 `json:"failedCount,omitempty"`
+	// ConflictCount, if non-nil, sets conflictCount: beta only.
+	ConflictCount *int32 `json:"conflictCount,omitempty"`
+	// NotApplicablePlatformCount, if non-nil, sets notApplicablePlatformCount: beta only, in
+	// deviceConfigurationDeviceOverview only.
+	NotApplicablePlatformCount *int32 `json:"notApplicablePlatformCount,omitempty"`
 	// ConfigurationVersion, if non-nil, sets configurationVersion.
 	ConfigurationVersion *int32 `json:"configurationVersion,omitempty"`
 	// LastUpdateDateTime, if non-nil, sets lastUpdateDateTime.

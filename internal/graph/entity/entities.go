@@ -22,7 +22,10 @@ type Field struct {
 	Name string
 	// Kind is its type.
 	Kind FieldKind
-	// Beta is true when only the beta API serves the property: it is observed, never declared.
+	// Beta is true when only Graph's beta API has the property. A resource declares and observes it
+	// only through a connection with apiVersion beta: through a v1.0 one the operator refuses the
+	// spec (InvalidSpec) before any call, and Graph (and the emulator) refuse a PATCH of it on v1.0.
+	// Microsoft supports Intune's beta, but changes it more often than v1.0.
 	Beta bool
 }
 
@@ -44,7 +47,7 @@ type Entity struct {
 	Fields []Field
 }
 
-// overviewFields are the properties both overviews have in v1.0, which spec.overview declares.
+// overviewFields are the properties both overviews have in v1.0 (and in beta).
 var overviewFields = []Field{
 	{Name: "pendingCount"},
 	{Name: "notApplicableCount"},
@@ -109,11 +112,19 @@ func (e Entity) Field(name string) (Field, bool) {
 	return Field{}, false
 }
 
-// Declared returns the fields a resource can declare: those v1.0 serves.
+// Declared returns the fields a resource of the entity's kind can declare in spec.overview: every
+// property, the beta-only ones through a beta connection only (see ServedOn). It is the table's
+// own slice, to read.
 func (e Entity) Declared() []Field {
+	return e.Fields
+}
+
+// ServedOn returns the fields Graph serves, and takes in a PATCH, under apiVersion ("v1.0" or
+// "beta"), in the table's order.
+func (e Entity) ServedOn(apiVersion string) []Field {
 	var out []Field
 	for _, f := range e.Fields {
-		if !f.Beta {
+		if f.Served(apiVersion) {
 			out = append(out, f)
 		}
 	}
