@@ -96,7 +96,13 @@ func (c *client) send(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := c.transport.Do(req)
 	if err == nil {
-		if _, err = runtime.Payload(resp); err != nil {
+		_, err = runtime.Payload(resp)
+		if err == nil {
+			// A body that ends as the try's deadline passes may have been cut by it (the transport
+			// closed the connection, and the server's end of it finished the body): it is no answer.
+			err = req.Context().Err()
+		}
+		if err != nil {
 			_ = resp.Body.Close()
 		}
 	}
