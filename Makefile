@@ -10,6 +10,9 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 HELM ?= $(LOCALBIN)/helm
 CHART := charts/overview-operator
+# What make deploy and make undeploy apply: config/default (one replica, leader election),
+# config/sharded (three replicas sharing the work by tenant) or config/least-privilege.
+DEPLOY_CONFIG ?= config/default
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
@@ -131,13 +134,13 @@ uninstall: kustomize ## Remove the CRDs (and every resource of these kinds) from
 	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
 
 .PHONY: deploy
-deploy: manifests kustomize ## Deploy the operator to the cluster in ~/.kube/config, with image $(IMG).
+deploy: manifests kustomize ## Deploy the operator to the cluster in ~/.kube/config, with image $(IMG) (DEPLOY_CONFIG=config/sharded: three replicas sharing the work).
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+	$(KUSTOMIZE) build $(DEPLOY_CONFIG) | kubectl apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator from the cluster.
-	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+	$(KUSTOMIZE) build $(DEPLOY_CONFIG) | kubectl delete --ignore-not-found -f -
 
 ##@ Tools
 

@@ -18,6 +18,10 @@ import (
 var (
 	allOn     = filepath.Join("testdata", "all-on.yaml")
 	plainHTTP = filepath.Join("testdata", "plain-http.yaml")
+	// replicas3 is replicaCount: 3 and nothing else: sharding as the README deploys it.
+	replicas3 = filepath.Join("testdata", "replicas-3.yaml")
+	// sharded sets every value of sharding's, and a spread of the user's.
+	sharded = filepath.Join("testdata", "sharded.yaml")
 )
 
 // kinds lists the kinds of objs, once each.
@@ -64,6 +68,26 @@ func managerContainer(objs []*unstructured.Unstructured) map[string]any {
 	return nil
 }
 
+// managerHelp returns what bin/manager --help prints: the operator's flags, with their defaults.
+func managerHelp() string {
+	GinkgoHelper()
+	manager := filepath.Join(root, "bin", "manager")
+	help, _ := exec.CommandContext(ctx, manager, "--help").CombinedOutput()
+	Expect(string(help)).To(ContainSubstring("-sync-interval"), "%s --help; run make build", manager)
+	return string(help)
+}
+
+// expectFlagsOfManager fails unless the flag of each argument (--name or --name=value) is one that
+// bin/manager defines.
+func expectFlagsOfManager(args []any) {
+	GinkgoHelper()
+	help := managerHelp()
+	for _, arg := range args {
+		name := regexp.MustCompile(`^--([a-z-]+)`).FindStringSubmatch(arg.(string))[1]
+		Expect(help).To(MatchRegexp(`(?m)^\s+-`+regexp.QuoteMeta(name)+`(\s|$)`), "%s is not a flag of bin/manager; run make build if it is stale", arg)
+	}
+}
+
 var _ = Describe("The Helm chart", func() {
 	DescribeTable("passes helm lint --strict",
 		func(valuesFiles ...string) {
@@ -78,6 +102,8 @@ var _ = Describe("The Helm chart", func() {
 		Entry("with the default values"),
 		Entry("with every toggle on", allOn),
 		Entry("with plain HTTP metrics and no leader election", plainHTTP),
+		Entry("with three replicas sharing the work", replicas3),
+		Entry("with every sharding setting", sharded),
 	)
 
 	DescribeTable("renders the optional objects only when they are turned on",
@@ -92,9 +118,10 @@ var _ = Describe("The Helm chart", func() {
 		},
 		Entry("with the default values",
 			[]string{"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"},
-			[]string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}),
-		Entry("with every toggle on", []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Role"}, nil, allOn),
-		Entry("with plain HTTP metrics and no leader election", []string{"ServiceMonitor", "NetworkPolicy"}, []string{"Role", "RoleBinding"}, plainHTTP),
+			[]string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget"}),
+		Entry("with every toggle on", []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Role", "PodDisruptionBudget"}, nil, allOn),
+		Entry("with plain HTTP metrics and no leader election", []string{"ServiceMonitor", "NetworkPolicy"}, []string{"Role", "RoleBinding", "PodDisruptionBudget"}, plainHTTP),
+		Entry("with three replicas sharing the work", []string{"Role", "RoleBinding", "PodDisruptionBudget"}, []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}, replicas3),
 	)
 
 	It("passes every operator setting as the flag the operator defines", func() {
@@ -129,13 +156,7 @@ var _ = Describe("The Helm chart", func() {
 		Expect(c["image"]).To(Equal("registry.example.com/overview-operator:v0.1.0"))
 
 		// The operator's own flag set decides: a misspelt flag would stop it at start.
-		manager := filepath.Join(root, "bin", "manager")
-		help, _ := exec.CommandContext(ctx, manager, "--help").CombinedOutput()
-		Expect(string(help)).To(ContainSubstring("-sync-interval"), "%s --help; run make build", manager)
-		for _, arg := range want {
-			name := regexp.MustCompile(`^--([a-z-]+)`).FindStringSubmatch(arg.(string))[1]
-			Expect(string(help)).To(MatchRegexp(`(?m)^\s+-`+regexp.QuoteMeta(name)+`(\s|$)`), "%s is not a flag of %s", arg, manager)
-		}
+		expectFlagsOfManager(want)
 	})
 
 	DescribeTable("is accepted by a server-side dry run, without warnings",
@@ -157,6 +178,8 @@ var _ = Describe("The Helm chart", func() {
 		Entry("with the default values"),
 		Entry("with every toggle on", allOn),
 		Entry("with plain HTTP metrics and no leader election", plainHTTP),
+		Entry("with three replicas sharing the work", replicas3),
+		Entry("with every sharding setting", sharded),
 	)
 })
 
@@ -172,6 +195,14 @@ var _ = DescribeTable("The Helm chart refuses",
 	Entry("workload identity without a client id", "workloadIdentity.enabled=true", "clientId"),
 	Entry("Secrets readable only in the watched namespaces, with every namespace watched",
 		"rbac.secretsInWatchNamespacesOnly=true", "needs operator.watchNamespaces"),
+	Entry("a PodDisruptionBudget that blocks every drain", "podDisruptionBudget.maxUnavailable=0", "maxUnavailable"),
+	Entry("a PodDisruptionBudget of no percentage", "podDisruptionBudget.maxUnavailable=0%", "maxUnavailable"),
+	Entry("a ring name that is no label value", "sharding.ring=Blue_1", "ring"),
+	Entry("sharding neither on, off nor unset", "sharding.enabled=yes", "enabled"),
+	Entry("no sharding lease", "sharding.leaseDuration=0s", "leaseDuration"),
+	Entry("no sharding renew deadline", "sharding.renewDeadline=0s", "renewDeadline"),
+	Entry("no sharding retry period", "sharding.retryPeriod=0m", "retryPeriod"),
+	Entry("a sharding lease that is no duration", "sharding.leaseDuration=15", "leaseDuration"),
 )
 
 // What the operator refuses at start (flags.validate in main), the schema refuses at helm install,

@@ -42,10 +42,11 @@ func configWithOptionalParts() string {
 // comparableObjects keys objs by kind, namespace and name, and leaves out what the two install paths may
 // do differently: the labels (each has its own set, but the editor and viewer roles' aggregation
 // labels and workload identity's pod label are kept), and the selectors, which are checked here to
-// select the Deployment's pods (the Service's and NetworkPolicy's) or the Service (the
-// ServiceMonitor's) instead. What is left is compared field by field: RBAC rules, bindings, the
-// Deployment's pod spec (image, args, env, ports, probes, resources, securityContext), the
-// Service's ports, the ServiceMonitor's endpoints, the NetworkPolicy's rules, the CRDs.
+// select the Deployment's pods (the Service's, the NetworkPolicy's, the PodDisruptionBudget's and
+// the topology spread's) or the Service (the ServiceMonitor's) instead. What is left is compared
+// field by field: RBAC rules, bindings, the Deployment's replicas and pod spec (image, args, env,
+// ports, probes, resources, securityContext, spread), the Service's ports, the ServiceMonitor's
+// endpoints, the NetworkPolicy's rules, the PodDisruptionBudget's budget, the CRDs.
 func comparableObjects(objs []*unstructured.Unstructured) map[string]map[string]any {
 	GinkgoHelper()
 	var podLabels, serviceLabels labels.Set
@@ -85,12 +86,25 @@ func comparableObjects(objs []*unstructured.Unstructured) map[string]map[string]
 				keep["azure.workload.identity/use"] = v
 			}
 			Expect(unstructured.SetNestedStringMap(o.Object, keep, "spec", "template", "metadata", "labels")).To(Succeed())
+			spread, found, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "topologySpreadConstraints")
+			Expect(err).NotTo(HaveOccurred())
+			if found {
+				for i, c := range spread {
+					constraint := &unstructured.Unstructured{Object: c.(map[string]any)}
+					selects(constraint, podLabels, "labelSelector", "matchLabels")
+					unstructured.RemoveNestedField(constraint.Object, "labelSelector")
+					spread[i] = constraint.Object
+				}
+				Expect(unstructured.SetNestedSlice(o.Object, spread, "spec", "template", "spec", "topologySpreadConstraints")).To(Succeed())
+			}
 		case "Service":
 			selects(o, podLabels, "spec", "selector")
 		case "ServiceMonitor":
 			selects(o, serviceLabels, "spec", "selector", "matchLabels")
 		case "NetworkPolicy":
 			selects(o, podLabels, "spec", "podSelector", "matchLabels")
+		case "PodDisruptionBudget":
+			selects(o, podLabels, "spec", "selector", "matchLabels")
 		}
 		keep := map[string]string{}
 		for k, v := range o.GetLabels() {
@@ -124,5 +138,12 @@ var _ = Describe("The Helm chart and config/default", func() {
 		got := comparableObjects(helmTemplate(filepath.Join("testdata", "least-privilege.yaml")))
 		Expect(want).To(HaveKey("Role it-ops/overview-operator-secrets"))
 		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/least-privilege (-) vs helm template (+)")
+	})
+
+	It("install the same objects with the same settings, as config/sharded with replicaCount 3", func() {
+		want := comparableObjects(kustomizeBuild(filepath.Join(root, "config", "sharded")))
+		got := comparableObjects(helmTemplate(replicas3))
+		Expect(want).To(HaveKey("PodDisruptionBudget " + namespace + "/overview-operator-controller-manager"))
+		Expect(cmp.Diff(want, got)).To(BeEmpty(), "kustomize build config/sharded (-) vs helm template with replicaCount 3 (+)")
 	})
 })

@@ -90,10 +90,29 @@ func run(bin string, args ...string) (string, error) {
 // given (none: the defaults).
 func helmTemplate(valuesFiles ...string) []*unstructured.Unstructured {
 	GinkgoHelper()
-	args := []string{"template", release, chart, "--namespace", namespace, "--include-crds"}
+	var args []string
 	for _, f := range valuesFiles {
 		args = append(args, "--values", f)
 	}
+	return helmTemplateArgs(args...)
+}
+
+// helmTemplateSet renders the chart as helmTemplate does, with the values set as helm's --set
+// takes them (key=value).
+func helmTemplateSet(sets ...string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	var args []string
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	return helmTemplateArgs(args...)
+}
+
+// helmTemplateArgs renders the chart as release in namespace, with the CRDs, and with further
+// arguments of helm template.
+func helmTemplateArgs(extra ...string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	args := append([]string{"template", release, chart, "--namespace", namespace, "--include-crds"}, extra...)
 	out, err := run(helmBin, args...)
 	Expect(err).NotTo(HaveOccurred(), "helm %s", strings.Join(args, " "))
 	return decode(out)

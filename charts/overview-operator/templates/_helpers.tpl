@@ -33,10 +33,34 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 control-plane: controller-manager
 {{- end }}
 
-{{/* The manager's arguments: config/manager's, then only the flags a value sets. */}}
+{{/*
+"true" when the replicas share the work by tenant (--sharding), else empty: sharding.enabled when it
+is set, else whether replicaCount is above 1. Leader election applies only when this is empty.
+*/}}
+{{- define "overview-operator.sharding" -}}
+{{- $enabled := .Values.sharding.enabled -}}
+{{- if kindIs "invalid" $enabled -}}
+{{- if gt (int .Values.replicaCount) 1 }}true{{ end -}}
+{{- else if $enabled -}}
+true
+{{- end -}}
+{{- end }}
+
+{{/* The ring the replicas of a sharded release share: sharding.ring, else the release's prefix. */}}
+{{- define "overview-operator.shardRing" -}}
+{{- .Values.sharding.ring | default (include "overview-operator.fullname" .) }}
+{{- end }}
+
+{{/*
+The manager's arguments: config/manager's (config/sharded's when sharded), then only the flags a
+value sets.
+*/}}
 {{- define "overview-operator.args" -}}
 {{- $o := .Values.operator -}}
-{{- if .Values.leaderElection.enabled }}
+{{- $sharded := include "overview-operator.sharding" . -}}
+{{- if $sharded }}
+- --sharding
+{{- else if .Values.leaderElection.enabled }}
 - --leader-elect
 {{- end }}
 - --health-probe-bind-address=:8081
@@ -44,6 +68,20 @@ control-plane: controller-manager
 {{- if not .Values.metrics.secure }}
 - --metrics-secure=false
 {{- end }}
+{{- if $sharded }}
+- --sharding-ring={{ include "overview-operator.shardRing" . }}
+{{- with .Values.sharding }}
+{{- with .leaseDuration }}
+- --sharding-lease-duration={{ . }}
+{{- end }}
+{{- with .renewDeadline }}
+- --sharding-renew-deadline={{ . }}
+{{- end }}
+{{- with .retryPeriod }}
+- --sharding-retry-period={{ . }}
+{{- end }}
+{{- end }}
+{{- else }}
 {{- with .Values.leaderElection }}
 {{- with .leaseDuration }}
 - --leader-elect-lease-duration={{ . }}
@@ -53,6 +91,7 @@ control-plane: controller-manager
 {{- end }}
 {{- with .retryPeriod }}
 - --leader-elect-retry-period={{ . }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- with $o.syncInterval }}
