@@ -48,6 +48,8 @@ type ConnectionReconciler struct {
 	newObject           func() connectionObject
 	// reshard, when sharded, brings every connection back when the tenants this replica owns change.
 	reshard chan event.TypedGenericEvent[reconcile.Request]
+	// audit says whether Graph lets the connection's app read Intune's audit log (audit.go).
+	audit *audits
 }
 
 // +kubebuilder:rbac:groups=intune.overview-operator.io,resources=graphconnections;clustergraphconnections,verbs=get;list;watch
@@ -61,6 +63,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			key := connectionKey(kindOf(obj), req.Namespace, req.Name)
 			r.connections.forget(key)
 			connectionMetrics.forget(key)
+			r.audit.forgetConnection(key)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -84,6 +87,9 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	st := obj.ConnectionStatus()
 	st.LastCheckedTime = &metav1.Time{Time: now}
 	c := conditions{list: &st.Conditions, observedGeneration: &st.ObservedGeneration, generation: obj.GetGeneration(), now: now}
+	if refused, message := r.audit.auditCondition(c, obj); refused {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, intunev1alpha1.ReasonForbidden, "ReadAuditLog", "%s", message)
+	}
 	if err == nil {
 		st.ObservedGeneration = obj.GetGeneration()
 		c.set(intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonCredentialsValid,
@@ -145,6 +151,9 @@ func (r *ConnectionReconciler) setupWithManager(mgr ctrl.Manager, opts Options) 
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
 	if r.reshard != nil {
 		b = b.WatchesRawSource(source.TypedChannel(r.reshard, resharded{}))
+	}
+	if r.audit != nil {
+		b = b.WatchesRawSource(source.TypedChannel(r.audit.notify[kindOf(obj)], auditChanged{}))
 	}
 	return b.WithOptions(controllerOptions(opts)).
 		Named(string(kindOf(obj))).

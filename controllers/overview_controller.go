@@ -44,6 +44,8 @@ type OverviewReconciler struct {
 	memory *memory
 	// patchLogs record each PATCH in its connection's status before it is sent.
 	patchLogs *patchLogs
+	// audit looks up who changed a drifted field in Intune's audit log (audit.go); nil: nobody.
+	audit *audits
 	// done brings a resource back to the queue when its job has ended.
 	done chan event.TypedGenericEvent[reconcile.Request]
 	// reshard, when sharded, brings every resource back when the tenants this replica owns change.
@@ -87,14 +89,17 @@ func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	pass := &overviewPass{obj: obj.DeepCopyObject().(intunev1alpha1.Overview), base: obj, entity: r.kind.entity, now: r.clock.Now()}
 	rec := r.memory.recordFor(obj, pass.now)
 	was := r.memory.judgedOf(rec)
+	r.takeFinding(pass, req.NamespacedName)
 	defer func() {
 		if patchErr := r.patchStatus(ctx, pass); patchErr != nil {
 			// What the job found is not in status yet: the retry, on the queue's short backoff,
 			// reports it again, judged from the same state.
 			r.memory.restore(rec, pass.result, was)
+			r.keepFinding(pass, req.NamespacedName, false)
 			result, err = ctrl.Result{}, patchErr
 			return
 		}
+		r.keepFinding(pass, req.NamespacedName, true)
 		if e := pass.settles; e != nil {
 			r.patchLogs.reported(refKey(obj), e.UID, e.SentAt)
 		}

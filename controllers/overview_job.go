@@ -23,6 +23,8 @@ type syncResult struct {
 	generation int64
 	// at is when the job ended.
 	at time.Time
+	// readAt is when its first read answered: when it saw what it found.
+	readAt time.Time
 	// observed is Graph's state: the read after the PATCH when there was one (when that read
 	// failed, the PATCH's answer, or the GET's after a PATCH answered without the entity), else the
 	// GET's; nil when the GET failed.
@@ -124,7 +126,7 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	}
 	got, err := calls.Get(ctx, r.kind.entity, configurationID)
 	desired, generation, policy := r.memory.desiredOf(rec)
-	res := &syncResult{generation: generation, err: err}
+	res := &syncResult{generation: generation, err: err, readAt: r.now()}
 	if err != nil {
 		return res
 	}

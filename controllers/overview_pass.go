@@ -31,4 +31,6 @@ type overviewPass struct {
 	// retold is true when an earlier pass reported the same result and could not write status:
 	// its events and metrics were given then, and are not given twice.
 	retold bool
+	// finding is who changed the drift, as a look-up in Intune's audit log found (audit.go).
+	finding *auditFinding
 }

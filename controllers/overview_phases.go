@@ -177,7 +177,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 	}
 	r.memory.synced(rec, p.now)
 	p.synced = true
-	if len(res.drift) > 0 && len(p.base.OverviewStatus().Drift) == 0 && !p.retold {
+	if !r.lookUpDrift(ctx, p, res) && len(res.drift) > 0 && len(p.base.OverviewStatus().Drift) == 0 && !p.retold {
 		r.recorder.Eventf(p.base, nil, corev1.EventTypeNormal, intunev1alpha1.ReasonDriftDetected, "Observe",
 			"Graph differs from the spec in %s", driftBoth(res.drift))
 	}
@@ -377,6 +377,7 @@ func (r *OverviewReconciler) forget(key types.NamespacedName) {
 		r.patchLogs.forget(string(uid))
 	}
 	resourceMetrics.forget(resourceKey{r.kind.entity.Kind, key})
+	r.audit.forget(auditKey{kind: r.kind.entity.Kind, NamespacedName: key})
 }
 
 // policyOf is the resource's management policy, Manage when unset.

@@ -23,6 +23,7 @@ const heartbeat = time.Hour
 // deriveStatus turns the facts of the pass into the resource's status, once, on p.obj (a copy of
 // what the pass read).
 func (p *overviewPass) deriveStatus() {
+	p.nameAuthors()
 	if p.paused {
 		p.markPaused()
 		return
@@ -37,7 +38,7 @@ func (p *overviewPass) deriveStatus() {
 	} else if res != nil && res.observed != nil {
 		st.LastRequestID = res.requestID
 		st.Observed = observedFrom(p.entity, res.observed)
-		st.Drift, st.DriftCount = res.drift, int32(len(res.drift))
+		st.Drift, st.DriftCount = keepAuthors(res.drift, st.Drift), int32(len(res.drift))
 		if res.applied || p.recovered {
 			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
 		}

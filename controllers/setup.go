@@ -180,6 +180,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		conns.opts.Replica = opts.Sharding.Identity
 	}
 	patchLogs := newPatchLogs(mgr.GetClient(), opts.Clock)
+	audit := newAudits(opts.Clock, opts.ForbiddenRenewal)
 	if sh.sharded() {
 		if err := addRing(mgr, sh, patchLogs, conns); err != nil {
 			return err
@@ -201,6 +202,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			quietPause:   opts.GraphBudget.Window,
 			memory:       newMemory(k.entity.Kind),
 			patchLogs:    patchLogs,
+			audit:        audit,
 			done:         make(chan event.TypedGenericEvent[reconcile.Request], jobsDoneBuffer),
 		}
 		if sh.sharded() {
@@ -221,6 +223,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			retryBase:   opts.RetryBaseDelay,
 			retryMax:    opts.RetryMaxDelay,
 			newObject:   func() connectionObject { return conn.DeepCopyObject().(connectionObject) },
+			audit:       audit,
 		}
 		if sh.sharded() {
 			r.reshard = make(chan event.TypedGenericEvent[reconcile.Request])

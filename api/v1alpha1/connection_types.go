@@ -91,6 +91,19 @@ type ConnectionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.matches('^[^/]*//[^/]*@') && !self.contains('?') && !self.contains('#')",message="authorityHost must be an https URL with a host and no user information, query or fragment, such as https://login.microsoftonline.com"
 	AuthorityHost string `json:"authorityHost,omitempty"`
 
+	// auditLookup, when true, names who changed a managed field in Graph when a resync finds
+	// drift (Graph no longer holds what the operator last saw there): the operator reads Intune's
+	// audit log (GET /deviceManagement/auditEvents, filtered by the time since the resource's last
+	// sync, matched to its configuration), at low priority within the tenant's read budget, and
+	// puts the person's user principal name (or the app) and the time in the DriftDetected event
+	// and in status.drift[].changedBy and changedAt. The sync never waits for it. The app then
+	// needs the application permission DeviceManagementApps.Read.All, which the operator needs for
+	// nothing else; while Graph refuses it, the connection's AuditLogReadable condition says so,
+	// drift is reported without who changed it, and the log is asked again only after a backoff.
+	// Default false.
+	// +optional
+	AuditLookup bool `json:"auditLookup,omitempty"`
+
 	// caBundle is PEM-encoded CA certificates trusted in addition to the system's for Graph and the
 	// login host: for TLS-inspecting proxies and for the emulator.
 	// +optional

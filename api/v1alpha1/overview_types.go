@@ -205,6 +205,18 @@ type FieldDrift struct {
 	Desired string `json:"desired"`
 	// observed is the value Graph returned.
 	Observed string `json:"observed"`
+	// changedBy is who set the observed value in Graph, as Intune's audit log names them when the
+	// connection sets auditLookup: a person's user principal name (such as alice@contoso.com), or
+	// an app as "app <name> (<application id>)". Empty until the log has been read, when the
+	// connection does not look it up, or when the log names no change of this configuration since
+	// the last sync.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ChangedBy string `json:"changedBy,omitempty"`
+	// changedAt is when the change that changedBy made was performed, by the audit log: of the
+	// events that match, the newest before the drift was seen.
+	// +optional
+	ChangedAt *metav1.Time `json:"changedAt,omitempty"`
 }
 
 // OverviewStatus is what the operator last saw in Graph and did about it, for either kind.

@@ -328,6 +328,9 @@ func classifyStatus(e *Error) Classification {
 		if errors.Is(e, errMalformedList) {
 			what = "a page of device configurations"
 		}
+		if errors.Is(e, errMalformedAuditPage) {
+			what = "a page of Intune's audit log"
+		}
 		c = fact(ClassRetryable, KindUnreadableAnswer, fmt.Sprintf("%s answered with a body that is not %s%s", graphAt(e.Host), what, malformedDetail(e.Err)))
 		c.Host = e.Host
 	case s == http.StatusBadRequest:
@@ -373,7 +376,7 @@ func malformedDetail(err error) string {
 		return ""
 	}
 	msg := err.Error()
-	for _, sentinel := range []error{errMalformedBody, errMalformedList} {
+	for _, sentinel := range []error{errMalformedBody, errMalformedList, errMalformedAuditPage} {
 		if msg == sentinel.Error() {
 			return ""
 		}
@@ -450,6 +453,8 @@ func classifyTransport(err error, what string) Classification {
 		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body that is not a deviceConfigurationUserOverview")
 	case errors.Is(err, errMalformedList):
 		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body that is not a page of device configurations")
+	case errors.Is(err, errMalformedAuditPage):
+		return fact(ClassRetryable, KindUnreadableAnswer, what+" answered with a body that is not a page of Intune's audit log"+malformedDetail(err))
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return fact(ClassRetryable, KindTransport, "the call to "+what+" timed out")
 	case errors.Is(err, context.Canceled):

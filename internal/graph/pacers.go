@@ -101,7 +101,7 @@ type Limits = pacer.Limits
 // seconds.
 func DefaultLimits() Limits { return pacer.DefaultLimits() }
 
-// JobKind says what budget a job books before it starts: ReadJob or WriteJob.
+// JobKind says what budget a job books before it starts: ReadJob, WriteJob or BackgroundJob.
 type JobKind = pacer.Kind
 
 const (
@@ -112,6 +112,10 @@ const (
 	// WriteJob books a write and three reads: a GET, the PATCH that follows it and the GET that
 	// reads it back. Writes wait in a line of their own, served before reads.
 	WriteJob = pacer.Write
+	// BackgroundJob books one read at low priority: it starts only while no ReadJob waits, within
+	// the reads' share of the budget that leaves a window's writes their room (the audit log's
+	// look-ups, which must never delay a sync).
+	BackgroundJob = pacer.Background
 )
 
 // DefaultMaxInFlight is the default ceiling of Graph calls in flight across all tenants.

@@ -53,6 +53,10 @@ const (
 	// Write books a write and WriteRequests reads: a read, the write and the read back. Writes
 	// wait in a line of their own, served before reads.
 	Write
+	// Background books one read, like Read, at low priority: it waits in a line of its own and
+	// starts only while no Read job waits, within the reads' share of the budget that leaves a
+	// window's writes their room (see budget.readLimit), so that it never delays a sync.
+	Background
 )
 
 // WriteRequests is how much of the request budget one Write job books: its read, its write and
@@ -61,8 +65,11 @@ const WriteRequests = 3
 
 // String returns the kind's name, which is also the class label of metrics.
 func (k Kind) String() string {
-	if k == Write {
+	switch k {
+	case Write:
 		return "write"
+	case Background:
+		return "background"
 	}
 	return "read"
 }

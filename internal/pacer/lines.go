@@ -19,13 +19,13 @@ type place struct {
 // at most one place per key: a key that waits already keeps its place and runs the newest job
 // submitted for it.
 type lines struct {
-	byKind  [2]*list.List // Read, Write
+	byKind  [3]*list.List // Read, Write, Background
 	waiting map[string]*place
 	seq     uint64
 }
 
 func newLines() lines {
-	return lines{byKind: [2]*list.List{list.New(), list.New()}, waiting: map[string]*place{}}
+	return lines{byKind: [3]*list.List{list.New(), list.New(), list.New()}, waiting: map[string]*place{}}
 }
 
 // submit puts job in the line of kind under key. A key that waits keeps its place and runs job

@@ -102,8 +102,9 @@ func (p *Pacer) dispatch() {
 	}
 }
 
-// candidate is the job to start at now, writes first, each line in order; nil if none may, with
-// when to look again (the zero time: when a job ends). p.mu must be held.
+// candidate is the job to start at now, writes first, then reads, then background jobs while no
+// read waits, each line in order; nil if none may, with when to look again (the zero time: when a
+// job ends). p.mu must be held.
 func (p *Pacer) candidate(now time.Time) (*place, time.Time) {
 	var retry time.Time
 	if pl := p.lines.front(Write); pl != nil {
@@ -117,6 +118,14 @@ func (p *Pacer) candidate(now time.Time) (*place, time.Time) {
 	}
 	if pl := p.lines.front(Read); pl != nil {
 		ok, at := p.budget.admits(now, Read, 0, p.lines.len(Write) > 0)
+		if ok {
+			return pl, time.Time{}
+		}
+		retry = earliest(retry, at)
+	} else if pl := p.lines.front(Background); pl != nil {
+		// Low priority: only while no read waits, and within the reads' share that leaves a
+		// window's writes their room, whether or not a write waits now.
+		ok, at := p.budget.admits(now, Read, 0, true)
 		if ok {
 			return pl, time.Time{}
 		}

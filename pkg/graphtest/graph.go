@@ -15,6 +15,7 @@ type graphRoute struct {
 	configurationID string        // "" when the path is not an overview's
 	entity          entity.Entity // the overview the path names, when configurationID is set
 	list            bool          // the path is the list of device configurations
+	audit           bool          // the path is Intune's audit log, deviceManagement/auditEvents
 }
 
 // parseGraphPath recognises /{v1.0|beta}/deviceManagement/deviceConfigurations/{id}/{segment},
@@ -39,6 +40,7 @@ func parseGraphPath(path string) (route graphRoute, ok bool) {
 	}
 	route.list = len(segs) == 3 && strings.EqualFold(segs[1], "deviceManagement") &&
 		strings.EqualFold(segs[2], "deviceConfigurations")
+	route.audit = len(segs) == 3 && strings.EqualFold(segs[1], "deviceManagement") && strings.EqualFold(segs[2], "auditEvents")
 	return route, true
 }
 
@@ -101,6 +103,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 
 	if route.list {
 		return s.serveList(w, r, route, claims)
+	}
+	if route.audit {
+		return s.serveAuditEvents(w, r, route, claims)
 	}
 	if route.configurationID == "" {
 		segment := strings.Trim(r.URL.Path, "/")
@@ -183,6 +188,7 @@ func (s *Server) patchOverview(w http.ResponseWriter, r *http.Request, route gra
 	}
 	s.mu.Unlock()
 	rec.Held = &held
+	s.auditWrite(tenantID, rec.ClientID, route, old, o, rec.ClientRequestID)
 	if fault.NoContent {
 		w.WriteHeader(http.StatusNoContent)
 		return http.StatusNoContent

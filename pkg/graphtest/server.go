@@ -69,6 +69,7 @@ type Server struct {
 	tenants        map[string]bool // lower case; a tenant exists once it has an app or a seeded configuration
 	configurations map[configurationKey]*deviceConfiguration
 	faults         []*activeFault
+	audit          map[string][]AuditEvent
 	throttle       *throttle // nil when disabled
 	log            []Request
 	tokens         map[string]*accessClaims // verified access tokens
