@@ -7,6 +7,8 @@
 package workers
 
 import (
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,9 +21,15 @@ const DefaultLinger = 10 * time.Second
 // concurrent use; the zero value is not usable: use New.
 type Pool struct {
 	linger  time.Duration
-	handoff chan func()
 	started atomic.Int64
-	idle    atomic.Int64
+
+	mu   sync.Mutex
+	idle []*worker // the workers waiting for a function, the last idle last
+}
+
+// worker is one goroutine of a pool, and how a function is handed to it.
+type worker struct {
+	next chan func() // holds at most the one function it is handed
 }
 
 // New returns a pool whose workers wait linger for their next function (DefaultLinger if
@@ -30,38 +38,58 @@ func New(linger time.Duration) *Pool {
 	if linger <= 0 {
 		linger = DefaultLinger
 	}
-	return &Pool{linger: linger, handoff: make(chan func())}
+	return &Pool{linger: linger}
 }
 
-// Go runs run on a worker: an idle one, or a new one when none waits.
+// Go runs run on a worker: the one that went idle last (its stack is the likeliest to be warm), or
+// a new one when none waits.
 func (p *Pool) Go(run func()) {
-	select {
-	case p.handoff <- run:
-	default:
-		p.started.Add(1)
-		go p.work(run)
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		w.next <- run // never blocks: a worker taken from idle has an empty channel
+		return
 	}
+	p.mu.Unlock()
+	p.started.Add(1)
+	go p.work(&worker{next: make(chan func(), 1)}, run)
 }
 
 // Started is how many workers the pool has started.
 func (p *Pool) Started() int64 { return p.started.Load() }
 
 // Idle is how many workers wait for a function now.
-func (p *Pool) Idle() int64 { return p.idle.Load() }
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
 
 // work runs run, then each function handed to it, until none came for the pool's linger.
-func (p *Pool) work(run func()) {
+func (p *Pool) work(w *worker, run func()) {
 	t := time.NewTimer(p.linger)
 	defer t.Stop()
 	for {
 		run()
+		p.mu.Lock()
+		p.idle = append(p.idle, w)
+		p.mu.Unlock()
 		t.Reset(p.linger)
-		p.idle.Add(1)
 		select {
-		case run = <-p.handoff:
-			p.idle.Add(-1)
+		case run = <-w.next:
 		case <-t.C:
-			p.idle.Add(-1)
+			p.mu.Lock()
+			i := slices.Index(p.idle, w)
+			if i < 0 {
+				// Go took it from idle as its linger ended: the function is on its way.
+				p.mu.Unlock()
+				run = <-w.next
+				continue
+			}
+			p.idle = slices.Delete(p.idle, i, i+1)
+			p.mu.Unlock()
 			return
 		}
 	}
