@@ -272,11 +272,12 @@ func (b *bench) objectSizes() (obj, managed float64) {
 }
 
 // writeRequestLog writes the emulator's Graph requests as CSV, with times in seconds since the
-// operator started (the phases' times in bench.json use the same origin).
+// operator started (the phases' times in bench.json use the same origin) and the replica that sent
+// each (its X-Overview-Operator-Replica header; empty without -replicas).
 func (b *bench) writeRequestLog(path string) error {
-	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration,entity", func(w io.Writer) {
+	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration,entity,replica", func(w io.Writer) {
 		for _, r := range b.graphLog(time.Time{}, time.Now().Add(time.Hour)) {
-			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID, r.Entity)
+			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID, r.Entity, r.Replica)
 		}
 	})
 }
