@@ -31,8 +31,8 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	t0 := time.Now()
 	endKill := func() {}
 	if len(b.replicas) > 1 {
-		wait := b.killMidway(ctx)
-		endKill = func() { b.killed = wait() }
+		wait := b.disrupt(ctx)
+		endKill = func() { b.killed, b.stopped = wait() }
 	}
 	took, created, err := createAllAt(ctx, b.client, b.main)
 	if err != nil {

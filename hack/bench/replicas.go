@@ -96,13 +96,16 @@ func (r *replica) goneAt() time.Time {
 }
 
 // kill reads the replica one last time and kills it (SIGKILL), as a crash or a lost node would.
-func (r *replica) kill() time.Time {
+// done is closed at once: the process has ended.
+func (r *replica) kill() (at time.Time, done <-chan error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = r.readNow()
 	r.op.Kill()
 	r.gone, r.how = time.Now(), "SIGKILL"
-	return r.gone
+	ch := make(chan error)
+	close(ch)
+	return r.gone, ch
 }
 
 // terminate reads the replica one last time and sends it SIGTERM, as a rollout does; done gets the
@@ -276,7 +279,7 @@ type handOver struct {
 	pending map[string]int       // their resources not Ready then, by tenant
 	claimed map[string]time.Time // when another replica's Lease first claimed each (watchClaims)
 	by      map[string]string    // and which
-	changed map[string]resource  // SIGTERM: the resource of each tenant whose spec changed then
+	exited  <-chan error         // gets the process's exit error once it has ended
 	stop    func()               // stops watchClaims and waits for it
 }
 
@@ -310,20 +313,29 @@ func (b *bench) watchClaims(ctx context.Context, h *handOver) {
 	h.stop = func() { cancel(); <-done }
 }
 
-// killMidway starts what kills one replica (SIGKILL) once half the first sync's resources are
-// Ready: the one whose tenants have the most resources left. wait stops it if it has not killed
-// yet, and returns what it did (nil if nothing).
-func (b *bench) killMidway(ctx context.Context) (wait func() *handOver) {
+// disrupt starts what, during the first sync, kills one replica (SIGKILL) once half the
+// resources are Ready, and stops another (SIGTERM, as a rollout does) once three quarters are, if
+// two are left: each time the live replica whose tenants have the most resources left. wait stops
+// it where it is, waits for the stopped replica to exit, and returns what it did (nil for what it
+// did not).
+func (b *bench) disrupt(ctx context.Context) (wait func() (killed, stopped *handOver)) {
 	ctx, cancel := context.WithCancel(ctx)
-	var killed *handOver
+	var killed, stopped *handOver
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		keys, gens := keysOf(b.main), firstGenerations(len(b.main))
 		for {
 			ready, missing := b.tracker.readyAt(keys, gens)
-			if missing <= len(keys)/2 {
-				killed = b.killBusiest(ctx, ready)
+			switch {
+			case killed == nil && missing <= len(keys)/2:
+				if killed = b.signalBusiest(ctx, ready, (*replica).kill); killed == nil {
+					return
+				}
+			case killed != nil && missing <= len(keys)/4:
+				if len(b.live()) >= 2 {
+					stopped = b.signalBusiest(ctx, ready, (*replica).terminate)
+				}
 				return
 			}
 			select {
@@ -333,21 +345,29 @@ func (b *bench) killMidway(ctx context.Context) (wait func() *handOver) {
 			}
 		}
 	}()
-	return func() *handOver {
+	return func() (*handOver, *handOver) {
 		cancel()
 		<-done
-		if killed != nil {
-			killed.stop()
+		for _, h := range []*handOver{killed, stopped} {
+			if h != nil {
+				h.stop()
+			}
 		}
-		return killed
+		if stopped != nil {
+			if err := <-stopped.exited; err != nil {
+				logf("%s did not exit cleanly after SIGTERM: %v", stopped.from.name, err)
+			}
+		}
+		return killed, stopped
 	}
 }
 
-// killBusiest kills the live replica whose claimed tenants have the most resources not Ready.
-func (b *bench) killBusiest(ctx context.Context, ready []time.Time) *handOver {
+// signalBusiest ends, with end (kill or terminate), the live replica whose claimed tenants have
+// the most resources not Ready, and follows the claims of its tenants.
+func (b *bench) signalBusiest(ctx context.Context, ready []time.Time, end func(*replica) (time.Time, <-chan error)) *handOver {
 	claims, err := b.claims(ctx)
 	if err != nil {
-		logf("Could not read the ring's Leases, so kill no replica: %v", err)
+		logf("Could not read the ring's Leases, so end no replica: %v", err)
 		return nil
 	}
 	pending := map[string]int{}
@@ -374,73 +394,15 @@ func (b *bench) killBusiest(ctx context.Context, ready []time.Time) *handOver {
 	for _, t := range h.tenants {
 		h.pending[t] = pending[t]
 	}
-	h.at = victim.kill()
+	h.at, h.exited = end(victim)
 	b.watchClaims(ctx, h)
 	_, missing := b.tracker.readyAt(keysOf(b.main), firstGenerations(len(b.main)))
-	logf("Killed %s (SIGKILL) with %d of %d resources Ready: its %d tenant(s) had %d resources left",
-		victim.name, len(b.main)-missing, len(b.main), len(h.tenants), best)
+	victim.mu.Lock()
+	how := victim.how
+	victim.mu.Unlock()
+	logf("Sent %s to %s with %d of %d resources Ready: its %d tenant(s) had %d resources left",
+		how, victim.name, len(b.main)-missing, len(b.main), len(h.tenants), best)
 	return h
-}
-
-// terminateBusiest is the SIGTERM hand-over, after the first sync: the live replica that claims
-// the most tenants gets SIGTERM, and at the same moment one resource of each of its tenants has
-// its spec changed; then every changed resource must become Ready at its new generation.
-func (b *bench) terminateBusiest(ctx context.Context) (*handOver, error) {
-	claims, err := b.claims(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var leaver *replica
-	for _, r := range b.live() {
-		if leaver == nil || len(claims[r.name]) > len(claims[leaver.name]) {
-			leaver = r
-		}
-	}
-	if leaver == nil || len(claims[leaver.name]) == 0 {
-		return nil, fmt.Errorf("no live replica claims a tenant: %v", claims)
-	}
-	h := &handOver{from: leaver, tenants: slices.Sorted(slices.Values(claims[leaver.name])), changed: map[string]resource{}}
-	var rs []resource
-	for _, t := range h.tenants {
-		if i := slices.IndexFunc(b.main, func(r resource) bool { return r.tenant.id == t }); i >= 0 {
-			h.changed[t] = b.main[i]
-			rs = append(rs, b.main[i])
-		}
-	}
-	logf("Stopping %s (SIGTERM), which claims %d tenant(s), and changing one spec of each meanwhile", leaver.name, len(h.tenants))
-	var exited <-chan error
-	h.at, exited = leaver.terminate()
-	b.watchClaims(ctx, h)
-	defer h.stop()
-	body := []byte(`{"spec":{"overview":{"successCount":15}}}`)
-	gens := make([]int64, len(rs))
-	if err := forEach(ctx, len(rs), len(rs), func(i int) error {
-		obj := rs[i].kind.newObject()
-		obj.SetNamespace(rs[i].key.Namespace)
-		obj.SetName(rs[i].key.Name)
-		err := b.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body))
-		gens[i] = obj.GetGeneration()
-		return err
-	}); err != nil {
-		return h, err
-	}
-	if _, err := b.tracker.waitReady(ctx, keysOf(rs), gens, 2*time.Minute); err != nil {
-		return h, err
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			logf("%s did not exit cleanly: %v", leaver.name, err)
-		}
-	case <-ctx.Done():
-		return h, ctx.Err()
-	}
-	// The claims of the tenants moved: watchClaims saw them, or sees them within a few rounds.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(h.claimed) < len(h.tenants) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	return h, nil
 }
 
 // countZero counts the zero times.
@@ -528,30 +490,35 @@ func (b *bench) replicaFigures(fs *FirstSync, t0 time.Time, ready []time.Time, k
 	}
 	if stopped != nil {
 		rr.Stopped = stopped.from.name
-		rr.AfterStop = b.handOvers(reqs, stopped, nil)
+		rr.StoppedAtSeconds = stopped.at.Sub(t0).Seconds()
+		rr.ReadyAtStop = len(ready) - countZero(readyBefore(ready, stopped.at))
+		rr.AfterStop = b.handOvers(reqs, stopped, ready)
 	}
 	return rr
 }
 
 // handOvers are the hand-over figures of each of h's tenants: when another replica's Lease claimed
-// it, its first request from another replica, and its completion (after the kill: its last
-// resource Ready, when some were left; after the SIGTERM: the changed resource Ready).
+// it, its first request from another replica, when its last resource was Ready (if some were left),
+// and the 429s its requests were answered after the signal.
 func (b *bench) handOvers(reqs []graphtest.Request, h *handOver, ready []time.Time) []HandOver {
 	var out []HandOver
 	for _, t := range h.tenants {
-		ho := HandOver{Tenant: t, Pending: h.pending[t], ClaimedBy: h.by[t], FirstRequestSeconds: -1, CompleteSeconds: -1}
+		ho := HandOver{Tenant: t, Pending: h.pending[t], ClaimedBy: h.by[t], ClaimSeconds: -1, FirstRequestSeconds: -1, CompleteSeconds: -1}
 		if at, ok := h.claimed[t]; ok {
 			ho.ClaimSeconds = at.Sub(h.at).Seconds()
-		} else {
-			ho.ClaimSeconds = -1
 		}
-		if i := slices.IndexFunc(reqs, func(q graphtest.Request) bool {
-			return q.TenantID == t && q.Time.After(h.at) && q.Replica != h.from.name
-		}); i >= 0 {
-			ho.FirstRequestSeconds, ho.FirstRequestBy = reqs[i].Time.Sub(h.at).Seconds(), reqs[i].Replica
+		for _, q := range reqs {
+			if q.TenantID != t || !q.Time.After(h.at) {
+				continue
+			}
+			if q.Replica != h.from.name && ho.FirstRequestSeconds < 0 {
+				ho.FirstRequestSeconds, ho.FirstRequestBy = q.Time.Sub(h.at).Seconds(), q.Replica
+			}
+			if q.Status == http.StatusTooManyRequests {
+				ho.Throttled++
+			}
 		}
-		switch {
-		case ready != nil && ho.Pending > 0:
+		if ho.Pending > 0 {
 			var last time.Time
 			for i, r := range b.main {
 				if r.tenant.id == t && ready[i].After(last) {
@@ -560,20 +527,6 @@ func (b *bench) handOvers(reqs []graphtest.Request, h *handOver, ready []time.Ti
 			}
 			if !last.IsZero() {
 				ho.CompleteSeconds = last.Sub(h.at).Seconds()
-			}
-		case h.changed != nil:
-			r, ok := h.changed[t]
-			if !ok {
-				break
-			}
-			if at, missing := b.tracker.readyAt([]ref{r.ref()}, []int64{2}); missing == 0 {
-				ho.CompleteSeconds = at[0].Sub(h.at).Seconds()
-			}
-			for _, q := range reqs {
-				if q.Method == http.MethodPatch && q.ConfigurationID == r.configID && q.Time.After(h.at) && q.Status/100 == 2 {
-					ho.PatchedBy = q.Replica
-					break
-				}
 			}
 		}
 		out = append(out, ho)

@@ -60,9 +60,9 @@ func TestShortTenantAndHandOvers(t *testing.T) {
 	}
 	got := formatHandOvers([]HandOver{
 		{Tenant: newTenant(0).id, Pending: 40, ClaimSeconds: 15.1, ClaimedBy: replicaName(1), FirstRequestSeconds: 15.3, FirstRequestBy: replicaName(1), CompleteSeconds: 19.25},
-		{Tenant: newTenant(4).id, ClaimSeconds: 15.1, FirstRequestSeconds: -1, CompleteSeconds: -1},
-	}, "Ready")
-	want := "t0, 40 left: claimed 15.10 (r1), first request 15.30 (r1), Ready 19.25; t4: claimed 15.10 (—), first request — (—), Ready —"
+		{Tenant: newTenant(4).id, ClaimSeconds: 1.5, ClaimedBy: replicaName(2), FirstRequestSeconds: -1, CompleteSeconds: -1, Throttled: 3},
+	})
+	want := "t0, 40 left: claimed 15.10 (r1), first request 15.30 (r1), all Ready 19.25; t4: claimed 1.50 (r2), first request — (—), all Ready —, **3 answered 429**"
 	if got != want {
 		t.Errorf("formatHandOvers =\n%s\nwant\n%s", got, want)
 	}

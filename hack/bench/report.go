@@ -266,14 +266,15 @@ func replicaRows(rr *ReplicaRun, row func(n, name, format string, args ...any)) 
 	if rr.Killed != "" {
 		row("8", "Replica killed half-way through the first sync", "%s at %.2f s, with %d resources Ready; lease duration %.0f s",
 			rr.Killed, rr.KilledAtSeconds, rr.ReadyAtKill, rr.LeaseDurationSeconds)
-		row("8", "Hand-over after SIGKILL, by tenant (s from the kill)", "%s", formatHandOvers(rr.AfterKill, "Ready"))
+		row("8", "Hand-over after SIGKILL, by tenant (s from the kill)", "%s", formatHandOvers(rr.AfterKill))
 		if rr.OthersReadySeconds > 0 {
 			row("8", "The first sync of the tenants the kill did not touch", "%.2f s to all Ready (%.2f × bound; %.2f × their bound given the creates)",
 				rr.OthersReadySeconds, rr.OthersRatio, rr.OthersCreationRatio)
 		}
 	}
 	if rr.Stopped != "" {
-		row("8", "Hand-over after SIGTERM of "+rr.Stopped+", by tenant (s from the signal; one spec of each changed then)", "%s", formatHandOvers(rr.AfterStop, "the change Ready"))
+		row("8", "Replica stopped (SIGTERM) at three quarters", "%s at %.2f s, with %d resources Ready", rr.Stopped, rr.StoppedAtSeconds, rr.ReadyAtStop)
+		row("8", "Hand-over after SIGTERM, by tenant (s from the signal)", "%s", formatHandOvers(rr.AfterStop))
 	}
 	row("8", "Two-writer moments (a replica sending for a tenant again after another had)", "**%d** (in %d tenants); %d hand-overs between live replicas", rr.TwoWriterMoments, rr.TwoWriterTenants, rr.LiveMoves)
 	row("8", "Duplicate PATCHes in the first sync", "%d", rr.DuplicatePATCHes)
@@ -284,8 +285,9 @@ func replicaRows(rr *ReplicaRun, row func(n, name, format string, args ...any)) 
 	row("8", "CPU spread between the replicas not killed", "%.2f× (most over fewest CPU seconds)%s", rr.CPUSpread, unnamed)
 }
 
-// formatHandOvers lists each tenant's hand-over: claimed, first request and completion, in seconds.
-func formatHandOvers(hs []HandOver, complete string) string {
+// formatHandOvers lists each tenant's hand-over: claimed, first request and completion, in seconds,
+// and its 429s.
+func formatHandOvers(hs []HandOver) string {
 	secs := func(s float64) string {
 		if s < 0 {
 			return "—"
@@ -298,12 +300,13 @@ func formatHandOvers(hs []HandOver, complete string) string {
 		if h.Pending > 0 {
 			pending = fmt.Sprintf(", %d left", h.Pending)
 		}
-		by := shortReplica(h.FirstRequestBy)
-		if h.PatchedBy != "" && h.PatchedBy != h.FirstRequestBy {
-			by += ", PATCH by " + shortReplica(h.PatchedBy)
+		throttled := ""
+		if h.Throttled > 0 {
+			throttled = fmt.Sprintf(", **%d answered 429**", h.Throttled)
 		}
-		parts[i] = fmt.Sprintf("%s%s: claimed %s (%s), first request %s (%s), %s %s",
-			shortTenant(h.Tenant), pending, secs(h.ClaimSeconds), shortReplica(h.ClaimedBy), secs(h.FirstRequestSeconds), by, complete, secs(h.CompleteSeconds))
+		parts[i] = fmt.Sprintf("%s%s: claimed %s (%s), first request %s (%s), all Ready %s%s",
+			shortTenant(h.Tenant), pending, secs(h.ClaimSeconds), shortReplica(h.ClaimedBy), secs(h.FirstRequestSeconds), shortReplica(h.FirstRequestBy),
+			secs(h.CompleteSeconds), throttled)
 	}
 	return strings.Join(parts, "; ")
 }
@@ -348,6 +351,15 @@ func (r *Results) replicaTargets(rr *ReplicaRun, add func(Target)) {
 		}
 		add(t)
 	}
+	if rr.Stopped != "" {
+		worst, throttled := 0.0, 0
+		for _, h := range rr.AfterStop {
+			worst, throttled = max(worst, h.FirstRequestSeconds), throttled+h.Throttled
+		}
+		add(Target{Name: "Hand-over after SIGTERM (a rollout)", Target: "within seconds, and no 429",
+			Measured: fmt.Sprintf("first request %.2f s after the signal at the latest; %d answered 429", worst, throttled),
+			Met:      yesNo(worst <= 5 && throttled == 0), Note: "5 s taken as \"seconds\""})
+	}
 	if rr.CPUSpread > 0 {
 		add(Target{Name: "CPU spread between replicas", Target: "within 1.5×", Measured: fmt.Sprintf("%.2f× (the replicas not killed, over the whole run)", rr.CPUSpread),
 			Met: yesNo(rr.CPUSpread <= 1.5), Note: "the survivors took the killed replica's tenants over"})
@@ -361,10 +373,10 @@ func logReplicas(rr *ReplicaRun) {
 			m.CPUSeconds, m.PeakRSSBytes/mib, m.Ended)
 	}
 	if rr.Killed != "" {
-		logf("After killing %s: %s", rr.Killed, formatHandOvers(rr.AfterKill, "Ready"))
+		logf("After killing %s: %s", rr.Killed, formatHandOvers(rr.AfterKill))
 	}
 	if rr.Stopped != "" {
-		logf("After stopping %s: %s", rr.Stopped, formatHandOvers(rr.AfterStop, "the change Ready"))
+		logf("After stopping %s: %s", rr.Stopped, formatHandOvers(rr.AfterStop))
 	}
 	logf("%d two-writer moments, %d hand-overs between live replicas, %d duplicate PATCHes, %d requests without the replica header",
 		rr.TwoWriterMoments, rr.LiveMoves, rr.DuplicatePATCHes, rr.Unnamed)

@@ -347,8 +347,8 @@ func writeResults(dir string, r *Results) error {
 }
 
 // ReplicaRun is figure 8, a -replicas run: N operator processes with --sharding share the first
-// sync's tenants; one is killed (SIGKILL) when half the resources are Ready, and after the first
-// sync another is stopped (SIGTERM) while one spec of each of its tenants changes.
+// sync's tenants; one is killed (SIGKILL) when half the resources are Ready, and another stopped
+// (SIGTERM) when three quarters are.
 type ReplicaRun struct {
 	Replicas int `json:"replicas"`
 	// LeaseDurationSeconds is the lease the replicas' Leases state: how long the others wait after
@@ -368,10 +368,12 @@ type ReplicaRun struct {
 	OthersReadySeconds  float64 `json:"othersReadySeconds,omitempty"`
 	OthersRatio         float64 `json:"othersRatio,omitempty"`
 	OthersCreationRatio float64 `json:"othersCreationRatio,omitempty"`
-	// Stopped is the replica sent SIGTERM after the first sync, and AfterStop the hand-overs of
-	// its tenants.
-	Stopped   string     `json:"stopped,omitempty"`
-	AfterStop []HandOver `json:"afterStop,omitempty"`
+	// Stopped is the replica sent SIGTERM when three quarters of the resources were Ready
+	// (StoppedAtSeconds, ReadyAtStop), and AfterStop the hand-overs of its tenants.
+	Stopped          string     `json:"stopped,omitempty"`
+	StoppedAtSeconds float64    `json:"stoppedAtSeconds,omitempty"`
+	ReadyAtStop      int        `json:"readyAtStop,omitempty"`
+	AfterStop        []HandOver `json:"afterStop,omitempty"`
 	// TwoWriterMoments counts, over the whole run, the runs of one tenant's requests from a replica
 	// that had sent for it before another replica did (A … B … A), in TwoWriterTenants tenants.
 	TwoWriterMoments int `json:"twoWriterMoments"`
@@ -420,9 +422,8 @@ type HandOver struct {
 	// FirstRequestSeconds is its first Graph request from another replica (FirstRequestBy).
 	FirstRequestSeconds float64 `json:"firstRequestSeconds"`
 	FirstRequestBy      string  `json:"firstRequestBy,omitempty"`
-	// CompleteSeconds is, after the kill, when its last resource was Ready (-1 when none was
-	// left); after the SIGTERM, when its changed resource was Ready at its new generation, whose
-	// PATCH PatchedBy sent.
+	// CompleteSeconds is when its last resource was Ready (-1 when none was left).
 	CompleteSeconds float64 `json:"completeSeconds"`
-	PatchedBy       string  `json:"patchedBy,omitempty"`
+	// Throttled are its requests answered 429 after the signal.
+	Throttled int `json:"throttled429"`
 }

@@ -47,6 +47,7 @@ type bench struct {
 	replicas     []*replica
 	leaseSeconds float64 // the lease duration their Leases state
 	killed       *handOver
+	stopped      *handOver
 	firstT0      time.Time
 	firstReady   []time.Time
 	firstCreated []time.Time
@@ -201,25 +202,16 @@ func (b *bench) baseOperatorFlags() []string {
 	return flags
 }
 
-// replicaPhases are the phases of a -replicas run: the first sync, during which killMidway kills a
-// replica; once it has settled, the SIGTERM hand-over, when two replicas or more are left; and
-// figure 8, from what they did.
+// replicaPhases are the phases of a -replicas run: the first sync, during which disrupt kills a
+// replica and stops another, and figure 8, from what they did.
 func (b *bench) replicaPhases(ctx context.Context) error {
 	var err error
 	b.mark("first sync", func() { b.results.FirstSync, err = b.firstSync(ctx) })
 	if err != nil {
 		err = fmt.Errorf("first sync: %w\n%s", err, b.tails())
 	}
-	var stopped *handOver
-	if err == nil && len(b.live()) >= 2 {
-		b.tracker.waitQuiet(ctx, 2*time.Second, 30*time.Second)
-		b.mark("SIGTERM hand-over", func() { stopped, err = b.terminateBusiest(ctx) })
-		if err != nil {
-			err = fmt.Errorf("SIGTERM hand-over: %w\n%s", err, b.tails())
-		}
-	}
 	if b.results.FirstSync != nil {
-		b.results.Replicas = b.replicaFigures(b.results.FirstSync, b.firstT0, b.firstReady, b.killed, stopped)
+		b.results.Replicas = b.replicaFigures(b.results.FirstSync, b.firstT0, b.firstReady, b.killed, b.stopped)
 		logReplicas(b.results.Replicas)
 	}
 	return err
