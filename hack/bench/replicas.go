@@ -280,6 +280,7 @@ type handOver struct {
 	claimed map[string]time.Time // when another replica's Lease first claimed each (watchClaims)
 	by      map[string]string    // and which
 	exited  <-chan error         // gets the process's exit error once it has ended
+	cpu     map[string]float64   // every replica's CPU seconds just before the signal
 	stop    func()               // stops watchClaims and waits for it
 }
 
@@ -390,9 +391,12 @@ func (b *bench) signalBusiest(ctx context.Context, ready []time.Time, end func(*
 	if victim == nil {
 		return nil
 	}
-	h := &handOver{from: victim, tenants: slices.Sorted(slices.Values(claims[victim.name])), pending: map[string]int{}}
+	h := &handOver{from: victim, tenants: slices.Sorted(slices.Values(claims[victim.name])), pending: map[string]int{}, cpu: map[string]float64{}}
 	for _, t := range h.tenants {
 		h.pending[t] = pending[t]
+	}
+	for _, r := range b.replicas {
+		h.cpu[r.name], _ = r.cpuSeconds()
 	}
 	h.at, h.exited = end(victim)
 	b.watchClaims(ctx, h)
@@ -424,7 +428,7 @@ func (b *bench) replicaFigures(fs *FirstSync, t0 time.Time, ready []time.Time, k
 	end := t0.Add(time.Duration(fs.ReadySeconds * float64(time.Second)))
 	first := slices.DeleteFunc(slices.Clone(reqs), func(r graphtest.Request) bool { return r.Time.Before(t0) || r.Time.After(end) })
 
-	var cpus []float64
+	var cpus []float64 // until the kill, when each had its share; else until the end
 	for _, r := range b.replicas {
 		u := r.use()
 		f := ReplicaFigures{Name: r.name, CPUSeconds: u.cpuSeconds, PeakRSSBytes: u.peakRSS, IdleRSSBytes: r.idleRSS,
@@ -446,7 +450,10 @@ func (b *bench) replicaFigures(fs *FirstSync, t0 time.Time, ready []time.Time, k
 			}
 		}
 		f.TenantsSentFor = len(tenants)
-		if killed == nil || r != killed.from {
+		if killed != nil {
+			f.CPUSecondsAtKill = killed.cpu[r.name]
+			cpus = append(cpus, f.CPUSecondsAtKill)
+		} else {
 			cpus = append(cpus, u.cpuSeconds)
 		}
 		rr.Members = append(rr.Members, f)

@@ -260,8 +260,8 @@ func replicaRows(rr *ReplicaRun, row func(n, name, format string, args ...any)) 
 		case "SIGTERM":
 			fate = fmt.Sprintf("stopped (SIGTERM) %.2f s after the first create; figures up to then", m.EndedSeconds)
 		}
-		row("8", "Replica "+m.Name, "tenants owned %d at the start, %d at the end; sent for %d in the first sync (%d requests, %d PATCH); %.1f CPU s; RSS %.1f MiB idle, %.1f MiB peak; %s",
-			m.TenantsAtStart, m.TenantsAtEnd, m.TenantsSentFor, m.Requests, m.PATCHes, m.CPUSeconds, m.IdleRSSBytes/mib, m.PeakRSSBytes/mib, fate)
+		row("8", "Replica "+m.Name, "tenants owned %d at the start, %d at the end; sent for %d in the first sync (%d requests, %d PATCH); %.1f CPU s (%.1f until the kill); RSS %.1f MiB idle, %.1f MiB peak; %s",
+			m.TenantsAtStart, m.TenantsAtEnd, m.TenantsSentFor, m.Requests, m.PATCHes, m.CPUSeconds, m.CPUSecondsAtKill, m.IdleRSSBytes/mib, m.PeakRSSBytes/mib, fate)
 	}
 	if rr.Killed != "" {
 		row("8", "Replica killed half-way through the first sync", "%s at %.2f s, with %d resources Ready; lease duration %.0f s",
@@ -282,7 +282,7 @@ func replicaRows(rr *ReplicaRun, row func(n, name, format string, args ...any)) 
 	if rr.Unnamed > 0 {
 		unnamed = fmt.Sprintf("; **%d Graph requests without the replica header**", rr.Unnamed)
 	}
-	row("8", "CPU spread between the replicas not killed", "%.2f× (most over fewest CPU seconds)%s", rr.CPUSpread, unnamed)
+	row("8", "CPU spread between the replicas", "%.2f× (most over fewest CPU seconds, until the kill)%s", rr.CPUSpread, unnamed)
 }
 
 // formatHandOvers lists each tenant's hand-over: claimed, first request and completion, in seconds,
@@ -361,8 +361,8 @@ func (r *Results) replicaTargets(rr *ReplicaRun, add func(Target)) {
 			Met:      yesNo(worst <= 5 && throttled == 0), Note: "5 s taken as \"seconds\""})
 	}
 	if rr.CPUSpread > 0 {
-		add(Target{Name: "CPU spread between replicas", Target: "within 1.5×", Measured: fmt.Sprintf("%.2f× (the replicas not killed, over the whole run)", rr.CPUSpread),
-			Met: yesNo(rr.CPUSpread <= 1.5), Note: "the survivors took the killed replica's tenants over"})
+		add(Target{Name: "CPU spread between replicas", Target: "within 1.5×", Measured: fmt.Sprintf("%.2f× (CPU seconds from their start to the kill)", rr.CPUSpread),
+			Met: yesNo(rr.CPUSpread <= 1.5)})
 	}
 }
 

@@ -385,7 +385,8 @@ type ReplicaRun struct {
 	DuplicatePATCHes int `json:"duplicatePatches"`
 	// Unnamed are the Graph requests without the X-Overview-Operator-Replica header (none expected).
 	Unnamed int `json:"unnamed"`
-	// CPUSpread is the most CPU seconds of a replica over the fewest, among those not killed.
+	// CPUSpread is the most CPU seconds of a replica over the fewest, up to the kill (when each
+	// had its share of the tenants), or over the whole run without a kill.
 	CPUSpread float64 `json:"cpuSpread"`
 }
 
@@ -402,9 +403,11 @@ type ReplicaFigures struct {
 	Requests int `json:"requests"`
 	PATCHes  int `json:"patches"`
 	// CPUSeconds, PeakRSSBytes are over the run, up to its end; IdleRSSBytes once the ring settled.
-	CPUSeconds   float64 `json:"cpuSeconds"`
-	PeakRSSBytes float64 `json:"peakRSSBytes"`
-	IdleRSSBytes float64 `json:"idleRSSBytes"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	// CPUSecondsAtKill is its CPU time just before the kill.
+	CPUSecondsAtKill float64 `json:"cpuSecondsAtKill,omitempty"`
+	PeakRSSBytes     float64 `json:"peakRSSBytes"`
+	IdleRSSBytes     float64 `json:"idleRSSBytes"`
 	// Ended is "SIGKILL" or "SIGTERM" when it was killed or stopped, at EndedSeconds from the first
 	// create.
 	Ended        string  `json:"ended,omitempty"`
