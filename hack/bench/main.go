@@ -9,7 +9,13 @@
 //  3. the latency from a spec change to the PATCH reaching the emulator;
 //  4. the operator's peak heap, peak RSS and CPU seconds;
 //  5. with -tenants >= 2, a small tenant's time to Ready while a big one has a backlog;
-//  6. the Graph client alone (`go test -bench ./hack/bench/graphclient`).
+//  6. the Graph client alone (`go test -bench ./hack/bench/graphclient`);
+//  7. the API server's writes alone;
+//  8. with -replicas N >= 2, N operator processes with --sharding instead of one: the first sync
+//     shared by tenant, one replica killed (SIGKILL) when half the resources are Ready and another
+//     stopped (SIGTERM) when three quarters are; each replica's tenants, CPU and RSS, the
+//     hand-over times, and the moments two replicas sent for one tenant (replicas.go). Figures 2,
+//     3, 4 and 5 are left out then.
 //
 // It prints a markdown table and writes it, with the figures as JSON, to -out (bench.md and
 // bench.json), and draws the first sync as firstsync.svg. With -sweep it runs instead a list of
@@ -44,6 +50,7 @@ type config struct {
 	apiServerBench bool
 	steady         bool
 	operatorArgs   string
+	replicas       int // operator processes; 2 or more run them with --sharding (figure 8)
 
 	sweep      bool    // run the sweep instead of the figures
 	sweepOnly  string  // comma-separated labels of the entries to run; "" for all
@@ -70,6 +77,7 @@ func main() {
 	flag.BoolVar(&c.apiServerBench, "apiserver-bench", true, "Run the API server benchmark (figure 7): what a create, a status write, a spec update and an event cost the API server alone.")
 	flag.BoolVar(&c.steady, "steady", true, "Run the steady state (figure 2), which watches one whole sync interval; without it, the change latency (figure 3) follows the first sync once its status writes are over.")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "More flags for the operator, space-separated, e.g. \"--zap-log-level=debug\" to see its budget waits in operator.log.")
+	flag.IntVar(&c.replicas, "replicas", 1, "Operator processes. 1 runs one operator, without --sharding, as always; 2 or more run that many with --sharding (each a POD_NAME of its own, their Leases in the namespace bench-shards) for the first sync alone, kill one (SIGKILL) when half the resources are Ready and stop another (SIGTERM) when three quarters are, and add figure 8. Use with -tenants of at least the replicas.")
 	flag.BoolVar(&c.sweep, "sweep", false, "Run the first-sync sweep instead (each entry in a fresh environment; -n, -tenants, -latency, -time-scale and -sync-interval are the entries' own): writes sweep.md, sweep.json and firstsync-<label>.svg to -out, each entry's results to -out/<label>/.")
 	flag.StringVar(&c.sweepOnly, "sweep-only", "", "With -sweep, the comma-separated labels of the entries to run, e.g. \"lat20-t1,drain4000\" (default: all of "+sweepLabels()+").")
 	flag.Float64Var(&c.sweepScale, "sweep-scale", 1, "With -sweep, a factor on every entry's resources (at least 10 each), for a quick smoke run of the sweep itself, e.g. 0.05.")
@@ -127,6 +135,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("-latency must not be negative")
 	case c.changes < 1:
 		return fmt.Errorf("-changes must be at least 1")
+	case c.replicas < 0 || c.replicas > 10: // 0, in a config built in code, is 1
+		return fmt.Errorf("-replicas must be between 1 and 10, not %d", c.replicas)
+	case c.replicas > 1 && c.sweep:
+		return fmt.Errorf("-replicas and -sweep cannot be used together")
 	}
 	if c.syncInterval == 0 {
 		c.syncInterval = defaultSyncInterval(c.timeScale)

@@ -29,13 +29,21 @@ func (b *bench) firstSync(ctx context.Context) (*FirstSync, error) {
 	expected := b.boundFor(b.perTenantWrites(b.main))
 	apiBefore, cpuBefore := b.apiServerMetrics(ctx), b.snapshotCPU()
 	t0 := time.Now()
+	endKill := func() {}
+	if len(b.replicas) > 1 {
+		wait := b.disrupt(ctx)
+		endKill = func() { b.killed, b.stopped = wait() }
+	}
 	took, created, err := createAllAt(ctx, b.client, b.main)
 	if err != nil {
+		endKill()
 		return nil, err
 	}
 	cpuCreated := b.snapshotCPU()
 	logf("Created %d resources in %v; the throttling bound is about %v", n, took.Round(time.Millisecond), expected.Round(time.Millisecond))
 	ready, waitErr := b.tracker.waitReady(ctx, keysOf(b.main), firstGenerations(n), b.firstSyncTimeout(expected))
+	endKill()
+	b.firstT0, b.firstReady, b.firstCreated = t0, ready, created
 	if waitErr != nil && !errors.Is(waitErr, errNotReady) {
 		return nil, waitErr
 	}

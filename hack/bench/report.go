@@ -57,14 +57,19 @@ func (r *Results) evaluate() {
 		}
 		add(t)
 	}
-	t := Target{Name: "Fairness", Target: "small tenant not held up by a big tenant's backlog (here: at most one throttling window later than alone)",
-		Met: "n/a", Note: "run with -tenants 2"}
-	if f := r.Fairness; f != nil {
-		t.Measured = fmt.Sprintf("%.2f s behind a backlog of %d vs %.2f s alone (window %.3g s)", f.LoadedSeconds, f.BigBacklog,
-			f.AloneSeconds, r.Settings.EmulatorWindowSeconds)
-		t.Met, t.Note = yesNo(fairnessMet(f, r.Settings.EmulatorWindowSeconds)), ""
+	if rr := r.Replicas; rr != nil {
+		r.replicaTargets(rr, add)
 	}
-	add(t)
+	if r.Settings.Replicas <= 1 { // a -replicas run has no fairness figure
+		t := Target{Name: "Fairness", Target: "small tenant not held up by a big tenant's backlog (here: at most one throttling window later than alone)",
+			Met: "n/a", Note: "run with -tenants 2"}
+		if f := r.Fairness; f != nil {
+			t.Measured = fmt.Sprintf("%.2f s behind a backlog of %d vs %.2f s alone (window %.3g s)", f.LoadedSeconds, f.BigBacklog,
+				f.AloneSeconds, r.Settings.EmulatorWindowSeconds)
+			t.Met, t.Note = yesNo(fairnessMet(f, r.Settings.EmulatorWindowSeconds)), ""
+		}
+		add(t)
+	}
 }
 
 // fairnessMet is figure 5's target as the benchmark reads it: the small tenant is Ready behind the
@@ -89,6 +94,9 @@ func (r *Results) markdown() string {
 	p("%d resources%s over %d tenant(s); time scale **%g×** (Intune's 20 s windows last %.3g s in the emulator and in the operator's budget); "+
 		"emulator latency %.0f ms; sync interval %.0f s.  \n", s.Resources, kindMix(s), s.Tenants, s.TimeScale, s.EmulatorWindowSeconds,
 		s.LatencySeconds*1000, s.SyncIntervalSeconds)
+	if s.Replicas > 1 {
+		p("**%d replicas** with `--sharding` (figure 8).  \n", s.Replicas)
+	}
 	p("Operator built from `%s`.  \n", r.Commit)
 	p("Machine: %d CPUs (%s), %d MiB, Linux %s, %s, load average %s at the start.\n\n", m.CPUs, m.CPUModel, m.MemoryMiB, m.Kernel, m.Go, m.LoadAverage)
 
@@ -164,6 +172,9 @@ func (r *Results) markdown() string {
 			row("7", "API server alone: "+w.Write, "%.2f ms of its CPU each; %.0f a second, 16 at once", w.CPUMillis, w.PerSecond)
 		}
 	}
+	if rr := r.Replicas; rr != nil {
+		replicaRows(rr, row)
+	}
 
 	if len(r.Targets) > 0 {
 		p("\n| Target | Goal | Measured | Met |\n|---|---|---|---|\n")
@@ -237,4 +248,136 @@ func missing(n int) string {
 		return ""
 	}
 	return fmt.Sprintf("; %d reached Ready without a PATCH", n)
+}
+
+// replicaRows are figure 8's rows.
+func replicaRows(rr *ReplicaRun, row func(n, name, format string, args ...any)) {
+	for _, m := range rr.Members {
+		fate := "ran to the end"
+		switch m.Ended {
+		case "SIGKILL":
+			fate = fmt.Sprintf("**killed** (SIGKILL) %.2f s after the first create; figures up to then", m.EndedSeconds)
+		case "SIGTERM":
+			fate = fmt.Sprintf("stopped (SIGTERM) %.2f s after the first create; figures up to then", m.EndedSeconds)
+		}
+		row("8", "Replica "+m.Name, "tenants owned %d at the start, %d at the end; sent for %d in the first sync (%d requests, %d PATCH); %.1f CPU s (%.1f until the kill); RSS %.1f MiB idle, %.1f MiB peak; %s",
+			m.TenantsAtStart, m.TenantsAtEnd, m.TenantsSentFor, m.Requests, m.PATCHes, m.CPUSeconds, m.CPUSecondsAtKill, m.IdleRSSBytes/mib, m.PeakRSSBytes/mib, fate)
+	}
+	if rr.Killed != "" {
+		row("8", "Replica killed half-way through the first sync", "%s at %.2f s, with %d resources Ready; lease duration %.0f s",
+			rr.Killed, rr.KilledAtSeconds, rr.ReadyAtKill, rr.LeaseDurationSeconds)
+		row("8", "Hand-over after SIGKILL, by tenant (s from the kill)", "%s", formatHandOvers(rr.AfterKill))
+		if rr.OthersReadySeconds > 0 {
+			row("8", "The first sync of the tenants the kill did not touch", "%.2f s to all Ready (%.2f × bound; %.2f × their bound given the creates)",
+				rr.OthersReadySeconds, rr.OthersRatio, rr.OthersCreationRatio)
+		}
+	}
+	if rr.Stopped != "" {
+		row("8", "Replica stopped (SIGTERM) at three quarters", "%s at %.2f s, with %d resources Ready", rr.Stopped, rr.StoppedAtSeconds, rr.ReadyAtStop)
+		row("8", "Hand-over after SIGTERM, by tenant (s from the signal)", "%s", formatHandOvers(rr.AfterStop))
+	}
+	row("8", "Two-writer moments (a replica sending for a tenant again after another had)", "**%d** (in %d tenants); %d hand-overs between live replicas", rr.TwoWriterMoments, rr.TwoWriterTenants, rr.LiveMoves)
+	row("8", "Duplicate PATCHes in the first sync", "%d", rr.DuplicatePATCHes)
+	unnamed := ""
+	if rr.Unnamed > 0 {
+		unnamed = fmt.Sprintf("; **%d Graph requests without the replica header**", rr.Unnamed)
+	}
+	row("8", "CPU spread between the replicas", "%.2f× (most over fewest CPU seconds, until the kill)%s", rr.CPUSpread, unnamed)
+}
+
+// formatHandOvers lists each tenant's hand-over: claimed, first request and completion, in seconds,
+// and its 429s.
+func formatHandOvers(hs []HandOver) string {
+	secs := func(s float64) string {
+		if s < 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f", s)
+	}
+	parts := make([]string, len(hs))
+	for i, h := range hs {
+		pending := ""
+		if h.Pending > 0 {
+			pending = fmt.Sprintf(", %d left", h.Pending)
+		}
+		throttled := ""
+		if h.Throttled > 0 {
+			throttled = fmt.Sprintf(", **%d answered 429**", h.Throttled)
+		}
+		parts[i] = fmt.Sprintf("%s%s: claimed %s (%s), first request %s (%s), all Ready %s%s",
+			shortTenant(h.Tenant), pending, secs(h.ClaimSeconds), shortReplica(h.ClaimedBy), secs(h.FirstRequestSeconds), shortReplica(h.FirstRequestBy),
+			secs(h.CompleteSeconds), throttled)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// shortTenant is a bench tenant's id as its number, "t3" for 00000004-7e7e-…; other ids whole.
+func shortTenant(id string) string {
+	var n int
+	if _, err := fmt.Sscanf(id, "%08x-7e7e-", &n); err == nil && n > 0 {
+		return fmt.Sprintf("t%d", n-1)
+	}
+	return id
+}
+
+// shortReplica is a replica's name as its number, "r2" for bench-replica-2; "—" for none.
+func shortReplica(name string) string {
+	if name == "" {
+		return "—"
+	}
+	if n, ok := strings.CutPrefix(name, "bench-replica-"); ok {
+		return "r" + n
+	}
+	return name
+}
+
+// replicaTargets are the issue's targets for several replicas.
+func (r *Results) replicaTargets(rr *ReplicaRun, add func(Target)) {
+	add(Target{Name: "Two writers of one tenant", Target: "0 moments", Measured: fmt.Sprintf("%d", rr.TwoWriterMoments), Met: yesNo(rr.TwoWriterMoments == 0)})
+	add(Target{Name: "Duplicate PATCHes with a replica killed", Target: "0", Measured: fmt.Sprintf("%d", rr.DuplicatePATCHes), Met: yesNo(rr.DuplicatePATCHes == 0)})
+	if rr.Killed != "" {
+		worst, never := 0.0, false
+		for _, h := range rr.AfterKill {
+			if h.Pending > 0 && h.FirstRequestSeconds < 0 {
+				never = true
+			}
+			worst = max(worst, h.FirstRequestSeconds)
+		}
+		t := Target{Name: "Hand-over after SIGKILL", Target: "a killed replica's tenants resume within the lease duration + 5 s",
+			Measured: fmt.Sprintf("first request %.2f s after the kill at the latest (lease %.0f s)", worst, rr.LeaseDurationSeconds),
+			Met:      yesNo(!never && worst <= rr.LeaseDurationSeconds+5)}
+		if never {
+			t.Measured += "; a tenant with resources left never resumed"
+		}
+		add(t)
+	}
+	if rr.Stopped != "" {
+		worst, throttled := 0.0, 0
+		for _, h := range rr.AfterStop {
+			worst, throttled = max(worst, h.FirstRequestSeconds), throttled+h.Throttled
+		}
+		add(Target{Name: "Hand-over after SIGTERM (a rollout)", Target: "within seconds, and no 429",
+			Measured: fmt.Sprintf("first request %.2f s after the signal at the latest; %d answered 429", worst, throttled),
+			Met:      yesNo(worst <= 5 && throttled == 0), Note: "5 s taken as \"seconds\""})
+	}
+	if rr.CPUSpread > 0 {
+		add(Target{Name: "CPU spread between replicas", Target: "within 1.5×", Measured: fmt.Sprintf("%.2f× (CPU seconds from their start to the kill)", rr.CPUSpread),
+			Met: yesNo(rr.CPUSpread <= 1.5)})
+	}
+}
+
+// logReplicas prints figure 8's gist.
+func logReplicas(rr *ReplicaRun) {
+	for _, m := range rr.Members {
+		logf("%s: tenants %d → %d, sent for %d; %.1f CPU s, peak RSS %.1f MiB %s", m.Name, m.TenantsAtStart, m.TenantsAtEnd, m.TenantsSentFor,
+			m.CPUSeconds, m.PeakRSSBytes/mib, m.Ended)
+	}
+	if rr.Killed != "" {
+		logf("After killing %s: %s", rr.Killed, formatHandOvers(rr.AfterKill))
+	}
+	if rr.Stopped != "" {
+		logf("After stopping %s: %s", rr.Stopped, formatHandOvers(rr.AfterStop))
+	}
+	logf("%d two-writer moments, %d hand-overs between live replicas, %d duplicate PATCHes, %d requests without the replica header",
+		rr.TwoWriterMoments, rr.LiveMoves, rr.DuplicatePATCHes, rr.Unnamed)
 }

@@ -24,6 +24,7 @@ type Results struct {
 	Fairness  *Fairness       `json:"fairness,omitempty"`
 	Client    *ClientBench    `json:"graphClient,omitempty"`
 	APIServer *APIServerBench `json:"apiServer,omitempty"`
+	Replicas  *ReplicaRun     `json:"replicas,omitempty"`
 	Targets   []Target        `json:"targets"`
 	// Phases are when each phase ran, in seconds since the operator started, the origin of
 	// requests.csv's times.
@@ -54,9 +55,11 @@ type Settings struct {
 	Resources int `json:"resources"`
 	// UserOverviews and DeviceOverviews are how many of the resources of figures 1 to 3 are of
 	// each kind (-device-overviews).
-	UserOverviews         int      `json:"userOverviews"`
-	DeviceOverviews       int      `json:"deviceOverviews"`
-	Tenants               int      `json:"tenants"`
+	UserOverviews   int `json:"userOverviews"`
+	DeviceOverviews int `json:"deviceOverviews"`
+	Tenants         int `json:"tenants"`
+	// Replicas is -replicas: operator processes with --sharding, when 2 or more.
+	Replicas              int      `json:"replicas,omitempty"`
 	TimeScale             float64  `json:"timeScale"`
 	EmulatorWindowSeconds float64  `json:"emulatorWindowSeconds"`
 	BudgetWindowSeconds   float64  `json:"budgetWindowSeconds"`
@@ -261,7 +264,7 @@ type Target struct {
 }
 
 func newResults(c config) *Results {
-	return &Results{
+	r := &Results{
 		Date:    time.Now().UTC().Truncate(time.Second),
 		Commit:  commit(c.root),
 		Machine: machine(),
@@ -273,6 +276,10 @@ func newResults(c config) *Results {
 			SyncIntervalSeconds: c.syncInterval.Seconds(),
 		},
 	}
+	if c.replicas > 1 {
+		r.Settings.Replicas = c.replicas
+	}
+	return r
 }
 
 // commit describes the checkout at root, "" when git cannot.
@@ -337,4 +344,89 @@ func writeResults(dir string, r *Results) error {
 	}
 	logf("Wrote %s/bench.md, bench.json and firstsync.svg", dir)
 	return nil
+}
+
+// ReplicaRun is figure 8, a -replicas run: N operator processes with --sharding share the first
+// sync's tenants; one is killed (SIGKILL) when half the resources are Ready, and another stopped
+// (SIGTERM) when three quarters are.
+type ReplicaRun struct {
+	Replicas int `json:"replicas"`
+	// LeaseDurationSeconds is the lease the replicas' Leases state: how long the others wait after
+	// a killed replica's last renewal before they take its tenants.
+	LeaseDurationSeconds float64          `json:"leaseDurationSeconds"`
+	Members              []ReplicaFigures `json:"members"`
+	// Killed is the replica killed, KilledAtSeconds when (from the first create), and ReadyAtKill
+	// how many resources were Ready then.
+	Killed          string  `json:"killed,omitempty"`
+	KilledAtSeconds float64 `json:"killedAtSeconds,omitempty"`
+	ReadyAtKill     int     `json:"readyAtKill,omitempty"`
+	// AfterKill are the hand-overs of the killed replica's tenants.
+	AfterKill []HandOver `json:"afterKill,omitempty"`
+	// OthersReadySeconds is the time to all Ready of the tenants the killed replica did not hold,
+	// and OthersRatio its ratio to the first sync's bound.
+	// OthersCreationRatio is the same over their bound given when each was created.
+	OthersReadySeconds  float64 `json:"othersReadySeconds,omitempty"`
+	OthersRatio         float64 `json:"othersRatio,omitempty"`
+	OthersCreationRatio float64 `json:"othersCreationRatio,omitempty"`
+	// Stopped is the replica sent SIGTERM when three quarters of the resources were Ready
+	// (StoppedAtSeconds, ReadyAtStop), and AfterStop the hand-overs of its tenants.
+	Stopped          string     `json:"stopped,omitempty"`
+	StoppedAtSeconds float64    `json:"stoppedAtSeconds,omitempty"`
+	ReadyAtStop      int        `json:"readyAtStop,omitempty"`
+	AfterStop        []HandOver `json:"afterStop,omitempty"`
+	// TwoWriterMoments counts, over the whole run, the runs of one tenant's requests from a replica
+	// that had sent for it before another replica did (A … B … A), in TwoWriterTenants tenants.
+	TwoWriterMoments int `json:"twoWriterMoments"`
+	TwoWriterTenants int `json:"twoWriterTenants"`
+	// LiveMoves counts the times a tenant's requests went from one replica to another that was
+	// still running: the ring moved a key between live replicas.
+	LiveMoves int `json:"liveMoves"`
+	// DuplicatePATCHes are the first sync's PATCHes accepted for an overview already PATCHed.
+	DuplicatePATCHes int `json:"duplicatePatches"`
+	// Unnamed are the Graph requests without the X-Overview-Operator-Replica header (none expected).
+	Unnamed int `json:"unnamed"`
+	// CPUSpread is the most CPU seconds of a replica over the fewest, up to the kill (when each
+	// had its share of the tenants), or over the whole run without a kill.
+	CPUSpread float64 `json:"cpuSpread"`
+}
+
+// ReplicaFigures are one replica's part.
+type ReplicaFigures struct {
+	Name string `json:"name"`
+	// TenantsAtStart is overview_shard_keys_owned once the ring had settled, TenantsAtEnd at the
+	// end of the run (or just before it was killed or stopped); TenantsSentFor the tenants its
+	// requests of the first sync named.
+	TenantsAtStart int `json:"tenantsAtStart"`
+	TenantsAtEnd   int `json:"tenantsAtEnd"`
+	TenantsSentFor int `json:"tenantsSentFor"`
+	// Requests and PATCHes are its Graph requests of the first sync.
+	Requests int `json:"requests"`
+	PATCHes  int `json:"patches"`
+	// CPUSeconds, PeakRSSBytes are over the run, up to its end; IdleRSSBytes once the ring settled.
+	CPUSeconds float64 `json:"cpuSeconds"`
+	// CPUSecondsAtKill is its CPU time just before the kill.
+	CPUSecondsAtKill float64 `json:"cpuSecondsAtKill,omitempty"`
+	PeakRSSBytes     float64 `json:"peakRSSBytes"`
+	IdleRSSBytes     float64 `json:"idleRSSBytes"`
+	// Ended is "SIGKILL" or "SIGTERM" when it was killed or stopped, at EndedSeconds from the first
+	// create.
+	Ended        string  `json:"ended,omitempty"`
+	EndedSeconds float64 `json:"endedSeconds,omitempty"`
+}
+
+// HandOver is one tenant of a replica killed or stopped: seconds from the signal (-1: never).
+type HandOver struct {
+	Tenant string `json:"tenant"`
+	// Pending are its resources not Ready at the kill.
+	Pending int `json:"pending,omitempty"`
+	// ClaimSeconds is when another replica's Lease claimed it (ClaimedBy), read every 50 ms.
+	ClaimSeconds float64 `json:"claimSeconds"`
+	ClaimedBy    string  `json:"claimedBy,omitempty"`
+	// FirstRequestSeconds is its first Graph request from another replica (FirstRequestBy).
+	FirstRequestSeconds float64 `json:"firstRequestSeconds"`
+	FirstRequestBy      string  `json:"firstRequestBy,omitempty"`
+	// CompleteSeconds is when its last resource was Ready (-1 when none was left).
+	CompleteSeconds float64 `json:"completeSeconds"`
+	// Throttled are its requests answered 429 after the signal.
+	Throttled int `json:"throttled429"`
 }

@@ -41,6 +41,16 @@ type bench struct {
 	results *Results
 	started time.Time // the operator's start
 	idleRSS float64   // its resident set once it has its tokens, before any resource
+
+	// With -replicas >= 2: the operator processes (op is the first), the replica the first sync
+	// killed, and that sync's start and its resources' times to Ready, for figure 8.
+	replicas     []*replica
+	leaseSeconds float64 // the lease duration their Leases state
+	killed       *handOver
+	stopped      *handOver
+	firstT0      time.Time
+	firstReady   []time.Time
+	firstCreated []time.Time
 }
 
 // run starts everything, runs the phases of figures 1 to 5 in order and stops everything. It
@@ -97,6 +107,17 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 	b.results.Settings.UserOverviews, b.results.Settings.DeviceOverviews = byKind[userKind], byKind[deviceKind]
 	seed(env.Emulator, b.main, true)
 
+	if cfg.replicas > 1 {
+		defer func() {
+			for _, r := range b.replicas {
+				r.op.Kill() // at once if it has stopped
+			}
+		}()
+		if err := b.startReplicas(ctx); err != nil {
+			return b.results, err
+		}
+		return b.results, b.runReplicas(ctx)
+	}
 	if err := b.startOperator(ctx); err != nil {
 		return b.results, err
 	}
@@ -122,19 +143,30 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 	return b.results, phaseErr
 }
 
+// runReplicas is a -replicas run once the replicas are up: the first sync (with one replica killed
+// half-way), the SIGTERM hand-over and figure 8; then it stops the replicas and keeps their logs.
+func (b *bench) runReplicas(ctx context.Context) error {
+	logf("-replicas %d: the first sync alone (figures 2, 3, 4 and 5 are left out), then figure 8", b.cfg.replicas)
+	phaseErr := b.replicaPhases(ctx)
+	if err := b.writeRequestLog(filepath.Join(b.cfg.out, "requests.csv")); err != nil {
+		logf("Could not write the request log: %v", err)
+	}
+	logf("Stopping the replicas")
+	for _, r := range b.live() {
+		_, _ = r.op.Stop(30 * time.Second)
+	}
+	for _, r := range b.replicas {
+		if err := copyFile(r.op.Log, filepath.Join(b.cfg.out, "operator-"+r.name+".log")); err != nil {
+			logf("Could not keep %s's log: %v", r.name, err)
+		}
+	}
+	return phaseErr
+}
+
 // startOperator runs bin/manager with the scaled budget window and plain-HTTP metrics, and waits
 // until it has a token for every tenant.
 func (b *bench) startOperator(ctx context.Context) error {
-	flags := []string{
-		"--metrics-secure=false",
-		"--sync-interval=" + b.cfg.syncInterval.String(),
-		"--graph-budget-window=" + b.budget.Per.String(),
-		"--zap-log-level=info",
-	}
-	if b.cfg.workers > 0 {
-		flags = append(flags, "--max-concurrent-reconciles="+strconv.Itoa(b.cfg.workers))
-	}
-	flags = append(flags, strings.Fields(b.cfg.operatorArgs)...) // later flags win
+	flags := append(b.baseOperatorFlags(), strings.Fields(b.cfg.operatorArgs)...) // later flags win
 	b.results.Settings.OperatorFlags = flags
 	logf("Starting the operator: bin/manager %v", flags)
 	// The runtime's GC trace goes to the operator's log: the heap at each collection, and what is
@@ -153,6 +185,36 @@ func (b *bench) startOperator(ctx context.Context) error {
 	}
 	b.idleRSS, _ = procStatus(op.PID(), "VmRSS")
 	return nil
+}
+
+// baseOperatorFlags are the operator's flags before -operator-args: the scaled budget window and
+// sync interval, plain-HTTP metrics, and -workers.
+func (b *bench) baseOperatorFlags() []string {
+	flags := []string{
+		"--metrics-secure=false",
+		"--sync-interval=" + b.cfg.syncInterval.String(),
+		"--graph-budget-window=" + b.budget.Per.String(),
+		"--zap-log-level=info",
+	}
+	if b.cfg.workers > 0 {
+		flags = append(flags, "--max-concurrent-reconciles="+strconv.Itoa(b.cfg.workers))
+	}
+	return flags
+}
+
+// replicaPhases are the phases of a -replicas run: the first sync, during which disrupt kills a
+// replica and stops another, and figure 8, from what they did.
+func (b *bench) replicaPhases(ctx context.Context) error {
+	var err error
+	b.mark("first sync", func() { b.results.FirstSync, err = b.firstSync(ctx) })
+	if err != nil {
+		err = fmt.Errorf("first sync: %w\n%s", err, b.tails())
+	}
+	if b.results.FirstSync != nil {
+		b.results.Replicas = b.replicaFigures(b.results.FirstSync, b.firstT0, b.firstReady, b.killed, b.stopped)
+		logReplicas(b.results.Replicas)
+	}
+	return err
 }
 
 // phases runs the measurements in order; each needs the state the one before left. A sweep entry
@@ -236,6 +298,17 @@ func (b *bench) cost() *Cost {
 // reconciles is how many passes the operator's overview controllers (both kinds') have run so far,
 // whatever their result (-1 if its metrics cannot be read).
 func (b *bench) reconciles() float64 {
+	if len(b.replicas) > 0 {
+		sum := 0.0
+		for _, r := range b.replicas {
+			u := r.use()
+			if u.passes < 0 {
+				return -1
+			}
+			sum += u.passes
+		}
+		return sum
+	}
 	families, err := readMetrics(context.Background(), "http://"+b.op.MetricsAddr+"/metrics")
 	if err != nil {
 		return -1
@@ -272,11 +345,12 @@ func (b *bench) objectSizes() (obj, managed float64) {
 }
 
 // writeRequestLog writes the emulator's Graph requests as CSV, with times in seconds since the
-// operator started (the phases' times in bench.json use the same origin).
+// operator started (the phases' times in bench.json use the same origin) and the replica that sent
+// each (its X-Overview-Operator-Replica header; empty without -replicas).
 func (b *bench) writeRequestLog(path string) error {
-	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration,entity", func(w io.Writer) {
+	return writeCSV(path, "seconds,method,status,throttled,tenant,configuration,entity,replica", func(w io.Writer) {
 		for _, r := range b.graphLog(time.Time{}, time.Now().Add(time.Hour)) {
-			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID, r.Entity)
+			fmt.Fprintf(w, "%.4f,%s,%d,%t,%s,%s,%s,%s\n", r.Time.Sub(b.started).Seconds(), r.Method, r.Status, r.Throttled, r.TenantID, r.ConfigurationID, r.Entity, r.Replica)
 		}
 	})
 }

@@ -33,7 +33,13 @@ const (
 // snapshotCPU reads the CPU time of the run's processes; a process it cannot read is left out.
 func (b *bench) snapshotCPU() cpuSnapshot {
 	s := cpuSnapshot{at: time.Now(), seconds: map[string]float64{}}
-	if v, err := proc.CPUSeconds(b.op.PID()); err == nil {
+	if len(b.replicas) > 0 {
+		for _, r := range b.replicas { // each under its name; a replica killed keeps its last reading
+			if v, err := r.cpuSeconds(); err == nil {
+				s.seconds[r.name] = v
+			}
+		}
+	} else if v, err := proc.CPUSeconds(b.op.PID()); err == nil {
 		s.seconds[shareOperator] = v
 	}
 	if v, err := proc.CPUSeconds(os.Getpid()); err == nil {

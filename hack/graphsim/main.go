@@ -151,8 +151,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c.opts.MaxRequests = 100_000
 	if !c.quiet {
 		c.opts.OnRequest = func(r graphtest.Request) {
-			fmt.Fprintf(stdout, "%s %-5s %s %d tenant=%s client=%s request-id=%s%s\n",
-				r.Time.Format(time.TimeOnly), r.Method, r.Path, r.Status, r.TenantID, r.ClientID, r.RequestID, throttledMark(r))
+			fmt.Fprintf(stdout, "%s %-5s %s %d tenant=%s client=%s request-id=%s%s%s\n",
+				r.Time.Format(time.TimeOnly), r.Method, r.Path, r.Status, r.TenantID, r.ClientID, r.RequestID, replicaMark(r), throttledMark(r))
 		}
 	}
 
@@ -185,6 +185,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// replicaMark names the replica of a sharded operator that sent the request, if it said.
+func replicaMark(r graphtest.Request) string {
+	if r.Replica == "" {
+		return ""
+	}
+	return " replica=" + r.Replica
 }
 
 func throttledMark(r graphtest.Request) string {

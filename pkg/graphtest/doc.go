@@ -65,7 +65,8 @@
 // ClearFaults.
 //
 // Every request is logged (Requests, CountRequests), so a test can check what a client sent, such
-// as the exact PATCH body, and when, and to which overview (Request.Entity).
+// as the exact PATCH body, and when, and to which overview (Request.Entity), and which replica of a
+// sharded operator sent it (Request.Replica, the HeaderReplica header).
 //
 // A client built on azidentity reaches it with the authority host and Graph endpoint set to URL(),
 // instance discovery disabled, and CACertPEM() trusted:

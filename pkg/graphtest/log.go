@@ -16,6 +16,11 @@ const (
 	KindMetadata = "metadata"
 )
 
+// HeaderReplica is the header in which each replica of an operator that shares its work (the
+// operator's --sharding) names itself on every Graph request; the log keeps it as Request.Replica.
+// It is the operator's graph.HeaderReplica.
+const HeaderReplica = "X-Overview-Operator-Replica"
+
 // Request is one entry of the request log. Graph, token and metadata requests are all logged;
 // Kind tells them apart.
 type Request struct {
@@ -48,6 +53,9 @@ type Request struct {
 	RequestID string
 	// ClientRequestID is the client-request-id the client sent.
 	ClientRequestID string
+	// Replica is the HeaderReplica header the client sent ("" without one): which replica of a
+	// sharded operator sent the request, so that a test can tell the replicas' requests apart.
+	Replica string
 	// Held is what Graph held when it answered a Graph call on an existing overview (Entity's) with 2xx: the
 	// values a GET returned, or after a PATCH the values kept (for a discarded PATCH, the old ones).
 	// It is nil for every other answer. Tests use it to check what a client could have seen.

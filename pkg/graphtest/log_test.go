@@ -22,7 +22,7 @@ func TestRequestLog(t *testing.T) {
 	tok := decodeToken(t, tokRes).AccessToken
 	body := `{"successCount":12,"failedCount":0}`
 	patch := call(t, client, http.MethodPatch, srv.URL()+overviewPath("beta", configA), tok, body,
-		map[string]string{"client-request-id": "0b0b0b0b-0000-4000-8000-000000000001"})
+		map[string]string{"client-request-id": "0b0b0b0b-0000-4000-8000-000000000001", HeaderReplica: "overview-operator-7d9f-x2x4q"})
 
 	held, _ := srv.Overview(tenantA, configA)
 	want := []Request{
@@ -32,7 +32,8 @@ func TestRequestLog(t *testing.T) {
 		{Kind: KindGraph, Method: http.MethodPatch, Path: overviewPath("beta", configA), APIVersion: "beta",
 			TenantID: tenantA, ClientID: clientRW, ConfigurationID: configA, Status: http.StatusOK,
 			Body: []byte(body), RequestID: patch.header.Get("request-id"),
-			ClientRequestID: "0b0b0b0b-0000-4000-8000-000000000001", Held: &held, Entity: UserStatusOverview},
+			ClientRequestID: "0b0b0b0b-0000-4000-8000-000000000001", Replica: "overview-operator-7d9f-x2x4q",
+			Held: &held, Entity: UserStatusOverview},
 	}
 	got := srv.Requests()
 	if d := cmp.Diff(want, got, cmpopts.IgnoreFields(Request{}, "Time")); d != "" {

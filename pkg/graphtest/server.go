@@ -202,6 +202,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:            r.URL.Path,
 		RequestID:       newGUID(),
 		ClientRequestID: r.Header.Get("client-request-id"),
+		Replica:         r.Header.Get(HeaderReplica),
 	}
 	defer func() {
 		// A dropped connection is logged before it is closed: a client that sees it closed finds
