@@ -195,11 +195,15 @@ func (r *Ring) Tick(ctx context.Context) bool {
 		r.publish(old.owned, old.members)
 		return false
 	}
+	// Keys go to the members seen renewing lately; a member that stopped (killed, cut off) is
+	// given no more, while its claim still holds what it had until its Lease expires.
 	members := []string{r.o.Identity}
 	claimed := map[string]bool{}
-	for id, keys := range others {
-		members = append(members, id)
-		for _, k := range keys {
+	for id, m := range others {
+		if m.fresh {
+			members = append(members, id)
+		}
+		for _, k := range m.claims {
 			claimed[k] = true
 		}
 	}
@@ -299,17 +303,33 @@ func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
 	l.Spec.RenewTime = &metav1.MicroTime{Time: now}
 }
 
+// member is another live member of the ring, as this replica saw it last.
+type member struct {
+	claims []string
+	// fresh is true when its Lease was seen to change within freshness: it renews as it should.
+	fresh bool
+}
+
+// freshness is how long after a member's last renewal it is given keys: three rounds, so that one
+// slow or failed renewal does not move keys, and a member killed or cut off is given no more
+// long before its Lease expires.
+func (r *Ring) freshness() time.Duration { return min(3*r.o.RetryPeriod, r.o.LeaseDuration) }
+
+// staleAfter is how long after a Lease of the ring was last seen to change that a replica deletes
+// it: its holder is gone (killed, its pod deleted) and it would stay for ever.
+func (r *Ring) staleAfter() time.Duration { return 2 * r.o.LeaseDuration }
+
 // others lists the ring's other live members and what each claims. A Lease is live while it has a
 // holder and was seen to change within the lease duration, on this replica's clock: the others'
 // clocks are never compared with it. The live Leases of other rings in the namespace tell which
 // keys another deployment claims too (Shared).
-func (r *Ring) others(ctx context.Context) (map[string][]string, error) {
+func (r *Ring) others(ctx context.Context) (map[string]member, error) {
 	var list coordinationv1.LeaseList
 	if err := r.o.Reader.List(ctx, &list, client.InNamespace(r.o.Namespace), client.HasLabels{RingLabel}); err != nil {
 		return nil, err
 	}
 	now := r.o.Clock.Now()
-	out := map[string][]string{}
+	out := map[string]member{}
 	present := map[string]bool{}
 	shared := map[string][]string{} // key: the other rings that claim it
 	mine := map[string]bool{}
@@ -332,10 +352,16 @@ func (r *Ring) others(ctx context.Context) (map[string][]string, error) {
 			continue
 		}
 		holder := ptr.Deref(l.Spec.HolderIdentity, "")
-		if !r.live(l, now, present) || holder == r.o.Identity {
+		if !r.live(l, now, present) {
+			if now.Sub(r.seen[l.Name].at) >= r.staleAfter() {
+				r.collect(ctx, l)
+			}
 			continue
 		}
-		out[holder] = strings.Fields(l.Annotations[ClaimsAnnotation])
+		if holder == r.o.Identity {
+			continue
+		}
+		out[holder] = member{claims: strings.Fields(l.Annotations[ClaimsAnnotation]), fresh: now.Sub(r.seen[l.Name].at) < r.freshness()}
 	}
 	for name := range r.seen {
 		if !present[name] {
@@ -344,6 +370,19 @@ func (r *Ring) others(ctx context.Context) (map[string][]string, error) {
 	}
 	r.share(shared)
 	return out, nil
+}
+
+// collect deletes l, a Lease of the ring that has not changed for staleAfter, unless it changed
+// since it was read.
+func (r *Ring) collect(ctx context.Context, l *coordinationv1.Lease) {
+	err := r.o.Client.Delete(ctx, l, client.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion})
+	if err != nil {
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			r.log.V(1).Info("Could not delete a stale Lease of the ring", "lease", l.Name, "error", err.Error())
+		}
+		return
+	}
+	r.log.Info("Deleted the stale Lease of a replica gone", "lease", l.Name, "holder", ptr.Deref(l.Spec.HolderIdentity, ""))
 }
 
 // live notes that the Lease l is present and reports whether it is live at now: it has a holder

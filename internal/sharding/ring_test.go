@@ -448,3 +448,55 @@ func TestAnotherRingThatClaimsTheSameKeysIsNoticed(t *testing.T) {
 		t.Errorf("%d keys shared with a ring whose Lease expired, want 0", x.ring.Shared())
 	}
 }
+
+// TestAStoppedMemberIsGivenNoMoreKeys: a is killed; once it has missed a few rounds, the others
+// give it nothing more, so that c's keys go to b at once when c leaves, while a's wait for its
+// Lease to expire; and a's Lease, expired, is deleted in the end.
+func TestAStoppedMemberIsGivenNoMoreKeys(t *testing.T) {
+	c := newCluster(t, tenantKeys(12))
+	a, b, cc := c.replica("a"), c.replica("b"), c.replica("c")
+	for range 3 {
+		c.round("all three", a, b, cc)
+	}
+	if got := c.owned(a, b, cc); got["a"] != 4 || got["b"] != 4 || got["c"] != 4 {
+		t.Fatalf("owned %v, want 4 each", got)
+	}
+	aKeys := slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
+	for range 4 { // a is killed: it ticks no more
+		c.round("a killed", b, cc)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = cc.ring.Start(ctx); close(done) }()
+	cancel()
+	<-done
+	for range 2 {
+		c.round("c left", b)
+	}
+	got := c.owners(b)
+	for _, k := range c.keys {
+		switch want := !slices.Contains(aKeys, k); {
+		case want && len(got[k]) == 0:
+			t.Errorf("key %s, not a's, waits with a killed and c gone: owners %v", k, got)
+		case !want && len(got[k]) > 0:
+			t.Errorf("key %s of a was taken before a's Lease expired", k)
+		}
+	}
+	for range int(2*leaseDuration/retryPeriod) + 1 {
+		c.round("a's Lease expires", b)
+	}
+	if n := b.ring.Owned(); n != 12 {
+		t.Errorf("b owns %d keys once a's Lease expired, want 12", n)
+	}
+	var leases coordinationv1.LeaseList
+	if err := c.api.List(context.Background(), &leases); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range leases.Items {
+		names = append(names, l.Name)
+	}
+	if !slices.Equal(names, []string{"overview-operator-b"}) {
+		t.Errorf("the Leases left are %v, want only b's: a's expired one is deleted", names)
+	}
+}
