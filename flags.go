@@ -28,6 +28,9 @@ func (f flags) validate() error {
 	atLeast("--graph-requests-per-window", f.graphRequests, graph.WriteRequests,
 		fmt.Sprintf("one write books %d requests (its GET, its PATCH and the GET that reads it back), so with fewer no write could ever start", graph.WriteRequests))
 	atLeast("--graph-writes-per-window", f.graphWrites, 1, "with none, no write could ever start")
+	atLeast("--graph-tenant-requests-per-window", f.graphTenantRequests, graph.WriteRequests,
+		fmt.Sprintf("one write books %d requests of its tenant's budget too, so with fewer no write could ever start", graph.WriteRequests))
+	atLeast("--graph-tenant-writes-per-window", f.graphTenantWrites, 1, "with none, no write could ever start")
 	positive("--graph-budget-window", f.graphWindow, "it is the window the Graph budget is counted in")
 	atLeast("--graph-max-in-flight", f.graphMaxInFlight, 1, "with none, no Graph call could ever start")
 	positive("--graph-timeout", f.graphTimeout, "every Graph call would be abandoned at once")

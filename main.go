@@ -45,6 +45,8 @@ type flags struct {
 	watchLabelSelector     string
 	graphRequests          int
 	graphWrites            int
+	graphTenantRequests    int
+	graphTenantWrites      int
 	graphWindow            time.Duration
 	graphMaxInFlight       int
 	graphTimeout           time.Duration
@@ -82,6 +84,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (flags, zap.Options, error) {
 	fs.StringVar(&f.watchLabelSelector, "watch-label-selector", "", "Only DeviceConfigurationUserOverviews and DeviceConfigurationDeviceOverviews matching this label selector are reconciled. To split the work between deployments, split it by tenant: two deployments that serve one tenant each spend its whole Graph budget, and Graph answers 429s.")
 	fs.IntVar(&f.graphRequests, "graph-requests-per-window", graph.DefaultLimits().Requests, "Graph requests (reads and writes) the operator sends per tenant and app in each budget window.")
 	fs.IntVar(&f.graphWrites, "graph-writes-per-window", graph.DefaultLimits().Writes, "Graph PATCHes the operator sends per tenant and app in each budget window.")
+	fs.IntVar(&f.graphTenantRequests, "graph-tenant-requests-per-window", graph.DefaultLimits().TenantRequests, "Graph requests (reads and writes) the operator sends per tenant in each budget window, all the tenant's apps (connections with other client ids) together: Intune's limit across apps. Lower it to leave room for other apps of the tenant.")
+	fs.IntVar(&f.graphTenantWrites, "graph-tenant-writes-per-window", graph.DefaultLimits().TenantWrites, "Graph PATCHes the operator sends per tenant in each budget window, all the tenant's apps together: Intune's limit across apps. Lower it to leave room for other apps of the tenant.")
 	fs.DurationVar(&f.graphWindow, "graph-budget-window", graph.DefaultLimits().Per, "The window of the Graph budget (Intune's limits are per 20s).")
 	fs.IntVar(&f.graphMaxInFlight, "graph-max-in-flight", graph.DefaultMaxInFlight, "The most Graph calls in flight across all tenants. Each tenant runs as many as its budget and Graph's latency need, up to 256.")
 	fs.DurationVar(&f.graphTimeout, "graph-timeout", graph.DefaultTimeout, "How long one Graph call may take before it is abandoned and counted as failed.")
@@ -188,7 +192,8 @@ func run(f flags) error {
 		SyncInterval:            f.syncInterval,
 		WatchNamespaces:         slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
 		MaxConcurrentReconciles: f.maxConcurrent,
-		GraphBudget:             controllers.GraphBudget{Requests: f.graphRequests, Writes: f.graphWrites, Window: f.graphWindow},
+		GraphBudget: controllers.GraphBudget{Requests: f.graphRequests, Writes: f.graphWrites,
+			TenantRequests: f.graphTenantRequests, TenantWrites: f.graphTenantWrites, Window: f.graphWindow},
 		MaxGraphInFlight:        f.graphMaxInFlight,
 		AllowedEndpointHosts:    strings.Split(f.allowedEndpointHosts, ","),
 		AllowNamespacedCABundle: f.namespacedCABundle,

@@ -20,11 +20,27 @@ import (
 // clientFactory builds the Graph client of one connection (graph.NewClient).
 type clientFactory func(graph.Config, graph.Options) (graph.Client, error)
 
-// GraphBudget is what Graph allows each app in a tenant per window: requests of any kind, and of
-// them PATCHes. Each zero field takes Intune's limit: 1000 requests and 100 writes per 20s.
+// GraphBudget is what Graph allows per window each app in a tenant (Requests of any kind, and of
+// them Writes, PATCHes), and each tenant, all its apps together (TenantRequests, TenantWrites).
+// Each zero field takes Intune's limit: 1000 requests and 100 writes per app, 2000 and 200 per
+// tenant, per 20s.
 type GraphBudget struct {
-	Requests, Writes int
-	Window           time.Duration
+	Requests, Writes             int
+	TenantRequests, TenantWrites int
+	Window                       time.Duration
+}
+
+// limits are the pacers' limits of b: Intune's for each zero field.
+func (b GraphBudget) limits() graph.Limits {
+	l := graph.Limits{Requests: b.Requests, Writes: b.Writes, TenantRequests: b.TenantRequests, TenantWrites: b.TenantWrites, Per: b.Window}
+	d := graph.DefaultLimits()
+	if l.TenantRequests <= 0 {
+		l.TenantRequests = d.TenantRequests
+	}
+	if l.TenantWrites <= 0 {
+		l.TenantWrites = d.TenantWrites
+	}
+	return l // the pacers take Intune's for the app's zero fields
 }
 
 // Options configure the reconcilers. The zero value is usable: every field has a default.
@@ -54,7 +70,8 @@ type Options struct {
 	// Graph (the tenants' pacers call Graph on goroutines of their own), so this bounds the work on
 	// the API server, not the calls to Graph.
 	MaxConcurrentReconciles int
-	// GraphBudget is each tenant's Graph budget (default: Intune's per-app limits).
+	// GraphBudget is the Graph budget of each app in a tenant and of each tenant (default: Intune's
+	// limits).
 	GraphBudget GraphBudget
 	// MaxGraphInFlight bounds the Graph jobs in flight across all tenants (default 1024); each
 	// tenant runs as many as its budget and Graph's latency need.
@@ -132,7 +149,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	}
 	var sh *shards
 	pacers := graph.NewPacersWith(graph.PacersOptions{
-		Limits:      graph.Limits{Requests: opts.GraphBudget.Requests, Writes: opts.GraphBudget.Writes, Per: opts.GraphBudget.Window},
+		Limits:      opts.GraphBudget.limits(),
 		MaxInFlight: opts.MaxGraphInFlight,
 		// Sharded, a call goes only while this replica owns its tenant: asked as it is sent.
 		Owns: func(k graph.PacerKey) bool { return sh.owns(k) },

@@ -228,7 +228,7 @@ func (b *bench) tenantOfKey() map[string]string {
 	for _, t := range b.tenants {
 		k, err := graph.KeyOf(graph.Config{AuthorityHost: b.env.Emulator.URL(), TenantID: t.id, ClientID: t.clientID})
 		if err == nil {
-			out[k.ID()] = t.id
+			out[k.ShardID()] = t.id
 		}
 	}
 	return out

@@ -271,7 +271,7 @@ func (c *client) paced(ctx context.Context, method, u string, body []byte, token
 		call.End(pacer.Unanswered)
 		return nil, err
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-		return nil, c.pauseFor(resp, call)
+		return nil, c.pauseFor(ctx, method, resp, call)
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
 		call.End(pacer.Succeeded)
 	default:
@@ -320,11 +320,15 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 // answer) must not stop a tenant for that long; the next 429 pauses it again if Graph meant it.
 const maxPause = 5 * time.Minute
 
-// pauseFor reads a 429 (or a 503), parsing its Retry-After once, and pauses the tenant for what
-// it asks, at most maxPause; a 429 without a usable one (missing, 0, a date in the past) pauses it
-// for defaultThrottleWait, and a 503 without one not at all. It returns the answer's *Error, with
-// PausedUntil set to when the tenant's calls resume.
-func (c *client) pauseFor(resp *http.Response, call *pacer.Call) *Error {
+// pauseFor reads a 429 (or a 503), parsing its Retry-After and its throttling headers once, and
+// pauses what Graph says it counted the call in (x-ms-throttle-scope: the app in the tenant, the
+// tenant's every app in this process, or the app in every tenant; without the header, the app in
+// the tenant) for what it asks, at most maxPause. A 429 without a usable Retry-After (missing, 0, a
+// date in the past: Intune's bodies say "RetryAfter": null) pauses it until the pacer's window
+// admits a call of its class again, at least until the oldest call of the window leaves it; a 503
+// without one pauses nothing. It returns the answer's *Error, with PausedUntil set to when the
+// call's tenant and app resume.
+func (c *client) pauseFor(ctx context.Context, method string, resp *http.Response, call *pacer.Call) *Error {
 	body, err := runtime.Payload(resp)
 	if err != nil {
 		body = nil
@@ -332,17 +336,26 @@ func (c *client) pauseFor(resp *http.Response, call *pacer.Call) *Error {
 	now := c.pacer.Now()
 	e := newResponseError(resp, body, now)
 	ra := e.RetryAfter
+	scope := pacer.KeyScope
 	if resp.StatusCode == http.StatusTooManyRequests {
-		throttledTotal.WithLabelValues(c.pacer.Key().TenantID).Inc()
+		ts := readThrottleScope(resp.Header)
+		e.ThrottleScope, e.ThrottleLimit, e.ThrottleInformation = ts.scope, ts.limit, ts.info
+		scope = ts.pacerScope()
+		throttledTotal.WithLabelValues(c.pacer.Key().TenantID, ts.label()).Inc()
+		loggerFor(ctx, c.logger).V(1).Info("Graph throttled a call", "tenant", c.tenant, "method", method,
+			"scope", ts.label(), "limit", ts.limit, "information", ts.info, "retryAfter", ra)
 		if ra <= 0 {
-			ra = defaultThrottleWait
+			// Graph did not say until when: the pacer knows its own window.
+			e.PausedUntil = call.ThrottleScope(scope, time.Time{})
+			e.RetryAfter = max(e.PausedUntil.Sub(now), 0)
+			return e
 		}
 	}
 	if ra <= 0 {
 		call.End(pacer.Failed)
 		return e
 	}
-	e.PausedUntil = call.Throttle(now.Add(min(ra, maxPause)))
+	e.PausedUntil = call.ThrottleScope(scope, now.Add(min(ra, maxPause)))
 	// The wait a caller honours is the pause the tenant is under, not what the answer asked
 	// beyond maxPause: the next call finds out whether Graph still means it.
 	e.RetryAfter = e.PausedUntil.Sub(now)

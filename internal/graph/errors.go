@@ -39,6 +39,15 @@ type Error struct {
 	// PausedUntil is, for a 429 (or a 503 with Retry-After), when the tenant's calls resume: the
 	// client pauses them all until then (at most maxPause ahead, whatever Graph asked).
 	PausedUntil time.Time
+	// ThrottleScope is, for a 429, the scope Graph said it counted the call in (x-ms-throttle-scope):
+	// ThrottleScopeTenantApplication, ThrottleScopeTenant or ThrottleScopeApplication; "" when it
+	// did not say, or said what the client cannot read.
+	ThrottleScope string
+	// ThrottleLimit is, with ThrottleScope, the calls Graph counted: Read, Write or ReadWrite.
+	ThrottleLimit string
+	// ThrottleInformation is, for a 429, the reason Graph gave (x-ms-throttle-information), e.g.
+	// WriteLimitExceeded; "" when it gave none.
+	ThrottleInformation string
 	// Err is the transport, decoding, token or budget cause, if any.
 	Err error
 }
@@ -69,6 +78,16 @@ func (e *Error) Error() string {
 		default:
 			b.WriteString("unknown error")
 		}
+	}
+	if e.ThrottleScope != "" {
+		fmt.Fprintf(&b, " (limit: %s", e.ThrottleScope)
+		if e.ThrottleLimit != "" {
+			fmt.Fprintf(&b, "/%s", e.ThrottleLimit)
+		}
+		if e.ThrottleInformation != "" {
+			fmt.Fprintf(&b, ", %s", e.ThrottleInformation)
+		}
+		b.WriteString(")")
 	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
@@ -254,7 +273,19 @@ type Classification struct {
 	Description string
 }
 
-// defaultThrottleWait is the least wait of a 429 that carried no Retry-After.
+// throttledDescription says what a 429 throttled, by the scope Graph named (x-ms-throttle-scope).
+func throttledDescription(scope string) string {
+	switch scope {
+	case ThrottleScopeTenant:
+		return "Graph is throttling the tenant: its apps together reached the tenant's limit"
+	case ThrottleScopeApplication:
+		return "Graph is throttling the app across all its tenants"
+	}
+	return "Graph is throttling the app in this tenant"
+}
+
+// defaultThrottleWait is the least wait of a 429 that carried no Retry-After and did not pause
+// the tenant (an error made outside the client's calls).
 const defaultThrottleWait = 2 * time.Second
 
 // Classify maps any error of this package (and the errors it wraps) to a class and the facts of
@@ -342,7 +373,7 @@ func classifyStatus(e *Error) Classification {
 	case s == http.StatusNotFound:
 		c = fact(ClassNotFound, KindNotFound, "Graph has no device configuration with this id in the tenant"+graphSaid)
 	case s == http.StatusTooManyRequests:
-		c = fact(ClassThrottled, KindThrottled, "Graph is throttling the app in this tenant"+graphSaid)
+		c = fact(ClassThrottled, KindThrottled, throttledDescription(e.ThrottleScope)+graphSaid)
 		c.RetryAfter, c.PausedUntil = e.RetryAfter, e.PausedUntil
 		if c.RetryAfter <= 0 {
 			c.RetryAfter = defaultThrottleWait

@@ -22,8 +22,8 @@ var (
 
 	throttledTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "overview_graph_throttled_total",
-		Help: "Graph answers 429 Too Many Requests, by tenant id.",
-	}, []string{"tenant"})
+		Help: "Graph answers 429 Too Many Requests, by tenant id and the scope Graph said it counted the call in (x-ms-throttle-scope): Tenant_Application (the app in the tenant), Tenant (all its apps), Application (the app in all its tenants), none (it did not say) or unknown.",
+	}, []string{"tenant", "scope"})
 
 	budgetWaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "overview_graph_budget_wait_seconds",

@@ -93,12 +93,13 @@ func hostPort(host, port string) string {
 	return host + ":" + port
 }
 
-// Limits are the throttling limits a pacer keeps under: Requests calls of any kind and Writes
-// PATCHes per Per, for one app in one tenant.
+// Limits are the throttling limits the pacers keep under: Requests calls of any kind and Writes
+// PATCHes per Per for one app in one tenant, and TenantRequests and TenantWrites per Per for all
+// the apps of one tenant (in one cloud) together, across every client of the registry.
 type Limits = pacer.Limits
 
-// DefaultLimits returns Intune's per-app, per-tenant limits: 1000 requests and 100 writes per 20
-// seconds.
+// DefaultLimits returns Intune's limits: 1000 requests and 100 writes per 20 seconds per app in a
+// tenant, and 2000 requests and 200 writes per 20 seconds per tenant, all apps together.
 func DefaultLimits() Limits { return pacer.DefaultLimits() }
 
 // JobKind says what budget a job books before it starts: ReadJob, WriteJob or BackgroundJob.
@@ -138,8 +139,8 @@ type Job struct {
 }
 
 // Pacers is the registry of pacers, one per PacerKey, shared by all the clients of the operator
-// so that every resource of a tenant draws on the same budget, and the ceiling on calls in flight
-// across all tenants. A pacer with nothing left to remember is dropped, and its metric series
+// so that every resource of an app in a tenant draws on the same budget, every app of a tenant on
+// the tenant's, and the ceiling on calls in flight across all tenants. A pacer with nothing left to remember is dropped, and its metric series
 // with it. It is safe for concurrent use.
 type Pacers struct {
 	reg *pacer.Registry[PacerKey]
@@ -147,7 +148,8 @@ type Pacers struct {
 
 // PacersOptions configure NewPacersWith.
 type PacersOptions struct {
-	// Limits are what each pacer keeps under; zero fields take DefaultLimits' values.
+	// Limits are what each pacer keeps under, and the apps of a tenant together; zero fields take
+	// DefaultLimits' values, but TenantRequests and TenantWrites, which are then no limit.
 	Limits Limits
 	// MaxInFlight is the ceiling of jobs in flight across all tenants (DefaultMaxInFlight).
 	MaxInFlight int
@@ -162,8 +164,8 @@ type PacersOptions struct {
 }
 
 // NewPacers returns a registry whose pacers keep under l, with at most maxInFlight jobs running
-// at once across all tenants; zero fields of l take the DefaultLimits values, and maxInFlight <= 0
-// DefaultMaxInFlight.
+// at once across all tenants; zero fields of l take the DefaultLimits values (but the tenant's
+// limits, which are then none), and maxInFlight <= 0 DefaultMaxInFlight.
 func NewPacers(l Limits, maxInFlight int) *Pacers {
 	return NewPacersWith(PacersOptions{Limits: l, MaxInFlight: maxInFlight})
 }
@@ -178,13 +180,17 @@ func NewPacersWith(o PacersOptions) *Pacers {
 	}
 	return &Pacers{reg: pacer.New(pacer.Options[PacerKey]{
 		Limits: o.Limits, MaxInFlight: o.MaxInFlight, Clock: o.Clock, Go: o.Go, Owns: o.Owns,
+		// Graph counts a tenant's calls across its apps (its tenant limits, a Tenant-scoped 429),
+		// and an app's across its tenants in one cloud (an Application-scoped 429).
+		Tenant: func(k PacerKey) PacerKey { return PacerKey{AuthorityHost: k.AuthorityHost, TenantID: k.TenantID} },
+		App:    func(k PacerKey) PacerKey { return PacerKey{AuthorityHost: k.AuthorityHost, ClientID: k.ClientID} },
 		Waited: func(k PacerKey, kind pacer.Kind, d time.Duration) {
 			budgetWaitSeconds.WithLabelValues(k.TenantID, kind.String()).Observe(d.Seconds())
 		},
 		Dropped: func(k PacerKey) {
 			// Another app of the tenant may have series too: they start again with its next job.
 			budgetWaitSeconds.DeletePartialMatch(prometheus.Labels{"tenant": k.TenantID})
-			throttledTotal.DeleteLabelValues(k.TenantID)
+			throttledTotal.DeletePartialMatch(prometheus.Labels{"tenant": k.TenantID})
 		},
 	})}
 }

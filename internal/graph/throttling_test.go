@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +112,80 @@ func TestPacerTwiceTheLimits(t *testing.T) {
 		t.Errorf("%d PATCHes succeeded, want 50", patched)
 	}
 	t.Logf("%d throttled requests", throttled)
+}
+
+// TestAppsOfATenantStayUnderItsLimit: three apps of one tenant, each a connection of its own on
+// one registry of pacers, burst together past what the tenant allows across its apps (80 writes and
+// 400 requests per window, against 40 and 200 for each app): with the tenant's limits kept, Graph
+// throttles none of their calls, and the tenant's writes stay within its limit in every window.
+// Without them, each app keeps only its own, and Graph throttles.
+func TestAppsOfATenantStayUnderItsLimit(t *testing.T) {
+	apps := []string{testClient, "00000000-0000-0000-0000-0000000000b2", "00000000-0000-0000-0000-0000000000b3"}
+	tests := map[string]struct {
+		limits        Limits
+		wantThrottled bool
+	}{
+		"with the tenant's limits": {limits: Limits{Requests: emulatorLimits.AppRequests, Writes: emulatorLimits.AppWrites,
+			TenantRequests: emulatorLimits.TenantRequests, TenantWrites: emulatorLimits.TenantWrites, Per: window}},
+		"with each app's alone": {limits: Limits{Requests: emulatorLimits.AppRequests, Writes: emulatorLimits.AppWrites, Per: window},
+			wantThrottled: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEmulator(t, graphtest.Options{Limits: emulatorLimits, TimeScale: timeScale, FractionalRetryAfter: true})
+			pacers := NewPacers(tc.limits, 0)
+			var clients []Client
+			for _, app := range apps {
+				e.AddApp(graphtest.App{TenantID: testTenant, ClientID: app, ClientSecret: testSecret})
+				cfg := e.config()
+				cfg.ClientID = app
+				clients = append(clients, e.client(t, cfg, Options{Pacers: pacers}))
+			}
+			ctx := testContext(t)
+			errs := make(chan []error, len(clients))
+			start := time.Now()
+			for _, c := range clients {
+				go func() { errs <- burst(ctx, c, 100, 40) }()
+			}
+			for range clients {
+				if errs := <-errs; len(errs) > 0 {
+					t.Fatalf("%d jobs failed, the first: %v", len(errs), errs[0])
+				}
+			}
+			t.Logf("3 apps × 140 jobs in %s", time.Since(start))
+			throttled := e.CountRequests(func(r graphtest.Request) bool { return r.Status == http.StatusTooManyRequests })
+			if got := throttled > 0; got != tc.wantThrottled {
+				t.Errorf("%d requests throttled, want some: %t", throttled, tc.wantThrottled)
+				for _, r := range e.graphRequests() {
+					if r.Status == http.StatusTooManyRequests {
+						t.Logf("throttled: %s by %s at %v", r.Method, r.ClientID, r.Time.Sub(start))
+					}
+				}
+			}
+			var writes []time.Time
+			for _, r := range e.graphRequests() {
+				if r.Method == http.MethodPatch && r.Status == http.StatusOK {
+					writes = append(writes, r.Time)
+				}
+			}
+			if len(writes) != 3*40 {
+				t.Errorf("%d PATCHes succeeded, want 120", len(writes))
+			}
+			if tc.wantThrottled {
+				return
+			}
+			slices.SortFunc(writes, time.Time.Compare)
+			for i := range writes {
+				n := 0
+				for _, w := range writes[i:] {
+					if w.Sub(writes[i]) < window {
+						n++
+					}
+				}
+				if n > emulatorLimits.TenantWrites {
+					t.Fatalf("%d writes of the tenant within a window from %v, more than its %d", n, writes[i].Sub(start), emulatorLimits.TenantWrites)
+				}
+			}
+		})
+	}
 }

@@ -2,8 +2,8 @@ package pacer
 
 import "time"
 
-// budget is a tenant's share of the API's windows: the log of all calls and the log of writes,
-// against Limits.
+// budget is a share of the API's windows, a key's or a tenant's: the log of all calls and the log
+// of writes, against Limits.
 type budget struct {
 	limits        Limits
 	window        time.Duration
@@ -34,25 +34,47 @@ func (b *budget) expire(now time.Time) {
 // may not, retry is when to look again; the zero time means when a job ends.
 func (b *budget) admits(now time.Time, kind Kind, lead time.Duration, writesWaiting bool) (ok bool, retry time.Time) {
 	b.expire(now)
-	if kind == Write {
-		w, okW := b.writes.roomAt(now, b.window, b.limits.Writes, 1)
-		r, okR := b.reads.roomAt(now, b.window, b.limits.Requests, WriteRequests)
-		if !okW || !okR {
-			return false, time.Time{}
-		}
-		if at := later(w.Add(-lead), r); at.After(now) {
-			return false, at
-		}
-		return true, time.Time{}
-	}
-	r, ok := b.reads.roomAt(now, b.window, b.readLimit(writesWaiting), 1)
-	switch {
-	case !ok:
+	r, w := b.roomFor(now, kind, lead, writesWaiting)
+	return admitted(now, r, w)
+}
+
+// admitted reports whether a job has room at now in both classes, r and w; when it has not, retry
+// is when it has (the zero time: when a job ends).
+func admitted(now time.Time, r, w room) (ok bool, retry time.Time) {
+	if !r.ok || !w.ok {
 		return false, time.Time{}
-	case r.After(now):
-		return false, r
+	}
+	if at := later(r.at, w.at); at.After(now) {
+		return false, at
 	}
 	return true, time.Time{}
+}
+
+// room is when a class of calls has room for a job: at, or, when !ok, only once a job ends
+// (the calls booked alone leave none).
+type room struct {
+	at time.Time
+	ok bool
+}
+
+// fits reports whether the room is there at now.
+func (r room) fits(now time.Time) bool { return r.ok && !r.at.After(now) }
+
+// roomFor is when a job of kind has room at the earliest, class by class: r for its requests (a
+// read's under the read limit while writes wait), w for its write (lead before the write window
+// has room), which a read has at once. expire must have run for now.
+func (b *budget) roomFor(now time.Time, kind Kind, lead time.Duration, writesWaiting bool) (r, w room) {
+	if kind == Write {
+		at, ok := b.writes.roomAt(now, b.window, b.limits.Writes, 1)
+		if ok {
+			at = later(at.Add(-lead), now)
+		}
+		w = room{at, ok}
+		at, ok = b.reads.roomAt(now, b.window, b.limits.Requests, WriteRequests)
+		return room{at, ok}, w
+	}
+	at, ok := b.reads.roomAt(now, b.window, b.readLimit(writesWaiting), 1)
+	return room{at, ok}, room{now, true}
 }
 
 // readLimit is how much of the request budget reads may take: while writes wait, what the writes
@@ -74,37 +96,64 @@ func (b *budget) release(bk booking) {
 	b.writes.release(bk.writes)
 }
 
-// send records a call of a job's booking bk (nil: a call outside any job) as it is sent at now,
-// and returns the time it was recorded at. A booked write that would arrive before the write
-// window has room (its job started a round trip early, and its read came back sooner) gets the
-// wait until then instead. A write that bk did not book goes only when no write waits in line and
-// the window has room at once for it and for the read that follows it, which it books in bk;
-// else ErrBudgetExhausted. A call outside any job is recorded and never refused.
-func (b *budget) send(now time.Time, bk *booking, write, writesWaiting bool) (time.Time, time.Duration, error) {
-	b.expire(now)
-	if write {
-		booked := bk != nil && bk.writes > 0
-		switch {
-		case booked:
-			if at := b.writes.sentRoomAt(b.window, b.limits.Writes); at.After(now) {
-				return time.Time{}, at.Sub(now), nil
-			}
-			bk.writes--
-		case bk != nil:
-			// The write, and the read that reads it back: both or neither.
-			if writesWaiting || b.writes.room(b.limits.Writes) < 1 || b.reads.room(b.limits.Requests) < 2 {
-				return time.Time{}, 0, ErrBudgetExhausted
-			}
-			bk.reads += 2 // the write's own, taken below, and the read back's
-			b.reads.book(2)
+// check reports whether a call of a job's booking bk (nil: a call outside any job) may be sent
+// at now. A booked write that would arrive before the write window has room (its job started a
+// round trip early, and its read came back sooner) gets the wait until then. A write that bk did
+// not book goes only when no write waits in line and the window has room at once for it and for
+// the read that follows it; else ErrBudgetExhausted. A call outside any job is never refused.
+// expire must have run for now.
+func (b *budget) check(now time.Time, bk *booking, write, writesWaiting bool) (time.Duration, error) {
+	switch {
+	case !write || bk == nil:
+	case bk.writes > 0:
+		if at := b.writes.sentRoomAt(b.window, b.limits.Writes); at.After(now) {
+			return at.Sub(now), nil
 		}
-		now = b.writes.send(now, booked)
+	case writesWaiting || b.writes.room(b.limits.Writes) < 1 || b.reads.room(b.limits.Requests) < 2:
+		// The write, and the read that reads it back: both or neither.
+		return 0, ErrBudgetExhausted
 	}
-	booked := bk != nil && bk.reads > 0
-	if booked {
+	return 0, nil
+}
+
+// spent is what a call took of its job's booking, for record.
+type spent struct {
+	write, read bool // its write, its read were booked
+	books       int  // reads it booked on the way: a write its job did not book books its read back
+}
+
+// spend takes a call of a job that check let go from the job's booking bk (nil: a call outside
+// any job), and returns what it took. A write that bk did not book books its own read and the read
+// that follows it.
+func spend(bk *booking, write bool) spent {
+	var s spent
+	if bk == nil {
+		return s
+	}
+	if write {
+		if bk.writes > 0 {
+			bk.writes--
+			s.write = true
+		} else {
+			bk.reads += 2
+			s.books = 2
+		}
+	}
+	if bk.reads > 0 {
 		bk.reads--
+		s.read = true
 	}
-	return b.reads.send(now, booked), 0, nil
+	return s
+}
+
+// record records a call that check let go, which took s of its job's booking, as it is sent at
+// now, and returns the time it was recorded at.
+func (b *budget) record(now time.Time, write bool, s spent) time.Time {
+	b.reads.book(s.books)
+	if write {
+		now = b.writes.send(now, s.write)
+	}
+	return b.reads.send(now, s.read)
 }
 
 // unsend drops a call recorded at at (of writes too, for a write).
@@ -123,6 +172,31 @@ func (b *budget) counted(at time.Time, write bool, arrived time.Time) {
 	b.reads.move(at, arrived)
 }
 
+// readmits is when the window admits again a call of the class of one the API throttled without
+// saying until when, the throttled call recorded at at: the API counts at least the calls of the
+// log, so not before the oldest of that class (or the throttled call itself) leaves the window.
+// Its count and ours differ (calls it counted that we did not send, clocks apart): this is the
+// earliest it can admit again, not a promise that it will. expire must have run.
+func (b *budget) readmits(at time.Time, write bool) time.Time {
+	log := &b.reads
+	if write {
+		log = &b.writes
+	}
+	oldest := at
+	if len(log.sent) > 0 && log.sent[0].Before(at) {
+		oldest = log.sent[0]
+	}
+	return oldest.Add(b.window)
+}
+
+// used is how much of the window's limits the calls sent within it and booked take: the larger
+// share of the two classes, 0 to 1 (the dominant share). expire must have run.
+func (b *budget) used(l Limits) float64 {
+	r := float64(len(b.reads.sent)+b.reads.pending) / float64(l.Requests)
+	w := float64(len(b.writes.sent)+b.writes.pending) / float64(l.Writes)
+	return max(r, w)
+}
+
 // margin is how much longer than the API's window the budget counts a call.
 func (b *budget) margin() time.Duration { return b.window - b.limits.Per }
 
@@ -134,6 +208,14 @@ func (b *budget) empty(now time.Time) bool {
 
 // expiresAt is when the last call leaves the window (reads log every call).
 func (b *budget) expiresAt() time.Time { return b.reads.expiresAt(b.window) }
+
+// oldestLeaves is when the oldest call of the window leaves it; the zero time if none is in it.
+func (b *budget) oldestLeaves() time.Time {
+	if len(b.reads.sent) == 0 {
+		return time.Time{}
+	}
+	return b.reads.sent[0].Add(b.window)
+}
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

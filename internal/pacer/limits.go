@@ -1,25 +1,36 @@
 package pacer
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Limits are the throttling limits a pacer keeps under: Requests calls of any kind and Writes
-// writes per Per, for one app in one tenant.
+// writes per Per, for one app in one tenant (a key); and TenantRequests and TenantWrites per Per
+// for all the keys of one tenant together (Options.Tenant), which the API counts as well.
 type Limits struct {
-	// Requests is how many calls of any kind the API allows per Per.
+	// Requests is how many calls of any kind the API allows one key per Per.
 	Requests int
-	// Writes is how many writes the API allows per Per (they count as requests too).
+	// Writes is how many writes the API allows one key per Per (they count as requests too).
 	Writes int
-	// Per is the length of the API's throttling window.
+	// TenantRequests is how many calls of any kind the API allows all the keys of a tenant
+	// together per Per; zero means no limit but each key's own.
+	TenantRequests int
+	// TenantWrites is how many writes the API allows all the keys of a tenant together per Per;
+	// zero means no limit but each key's own.
+	TenantWrites int
+	// Per is the length of the API's throttling window, the same for both.
 	Per time.Duration
 }
 
-// DefaultLimits returns Intune's per-app, per-tenant limits: 1000 requests and 100 writes per 20
-// seconds.
+// DefaultLimits returns Intune's limits: 1000 requests and 100 writes per 20 seconds per app in a
+// tenant, and 2000 requests and 200 writes per 20 seconds per tenant, all apps together.
 func DefaultLimits() Limits {
-	return Limits{Requests: 1000, Writes: 100, Per: 20 * time.Second}
+	return Limits{Requests: 1000, Writes: 100, TenantRequests: 2000, TenantWrites: 200, Per: 20 * time.Second}
 }
 
-// withDefaults fills the zero or negative fields of l from DefaultLimits.
+// withDefaults fills the zero or negative fields of l from DefaultLimits, but for the tenant's:
+// those are no limit when zero or negative.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.Requests <= 0 {
@@ -32,6 +43,19 @@ func (l Limits) withDefaults() Limits {
 		l.Per = d.Per
 	}
 	return l
+}
+
+// tenant returns the limits of a tenant's budget: its own, in the same window; a class without a
+// limit has one that no window reaches.
+func (l Limits) tenant() Limits {
+	t := Limits{Requests: l.TenantRequests, Writes: l.TenantWrites, Per: l.Per}
+	if t.Requests <= 0 {
+		t.Requests = math.MaxInt32
+	}
+	if t.Writes <= 0 {
+		t.Writes = math.MaxInt32
+	}
+	return t
 }
 
 // window is how long the pacer counts a call: Per plus a margin. The API counts a call when it

@@ -7,10 +7,14 @@ import (
 )
 
 // Pacer owns the pacing of one app in one tenant: its lines, its budget, its pause, its sizing,
-// and its jobs and calls in flight. Its dispatcher starts a job the moment all of them and the
-// ceiling admit it, so that a window's whole allowance goes out at once and a backlog drains at
-// the API's rate whatever its length; it runs on the goroutine of whatever changed (a Submit, a
-// job's end, a call's answer, a timer of the clock), never on one of its own.
+// and its jobs and calls in flight. Its dispatcher starts a job the moment all of them, its
+// tenant's budget and the ceiling admit it, so that a window's whole allowance goes out at once
+// and a backlog drains at the API's rate whatever its length; it runs on the goroutine of
+// whatever changed (a Submit, a job's end, a call's answer, a timer of the clock, a wake from the
+// tenant or the ceiling), never on one of its own.
+//
+// Locks are taken in this order: the registry's, a pacer's, its tenant's, the ceiling's; never
+// two pacers' at once.
 type Pacer struct {
 	limits     Limits
 	clock      Clock
@@ -18,9 +22,11 @@ type Pacer struct {
 	jobTimeout time.Duration
 	jobs       context.Context // the context of its jobs (Registry.Close ends it)
 	ceiling    *ceiling
+	tenant     *tenant                   // the budget it shares with the other keys of its tenant
 	waited     func(Kind, time.Duration) // the metrics' hook
 	drop       func()                    // asks the registry to drop it
 	owns       func() bool               // whether the process may send for its key (nil: yes)
+	widen      func(Scope, time.Time)    // pauses the other keys of a scope until a time
 
 	mu       sync.Mutex
 	dropped  bool // the registry dropped it: a Handle looks the key up again
@@ -53,8 +59,11 @@ func (p *Pacer) dispatch() {
 		starts []started
 		retry  time.Time
 		full   bool // the ceiling has no place: it wakes the pacer when it grants one
+		waits  bool // the tenant refused the last candidate: it wakes the pacer
 	)
+	t := p.tenant
 	for p.lines.total() > 0 {
+		waits = false
 		held, at := p.pause.holds(now, p.inFlight)
 		if held {
 			retry = at
@@ -63,16 +72,22 @@ func (p *Pacer) dispatch() {
 		if p.inFlight >= p.sizing.limit(p.limits) {
 			break // a job's end makes room
 		}
-		pl, at := p.candidate(now)
+		t.mu.Lock()
+		pl, at, ref := p.candidate(now)
+		waits = ref.refused
 		if pl == nil {
+			t.mu.Unlock()
 			retry = at
 			break
 		}
 		if !p.ceiling.acquire(p) {
+			t.mu.Unlock()
 			full = true
 			break
 		}
 		bk := bookingOf(pl.kind)
+		t.book(p, now, bk)
+		t.mu.Unlock()
 		p.lines.take(pl)
 		p.budget.book(bk)
 		p.inFlight++
@@ -85,6 +100,7 @@ func (p *Pacer) dispatch() {
 	if !full {
 		woken = p.ceiling.returnGrants(p)
 	}
+	woken = append(woken, t.settle(p, waits, len(starts) > 0)...)
 	idle := p.idle(now)
 	if !idle && p.lines.total() == 0 && p.inFlight == 0 && p.calls == 0 {
 		retry = later(p.budget.expiresAt(), p.pause.until) // when it may be dropped
@@ -103,35 +119,46 @@ func (p *Pacer) dispatch() {
 }
 
 // candidate is the job to start at now, writes first, then reads, then background jobs while no
-// read waits, each line in order; nil if none may, with when to look again (the zero time: when a
-// job ends). p.mu must be held.
-func (p *Pacer) candidate(now time.Time) (*place, time.Time) {
-	var retry time.Time
-	if pl := p.lines.front(Write); pl != nil {
-		// A write job writes one round trip after it starts (it reads first): it may start that
-		// much before the write window has room, and Send holds the write back if it is early.
-		ok, at := p.budget.admits(now, Write, p.sizing.latency, true)
+// read waits, each line in order, that the key's budget and its tenant's admit; nil if none may, with when to look again (the zero time: when a job ends,
+// or the tenant wakes the pacer). ref says what the tenant refused, which the pacer then waits
+// for. p.mu and p.tenant.mu must be held.
+func (p *Pacer) candidate(now time.Time) (*place, time.Time, refusal) {
+	var (
+		retry time.Time
+		ref   refusal
+	)
+	admits := func(kind Kind, lead time.Duration, writesWaiting bool) bool {
+		ok, at := p.budget.admits(now, kind, lead, writesWaiting)
 		if ok {
-			return pl, time.Time{}
+			var r refusal
+			ok, at, r = p.tenant.admits(p, now, kind, lead, writesWaiting)
+			ref.refused, ref.reads = ref.refused || r.refused, ref.reads || r.reads
 		}
-		retry = at
+		if !ok {
+			retry = earliest(retry, at)
+		}
+		return ok
 	}
-	if pl := p.lines.front(Read); pl != nil {
-		ok, at := p.budget.admits(now, Read, 0, p.lines.len(Write) > 0)
-		if ok {
-			return pl, time.Time{}
+	// A write job writes one round trip after it starts (it reads first): it may start that much
+	// before the write window has room, and Send holds the write back if it is early.
+	pl := p.lines.front(Write)
+	if pl == nil || !admits(Write, p.sizing.latency, true) {
+		pl = p.lines.front(Read)
+		if pl != nil && !admits(Read, 0, p.lines.len(Write) > 0) {
+			pl = nil
 		}
-		retry = earliest(retry, at)
-	} else if pl := p.lines.front(Background); pl != nil {
-		// Low priority: only while no read waits, and within the reads' share that leaves a
-		// window's writes their room, whether or not a write waits now.
-		ok, at := p.budget.admits(now, Read, 0, true)
-		if ok {
-			return pl, time.Time{}
+		if bg := p.lines.front(Background); pl == nil && p.lines.front(Read) == nil && bg != nil &&
+			admits(Read, 0, true) {
+			// Low priority: only while no read waits, and within the reads' share that leaves a
+			// window's writes their room, whether or not a write waits now.
+			pl = bg
 		}
-		retry = earliest(retry, at)
 	}
-	return nil, retry
+	p.tenant.wait(p, ref)
+	if pl == nil {
+		return nil, retry, ref
+	}
+	return pl, time.Time{}, ref
 }
 
 // idle reports whether the pacer has nothing left to remember at now: no job waits or runs, no
@@ -169,6 +196,7 @@ func (p *Pacer) run(s started) {
 
 	p.mu.Lock()
 	p.budget.release(t.bk)
+	freed := p.tenant.release(p, t.bk)
 	t.bk, t.ended = booking{}, true
 	p.inFlight--
 	final := true
@@ -180,7 +208,7 @@ func (p *Pacer) run(s started) {
 		}
 	}
 	p.mu.Unlock()
-	woken := p.ceiling.release(p)
+	woken := append(p.ceiling.release(p), freed...)
 	if final && s.place.job.Done != nil {
 		s.place.job.Done(err)
 	}
@@ -190,19 +218,20 @@ func (p *Pacer) run(s started) {
 	p.dispatch()
 }
 
-// record records a call of booking bk (nil: outside any job) in the budget as it is sent; see
-// Ticket.Send. A nil Call with a nil error means wait that long and ask again. p.mu must be held.
+// record records a call of booking bk (nil: outside any job) in the key's budget and its tenant's
+// as it is sent; see Ticket.Send. A nil Call with a nil error means wait that long and ask again.
+// p.mu must be held.
 func (p *Pacer) record(bk *booking, write bool) (*Call, time.Duration, error) {
 	if p.owns != nil && !p.owns() {
 		return nil, 0, ErrNotOwner
 	}
 	now := p.clock.Now()
-	at, wait, err := p.budget.send(now, bk, write, p.lines.len(Write) > 0)
+	at, tenantAt, wait, err := p.tenant.send(p, now, bk, write, p.lines.len(Write) > 0)
 	if err != nil || wait > 0 {
 		return nil, wait, err
 	}
 	p.calls++
-	return &Call{p: p, at: at, start: now, write: write}, 0, nil
+	return &Call{p: p, at: at, tenantAt: tenantAt, start: now, write: write}, 0, nil
 }
 
 // sleep waits d on the pacer's clock, or until ctx ends.

@@ -38,3 +38,29 @@ func (p *pause) answered() bool {
 
 // over reports whether the pause has ended at now.
 func (p *pause) over(now time.Time) bool { return !now.Before(p.until) }
+
+// Scope is what a throttling pauses: the key the throttled call was sent for, every key of its
+// tenant, or every key of its app.
+type Scope int
+
+const (
+	// KeyScope pauses the key: the app in the tenant (Graph's Tenant_Application).
+	KeyScope Scope = iota
+	// TenantScope pauses every key of the key's tenant (Options.Tenant) in the registry: the API
+	// counted the tenant's calls across its apps (Graph's Tenant).
+	TenantScope
+	// AppScope pauses every key of the key's app (Options.App) in the registry, in every tenant:
+	// the API counted the app's calls across its tenants (Graph's Application).
+	AppScope
+)
+
+// String returns the scope's name.
+func (s Scope) String() string {
+	switch s {
+	case TenantScope:
+		return "tenant"
+	case AppScope:
+		return "app"
+	}
+	return "key"
+}

@@ -14,8 +14,16 @@ const DefaultJobTimeout = 2 * time.Minute
 
 // Options configure a Registry; the zero value of each field takes its default.
 type Options[K comparable] struct {
-	// Limits are what each pacer keeps under; zero fields take DefaultLimits' values.
+	// Limits are what each pacer keeps under, and the keys of a tenant together; zero fields
+	// take DefaultLimits' values, but the tenant's, which are then no limit.
 	Limits Limits
+	// Tenant, if set, names the tenant of a key by a key of its own (e.g. the key without its
+	// app): the keys of a tenant share its budget (Limits.TenantRequests and TenantWrites) and
+	// its pauses (TenantScope). Nil: every key is a tenant of its own.
+	Tenant func(key K) K
+	// App, if set, names the app of a key by a key of its own (e.g. the key without its tenant):
+	// the keys of an app share its pauses (AppScope). Nil: every key is an app of its own.
+	App func(key K) K
 	// MaxInFlight is the ceiling of jobs in flight across all tenants (DefaultMaxInFlight).
 	MaxInFlight int
 	// Clock is the one clock of every pacer (RealClock).
@@ -49,8 +57,16 @@ type Registry[K comparable] struct {
 	jobs      context.Context
 	closeJobs context.CancelFunc
 
-	mu     sync.Mutex
-	pacers map[K]*Pacer
+	mu      sync.Mutex
+	pacers  map[K]*Pacer
+	tenants map[K]*tenant             // by Options.Tenant's key, while a pacer of it is held
+	pauses  map[scopeKey[K]]time.Time // the ends of the pauses of tenants and apps, until then
+}
+
+// scopeKey names a tenant (TenantScope) or an app (AppScope) by Options.Tenant's or App's key.
+type scopeKey[K comparable] struct {
+	scope Scope
+	key   K
 }
 
 // New returns a registry with the options o.
@@ -69,7 +85,10 @@ func New[K comparable](o Options[K]) *Registry[K] {
 		o.JobTimeout = DefaultJobTimeout
 	}
 	jobs, closeJobs := context.WithCancel(context.Background())
-	return &Registry[K]{opts: o, ceiling: newCeiling(o.MaxInFlight), jobs: jobs, closeJobs: closeJobs, pacers: map[K]*Pacer{}}
+	return &Registry[K]{
+		opts: o, ceiling: newCeiling(o.MaxInFlight), jobs: jobs, closeJobs: closeJobs,
+		pacers: map[K]*Pacer{}, tenants: map[K]*tenant{}, pauses: map[scopeKey[K]]time.Time{},
+	}
 }
 
 // Close ends every job: the jobs running find their context done, and a job that starts after it
@@ -113,9 +132,23 @@ func (r *Registry[K]) get(key K, create bool) *Pacer {
 		return p
 	}
 	o := r.opts
+	tk := r.scopeOf(key, TenantScope).key
+	t := r.tenants[tk]
+	if t == nil {
+		t = newTenant(o.Limits)
+		r.tenants[tk] = t
+	}
+	t.members++
 	p = &Pacer{
 		limits: o.Limits, clock: o.Clock, spawn: o.Go, jobTimeout: o.JobTimeout, jobs: r.jobs, ceiling: r.ceiling,
-		lines: newLines(), budget: newBudget(o.Limits),
+		tenant: t, lines: newLines(), budget: newBudget(o.Limits),
+	}
+	// A key that comes while its tenant or its app is paused waits for the pause too.
+	now := o.Clock.Now()
+	for _, s := range []Scope{TenantScope, AppScope} {
+		if until, ok := r.pauses[r.scopeOf(key, s)]; ok && now.Before(until) {
+			p.pause.extend(until)
+		}
 	}
 	if o.Waited != nil {
 		p.waited = func(k Kind, d time.Duration) { o.Waited(key, k, d) }
@@ -124,8 +157,49 @@ func (r *Registry[K]) get(key K, create bool) *Pacer {
 	if o.Owns != nil {
 		p.owns = func() bool { return o.Owns(key) }
 	}
+	p.widen = func(s Scope, until time.Time) { r.widen(key, s, until) }
 	r.pacers[key] = p
 	return p
+}
+
+// scopeOf is the key that names key's tenant (TenantScope) or app (AppScope) in a scopeKey.
+func (r *Registry[K]) scopeOf(key K, s Scope) scopeKey[K] {
+	switch {
+	case s == TenantScope && r.opts.Tenant != nil:
+		return scopeKey[K]{s, r.opts.Tenant(key)}
+	case s == AppScope && r.opts.App != nil:
+		return scopeKey[K]{s, r.opts.App(key)}
+	}
+	return scopeKey[K]{s, key}
+}
+
+// widen pauses until until every key of scope s of key in the registry but key (which its call
+// paused), and those that come before then.
+func (r *Registry[K]) widen(key K, s Scope, until time.Time) {
+	sk := r.scopeOf(key, s)
+	now := r.opts.Clock.Now()
+	var paused []*Pacer
+	r.mu.Lock()
+	for k, end := range r.pauses {
+		if !now.Before(end) {
+			delete(r.pauses, k)
+		}
+	}
+	if until.After(r.pauses[sk]) {
+		r.pauses[sk] = until
+	}
+	for k, p := range r.pacers {
+		if k != key && r.scopeOf(k, s) == sk {
+			paused = append(paused, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range paused {
+		p.mu.Lock()
+		p.pause.extend(until)
+		p.mu.Unlock()
+		p.dispatch() // its timer: the pause's end, and when it may be dropped
+	}
 }
 
 // drop drops key's pacer p if it is still idle.
@@ -133,11 +207,18 @@ func (r *Registry[K]) drop(key K, p *Pacer) {
 	r.mu.Lock()
 	p.mu.Lock()
 	ok := !p.dropped && r.pacers[key] == p && p.idle(p.clock.Now())
+	var woken []*Pacer
 	if ok {
 		p.dropped = true
 		delete(r.pacers, key)
 		if p.timer != nil {
 			p.timer.Stop()
+		}
+		woken = p.tenant.forget(p)
+		// Its calls have left the window: the tenant's, which are its pacers', have too when it
+		// was the last.
+		if p.tenant.members--; p.tenant.members == 0 {
+			delete(r.tenants, r.scopeOf(key, TenantScope).key)
 		}
 		if r.opts.Dropped != nil {
 			r.opts.Dropped(key)
@@ -146,7 +227,8 @@ func (r *Registry[K]) drop(key K, p *Pacer) {
 	p.mu.Unlock()
 	r.mu.Unlock()
 	if ok {
-		for _, q := range r.ceiling.forget(p) {
+		woken = append(woken, r.ceiling.forget(p)...)
+		for _, q := range woken {
 			q.dispatch()
 		}
 	}

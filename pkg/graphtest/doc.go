@@ -16,7 +16,9 @@
 //     and .../{id}/deviceStatusOverview on configurations that a test seeds, and GET
 //     /{v1.0|beta}/deviceManagement/deviceConfigurations, the list of the token's tenant; 401 InvalidAuthenticationToken, 403 without the
 //     permission, 404 ResourceNotFound, 400 BadRequest for a body or query Graph would refuse, 429
-//     TooManyRequests with Retry-After past Intune's limits. An app's permissions are the roles of
+//     TooManyRequests past Intune's limits (each app's in a tenant, and the tenant's across its
+//     apps), with Retry-After and, as Graph documents them, x-ms-throttle-scope (Tenant_Application
+//     or Tenant, ReadWrite or Write, the app and the tenant) and x-ms-throttle-information. An app's permissions are the roles of
 //     the tokens issued to it: Grant changes them for the tokens issued from then on, as consent in
 //     Entra ID does, so a client that holds an older token stays forbidden until it gets a new one.
 //     Every answer carries request-id, the echoed client-request-id and x-ms-ags-diagnostic.

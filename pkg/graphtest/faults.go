@@ -53,6 +53,10 @@ type Fault struct {
 	Message string
 	// RetryAfter is a raw Retry-After header value for a Status answer, e.g. "2.128".
 	RetryAfter string
+	// ThrottleScope and ThrottleInformation are raw x-ms-throttle-scope and
+	// x-ms-throttle-information header values for a Status answer, e.g.
+	// "Application/ReadWrite/{appId}/{tenantId}" and "ResourceUnitLimitExceeded".
+	ThrottleScope, ThrottleInformation string
 	// DropConnection closes the TCP connection without an answer.
 	DropConnection bool
 	// MalformedBody answers 200 with a body that is not valid JSON (a truncated entity, or a

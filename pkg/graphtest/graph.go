@@ -72,9 +72,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	}
 
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if wait := s.admit(claims.TenantID, claims.AppID, write); wait > 0 {
+	if wait, class := s.admit(claims.TenantID, claims.AppID, write); wait > 0 {
 		rec.Throttled = true
 		w.Header().Set("Retry-After", formatRetryAfter(wait, s.opts.FractionalRetryAfter))
+		scope, information := throttleHeaders(class, claims.TenantID, claims.AppID)
+		w.Header().Set(headerThrottleScope, scope)
+		w.Header().Set(headerThrottleInformation, information)
 		return writeGraphError(w, http.StatusTooManyRequests, "TooManyRequests", "")
 	}
 
@@ -92,6 +95,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	case faulted && fault.Status != 0:
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		if fault.ThrottleScope != "" {
+			w.Header().Set(headerThrottleScope, fault.ThrottleScope)
+		}
+		if fault.ThrottleInformation != "" {
+			w.Header().Set(headerThrottleInformation, fault.ThrottleInformation)
 		}
 		return writeGraphError(w, fault.Status, fault.Code, fault.Message)
 	case faulted && fault.MalformedBody:
@@ -128,9 +137,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	}
 }
 
-func (s *Server) admit(tenantID, clientID string, write bool) time.Duration {
+func (s *Server) admit(tenantID, clientID string, write bool) (time.Duration, throttleClass) {
 	if s.throttle == nil {
-		return 0
+		return 0, 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -136,15 +136,19 @@ func (t *throttle) limit(c throttleClass) int {
 
 // admit decides whether a request of the app at now fits every class it counts against. If it
 // does, it is recorded in each; if not, nothing is recorded (a throttled request does not use up
-// the budget) and the wait until it would fit is returned.
-func (t *throttle) admit(now time.Duration, tenantID, clientID string, write bool) time.Duration {
+// the budget), and it returns the wait until it would fit and the class that waits longest, which
+// the 429 names (the first of them, app before tenant and requests before writes, on a tie).
+func (t *throttle) admit(now time.Duration, tenantID, clientID string, write bool) (time.Duration, throttleClass) {
 	tenantID, clientID = strings.ToLower(tenantID), strings.ToLower(clientID)
 	keys := make([]throttleKey, 0, 4)
 	keys = append(keys, throttleKey{appRequests, tenantID, clientID}, throttleKey{tenantRequests, tenantID, ""})
 	if write {
 		keys = append(keys, throttleKey{appWrites, tenantID, clientID}, throttleKey{tenantWrites, tenantID, ""})
 	}
-	var wait time.Duration
+	var (
+		wait  time.Duration
+		class throttleClass
+	)
 	for _, k := range keys {
 		limit := t.limit(k.class)
 		if limit < 0 {
@@ -155,17 +159,41 @@ func (t *throttle) admit(now time.Duration, tenantID, clientID string, write boo
 			l = &slidingLog{}
 			t.logs[k] = l
 		}
-		wait = max(wait, l.wait(now, t.window, limit))
+		if w := l.wait(now, t.window, limit); w > wait {
+			wait, class = w, k.class
+		}
 	}
 	if wait > 0 {
-		return wait
+		return wait, class
 	}
 	for _, k := range keys {
 		if t.limit(k.class) >= 0 {
 			t.logs[k].add(now)
 		}
 	}
-	return 0
+	return 0, 0
+}
+
+// The throttling headers Graph documents on a 429 ("Microsoft Graph service-specific throttling
+// limits", identity and access service): the scope of the limit the request hit, and a reason.
+const (
+	headerThrottleScope       = "x-ms-throttle-scope"
+	headerThrottleInformation = "x-ms-throttle-information"
+)
+
+// throttleHeaders are what a 429 of class says of the limit, as Graph's documentation shows them:
+// x-ms-throttle-scope "<Scope>/<Limit>/<ApplicationId>/<TenantId>" (Tenant_Application for an
+// app's limits in the tenant, Tenant for the tenant's across its apps; ReadWrite for the requests
+// of any kind, Write for the writes) and x-ms-throttle-information, one of the documented reasons.
+func throttleHeaders(c throttleClass, tenantID, clientID string) (scope, information string) {
+	scope, limit, information := "Tenant_Application", "ReadWrite", "ResourceUnitLimitExceeded"
+	if c == tenantRequests || c == tenantWrites {
+		scope = "Tenant"
+	}
+	if c == appWrites || c == tenantWrites {
+		limit, information = "Write", "WriteLimitExceeded"
+	}
+	return scope + "/" + limit + "/" + clientID + "/" + tenantID, information
 }
 
 // formatRetryAfter renders a wait as Graph does: whole seconds rounded up, or seconds with up to

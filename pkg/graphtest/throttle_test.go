@@ -28,7 +28,7 @@ func TestSlidingWindowIsExact(t *testing.T) {
 		{11 * s, 1 * s},
 	}
 	for _, st := range steps {
-		if got := th.admit(st.at, tenantA, clientRW, false); got != st.wantWait {
+		if got, _ := th.admit(st.at, tenantA, clientRW, false); got != st.wantWait {
 			t.Errorf("at %v: wait %v, want %v", st.at, got, st.wantWait)
 		}
 	}
@@ -57,7 +57,8 @@ func TestThrottleClasses(t *testing.T) {
 	want := []bool{true, true, false, true, true, false, true, true, false, true, false}
 	var got []bool
 	for i, c := range calls {
-		got = append(got, th.admit(time.Duration(i)*time.Millisecond, c.tenant, c.client, c.write) == 0)
+		wait, _ := th.admit(time.Duration(i)*time.Millisecond, c.tenant, c.client, c.write)
+		got = append(got, wait == 0)
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("admitted (-want +got):\n%s", d)
@@ -143,26 +144,50 @@ func TestThrottlingOverHTTP(t *testing.T) {
 	}
 }
 
+// TestThrottlingPerTenant: the tenant's limit holds across its apps, and each 429 says which limit
+// it hit as Graph documents it: x-ms-throttle-scope <Scope>/<Limit>/<ApplicationId>/<TenantId>,
+// and x-ms-throttle-information.
 func TestThrottlingPerTenant(t *testing.T) {
-	srv := newTestServer(t, Options{Limits: Limits{AppWrites: 2, TenantWrites: 3}})
+	srv := newTestServer(t, Options{Limits: Limits{AppWrites: 2, TenantWrites: 3, AppRequests: 5}})
 	srv.AddApp(App{TenantID: tenantA, ClientID: clientRW2})
 	srv.AddApp(App{TenantID: tenantB, ClientID: clientRW})
 	srv.Seed(tenantB, configA, Overview{})
-	patch := func(tenant, client string) int {
-		u := srv.URL() + overviewPath("v1.0", configA)
-		return call(t, srv.Client(), http.MethodPatch, u, mustToken(t, srv, tenant, client), `{"successCount":1}`, nil).status
+	type answer struct {
+		Status             int
+		Scope, Information string
 	}
-	got := []int{
+	do := func(method, tenant, client string) answer {
+		u := srv.URL() + overviewPath("v1.0", configA)
+		body := ""
+		if method == http.MethodPatch {
+			body = `{"successCount":1}`
+		}
+		res := call(t, srv.Client(), method, u, mustToken(t, srv, tenant, client), body, nil)
+		return answer{res.status, res.header.Get("x-ms-throttle-scope"), res.header.Get("x-ms-throttle-information")}
+	}
+	patch := func(tenant, client string) answer { return do(http.MethodPatch, tenant, client) }
+	got := []answer{
 		patch(tenantA, clientRW),
 		patch(tenantA, clientRW),
 		patch(tenantA, clientRW),  // app limit
 		patch(tenantA, clientRW2), // tenant has room for one more
 		patch(tenantA, clientRW2), // tenant limit
 		patch(tenantB, clientRW),  // another tenant
+		do(http.MethodGet, tenantA, clientRW),
+		do(http.MethodGet, tenantA, clientRW),
+		do(http.MethodGet, tenantA, clientRW),
+		do(http.MethodGet, tenantA, clientRW), // the app's requests: 2 PATCHes and 3 GETs already
 	}
-	want := []int{200, 200, 429, 200, 429, 200}
+	want := []answer{
+		{Status: 200}, {Status: 200},
+		{429, "Tenant_Application/Write/" + clientRW + "/" + tenantA, "WriteLimitExceeded"},
+		{Status: 200},
+		{429, "Tenant/Write/" + clientRW2 + "/" + tenantA, "WriteLimitExceeded"},
+		{Status: 200}, {Status: 200}, {Status: 200}, {Status: 200},
+		{429, "Tenant_Application/ReadWrite/" + clientRW + "/" + tenantA, "ResourceUnitLimitExceeded"},
+	}
 	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("statuses (-want +got):\n%s", d)
+		t.Errorf("answers (-want +got):\n%s", d)
 	}
 }
 

@@ -38,7 +38,7 @@ const shardRing = "overview-operator"
 // GraphConnection in the spec's namespace, and resources that each manage a configuration of it.
 type shardTenant struct {
 	name, tenantID, clientID string
-	key                      string            // its pacer key's ID, as the replicas claim it
+	key                      string            // its shard (graph.PacerKey.ShardID), as the replicas claim it
 	ids                      map[string]string // resource name → device configuration id
 }
 
@@ -229,7 +229,7 @@ func newShardTenant(ns, name string) *shardTenant {
 	spec := conn.Spec.ConnectionSpec
 	key, err := graph.KeyOf(graph.Config{Cloud: graph.Cloud(spec.Cloud), AuthorityHost: spec.AuthorityHost, TenantID: spec.TenantID, ClientID: spec.ClientID})
 	Expect(err).NotTo(HaveOccurred())
-	t.key = key.ID()
+	t.key = key.ShardID()
 	return t
 }
 

@@ -122,6 +122,12 @@ value sets.
 {{- with .writesPerWindow }}
 - --graph-writes-per-window={{ . }}
 {{- end }}
+{{- with .tenantRequestsPerWindow }}
+- --graph-tenant-requests-per-window={{ . }}
+{{- end }}
+{{- with .tenantWritesPerWindow }}
+- --graph-tenant-writes-per-window={{ . }}
+{{- end }}
 {{- with .budgetWindow }}
 - --graph-budget-window={{ . }}
 {{- end }}
