@@ -170,7 +170,8 @@ func NewPacers(l Limits, maxInFlight int) *Pacers {
 	return NewPacersWith(PacersOptions{Limits: l, MaxInFlight: maxInFlight})
 }
 
-// Sending is how many calls are in flight for keys that owns refuses (see PacersOptions.Owns).
+// Sending is how many calls of keys that owns refuses are in flight or were sent within the last
+// budget window: Graph may still count them (see PacersOptions.Owns).
 func (ps *Pacers) Sending(owns func(PacerKey) bool) int { return ps.reg.Sending(owns) }
 
 // NewPacersWith returns a registry with the options o.

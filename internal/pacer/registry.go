@@ -102,19 +102,22 @@ func (r *Registry[K]) Len() int {
 	return len(r.pacers)
 }
 
-// Sending is how many calls are in flight (sent, their answer not reported) for keys that owns
-// refuses: when it is 0, no call of theirs can be on its way, and none will be sent while Owns
-// refuses them.
+// Sending is how many calls of keys that owns refuses are in flight (sent, their answer not
+// reported) or were sent within the last window: while it is not 0, the API may still count calls
+// of theirs against their limits, and another process that took them over with a budget of its own
+// would go past them. None is sent while Owns refuses them.
 func (r *Registry[K]) Sending(owns func(K) bool) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.opts.Clock.Now()
 	n := 0
 	for key, p := range r.pacers {
 		if owns(key) {
 			continue
 		}
 		p.mu.Lock()
-		n += p.calls
+		p.budget.expire(now)
+		n += max(p.calls, len(p.budget.reads.sent)) // a call in flight is in the window's log too
 		p.mu.Unlock()
 	}
 	return n

@@ -47,8 +47,9 @@ type Options struct {
 	Clock clock.Clock
 	// Keys returns the keys the replica knows of now: what it would send for if it owned them.
 	Keys func(context.Context) []string
-	// Sending returns how many calls are in flight for keys that Owns refuses now: a key leaves
-	// the replica's claim only when none is.
+	// Sending returns how many calls of keys that Owns refuses now are in flight or may still be
+	// counted by the API (sent within its throttling window): a key leaves the replica's claim
+	// only when none is, so that its next owner starts with the API's window clear of them.
 	Sending func() int
 	// Changed, if set, hears that what Owns or Leads answers has changed; it is called on the
 	// ring's goroutine and must not block.
@@ -435,24 +436,28 @@ func (r *Ring) Shared() int {
 	return 0
 }
 
-// leave ends the replica's part: it owns nothing from now, waits up to the renew deadline for
-// its calls in flight, and deletes its Lease, so that the others take its keys at their next look
-// instead of after the lease duration.
+// leave ends the replica's part: it owns nothing from now, and deletes its Lease once none of its
+// calls is in flight or still counted by the API (Sending), so that the others take its keys at
+// their next look instead of after the lease duration. Until then it keeps renewing the Lease, with
+// its claims, so that no one takes a key whose calls Graph still counts. If the process ends first
+// (the manager's graceful shutdown timeout), the Lease expires a lease duration after its last
+// renewal.
 func (r *Ring) leave() {
 	r.state.Store(&state{})
-	ctx, cancel := context.WithTimeout(context.Background(), r.o.RenewDeadline)
-	defer cancel()
+	ctx := context.Background()
 	for r.o.Sending() > 0 {
-		select {
-		case <-ctx.Done():
-			r.log.Info("Calls were still in flight at the renew deadline: the Lease stays, to expire")
-			return
-		case <-r.o.Clock.After(10 * time.Millisecond):
+		<-r.o.Clock.After(r.o.RetryPeriod)
+		if r.lease != nil {
+			if err := r.renew(ctx, r.claims); err != nil {
+				r.log.Error(err, "Could not renew the Lease while leaving")
+			}
 		}
 	}
 	if r.lease == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.o.RenewDeadline)
+	defer cancel()
 	err := r.o.Client.Delete(ctx, r.lease, client.Preconditions{UID: &r.lease.UID})
 	if err != nil && !apierrors.IsNotFound(err) {
 		r.log.Error(err, "Could not delete the replica's Lease: the others take its keys when it expires")

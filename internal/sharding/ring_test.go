@@ -500,3 +500,63 @@ func TestAStoppedMemberIsGivenNoMoreKeys(t *testing.T) {
 		t.Errorf("the Leases left are %v, want only b's: a's expired one is deleted", names)
 	}
 }
+
+// TestALeavingReplicaWithCallsStillCountedKeepsItsClaim: a is stopped (SIGTERM) while calls of
+// its keys are still in flight or counted by the API: it keeps its Lease, renewed, with its claims,
+// so that b takes none of its keys until they are clear; then it deletes the Lease and b takes them.
+func TestALeavingReplicaWithCallsStillCountedKeepsItsClaim(t *testing.T) {
+	c := newCluster(t, tenantKeys(6))
+	a, b := c.replica("a"), c.replica("b")
+	for range 3 {
+		c.round("both", a, b)
+	}
+	aKeys := slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
+	a.mu.Lock()
+	a.inCalls[aKeys[0]] = 1
+	a.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.ring.Start(ctx); close(done) }()
+	for !c.clock.HasWaiters() { // Start's first round, then its wait
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	for range int(2*leaseDuration/retryPeriod) + 2 { // longer than the lease duration
+		for !c.clock.HasWaiters() { // leave waits a round between renewals
+			select {
+			case <-done:
+				t.Fatalf("a left the ring with a call of %s still counted", aKeys[0])
+			case <-time.After(time.Millisecond):
+			}
+		}
+		c.clock.Step(retryPeriod)
+		b.ring.Tick(context.Background())
+		for _, k := range aKeys {
+			if b.ring.Owns(k) {
+				t.Fatalf("b owns %s while a, leaving, still has a call of %s counted", k, aKeys[0])
+			}
+		}
+	}
+	a.mu.Lock()
+	clear(a.inCalls)
+	a.mu.Unlock()
+	for {
+		select {
+		case <-done:
+		default:
+			if c.clock.HasWaiters() {
+				c.clock.Step(retryPeriod)
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		break
+	}
+	for range 2 {
+		c.round("a left", b)
+	}
+	if n := b.ring.Owned(); n != 6 {
+		t.Errorf("b owns %d keys once a left, want 6", n)
+	}
+}
