@@ -154,7 +154,11 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		// Sharded, a call goes only while this replica owns its tenant: asked as it is sent.
 		Owns: func(k graph.PacerKey) bool { return sh.owns(k) },
 	})
-	sh, err = newShards(mgr, opts.Sharding, pacers)
+	window := opts.GraphBudget.Window
+	if window <= 0 {
+		window = graph.DefaultLimits().Per
+	}
+	sh, err = newShards(mgr, opts.Sharding, pacers, window)
 	if err != nil {
 		return fmt.Errorf("sharding (Options.Sharding): %w", err)
 	}

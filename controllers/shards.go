@@ -108,7 +108,8 @@ func (s *shards) start(ctx context.Context) {
 
 // newShards builds the ring of o with mgr, on the manager's cache for the connections it knows
 // and the API server itself for the Leases, or no ring when o is nil.
-func newShards(mgr ctrl.Manager, o *ShardingOptions, pacers *graph.Pacers) (*shards, error) {
+// counted is Graph's throttling window: a killed replica's tenants wait that long too.
+func newShards(mgr ctrl.Manager, o *ShardingOptions, pacers *graph.Pacers, counted time.Duration) (*shards, error) {
 	s := &shards{}
 	if o == nil {
 		return s, nil
@@ -118,6 +119,7 @@ func newShards(mgr ctrl.Manager, o *ShardingOptions, pacers *graph.Pacers) (*sha
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
 		Namespace: o.Namespace, Ring: o.Ring, Identity: o.Identity,
 		LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod,
+		Counted: counted,
 		Keys:    func(ctx context.Context) []string { return connectionKeys(ctx, cache) },
 		Sending: func() int { return pacers.Sending(s.owns) },
 		Changed: func() { s.changed() },

@@ -43,6 +43,10 @@ type Options struct {
 	// last renewal that succeeded (shorter than LeaseDuration); RetryPeriod how often it renews
 	// and looks at the ring.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Counted is how long the API may still count a call against its limits after it was sent
+	// (its throttling window). The claims of a replica that stopped renewing hold for the longer
+	// of it and LeaseDuration after its last renewal: its last calls may have gone just before.
+	Counted time.Duration
 	// Clock tells the time (default: the real clock).
 	Clock clock.Clock
 	// Keys returns the keys the replica knows of now: what it would send for if it owned them.
@@ -318,7 +322,7 @@ func (r *Ring) freshness() time.Duration { return min(3*r.o.RetryPeriod, r.o.Lea
 
 // staleAfter is how long after a Lease of the ring was last seen to change that a replica deletes
 // it: its holder is gone (killed, its pod deleted) and it would stay for ever.
-func (r *Ring) staleAfter() time.Duration { return 2 * r.o.LeaseDuration }
+func (r *Ring) staleAfter() time.Duration { return 2 * max(r.o.LeaseDuration, r.o.Counted) }
 
 // others lists the ring's other live members and what each claims. A Lease is live while it has a
 // holder and was seen to change within the lease duration, on this replica's clock: the others'
@@ -393,7 +397,7 @@ func (r *Ring) live(l *coordinationv1.Lease, now time.Time, present map[string]b
 	if o, ok := r.seen[l.Name]; !ok || o.resourceVersion != l.ResourceVersion {
 		r.seen[l.Name] = observed{resourceVersion: l.ResourceVersion, at: now}
 	}
-	return ptr.Deref(l.Spec.HolderIdentity, "") != "" && now.Sub(r.seen[l.Name].at) < r.o.LeaseDuration
+	return ptr.Deref(l.Spec.HolderIdentity, "") != "" && now.Sub(r.seen[l.Name].at) < max(r.o.LeaseDuration, r.o.Counted)
 }
 
 // share records the keys this replica claims that the live replicas of other rings claim too, and

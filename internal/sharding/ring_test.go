@@ -33,6 +33,8 @@ type cluster struct {
 	clock *clocktesting.FakeClock
 	api   client.WithWatch
 	keys  []string
+	// counted is the replicas' Options.Counted.
+	counted time.Duration
 	// down makes every write of the named replicas fail, as an API server it cannot reach.
 	mu   sync.Mutex
 	down map[string]bool
@@ -78,8 +80,8 @@ func (c *cluster) replicaIn(ring, id string) *replica {
 	r, err := sharding.New(sharding.Options{
 		Client: writer, Reader: writer, Namespace: "operator", Ring: ring, Identity: id,
 		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
-		Clock: c.clock,
-		Keys:  func(context.Context) []string { return c.keys },
+		Clock: c.clock, Counted: c.counted,
+		Keys: func(context.Context) []string { return c.keys },
 		Sending: func() int {
 			rep.mu.Lock()
 			defer rep.mu.Unlock()
@@ -239,10 +241,19 @@ func TestAKeyMovesOnlyOnceItsOwnerStoppedSending(t *testing.T) {
 }
 
 // TestAKilledReplicasKeysMoveAfterTheLeaseDuration: a stops (SIGKILL): b takes its keys once a's
-// Lease has not changed for the lease duration, not before; a itself stopped owning them at the
-// renew deadline.
+// Lease has not changed for the lease duration (or the API's window, if longer), not before; a
+// itself stopped owning them at the renew deadline.
 func TestAKilledReplicasKeysMoveAfterTheLeaseDuration(t *testing.T) {
+	for _, counted := range []time.Duration{0, 10 * time.Second, 25 * time.Second} {
+		t.Run(fmt.Sprintf("calls counted for %v", counted), func(t *testing.T) { killedReplica(t, counted) })
+	}
+}
+
+// killedReplica is TestAKilledReplicasKeysMoveAfterTheLeaseDuration with the API counting calls
+// for counted: when that is longer than the lease duration, a's keys wait for it.
+func killedReplica(t *testing.T, counted time.Duration) {
 	c := newCluster(t, tenantKeys(12))
+	c.counted = counted
 	a, b := c.replica("a"), c.replica("b")
 	for range 3 {
 		c.round("both", a, b)
@@ -262,8 +273,8 @@ func TestAKilledReplicasKeysMoveAfterTheLeaseDuration(t *testing.T) {
 	}
 	// Up to a round to see the Lease expire, one to write the claim (Start writes it at once; these
 	// rounds take a retry period each) and the step that ends the round.
-	if tookOver < leaseDuration || tookOver > leaseDuration+3*retryPeriod {
-		t.Errorf("b took a's keys over %v after a's last renewal, want the lease duration (%v) plus up to three rounds", tookOver, leaseDuration)
+	if hold := max(leaseDuration, counted); tookOver < hold || tookOver > hold+3*retryPeriod {
+		t.Errorf("b took a's keys over %v after a's last renewal, want %v plus up to three rounds", tookOver, hold)
 	}
 }
 
