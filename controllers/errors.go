@@ -58,6 +58,10 @@ func classify(err error) failure {
 	if errors.As(err, &s) {
 		return failure{class: graph.ClassNeedsPerson, reason: s.reason, message: s.message, retryAfter: s.recheck}
 	}
+	var ap *approvalPending
+	if errors.As(err, &ap) {
+		return ap.failure()
+	}
 	var np *notPersisted
 	if errors.As(err, &np) {
 		return failure{class: graph.ClassRetryable, reason: intunev1alpha1.ReasonNotPersisted, message: np.Error()}

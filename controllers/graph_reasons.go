@@ -12,6 +12,9 @@ import (
 // its connection or the connection's Secret (which the Graph client knows nothing of). The facts
 // it builds on hold no secret and no per-request id, so neither does the message.
 func graphFailure(c graph.Classification) failure {
+	if f, ok := approvalFailure(c); ok {
+		return f
+	}
 	reason, message := graphCondition(c)
 	return failure{class: c.Class, reason: reason, message: message, retryAfter: c.RetryAfter}
 }

@@ -45,6 +45,8 @@ type syncResult struct {
 	needsWrite bool
 	// err is why the job failed; with observed set, the PATCH failed after the GET succeeded.
 	err error
+	// approval is what becomes of status.approvalRequest (approval.go); nil: it stays as it is.
+	approval *approvalChange
 }
 
 // syncJob is the job of one resource: read the overview, compare it with the newest spec and,
@@ -124,6 +126,15 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 	if err := api.check(r.kind.entity, &desired); err != nil {
 		return &syncResult{generation: generation, err: err}
 	}
+	if res, followed := r.followApproval(ctx, calls, rec, api, configurationID, wanted); followed {
+		return res
+	}
+	return r.syncGraph(ctx, calls, rec, api, configurationID, wanted)
+}
+
+// syncGraph reads the overview, diffs it with the newest spec and, under Manage, PATCHes the
+// fields that differ and reads them back.
+func (r *OverviewReconciler) syncGraph(ctx context.Context, calls graph.Calls, rec *record, api graphAPI, configurationID string, wanted wantedFunc) *syncResult {
 	got, err := calls.Get(ctx, r.kind.entity, configurationID)
 	desired, generation, policy := r.memory.desiredOf(rec)
 	res := &syncResult{generation: generation, err: err, readAt: r.now()}
@@ -166,12 +177,20 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		return res
 	case err != nil:
 		res.err = err
+		r.noteApproval(rec, res, patch)
 		return res
 	}
 	res.applied, res.requestID = true, patched.RequestID
 	if patched.Entity {
 		res.observed = &patched.Overview
 	}
+	r.readBack(ctx, calls, configurationID, &desired, res)
+	return res
+}
+
+// readBack reads the overview again after a PATCH Graph accepted, and records what still differs
+// from desired, and what of res.found Graph did not keep.
+func (r *OverviewReconciler) readBack(ctx context.Context, calls graph.Calls, configurationID string, desired *intunev1alpha1.OverviewFields, res *syncResult) {
 	// Graph's answer to a PATCH is not proof that it kept the values, and a 204 carries none: read
 	// them back, once (reads have ten times the writes' budget), before the resource may say Ready.
 	back, err := calls.Get(ctx, r.kind.entity, configurationID)
@@ -179,10 +198,10 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 		// The PATCH went: it is reported, and the resource is not Ready until a read shows it.
 		// observed stays the last thing Graph showed: the PATCH's answer, or after a 204 the GET's.
 		res.err = err
-		return res
+		return
 	}
 	res.observed, res.requestID = &back.Overview, back.RequestID
-	if _, res.drift, err = diffOverview(r.kind.entity, &desired, &back.Overview); err != nil {
+	if _, res.drift, err = diffOverview(r.kind.entity, desired, &back.Overview); err != nil {
 		res.err = err
 	}
 	// Only what the PATCH sent can be lost: a field it did not carry that differs now was changed
@@ -192,7 +211,6 @@ func (r *OverviewReconciler) runSync(ctx context.Context, calls graph.Calls, rec
 			res.lost = append(res.lost, d)
 		}
 	}
-	return res
 }
 
 // guardWrites is graph.Guarded, under the write-ahead log when calls keep one: the PATCH is logged

@@ -60,6 +60,11 @@ type record struct {
 	// steady is what the status showed when a routine resync submitted the job, if it was steady
 	// (see steadyOf): a result that would change none of it ends the job without a pass.
 	steady *steadyStatus
+	// approval is the PATCH that Multi Admin Approval holds (status.approvalRequest, as the passes
+	// left it), and connectionGeneration the generation of the resource's connection when a pass
+	// last submitted its job (approval.go).
+	approval             *intunev1alpha1.ApprovalRequest
+	connectionGeneration int64
 }
 
 // steadyStatus is the part of a steady resource's status that a routine resync's result could
@@ -100,7 +105,7 @@ func (m *memory) recordFor(obj intunev1alpha1.Overview, now time.Time) *record {
 		if ok && rec.queued != nil {
 			rec.queued.Withdraw(m.lineKey(key))
 		}
-		rec = &record{uid: obj.GetUID(), lastSync: now}
+		rec = &record{uid: obj.GetUID(), lastSync: now, approval: obj.OverviewStatus().ApprovalRequest.DeepCopy()}
 		m.records[key] = rec
 	}
 	if rec.generation != obj.GetGeneration() {

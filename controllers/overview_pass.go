@@ -22,6 +22,8 @@ type overviewPass struct {
 	failure  *failure    // why the pass failed, if it did
 	reverted string      // managed fields back at their value from before the last PATCH
 	synced   bool        // Graph was read and, under Manage, holds the spec of this generation
+	// approval is what becomes of status.approvalRequest (approval.go); nil: it stays as it is.
+	approval *approvalChange
 	// settles is the entry of the connection's log that the reported result settles: status
 	// shows its PATCH (or that Graph does not hold it) once the pass has written it.
 	settles *intunev1alpha1.PendingPatch

@@ -51,7 +51,8 @@ func (r *OverviewReconciler) nextSync(p *overviewPass) reconcile.Result {
 func (r *OverviewReconciler) likelyToWrite(obj intunev1alpha1.Overview) bool {
 	return policyOf(obj) == intunev1alpha1.ManagementPolicyManage &&
 		obj.OverviewStatus().ObservedGeneration != obj.GetGeneration() &&
-		obj.OverviewSpec().Overview != (intunev1alpha1.OverviewFields{})
+		obj.OverviewSpec().Overview != (intunev1alpha1.OverviewFields{}) &&
+		!awaitsApproval(obj)
 }
 
 // submit resolves the resource's connection and puts its job in the tenant's line: the line of
@@ -67,6 +68,7 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	if err := api.check(r.kind.entity, &p.base.OverviewSpec().Overview); err != nil {
 		return r.failed(ctx, p, rec, err)
 	}
+	r.prepareApproval(p, rec, conn)
 	via, err := r.connections.keyOf(ctx, conn)
 	var gc graph.Client
 	if err == nil {
@@ -148,6 +150,7 @@ func (r *OverviewReconciler) report(ctx context.Context, p *overviewPass, rec *r
 		return r.reportOutdated(ctx, p, rec, res)
 	}
 	p.result = res
+	r.reportApproval(p, rec, res)
 	r.settle(p, res)
 	if res.observed != nil && len(res.found) > 0 && !p.retold {
 		driftDetected.WithLabelValues(r.kind.entity.Kind, string(policyOf(p.base))).Inc()
@@ -316,6 +319,8 @@ func (r *OverviewReconciler) failed(ctx context.Context, p *overviewPass, rec *r
 	}
 	log := logf.FromContext(ctx)
 	switch {
+	case f.reason == intunev1alpha1.ReasonApprovalRequired || f.reason == intunev1alpha1.ReasonApprovalPending:
+		return r.approvalWait(ctx, p, f, was), nil
 	case f.reason == intunev1alpha1.ReasonInvalidCredentials:
 		wait := credentialsBackoff(r.credsRetry, r.credentialsFailingFor(ctx, p, was))
 		log.Info("Entra ID refused the credentials; trying again later", "message", f.message, "retryAfter", wait)

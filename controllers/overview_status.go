@@ -43,6 +43,7 @@ func (p *overviewPass) deriveStatus() {
 			st.LastAppliedTime = ptr.To(metav1.NewTime(res.at))
 		}
 	}
+	p.deriveApproval()
 	if p.failure != nil {
 		p.markFailed(*p.failure)
 	}

@@ -46,6 +46,20 @@ const (
 	// ReasonForbidden: the app lacks the Graph permission (needs a person; tried again on the slow
 	// backoff of InvalidCredentials, with a fresh token, since consent is given in Entra ID).
 	ReasonForbidden = "Forbidden"
+	// ReasonApprovalRequired: an Intune Multi Admin Approval access policy protects the device
+	// configuration, and Graph refused the PATCH without creating an approval request, since the
+	// connection has no approvalJustification (needs a person: exclude the app from the access
+	// policy, or set the justification; tried again on a slow backoff all the same, so that an
+	// exclusion made in the Intune admin center is picked up by itself).
+	ReasonApprovalRequired = "ApprovalRequired"
+	// ReasonApprovalPending: Graph holds the PATCH for Multi Admin Approval, in the approval request
+	// of status.approvalRequest; the operator follows it and sends the PATCH again once an approver
+	// approves it. Not Stalled: it waits on a person, but the operator follows it.
+	ReasonApprovalPending = "ApprovalPending"
+	// ReasonApprovalRejected: an approver rejected the approval request of status.approvalRequest (or
+	// it was cancelled): nothing is asked again until the spec or the connection changes (needs a
+	// person).
+	ReasonApprovalRejected = "ApprovalRejected"
 	// ReasonInvalidCredentials: Entra ID refused the credentials (needs a person; tried again on a
 	// slow backoff all the same, since a new secret takes a while to work everywhere).
 	ReasonInvalidCredentials = "InvalidCredentials"

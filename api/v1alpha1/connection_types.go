@@ -114,6 +114,19 @@ type ConnectionSpec struct {
 	// credentials say how the operator signs in as the app.
 	// +required
 	Credentials Credentials `json:"credentials"`
+
+	// approvalJustification is the business justification the operator gives Intune's Multi Admin
+	// Approval for its writes, as plain text (the operator Base64-encodes it into Graph's
+	// x-msft-approval-justification header of every PATCH; Graph ignores it where no access policy
+	// applies). When an access policy protects a device configuration, a PATCH with it creates an
+	// approval request: the resource says ApprovalPending with the request's code, the operator
+	// follows the request and sends the PATCH again once an approver approves it in the Intune
+	// admin center (ApprovalRejected if one rejects it). Without it, such a PATCH fails with
+	// ApprovalRequired. At most 1024 characters (Intune's limit), without control characters.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f-\\x9f]')",message="approvalJustification must be plain text on one line, without control characters (tabs, line breaks) such as: Managed by overview-operator from git.example.com/intune"
+	ApprovalJustification string `json:"approvalJustification,omitempty"`
 }
 
 // Credentials say how the operator signs in as the app. Each source requires its own field and

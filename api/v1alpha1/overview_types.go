@@ -264,6 +264,11 @@ type OverviewStatus struct {
 	// +optional
 	LastAppliedTime *metav1.Time `json:"lastAppliedTime,omitempty"`
 
+	// approvalRequest is the PATCH that Intune's Multi Admin Approval holds for an approver, while
+	// it does (Ready=False, reason ApprovalPending, or ApprovalRejected once rejected).
+	// +optional
+	ApprovalRequest *ApprovalRequest `json:"approvalRequest,omitempty"`
+
 	// lastRequestID is Graph's request-id of the last call written to status, which Microsoft support
 	// asks for. Like lastSyncTime, it alone does not cause a status write.
 	// +optional

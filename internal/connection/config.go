@@ -40,6 +40,8 @@ func GraphConfig(spec *intunev1alpha1.ConnectionSpec, data map[string][]byte, to
 		CABundle:      []byte(spec.CABundle),
 		TenantID:      spec.TenantID,
 		ClientID:      spec.ClientID,
+		// Multi Admin Approval's justification of every write.
+		ApprovalJustification: spec.ApprovalJustification,
 	}
 	creds := spec.Credentials
 	switch creds.Source {

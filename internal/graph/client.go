@@ -81,6 +81,7 @@ type client struct {
 	tenant      string
 	logger      logr.Logger
 	replica     string        // Options.Replica
+	approval    string        // the x-msft-approval-justification of its writes (approval.go)
 	ticket      *pacer.Ticket // nil outside a job
 	// wanted, if set (Guarded), is asked just before each write is sent.
 	wanted func() error
@@ -122,6 +123,7 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 		tenant:      cfg.TenantID,
 		logger:      opts.Logger,
 		replica:     opts.Replica,
+		approval:    approvalJustificationHeader(cfg.ApprovalJustification),
 	}, nil
 }
 
@@ -225,7 +227,7 @@ func (c *client) do(ctx context.Context, method, u string, body []byte) (*http.R
 			loggerFor(ctx, c.logger).V(1).Info("Graph refused the token, trying once more with a fresh one",
 				"tenant", c.tenant, "method", method)
 			continue
-		case resp.StatusCode == http.StatusForbidden && !renewed && c.bearer.dropForbidden(gen):
+		case resp.StatusCode == http.StatusForbidden && !renewed && !approvalRefused(resp) && c.bearer.dropForbidden(gen):
 			runtime.Drain(resp)
 			loggerFor(ctx, c.logger).V(1).Info("Graph refused the call, trying once more with a fresh token in case a permission was granted since",
 				"tenant", c.tenant, "method", method)
@@ -309,6 +311,7 @@ func (c *client) try(ctx context.Context, method, u string, body []byte, token s
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	c.setApprovalHeaders(ctx, req)
 	resp, err := c.send(req)
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()

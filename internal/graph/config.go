@@ -100,6 +100,10 @@ type Config struct {
 	ClientID string
 	// Credential says how to authenticate.
 	Credential Credential
+	// ApprovalJustification, if set, goes with every write, Base64-encoded in the
+	// x-msft-approval-justification header: a write that Intune's Multi Admin Approval holds then
+	// creates an approval request (see approval.go).
+	ApprovalJustification string
 }
 
 // Credential holds the secret material of one credential kind; fields of the

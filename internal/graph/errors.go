@@ -324,6 +324,9 @@ func classifyError(err error) Classification {
 		return classifyTokenError(terr)
 	}
 	if isGraphErr && gerr.StatusCode != 0 {
+		if c, ok := classifyApproval(gerr); ok {
+			return c
+		}
 		return classifyStatus(gerr)
 	}
 	var afe *azidentity.AuthenticationFailedError
@@ -618,6 +621,9 @@ func newResponseError(resp *http.Response, body []byte, now time.Time) *Error {
 	}
 	if d, ok := parseRetryAfter(resp.Header.Get(headerRetryAfter), now); ok {
 		e.RetryAfter = d
+	}
+	if a := approvalRefusalOf(resp, code, message); a != nil {
+		e.Err = a
 	}
 	return e
 }

@@ -110,6 +110,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 		return http.StatusOK
 	}
 
+	if isApprovalList(r.URL.Path) {
+		return s.serveApprovals(w, r, claims)
+	}
 	if route.list {
 		return s.serveList(w, r, route, claims)
 	}
@@ -129,6 +132,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	case http.MethodPatch:
 		if !claims.hasRole(PermissionReadWrite) {
 			return writeGraphError(w, http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+PermissionReadWrite)
+		}
+		if status, held := s.holdForApproval(w, r, route, claims, body); held {
+			return status
 		}
 		return s.patchOverview(w, r, route, claims.TenantID, body, fault, rec)
 	default:

@@ -63,6 +63,7 @@ type Server struct {
 
 	tokenKey      signingKey // signs access tokens
 	federationKey signingKey // signs federated (service account) tokens
+	approvals     approvals  // Multi Admin Approval (approval.go); guarded by mu
 
 	mu             sync.Mutex // guards everything below
 	apps           map[appKey]App

@@ -7,7 +7,9 @@
 --                minutes, but only a person creates the configuration or fixes the id.
 --   Healthy      Ready=True at the current generation, and no requested sync left to serve.
 --   Progressing  everything else: the generation is not synced yet, Graph throttles or is
---                unavailable, a PATCH was not kept (NotPersisted, retried with backoff).
+--                unavailable, a PATCH was not kept (NotPersisted, retried with backoff), or
+--                Intune's Multi Admin Approval holds a PATCH for an approver (ApprovalPending:
+--                the operator follows the request and sends the PATCH once it is approved).
 -- It uses only the libraries Argo CD opens without useOpenLibs (base and table): no string.
 local hs = {}
 
@@ -26,6 +28,8 @@ local needsPerson = {
   EndpointNotAllowed = true,
   ConnectionNotFound = true,
   ConnectionNotAllowed = true,
+  ApprovalRequired = true,
+  ApprovalRejected = true,
 }
 
 local function findCondition(conditions, conditionType)
