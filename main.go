@@ -197,8 +197,8 @@ func run(f flags) error {
 // cacheOptions limits what the operator watches: some namespaces, and for sharding, the resources
 // that match a label selector.
 func cacheOptions(f flags) (cache.Options, error) {
-	// managedFields are half of a resource's size and the operator never reads them.
-	opts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	// What the operator never reads is not cached (stripUnread says what goes and what stays).
+	opts := cache.Options{DefaultTransform: stripUnread}
 	if f.watchNamespaces != "" {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range strings.Split(f.watchNamespaces, ",") {
