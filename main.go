@@ -172,6 +172,11 @@ func run(f flags) error {
 		return err
 	}
 
+	recorder, err := newEventRecorder(mgr)
+	if err != nil {
+		return err
+	}
+
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{
 		SyncInterval:            f.syncInterval,
@@ -186,6 +191,7 @@ func run(f flags) error {
 		RetryBaseDelay:          f.retryBaseDelay,
 		RetryMaxDelay:           f.retryMaxDelay,
 		CredentialsRetry:        f.credentialsRetry,
+		EventRecorder:           recorder,
 	}); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -79,6 +80,9 @@ type Options struct {
 	// A refusal also answers every call of the connection for that long, without another token
 	// request: Entra ID hears from the connection, not from each of its resources.
 	CredentialsRetry time.Duration
+	// EventRecorder records the reconcilers' Events (default: the manager's, whose memory of the
+	// Events it recorded has no bound).
+	EventRecorder events.EventRecorder
 }
 
 func (o Options) withDefaults() Options {
@@ -164,12 +168,16 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		clients:   map[string]cachedClient{},
 	}
 	patchLogs := newPatchLogs(mgr.GetClient(), opts.Clock)
+	recorder := opts.EventRecorder
+	if recorder == nil {
+		recorder = mgr.GetEventRecorder("overview-operator")
+	}
 	for _, k := range kinds {
 		overviews := &OverviewReconciler{
 			Client:       mgr.GetClient(),
 			kind:         k,
 			connections:  conns,
-			recorder:     mgr.GetEventRecorder("overview-operator"),
+			recorder:     recorder,
 			clock:        opts.Clock,
 			syncInterval: opts.SyncInterval,
 			namespaces:   opts.WatchNamespaces,
@@ -190,7 +198,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		r := &ConnectionReconciler{
 			Client:      mgr.GetClient(),
 			connections: conns,
-			recorder:    mgr.GetEventRecorder("overview-operator"),
+			recorder:    recorder,
 			clock:       opts.Clock,
 			credsRetry:  opts.CredentialsRetry,
 			retryBase:   opts.RetryBaseDelay,
