@@ -24,13 +24,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
 	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/leaderelection"
+	"github.com/overview-operator/overview-operator/internal/metricsauth"
 	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
@@ -123,7 +123,7 @@ func run(f flags) error {
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	}
 	if f.metricsSecure {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
 	}
 	cfg := ctrl.GetConfigOrDie()
 	le := f.leaderElection
