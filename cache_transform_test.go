@@ -26,11 +26,11 @@ func TestStripUnread(t *testing.T) {
 				Annotations:   annotations,
 				ManagedFields: managedFields,
 			},
-			Spec: intunev1alpha1.DeviceConfigurationUserOverviewSpec{
+			Spec: intunev1alpha1.OverviewSpec{
 				DeviceConfigurationID: "00000000-0000-0000-0000-000000000001",
 				ConnectionRef:         intunev1alpha1.ConnectionReference{Name: "contoso"},
 			},
-			Status: intunev1alpha1.DeviceConfigurationUserOverviewStatus{
+			Status: intunev1alpha1.OverviewStatus{
 				ObservedGeneration: 3, LastHandledReconcileAt: "now",
 			},
 		}
