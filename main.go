@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -23,13 +24,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/controllers"
 	"github.com/overview-operator/overview-operator/internal/graph"
 	"github.com/overview-operator/overview-operator/internal/leaderelection"
+	"github.com/overview-operator/overview-operator/internal/metricsauth"
 	"github.com/overview-operator/overview-operator/internal/scheme"
 )
 
@@ -113,6 +114,7 @@ func main() {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	setMemoryLimit(log, memlimit.FromCgroup)
 	if err := run(f); err != nil {
 		log.Error(err, "The operator stopped")
 		os.Exit(1)
@@ -132,7 +134,7 @@ func run(f flags) error {
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	}
 	if f.metricsSecure {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
 	}
 	sharded, err := f.sharding.options()
 	if err != nil {
@@ -187,6 +189,11 @@ func run(f flags) error {
 		return err
 	}
 
+	recorder, err := newEventRecorder(mgr)
+	if err != nil {
+		return err
+	}
+
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{
 		SyncInterval:            f.syncInterval,
@@ -203,6 +210,7 @@ func run(f flags) error {
 		RetryMaxDelay:           f.retryMaxDelay,
 		CredentialsRetry:        f.credentialsRetry,
 		Sharding:                sharded,
+		EventRecorder:           recorder,
 	}); err != nil {
 		return err
 	}
@@ -214,8 +222,8 @@ func run(f flags) error {
 // cacheOptions limits what the operator watches: some namespaces, and for sharding, the resources
 // that match a label selector.
 func cacheOptions(f flags) (cache.Options, error) {
-	// managedFields are half of a resource's size and the operator never reads them.
-	opts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	// What the operator never reads is not cached (stripUnread says what goes and what stays).
+	opts := cache.Options{DefaultTransform: stripUnread}
 	if f.watchNamespaces != "" {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range strings.Split(f.watchNamespaces, ",") {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -100,6 +101,9 @@ type Options struct {
 	// replica runs the reconcilers, and each works for the tenants it owns. Run no leader election
 	// with it. Nil: this process works for every tenant.
 	Sharding *ShardingOptions
+	// EventRecorder records the reconcilers' Events (default: the manager's, whose memory of the
+	// Events it recorded has no bound).
+	EventRecorder events.EventRecorder
 }
 
 func (o Options) withDefaults() Options {
@@ -207,12 +211,16 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			return err
 		}
 	}
+	recorder := opts.EventRecorder
+	if recorder == nil {
+		recorder = mgr.GetEventRecorder("overview-operator")
+	}
 	for _, k := range kinds {
 		overviews := &OverviewReconciler{
 			Client:       mgr.GetClient(),
 			kind:         k,
 			connections:  conns,
-			recorder:     mgr.GetEventRecorder("overview-operator"),
+			recorder:     recorder,
 			clock:        opts.Clock,
 			syncInterval: opts.SyncInterval,
 			namespaces:   opts.WatchNamespaces,
@@ -238,7 +246,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		r := &ConnectionReconciler{
 			Client:      mgr.GetClient(),
 			connections: conns,
-			recorder:    mgr.GetEventRecorder("overview-operator"),
+			recorder:    recorder,
 			clock:       opts.Clock,
 			credsRetry:  opts.CredentialsRetry,
 			retryBase:   opts.RetryBaseDelay,
