@@ -259,9 +259,6 @@ var _ = Describe("The README's section on running several replicas", func() {
 	})
 
 	It("gives the operator's own defaults of the sharding flags", func() {
-		if !shardingInSource() {
-			Skip("the operator's source names no --sharding flag yet (issue 21: the flags land apart from the chart); this check runs once it does")
-		}
 		help := managerHelp()
 		for _, r := range shardingValueRows(section) {
 			name := strings.TrimPrefix(r.flag, "--")

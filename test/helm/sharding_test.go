@@ -1,10 +1,6 @@
 package helm
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
-
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -157,39 +153,6 @@ func expectLeaseRole(objs []*unstructured.Unstructured) {
 	Expect(bound).To(BeTrue(), "Role %s bound to ServiceAccount %s/%s", roles[0], ns, sa)
 }
 
-// shardingInSource says whether the operator's source (the root package and internal/) names the
-// --sharding flag. The chart and the operator's flags are written apart (issue 21); until the
-// flags are in, the checks of the chart's sharding flags against bin/manager are skipped, and from
-// then on a bin/manager without them fails (make build).
-func shardingInSource() bool {
-	GinkgoHelper()
-	found := false
-	for _, dir := range []string{root, filepath.Join(root, "internal")} {
-		recursive := dir != root
-		Expect(filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || found {
-				return err
-			}
-			if d.IsDir() {
-				if path != dir && !recursive {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return nil
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			found = strings.Contains(string(b), `"sharding"`)
-			return nil
-		})).To(Succeed())
-	}
-	return found
-}
-
 var _ = Describe("The Helm chart's replicas", func() {
 	It("share the work by tenant with replicaCount 3: --sharding, a PodDisruptionBudget and a spread across nodes", func() {
 		objs := helmTemplate(replicas3)
@@ -269,9 +232,6 @@ var _ = Describe("The Helm chart's replicas", func() {
 	})
 
 	It("pass sharding's settings as flags the operator defines", func() {
-		if !shardingInSource() {
-			Skip("the operator's source names no --sharding flag yet (issue 21: the flags land apart from the chart); this check runs once it does")
-		}
 		var args []any
 		for _, a := range managerArgs(helmTemplate(sharded)) {
 			args = append(args, a)
