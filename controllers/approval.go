@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -300,27 +299,12 @@ func (r *OverviewReconciler) resubmit(ctx context.Context, calls graph.Calls, re
 			res.found = append(res.found, d)
 		}
 	}
-	if res.superseded = wanted(ctx, generation); res.superseded != "" {
-		return res
-	}
-	guarded := guardWrites(calls, func() error {
-		if why := wanted(ctx, generation); why != "" {
-			return unwanted(why)
+	patched, ok := r.sendPatch(graph.WithApprovalCode(ctx, held.Code), calls, configurationID, patch, generation, wanted, res)
+	if !ok {
+		if res.err == nil {
+			return res
 		}
-		return nil
-	})
-	patched, err := guarded.Patch(graph.WithApprovalCode(ctx, held.Code), r.kind.entity, configurationID, patch)
-	var notWanted unwanted
-	switch {
-	case errors.As(err, &notWanted):
-		res.superseded = string(notWanted)
-		return res
-	case errors.Is(err, graph.ErrBudgetExhausted):
-		res.needsWrite = true
-		return res
-	case err != nil:
-		res.err = err
-		if graph.Classify(err).Class == graph.ClassNeedsPerson {
+		if graph.Classify(res.err).Class == graph.ClassNeedsPerson {
 			// The code did not let the PATCH through: it is spent, and a new request is needed.
 			res.approval = &approvalChange{}
 		}

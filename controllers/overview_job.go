@@ -157,8 +157,28 @@ func (r *OverviewReconciler) syncGraph(ctx context.Context, calls graph.Calls, r
 	}
 	// A write happens only if the cluster still wants it: asked now, and again by the client at
 	// the moment the PATCH is sent, after any wait for a token or for the write window.
-	if res.superseded = wanted(ctx, generation); res.superseded != "" {
+	patched, ok := r.sendPatch(ctx, calls, configurationID, patch, generation, wanted, res)
+	if !ok {
+		if res.err != nil {
+			r.noteApproval(rec, res, patch)
+		}
 		return res
+	}
+	res.applied, res.requestID = true, patched.RequestID
+	if patched.Entity {
+		res.observed = &patched.Overview
+	}
+	r.readBack(ctx, calls, configurationID, &desired, res)
+	return res
+}
+
+// sendPatch sends patch, asking wanted for generation just before (and again as the client sends
+// it, under the write-ahead log), and records in res what stopped it: the cluster no longer wants
+// it (superseded), the tenant's budget has no room for an unbooked write (needsWrite), or Graph's
+// error (err). ok is true when Graph accepted it.
+func (r *OverviewReconciler) sendPatch(ctx context.Context, calls graph.Calls, configurationID string, patch graph.Fields, generation int64, wanted wantedFunc, res *syncResult) (graph.Response, bool) {
+	if res.superseded = wanted(ctx, generation); res.superseded != "" {
+		return graph.Response{}, false
 	}
 	guarded := guardWrites(calls, func() error {
 		if why := wanted(ctx, generation); why != "" {
@@ -171,21 +191,15 @@ func (r *OverviewReconciler) syncGraph(ctx context.Context, calls graph.Calls, r
 	switch {
 	case errors.As(err, &notWanted):
 		res.superseded = string(notWanted)
-		return res
+		return graph.Response{}, false
 	case errors.Is(err, graph.ErrBudgetExhausted):
 		res.needsWrite = true
-		return res
+		return graph.Response{}, false
 	case err != nil:
 		res.err = err
-		r.noteApproval(rec, res, patch)
-		return res
+		return graph.Response{}, false
 	}
-	res.applied, res.requestID = true, patched.RequestID
-	if patched.Entity {
-		res.observed = &patched.Overview
-	}
-	r.readBack(ctx, calls, configurationID, &desired, res)
-	return res
+	return patched, true
 }
 
 // readBack reads the overview again after a PATCH Graph accepted, and records what still differs
