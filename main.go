@@ -1,7 +1,7 @@
 // Command manager runs overview-operator: it keeps Microsoft Intune's deviceConfigurationUserOverview
 // in the state declared by DeviceConfigurationUserOverview resources, and its
 // deviceConfigurationDeviceOverview in the state declared by DeviceConfigurationDeviceOverview
-// resources. See README.md for its flags.
+// resources. See docs/flags.md for its flags.
 package main
 
 import (

@@ -67,10 +67,13 @@ func TestConfigMapCarriesTheTree(t *testing.T) {
 	}
 }
 
-// TestREADMEInstallsTheConfigMap requires the README's Argo CD section to name every key the
-// ConfigMap sets and the command that applies it.
-func TestREADMEInstallsTheConfigMap(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// gitOpsPage is the docs' page on Argo CD, which says how to install the ConfigMap.
+const gitOpsPage = "../../docs/gitops.md"
+
+// TestGitOpsPageInstallsTheConfigMap requires the GitOps page's Argo CD section to name every key
+// the ConfigMap sets and the command that applies it.
+func TestGitOpsPageInstallsTheConfigMap(t *testing.T) {
+	page, err := os.ReadFile(gitOpsPage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +82,12 @@ func TestREADMEInstallsTheConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key := range data {
-		if !bytes.Contains(readme, []byte(key)) {
-			t.Errorf("README.md does not name the argocd-cm key %s", key)
+		if !bytes.Contains(page, []byte(key)) {
+			t.Errorf("%s does not name the argocd-cm key %s", gitOpsPage, key)
 		}
 	}
 	const apply = "kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm.yaml"
-	if !bytes.Contains(readme, []byte(apply)) {
-		t.Errorf("README.md does not show %q", apply)
+	if !bytes.Contains(page, []byte(apply)) {
+		t.Errorf("%s does not show %q", gitOpsPage, apply)
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 var _ = Describe("The argocd-cm patch", func() {
-	It("merges into an existing argocd-cm with the README's kubectl command, keeping its other keys", func() {
+	It("merges into an existing argocd-cm with the GitOps page's kubectl command, keeping its other keys", func() {
 		ns := testutil.NewNamespace(ctx, env.Client, "argocd")
 		existing := map[string]string{
 			"url": "https://argocd.example.com",
@@ -27,10 +27,10 @@ var _ = Describe("The argocd-cm patch", func() {
 			Data:       existing,
 		})).To(Succeed())
 
-		readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+		page, err := os.ReadFile(filepath.Join(root, "docs", "gitops.md"))
 		Expect(err).NotTo(HaveOccurred())
 		const command = "kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm.yaml"
-		Expect(string(readme)).To(ContainSubstring(command))
+		Expect(string(page)).To(ContainSubstring(command))
 		args := strings.Fields(strings.TrimPrefix(command, "kubectl "))
 		args[1] = ns
 		kubectl.Run(args...)

@@ -18,7 +18,7 @@ import (
 var (
 	allOn     = filepath.Join("testdata", "all-on.yaml")
 	plainHTTP = filepath.Join("testdata", "plain-http.yaml")
-	// replicas3 is replicaCount: 3 and nothing else: sharding as the README deploys it.
+	// replicas3 is replicaCount: 3 and nothing else: sharding as docs/install.md deploys it.
 	replicas3 = filepath.Join("testdata", "replicas-3.yaml")
 	// sharded sets every value of sharding's, and a spread of the user's.
 	sharded = filepath.Join("testdata", "sharded.yaml")
@@ -39,7 +39,7 @@ func kinds(objs []*unstructured.Unstructured) []string {
 
 // createNamespace creates a namespace the rendered objects name, unless it exists: a dry run does
 // not create it, and would refuse objects in a namespace that does not exist. Each is labelled as
-// the README says, so that the API server warns about anything the restricted Pod Security
+// docs/install.md says, so that the API server warns about anything the restricted Pod Security
 // Standard would refuse.
 func createNamespace(name string) {
 	GinkgoHelper()

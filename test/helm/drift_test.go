@@ -75,7 +75,7 @@ func comparableObjects(objs []*unstructured.Unstructured) map[string]map[string]
 		o := orig.DeepCopy()
 		if o.GetKind() == "Namespace" {
 			// Helm installs into a namespace it is given (--create-namespace), not one of its own
-			// objects; the README labels it for Pod Security as config/manager does.
+			// objects; the README and docs/install.md label it for Pod Security as config/manager does.
 			continue
 		}
 		switch o.GetKind() {

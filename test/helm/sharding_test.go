@@ -9,7 +9,7 @@ import (
 )
 
 // shardRingLabel labels each replica's Lease with the ring it belongs to (the operator sets it; the
-// README and the chart's NOTES name it).
+// docs/install.md and the chart's NOTES name it).
 const shardRingLabel = "intune.overview-operator.io/shard-ring"
 
 // objectsOf returns the rendered objects of kind.
@@ -75,7 +75,7 @@ func expectLeaderElection(objs []*unstructured.Unstructured) {
 	}
 }
 
-// expectSharded checks the rendered objects (the chart's, or config/sharded's) for what the README
+// expectSharded checks the rendered objects (the chart's, or config/sharded's) for what docs/install.md
 // promises of several replicas: replicas of them with --sharding in ring and no leader election, a
 // PodDisruptionBudget of maxUnavailable over the pods, the pods spread across nodes by their labels,
 // and the Role that lets each replica keep its Lease in the namespace.

@@ -27,8 +27,8 @@ import (
 const (
 	// root is the repository's root, relative to this package's directory (where go test runs).
 	root = "../.."
-	// release and namespace are what the README installs with: the chart then gives the objects
-	// config/default's names.
+	// release and namespace are what the README and docs/install.md install with: the chart then
+	// gives the objects config/default's names.
 	release   = "overview-operator"
 	namespace = "overview-operator-system"
 )

@@ -1,6 +1,6 @@
 -- Health of an intune.overview-operator.io DeviceConfigurationUserOverview or
 -- DeviceConfigurationDeviceOverview (one script for both: they share their status), read from the
--- conditions the operator writes (its README, "Conditions and what they need"):
+-- conditions the operator writes (docs/resources.md, "Conditions and what they need"):
 --   Suspended    the paused annotation is "true": no Graph call is made until it is removed.
 --   Degraded     a failure that needs a person (Stalled=True, or Ready=False with such a reason),
 --                of the current generation. NotFound too: the operator looks again every two

@@ -1,5 +1,5 @@
 -- Health of an intune.overview-operator.io GraphConnection or ClusterGraphConnection, read from
--- the conditions the operator writes (its README, "Conditions and what they need"):
+-- the conditions the operator writes (docs/resources.md, "Conditions and what they need"):
 --   Healthy      Ready=True at the current generation: a token was obtained with the credentials.
 --   Degraded     a failure that needs a person (Stalled=True, or Ready=False with such a reason),
 --                of the current generation.

@@ -12,25 +12,29 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// shardingHeading is the README's section on sharding, which the specs below hold to what the
-// chart and config/sharded render.
-const shardingHeading = "### Running several replicas (sharding)"
+// The docs the specs below hold to what the chart and config/sharded render, and to bin/manager:
+// the install page's section on sharding, and the flags page's table.
+const (
+	installPage     = "docs/install.md"
+	flagsPage       = "docs/flags.md"
+	shardingHeading = "## Running several replicas (sharding)"
+)
 
-// readme returns README.md.
-func readme() string {
+// doc returns a page of the docs, by its path from the repository's root.
+func doc(page string) string {
 	GinkgoHelper()
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	b, err := os.ReadFile(filepath.Join(root, page))
 	Expect(err).NotTo(HaveOccurred())
 	return string(b)
 }
 
-// readmeSection returns the README's section under heading (the whole line), up to the next
-// heading of its level or above; lines in code blocks are no headings.
-func readmeSection(heading string) string {
+// docSection returns a page's section under heading (the whole line), up to the next heading of
+// its level or above; lines in code blocks are no headings.
+func docSection(page, heading string) string {
 	GinkgoHelper()
 	level := len(heading) - len(strings.TrimLeft(heading, "#"))
 	headingLine := regexp.MustCompile(`^(#+) `)
-	lines := strings.Split(readme(), "\n")
+	lines := strings.Split(doc(page), "\n")
 	start, inFence := -1, false
 	for i, l := range lines {
 		if strings.HasPrefix(l, "```") {
@@ -49,7 +53,7 @@ func readmeSection(heading string) string {
 			return strings.Join(lines[start:i], "\n")
 		}
 	}
-	Expect(start).NotTo(Equal(-1), "README.md has no heading %q", heading)
+	Expect(start).NotTo(Equal(-1), "%s has no heading %q", page, heading)
 	return strings.Join(lines[start:], "\n")
 }
 
@@ -114,8 +118,8 @@ func shardingValueRows(section string) []shardingValueRow {
 	return rows
 }
 
-// readmeCommand returns the section's helm command, and the one value it sets (key=value).
-func readmeCommand(section string) (command, set string) {
+// sectionCommand returns the section's helm command, and the one value it sets (key=value).
+func sectionCommand(section string) (command, set string) {
 	GinkgoHelper()
 	for _, b := range codeBlocks(section) {
 		if strings.Contains(b, "helm upgrade") || strings.Contains(b, "helm install") {
@@ -133,7 +137,7 @@ func readmeCommand(section string) (command, set string) {
 	return command, sets[0][1]
 }
 
-var _ = Describe("The README's section on running several replicas", func() {
+var _ = Describe("The install page's section on running several replicas", func() {
 	var (
 		section string
 		// set is the one value the section's helm command sets; replicas, what it sets replicaCount to.
@@ -144,8 +148,8 @@ var _ = Describe("The README's section on running several replicas", func() {
 	)
 
 	BeforeEach(func() {
-		section = readmeSection(shardingHeading)
-		_, set = readmeCommand(section)
+		section = docSection(installPage, shardingHeading)
+		_, set = sectionCommand(section)
 		Expect(set).To(HavePrefix("replicaCount="), "the one value is replicaCount")
 		var err error
 		replicas, err = strconv.Atoi(strings.TrimPrefix(set, "replicaCount="))
@@ -165,10 +169,10 @@ var _ = Describe("The README's section on running several replicas", func() {
 		} {
 			Expect(section).To(ContainSubstring(s))
 		}
-		// The ring's default the section names is the one the chart gives the release the README
-		// installs.
+		// The ring's default the section names is the one the chart gives the release the docs
+		// install.
 		ring := regexp.MustCompile("the release's prefix \\(`([a-z0-9-]+)`\\)").FindStringSubmatch(section)
-		Expect(ring).NotTo(BeNil(), "the section names the ring's default for the README's release")
+		Expect(ring).NotTo(BeNil(), "the section names the ring's default for the docs' release")
 		expectSharded(helmTemplateSet(set), int64(replicas), ring[1], budget)
 		Expect(section).To(ContainSubstring(shardRingLabel + ": <ring>"))
 	})
@@ -243,9 +247,9 @@ var _ = Describe("The README's section on running several replicas", func() {
 			}
 		}
 
-		// The README's flags table: rows of flags and their defaults in the same order.
+		// The flags page's table: rows of flags and their defaults in the same order.
 		var inFlagsTable int
-		for _, cells := range tableRows(readme(), "`--sharding") {
+		for _, cells := range tableRows(doc(flagsPage), "`--sharding") {
 			flags, defs := backticked(cells[0]), backticked(cells[1])
 			for i, f := range flags {
 				if d, ok := defaults[f]; ok {
@@ -264,12 +268,12 @@ var _ = Describe("The README's section on running several replicas", func() {
 			name := strings.TrimPrefix(r.flag, "--")
 			want := r.def
 			if strings.HasPrefix(r.value, "sharding.ring") {
-				// The chart names the ring after the release; the flag's own default is the README's
+				// The chart names the ring after the release; the flag's own default is the docs'
 				// release's, which the flags table gives.
 				want = `"` + r.def + `"`
 			}
 			Expect(help).To(MatchRegexp(`(?m)^\s+-`+regexp.QuoteMeta(name)+`\s[^\n]*\n[^\n]*\(default `+regexp.QuoteMeta(want)+`\)`),
-				"bin/manager's default of %s vs the README's %s; run make build if it is stale", r.flag, r.def)
+				"bin/manager's default of %s vs the docs' %s; run make build if it is stale", r.flag, r.def)
 		}
 	})
 
@@ -277,7 +281,7 @@ var _ = Describe("The README's section on running several replicas", func() {
 		Expect(section).To(ContainSubstring("`--watch-label-selector`"))
 		Expect(section).To(ContainSubstring("split it by tenant"))
 		Expect(section).To(ContainSubstring("429"))
-		rows := tableRows(readme(), "`--watch-label-selector`")
+		rows := tableRows(doc(flagsPage), "`--watch-label-selector`")
 		Expect(rows).To(HaveLen(1))
 		Expect(rows[0][2]).To(ContainSubstring("by tenant"))
 		Expect(rows[0][2]).NotTo(ContainSubstring("to shard them across deployments"))
