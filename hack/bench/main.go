@@ -20,7 +20,7 @@
 // It prints a markdown table and writes it, with the figures as JSON, to -out (bench.md and
 // bench.json), and draws the first sync as firstsync.svg. With -sweep it runs instead a list of
 // configurations of the first sync (sweep.go), each in a fresh environment, and writes sweep.md and
-// sweep.json. docs/performance.md explains each figure.
+// sweep.json. docs/performance.md explains each figure in short, docs/performance-log.md in full.
 package main
 
 import (

@@ -85,7 +85,7 @@ func yesNo(ok bool) string {
 	return "no"
 }
 
-// markdown renders the results as the table that bench.md and docs/performance.md show.
+// markdown renders the results as the table that bench.md and docs/performance-log.md show.
 func (r *Results) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
