@@ -74,14 +74,41 @@ lint: golangci-lint ## Run golangci-lint (.golangci.yml) over every package: lin
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: fmt vet envtest build kustomize helm ## Run the unit, envtest and end-to-end tests, and the test modules' (builds the control plane and the tools the first time).
-	go test $(GO_TEST_FLAGS) ./...
-	@for m in $(TEST_MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
+test: fmt vet ## Run every test: the unit tests, the envtest suite and the end-to-end suites, at once (builds the control plane and the tools the first time, at once too).
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-units test-controllers test-e2e test-faults
 
 .PHONY: test-fast
-test-fast: fmt vet envtest build kustomize helm ## The inner loop: the unit and envtest suites and the test modules', without the end-to-end tests.
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/e2e')
+test-fast: fmt vet ## The inner loop: the unit tests and the envtest suite, at once, without the end-to-end suites.
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-units test-controllers
+
+# The suites below spend most of their time waiting on the wall clock (a resync, a backoff, a lease, a
+# process's start), not on the two cores. The three ginkgo suites run their specs in parallel
+# processes with ginkgo's CLI (pinned in go.mod as a tool), each process with a control plane and an
+# emulator of its own, and make test runs the four targets at once. `go test ./...` runs the same
+# specs one after another.
+GINKGO ?= go tool ginkgo
+GINKGO_FLAGS ?=
+# Processes per suite: enough that no process holds much more than the suite's longest spec.
+CONTROLLERS_PROCS ?= 6
+E2E_PROCS ?= 4
+FAULTS_PROCS ?= 2
+
+.PHONY: test-units
+test-units: envtest build kustomize helm ## The unit tests: every package but the three ginkgo suites, and the test modules'.
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e '/test/e2e' -e '/controllers$$')
 	@for m in $(TEST_MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
+
+.PHONY: test-controllers
+test-controllers: envtest ## The envtest suite of the reconcilers (./controllers), in parallel processes.
+	$(GINKGO) $(GINKGO_FLAGS) --procs=$(CONTROLLERS_PROCS) ./controllers
+
+.PHONY: test-e2e
+test-e2e: envtest build kustomize ## The end-to-end suite (./test/e2e), in parallel processes.
+	$(GINKGO) $(GINKGO_FLAGS) --procs=$(E2E_PROCS) ./test/e2e
+
+.PHONY: test-faults
+test-faults: envtest build ## The fault suite (./test/e2e/faults), its two halves in parallel processes.
+	$(GINKGO) $(GINKGO_FLAGS) --procs=$(FAULTS_PROCS) ./test/e2e/faults
 
 .PHONY: verify
 verify: manifests generate argocd ## Fail when regenerating the CRDs, RBAC, deepcopy or argocd-cm.yaml, go mod tidy (every module) or gofmt would change the tree.

@@ -219,6 +219,7 @@ func checkExported(t *testing.T, resources []exported, seeded seeded, kinds ...s
 // name, exports every one once of each kind, under valid and unique names, into a directory (a
 // file per configuration) and as a stream.
 func TestExportSeveralPages(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newTenant(t, graphtest.Options{})
 	seeded := e.seed(300)
 
@@ -394,6 +395,7 @@ func TestExportLeavesOutDeleted(t *testing.T) {
 // spent the budget) pause it for their Retry-After, and it finishes with every configuration. (The
 // emulator counts the injected 429s, which Graph does not: the budget leaves room for them.)
 func TestExportThrottled(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newTenant(t, graphtest.Options{Limits: graphtest.Limits{Window: 2 * time.Second, AppRequests: 40}})
 	seeded := e.seed(50) // 2 pages and 100 reads: 102 requests, 3 windows
 	first := seeded.ids()[0]

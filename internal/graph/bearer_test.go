@@ -164,6 +164,7 @@ func TestRefusalHeld(t *testing.T) {
 // TestPassingTokenFailureNotHeld: a login endpoint that fails for a while (503) is asked again by
 // the next call.
 func TestPassingTokenFailureNotHeld(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{})
 	e.Inject(graphtest.Fault{Token: true, Status: http.StatusServiceUnavailable})
 	c := e.client(t, e.config(), fastOptions())

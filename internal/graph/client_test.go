@@ -376,6 +376,7 @@ func TestBetaPatch(t *testing.T) {
 // throttled with a fractional Retry-After runs again once it has passed, at its
 // place in the line, and that the tenant's other jobs waited too.
 func TestFractionalRetryAfter(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{})
 	e.Inject(graphtest.Fault{Method: http.MethodGet, Status: 429, RetryAfter: "1.234", Times: 1})
 	c := e.client(t, e.config(), fastOptions())
@@ -432,6 +433,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // TestNoSleeping checks that a call never sleeps: a 429 returns at once and
 // pauses the tenant, and a slow try is cut at the timeout, not tried again.
 func TestNoSleeping(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	t.Run("a 429 returns at once and pauses the tenant", func(t *testing.T) {
 		e := newEmulator(t, graphtest.Options{})
 		e.Inject(graphtest.Fault{Status: 429, RetryAfter: "5", Times: 1})

@@ -126,6 +126,7 @@ func TestCredentialFailures(t *testing.T) {
 }
 
 func TestLoginEndpointUnreachable(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{})
 	cfg := e.config()
 	cfg.AuthorityHost = "https://127.0.0.1:1" // nothing listens there
@@ -137,6 +138,7 @@ func TestLoginEndpointUnreachable(t *testing.T) {
 }
 
 func TestUntrustedServer(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{})
 	cfg := e.config()
 	cfg.CABundle = nil // the emulator's CA is not among the system roots

@@ -35,6 +35,7 @@ func isListCall(r graphtest.Request) bool {
 // page Graph answers 429 waits for the Retry-After pause and is read again: the list succeeds, with
 // every configuration once.
 func TestListConfigurationsThrottledPage(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	var e *emulator
 	var lists atomic.Int32
 	e = newEmulator(t, graphtest.Options{ThrottlingDisabled: true, OnRequest: func(r graphtest.Request) {
@@ -75,6 +76,7 @@ func TestListConfigurationsThrottledPage(t *testing.T) {
 // of 2 requests a second, 4 pages take more than a second, and Graph, with the same limit, throttles
 // none.
 func TestListConfigurationsKeepsTheBudget(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{Limits: graphtest.Limits{Window: time.Second, AppRequests: 2}})
 	want := seedList(e, 99)
 	opts := fastOptions()

@@ -157,6 +157,7 @@ func TestThrottleScopes(t *testing.T) {
 // "RetryAfter": null); the tenant is then paused until the pacer's window admits again, here when
 // the oldest call of the window leaves it, and a job waits until then, not a fixed time.
 func TestAThrottlingWithoutRetryAfter(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{})
 	pacers := NewPacers(Limits{Requests: 100, Writes: 10, Per: 2 * time.Second}, 0)
 	window := 2*time.Second + 50*time.Millisecond // Per and its margin

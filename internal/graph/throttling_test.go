@@ -68,6 +68,7 @@ func burst(ctx context.Context, c Client, gets, patches int) []error {
 // TestPacerEqualToTheLimits: with a budget equal to Graph's limits, a burst
 // of several hundred requests gets no 429 at all.
 func TestPacerEqualToTheLimits(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{Limits: emulatorLimits, TimeScale: timeScale, FractionalRetryAfter: true})
 	opts := fastOptions()
 	opts.Pacers = NewPacers(Limits{Requests: emulatorLimits.AppRequests, Writes: emulatorLimits.AppWrites, Per: window}, 0)
@@ -91,6 +92,7 @@ func TestPacerEqualToTheLimits(t *testing.T) {
 // TestPacerTwiceTheLimits: with a pacer twice Graph's limits, 429s happen,
 // and every request still succeeds in the end.
 func TestPacerTwiceTheLimits(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	e := newEmulator(t, graphtest.Options{Limits: emulatorLimits, TimeScale: timeScale, FractionalRetryAfter: true})
 	opts := fastOptions()
 	opts.Pacers = NewPacers(Limits{Requests: 2 * emulatorLimits.AppRequests, Writes: 2 * emulatorLimits.AppWrites, Per: window}, 0)
@@ -120,6 +122,7 @@ func TestPacerTwiceTheLimits(t *testing.T) {
 // throttles none of their calls, and the tenant's writes stay within its limit in every window.
 // Without them, each app keeps only its own, and Graph throttles.
 func TestAppsOfATenantStayUnderItsLimit(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	apps := []string{testClient, "00000000-0000-0000-0000-0000000000b2", "00000000-0000-0000-0000-0000000000b3"}
 	tests := map[string]struct {
 		limits        Limits

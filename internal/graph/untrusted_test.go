@@ -156,6 +156,7 @@ func TestUntrustedGraphAnswers(t *testing.T) {
 
 // A body that trickles ends at the client's timeout, for Graph and for the login endpoint.
 func TestTricklingAnswersEndAtTheTimeout(t *testing.T) {
+	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
 	trickle := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", jsonType)
 		w.WriteHeader(200)

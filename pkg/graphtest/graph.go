@@ -72,7 +72,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	}
 
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if wait, class := s.admit(claims.TenantID, claims.AppID, write); wait > 0 {
+	if wait, class := s.admit(rec.Time, claims.TenantID, claims.AppID, write); wait > 0 {
 		rec.Throttled = true
 		w.Header().Set("Retry-After", formatRetryAfter(wait, s.opts.FractionalRetryAfter))
 		scope, information := throttleHeaders(class, claims.TenantID, claims.AppID)
@@ -143,13 +143,15 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, route graphR
 	}
 }
 
-func (s *Server) admit(tenantID, clientID string, write bool) (time.Duration, throttleClass) {
+// admit decides whether a request that arrived at arrived fits the throttling limits: Graph counts
+// a call when it arrives, not when the server gets round to deciding.
+func (s *Server) admit(arrived time.Time, tenantID, clientID string, write bool) (time.Duration, throttleClass) {
 	if s.throttle == nil {
 		return 0, 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.throttle.admit(time.Since(s.started), tenantID, clientID, write)
+	return s.throttle.admit(arrived.Sub(s.started), tenantID, clientID, write)
 }
 
 func forbiddenRead(w http.ResponseWriter) int {

@@ -2,6 +2,8 @@ package graphtest
 
 import (
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -53,42 +55,36 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// slidingLog remembers when each admitted request of one class arrived, oldest first. It is an
-// exact sliding window: a request is admitted when fewer than limit requests arrived in the last
-// window, so the wait it reports is exactly how long until the oldest of them leaves the window.
-// It never holds more than limit entries.
+// slidingLog remembers when each admitted request of one class arrived, in order of arrival. It is
+// an exact sliding window: a request is admitted when fewer than limit admitted requests arrived
+// within a window of its arrival, so the wait it reports is exactly how long until the oldest of
+// them leaves the window. Graph counts a call when it arrives; the server decides a little later
+// (after reading the body and checking the token), and requests that arrive close together may be
+// decided in either order, so the log keeps arrivals sorted and counts by them, not by the moment
+// of the decision.
 type slidingLog struct {
-	times []time.Duration // arrival, as time since the server started; monotonic
-	head  int             // times[head:] are the live entries
+	times []time.Duration // arrival, as time since the server started; sorted
 }
 
-// expire drops the entries that have left the window ending at now.
-func (l *slidingLog) expire(now, window time.Duration) {
-	for l.head < len(l.times) && l.times[l.head] <= now-window {
-		l.head++
-	}
-	// Compact now and then so that the slice does not grow without bound.
-	if l.head > 0 && l.head >= len(l.times)/2 {
-		n := copy(l.times, l.times[l.head:])
-		l.times = l.times[:n]
-		l.head = 0
-	}
-}
-
-// wait returns how long a request arriving at now must wait before this class admits it: zero if
-// it is admitted now.
-func (l *slidingLog) wait(now, window time.Duration, limit int) time.Duration {
-	l.expire(now, window)
-	live := l.times[l.head:]
+// wait returns how long a request that arrived at at must wait before this class admits it: zero
+// if it is admitted now. Requests admitted earlier that arrived after at count too.
+func (l *slidingLog) wait(at, window time.Duration, limit int) time.Duration {
+	live := l.times[sort.Search(len(l.times), func(i int) bool { return l.times[i] > at-window }):]
 	if len(live) < limit {
 		return 0
 	}
 	// The request fits once all but limit-1 of the live entries have left the window.
-	return live[len(live)-limit] + window - now
+	return max(live[len(live)-limit]+window-at, time.Nanosecond)
 }
 
-func (l *slidingLog) add(now time.Duration) {
-	l.times = append(l.times, now)
+// add records an admitted request that arrived at at, and forgets those no decision can count any
+// more: arrivals more than two windows before the latest (requests are decided far sooner than a
+// window after they arrive).
+func (l *slidingLog) add(at, window time.Duration) {
+	l.times = slices.Insert(l.times, sort.Search(len(l.times), func(i int) bool { return l.times[i] > at }), at)
+	if old := sort.Search(len(l.times), func(i int) bool { return l.times[i] > l.times[len(l.times)-1]-2*window }); old > 0 && old >= len(l.times)/2 {
+		l.times = slices.Delete(l.times, 0, old)
+	}
 }
 
 // throttle holds the sliding logs of every tenant and app. It is guarded by Server.mu.
@@ -134,11 +130,11 @@ func (t *throttle) limit(c throttleClass) int {
 	}
 }
 
-// admit decides whether a request of the app at now fits every class it counts against. If it
+// admit decides whether a request of the app that arrived at at fits every class it counts against. If it
 // does, it is recorded in each; if not, nothing is recorded (a throttled request does not use up
 // the budget), and it returns the wait until it would fit and the class that waits longest, which
 // the 429 names (the first of them, app before tenant and requests before writes, on a tie).
-func (t *throttle) admit(now time.Duration, tenantID, clientID string, write bool) (time.Duration, throttleClass) {
+func (t *throttle) admit(at time.Duration, tenantID, clientID string, write bool) (time.Duration, throttleClass) {
 	tenantID, clientID = strings.ToLower(tenantID), strings.ToLower(clientID)
 	keys := make([]throttleKey, 0, 4)
 	keys = append(keys, throttleKey{appRequests, tenantID, clientID}, throttleKey{tenantRequests, tenantID, ""})
@@ -159,7 +155,7 @@ func (t *throttle) admit(now time.Duration, tenantID, clientID string, write boo
 			l = &slidingLog{}
 			t.logs[k] = l
 		}
-		if w := l.wait(now, t.window, limit); w > wait {
+		if w := l.wait(at, t.window, limit); w > wait {
 			wait, class = w, k.class
 		}
 	}
@@ -168,7 +164,7 @@ func (t *throttle) admit(now time.Duration, tenantID, clientID string, write boo
 	}
 	for _, k := range keys {
 		if t.limit(k.class) >= 0 {
-			t.logs[k].add(now)
+			t.logs[k].add(at, t.window)
 		}
 	}
 	return 0, 0

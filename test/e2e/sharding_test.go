@@ -77,6 +77,11 @@ var _ = Describe("Three replicas with --sharding and two tenants", func() {
 			g.Expect(slices.Sorted(maps.Keys(claims))).To(Equal(names(replicas)), "the ring's Leases")
 			owners = claimedBy(g, claims, tenants)
 			g.Expect(owners[tenants[0].name]).NotTo(Equal(owners[tenants[1].name]), "the two tenants' owners")
+			// Settled is the ring's assignment over all three: a replica that joined last may still
+			// be taking its tenant from the one that held it while the ring had two members.
+			assigned := sharding.Assign(names(replicas), []string{tenants[0].key, tenants[1].key})
+			g.Expect(owners).To(Equal(map[string]string{tenants[0].name: assigned[tenants[0].key], tenants[1].name: assigned[tenants[1].key]}),
+				"the claims are the assignment over the three replicas")
 		}).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(claimedBy(g, shardClaims(g, ns), tenants)).To(Equal(owners))

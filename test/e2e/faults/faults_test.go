@@ -36,7 +36,10 @@ import (
 // faults of the machinery around it: a SIGKILL in the middle of a first sync, the leader killed, the
 // API server away, a client secret rotated, specs changed while Graph fails. Each step changes every
 // spec and waits until every resource converges; the last step checks, over everything the
-// emulator and a watch on the resources saw, the promises that must hold under any fault. Time is
+// emulator and a watch on the resources saw, the promises that must hold under any fault. It runs in
+// two halves, the faults of Graph and of the token endpoint and the faults around the operator, each
+// in a world of its own and each ending with those checks, so that a parallel run (ginkgo -p, as
+// make test runs it) runs them side by side. Time is
 // scaled twenty times (Intune's 20 s windows last 1 s in the emulator and in the operator's budget),
 // and the checks count; none of them times anything. FAULTS_KEEP_LOGS=1 keeps the operators' logs
 // of a run that passed (a failed run always keeps them, and says where).
@@ -95,8 +98,11 @@ type faultRun struct {
 	ready     []readyObservation
 	steps     []faultStep
 	waves     int // how many times changeEverySpec ran
-	operators []*localenv.Operator
-	stopWatch func()
+	// superseded counts the waves whose specs a later wave replaced before Graph could be sent
+	// them: their resources are never Ready at those generations, and no PATCH carries them.
+	superseded int
+	operators  []*localenv.Operator
+	stopWatch  func()
 }
 
 // faultStep is one step's part of the emulator's log.
@@ -106,7 +112,10 @@ type faultStep struct {
 	took       time.Duration // how long the step ran
 }
 
-var _ = Describe("The fault suite", Ordered, func() {
+// The machinery around the operator: processes killed and restarted, the API server away, the leader
+// killed, a secret rotated, specs changed while Graph fails. A world of its own, so that it runs
+// beside the other half when ginkgo runs the suite in parallel processes (make test does).
+var _ = Describe("The fault suite, the machinery around the operator", Ordered, func() {
 	var run *faultRun
 
 	BeforeAll(func() {
@@ -180,36 +189,6 @@ var _ = Describe("The fault suite", Ordered, func() {
 		})
 	})
 
-	DescribeTable("converges through a Graph fault",
-		func(faults ...graphtest.Fault) {
-			run.step(CurrentSpecReport().LeafNodeText, func() {
-				for _, f := range faults {
-					run.env.Emulator.Inject(f)
-				}
-				run.changeEverySpec()
-				run.converge()
-				run.env.Emulator.ClearFaults()
-			})
-		},
-		Entry("429 with Retry-After", graphtest.Fault{Status: 429, RetryAfter: "1", Times: 12}),
-		Entry("429 without Retry-After", graphtest.Fault{Status: 429, Times: 12}),
-		Entry("429 with Retry-After 0", graphtest.Fault{Status: 429, RetryAfter: "0", Times: 12}),
-		Entry("429 with a Retry-After date in the past", graphtest.Fault{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT", Times: 12}),
-		Entry("500", graphtest.Fault{Status: 500, Times: 60}),
-		Entry("502", graphtest.Fault{Status: 502, Times: 60}),
-		Entry("503 with Retry-After", graphtest.Fault{Status: 503, RetryAfter: "1", Times: 12}),
-		Entry("503 without Retry-After", graphtest.Fault{Status: 503, Times: 60}),
-		Entry("504", graphtest.Fault{Status: 504, Times: 60}),
-		Entry("dropped connections", graphtest.Fault{DropConnection: true, Times: 60}),
-		Entry("malformed bodies on GET", graphtest.Fault{Method: http.MethodGet, MalformedBody: true, Times: 60}),
-		Entry("malformed bodies on PATCH", graphtest.Fault{Method: http.MethodPatch, MalformedBody: true, Times: 60}),
-		Entry("answers slower than the per-try timeout", graphtest.Fault{Latency: 2 * time.Second, Times: 30}),
-		Entry("204 to every PATCH", graphtest.Fault{NoContent: true}),
-		Entry("204 to every PATCH, and the read-back refused", graphtest.Fault{NoContent: true},
-			graphtest.Fault{Method: http.MethodGet, Status: 503, Times: 200}),
-		Entry("PATCHes not kept for a while", graphtest.Fault{DiscardPatch: true, Times: 60}),
-	)
-
 	It("says NotPersisted, never Ready, while Graph keeps no PATCH, and converges once it does", func() {
 		run.step("PATCHes not kept for good", func() {
 			lost := run.resources[:8]
@@ -249,23 +228,6 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.converge()
 		})
 	})
-
-	DescribeTable("converges through a fault of the token endpoint, which a restarted operator must call",
-		func(fault graphtest.Fault) {
-			run.step(CurrentSpecReport().LeafNodeText, func() {
-				fault.Token = true
-				run.env.Emulator.Inject(fault)
-				run.restartOperators()
-				run.changeEverySpec()
-				run.converge()
-				run.env.Emulator.ClearFaults()
-			})
-		},
-		Entry("token endpoint hangs", graphtest.Fault{Hang: true, Times: 2}),
-		Entry("token endpoint answers 503", graphtest.Fault{Status: 503, Times: 4}),
-		Entry("token endpoint answers 500", graphtest.Fault{Status: 500, Times: 4}),
-		Entry("token endpoint answers an HTML page with status 200", graphtest.Fault{HTMLPage: true, Times: 4}),
-	)
 
 	It("records every PATCH Graph accepted while the API server was away for 20s, within seconds of its return", func() {
 		// The operator's own longest Graph backoff (5m), not the suite's: the status writes that
@@ -343,6 +305,7 @@ var _ = Describe("The fault suite", Ordered, func() {
 			run.changeEverySpec()
 			run.waitUntilSeen()
 			run.changeEverySpec()
+			run.superseded++
 			run.waitUntilSeen()
 			from := run.logLen()
 			run.env.Emulator.ClearFaults()
@@ -357,94 +320,163 @@ var _ = Describe("The fault suite", Ordered, func() {
 		})
 	})
 
-	It("kept every promise through all of it", func() {
-		run.stopWatch()
-		log := run.env.Emulator.Requests()
-
-		By("never saying Ready while Graph did not hold the spec")
-		observations := run.readyObservations()
-		// Each wave of spec changes (and the first sync) ends with every resource Ready at its new
-		// generation.
-		Expect(len(observations)).To(BeNumerically(">=", len(run.resources)*(run.waves+1)), "Ready=True seen at least once per resource and wave")
-		for _, o := range observations {
-			res := run.byName[o.name]
-			want, ok := res.specs[o.generation]
-			Expect(ok).To(BeTrue(), "%s was Ready at generation %d, which the suite never wrote", o.name, o.generation)
-			held := slices.ContainsFunc(log, func(r graphtest.Request) bool {
-				return r.ConfigurationID == res.id && r.Held != nil && r.Held.SuccessCount == want && !r.Time.After(o.at)
-			})
-			Expect(held).To(BeTrue(), "%s was Ready at generation %d (successCount %d) before Graph held it", o.name, o.generation, want)
-		}
-
-		By("PATCHing no body twice when once would do, and never a value older than one already sent")
-		Expect(run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Method == http.MethodPatch })).To(
-			BeNumerically(">=", len(run.resources)*(run.waves+1)), "PATCHes to check")
-		for _, res := range run.resources {
-			var kept *graphtest.Request
-			newestSent := int64(0)
-			for i := range log {
-				r := &log[i]
-				if r.Kind != graphtest.KindGraph || r.ConfigurationID != res.id || r.Method != http.MethodPatch {
-					continue
-				}
-				v := patchedValue(*r)
-				if v < 0 && r.Status == 0 {
-					continue // the client went away before its body arrived: nothing reached Graph
-				}
-				gen := res.generationOf(v)
-				Expect(gen).NotTo(BeZero(), "%s was PATCHed with successCount %d, which no spec held (answered %d, body %q)", res.name, v, r.Status, r.Body)
-				Expect(gen).To(BeNumerically(">=", newestSent), "%s was PATCHed with the spec of generation %d after that of %d", res.name, gen, newestSent)
-				newestSent = gen
-				if kept != nil && patchedValue(*kept) == v {
-					Fail(fmt.Sprintf("%s was PATCHed with successCount %d again after Graph had kept it (%s)", res.name, v, r.Time.Format(time.StampMilli)))
-				}
-				if r.Status/100 == 2 && r.Held != nil && !r.Discarded {
-					kept = r
-				}
-			}
-		}
-
-		By("sending each resource a bounded number of Graph requests in every step, and each tenant a bounded number of token requests")
-		for _, s := range run.steps {
-			counts, tokens := map[string]int{}, map[string]int{}
-			for _, r := range log[s.start:s.end] {
-				switch r.Kind {
-				case graphtest.KindGraph:
-					counts[r.ConfigurationID]++
-				case graphtest.KindToken:
-					tokens[r.TenantID]++
-				}
-			}
-			for tenant, n := range tokens {
-				Expect(n).To(BeNumerically("<=", faultTokenBound), "token requests of tenant %s in step %q", tenant, s.name)
-			}
-			bound := faultRequestBound + 3*int(s.took/(faultRetryMaxDelay/2))
-			for id, n := range counts {
-				Expect(n).To(BeNumerically("<=", bound), "Graph requests for %s in step %q, which took %v", run.resourceOf(id).name, s.name, s.took)
-			}
-		}
-
-		By("leaving no secret and no token in the logs, the events or the status")
-		var texts []string
-		logs, err := filepath.Glob(filepath.Join(run.env.Dir, "*.log"))
-		Expect(err).NotTo(HaveOccurred())
-		for _, name := range logs {
-			b, err := os.ReadFile(name)
-			Expect(err).NotTo(HaveOccurred())
-			texts = append(texts, string(b))
-		}
-		for _, kind := range []string{"events", "dcuo", "graphconnections"} {
-			out, _, err := run.env.Kubectl().Output(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
-			Expect(err).NotTo(HaveOccurred())
-			texts = append(texts, out)
-		}
-		all := strings.Join(texts, "\n")
-		for _, s := range run.secrets {
-			Expect(all).NotTo(ContainSubstring(s), "a client secret")
-		}
-		Expect(all).NotTo(ContainSubstring("eyJ"), "an access token (a JWT)")
-	})
+	It("kept every promise through all of it", func() { run.expectEveryPromiseKept() })
 })
+
+// Graph's faults and the token endpoint's, each through a wave of spec changes after a first sync.
+var _ = Describe("The fault suite, Graph's and the token endpoint's faults", Ordered, func() {
+	var run *faultRun
+
+	BeforeAll(func() {
+		run = startFaultRun()
+		DeferCleanup(run.stop)
+	})
+
+	It("converges on the first sync", func() {
+		run.step("first sync", run.converge)
+	})
+
+	DescribeTable("converges through a Graph fault",
+		func(faults ...graphtest.Fault) {
+			run.step(CurrentSpecReport().LeafNodeText, func() {
+				for _, f := range faults {
+					run.env.Emulator.Inject(f)
+				}
+				run.changeEverySpec()
+				run.converge()
+				run.env.Emulator.ClearFaults()
+			})
+		},
+		Entry("429 with Retry-After", graphtest.Fault{Status: 429, RetryAfter: "1", Times: 12}),
+		Entry("429 without Retry-After", graphtest.Fault{Status: 429, Times: 12}),
+		Entry("429 with Retry-After 0", graphtest.Fault{Status: 429, RetryAfter: "0", Times: 12}),
+		Entry("429 with a Retry-After date in the past", graphtest.Fault{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT", Times: 12}),
+		Entry("500", graphtest.Fault{Status: 500, Times: 60}),
+		Entry("502", graphtest.Fault{Status: 502, Times: 60}),
+		Entry("503 with Retry-After", graphtest.Fault{Status: 503, RetryAfter: "1", Times: 12}),
+		Entry("503 without Retry-After", graphtest.Fault{Status: 503, Times: 60}),
+		Entry("504", graphtest.Fault{Status: 504, Times: 60}),
+		Entry("dropped connections", graphtest.Fault{DropConnection: true, Times: 60}),
+		Entry("malformed bodies on GET", graphtest.Fault{Method: http.MethodGet, MalformedBody: true, Times: 60}),
+		Entry("malformed bodies on PATCH", graphtest.Fault{Method: http.MethodPatch, MalformedBody: true, Times: 60}),
+		Entry("answers slower than the per-try timeout", graphtest.Fault{Latency: 2 * time.Second, Times: 30}),
+		Entry("204 to every PATCH", graphtest.Fault{NoContent: true}),
+		Entry("204 to every PATCH, and the read-back refused", graphtest.Fault{NoContent: true},
+			graphtest.Fault{Method: http.MethodGet, Status: 503, Times: 200}),
+		Entry("PATCHes not kept for a while", graphtest.Fault{DiscardPatch: true, Times: 60}),
+	)
+
+	DescribeTable("converges through a fault of the token endpoint, which a restarted operator must call",
+		func(fault graphtest.Fault) {
+			run.step(CurrentSpecReport().LeafNodeText, func() {
+				fault.Token = true
+				run.env.Emulator.Inject(fault)
+				run.restartOperators()
+				run.changeEverySpec()
+				run.converge()
+				run.env.Emulator.ClearFaults()
+			})
+		},
+		Entry("token endpoint hangs", graphtest.Fault{Hang: true, Times: 2}),
+		Entry("token endpoint answers 503", graphtest.Fault{Status: 503, Times: 4}),
+		Entry("token endpoint answers 500", graphtest.Fault{Status: 500, Times: 4}),
+		Entry("token endpoint answers an HTML page with status 200", graphtest.Fault{HTMLPage: true, Times: 4}),
+	)
+
+	It("kept every promise through all of it", func() { run.expectEveryPromiseKept() })
+})
+
+// expectEveryPromiseKept checks, over everything the emulator and the watch on the resources saw in
+// the run's steps, the promises that must hold under any fault.
+func (run *faultRun) expectEveryPromiseKept() {
+	GinkgoHelper()
+	run.stopWatch()
+	log := run.env.Emulator.Requests()
+
+	By("never saying Ready while Graph did not hold the spec")
+	observations := run.readyObservations()
+	// Each wave of spec changes (and the first sync) ends with every resource Ready at its new
+	// generation, but for the waves superseded before Graph was sent them.
+	completed := run.waves + 1 - run.superseded
+	Expect(len(observations)).To(BeNumerically(">=", len(run.resources)*completed), "Ready=True seen at least once per resource and wave")
+	for _, o := range observations {
+		res := run.byName[o.name]
+		want, ok := res.specs[o.generation]
+		Expect(ok).To(BeTrue(), "%s was Ready at generation %d, which the suite never wrote", o.name, o.generation)
+		held := slices.ContainsFunc(log, func(r graphtest.Request) bool {
+			return r.ConfigurationID == res.id && r.Held != nil && r.Held.SuccessCount == want && !r.Time.After(o.at)
+		})
+		Expect(held).To(BeTrue(), "%s was Ready at generation %d (successCount %d) before Graph held it", o.name, o.generation, want)
+	}
+
+	By("PATCHing no body twice when once would do, and never a value older than one already sent")
+	Expect(run.env.Emulator.CountRequests(func(r graphtest.Request) bool { return r.Method == http.MethodPatch })).To(
+		BeNumerically(">=", len(run.resources)*completed), "PATCHes to check")
+	for _, res := range run.resources {
+		var kept *graphtest.Request
+		newestSent := int64(0)
+		for i := range log {
+			r := &log[i]
+			if r.Kind != graphtest.KindGraph || r.ConfigurationID != res.id || r.Method != http.MethodPatch {
+				continue
+			}
+			v := patchedValue(*r)
+			if v < 0 && r.Status == 0 {
+				continue // the client went away before its body arrived: nothing reached Graph
+			}
+			gen := res.generationOf(v)
+			Expect(gen).NotTo(BeZero(), "%s was PATCHed with successCount %d, which no spec held (answered %d, body %q)", res.name, v, r.Status, r.Body)
+			Expect(gen).To(BeNumerically(">=", newestSent), "%s was PATCHed with the spec of generation %d after that of %d", res.name, gen, newestSent)
+			newestSent = gen
+			if kept != nil && patchedValue(*kept) == v {
+				Fail(fmt.Sprintf("%s was PATCHed with successCount %d again after Graph had kept it (%s)", res.name, v, r.Time.Format(time.StampMilli)))
+			}
+			if r.Status/100 == 2 && r.Held != nil && !r.Discarded {
+				kept = r
+			}
+		}
+	}
+
+	By("sending each resource a bounded number of Graph requests in every step, and each tenant a bounded number of token requests")
+	for _, s := range run.steps {
+		counts, tokens := map[string]int{}, map[string]int{}
+		for _, r := range log[s.start:s.end] {
+			switch r.Kind {
+			case graphtest.KindGraph:
+				counts[r.ConfigurationID]++
+			case graphtest.KindToken:
+				tokens[r.TenantID]++
+			}
+		}
+		for tenant, n := range tokens {
+			Expect(n).To(BeNumerically("<=", faultTokenBound), "token requests of tenant %s in step %q", tenant, s.name)
+		}
+		bound := faultRequestBound + 3*int(s.took/(faultRetryMaxDelay/2))
+		for id, n := range counts {
+			Expect(n).To(BeNumerically("<=", bound), "Graph requests for %s in step %q, which took %v", run.resourceOf(id).name, s.name, s.took)
+		}
+	}
+
+	By("leaving no secret and no token in the logs, the events or the status")
+	var texts []string
+	logs, err := filepath.Glob(filepath.Join(run.env.Dir, "*.log"))
+	Expect(err).NotTo(HaveOccurred())
+	for _, name := range logs {
+		b, err := os.ReadFile(name)
+		Expect(err).NotTo(HaveOccurred())
+		texts = append(texts, string(b))
+	}
+	for _, kind := range []string{"events", "dcuo", "graphconnections"} {
+		out, _, err := run.env.Kubectl().Output(ctx, "get", "-n", run.ns, kind, "-o", "yaml")
+		Expect(err).NotTo(HaveOccurred())
+		texts = append(texts, out)
+	}
+	all := strings.Join(texts, "\n")
+	for _, s := range run.secrets {
+		Expect(all).NotTo(ContainSubstring(s), "a client secret")
+	}
+	Expect(all).NotTo(ContainSubstring("eyJ"), "an access token (a JWT)")
+}
 
 // startFaultRun starts the suite's control plane, emulator and proxy, and creates the two
 // connections and the resources, which Graph holds at values that differ from their specs.
