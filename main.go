@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -115,6 +116,10 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	setMemoryLimit(log, memlimit.FromCgroup)
+	// Every Graph request carries a client-request-id, a random UUID: take its random bytes from a
+	// pool filled in batches instead of a system call each (4.6% of the CPU of a routine resync in
+	// its profile). The ids are no secret. Enabled before anything could make a UUID concurrently.
+	uuid.EnableRandPool()
 	if err := run(f); err != nil {
 		log.Error(err, "The operator stopped")
 		os.Exit(1)

@@ -62,7 +62,7 @@ func (c *connections) owns(ctx context.Context, kind string, o intunev1alpha1.Ov
 	if !c.shards.sharded() {
 		return true
 	}
-	if conn, err := c.resolve(ctx, o, client.UnsafeDisableDeepCopy); err == nil {
+	if conn, err := c.resolve(ctx, o); err == nil {
 		if key, err := keyOfConnection(conn); err == nil {
 			return c.shards.owns(key)
 		}
@@ -99,22 +99,22 @@ type clientKey struct {
 // clientKeyFor is the key of the client a resource resolves to, without building it: what a job
 // about to write compares its own client's key with. It only reads (the caches, and the API server for a Secret outside them).
 func (c *connections) clientKeyFor(ctx context.Context, o intunev1alpha1.Overview) (clientKey, error) {
-	// Read only, and asked several times per job: the cache's connection itself, not a copy.
-	conn, err := c.resolve(ctx, o, client.UnsafeDisableDeepCopy)
+	conn, err := c.resolve(ctx, o)
 	if err != nil {
 		return clientKey{}, err
 	}
 	return c.keyOf(ctx, conn)
 }
 
-// resolve finds the connection a resource refers to and checks that the resource may use it.
-// opts are those of the reads of the connection.
-func (c *connections) resolve(ctx context.Context, o intunev1alpha1.Overview, opts ...client.GetOption) (connectionObject, error) {
+// resolve finds the connection a resource refers to and checks that the resource may use it. It
+// returns the cache's object itself, not a copy (each pass and each job asks, some several times):
+// read only. Whatever keeps it beyond the pass copies it first (patchLogs does).
+func (c *connections) resolve(ctx context.Context, o intunev1alpha1.Overview) (connectionObject, error) {
 	ref := o.OverviewSpec().ConnectionRef
 	switch ref.Kind {
 	case intunev1alpha1.ConnectionKindCluster:
 		cc := &intunev1alpha1.ClusterGraphConnection{}
-		if err := c.client.Get(ctx, types.NamespacedName{Name: ref.Name}, cc, opts...); err != nil {
+		if err := c.client.Get(ctx, types.NamespacedName{Name: ref.Name}, cc, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
 				"ClusterGraphConnection %q does not exist: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name)
 		}
@@ -126,7 +126,7 @@ func (c *connections) resolve(ctx context.Context, o intunev1alpha1.Overview, op
 		// A namespaced reference has no namespace field: it can only name a connection of the
 		// resource's own namespace.
 		gc := &intunev1alpha1.GraphConnection{}
-		if err := c.client.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}, gc, opts...); err != nil {
+		if err := c.client.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}, gc, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, notFoundAs(err, intunev1alpha1.ReasonConnectionNotFound,
 				"GraphConnection %q does not exist in namespace %q: create it, or recreate this resource with another connectionRef (spec.connectionRef cannot change)", ref.Name, o.GetNamespace())
 		}
