@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -120,10 +119,12 @@ func (r *OverviewReconciler) patchStatus(ctx context.Context, p *overviewPass) e
 // request-id and the sync time changed, or, after a pass that read Graph, when lastSyncTime is a
 // heartbeat old (or unset).
 func (p *overviewPass) statusWriteDue() bool {
-	was := p.base.OverviewStatus()
-	steady := p.obj.OverviewStatus().DeepCopy()
-	steady.LastSyncTime, steady.LastRequestID = was.LastSyncTime, was.LastRequestID
-	if !equality.Semantic.DeepEqual(was, steady) {
+	was, now := p.base.OverviewStatus(), p.obj.OverviewStatus()
+	syncTime, requestID := now.LastSyncTime, now.LastRequestID
+	now.LastSyncTime, now.LastRequestID = was.LastSyncTime, was.LastRequestID
+	same := statusEqual(was, now)
+	now.LastSyncTime, now.LastRequestID = syncTime, requestID
+	if !same {
 		return true
 	}
 	return p.synced && (was.LastSyncTime == nil || p.now.Sub(was.LastSyncTime.Time) >= heartbeat)
