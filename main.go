@@ -94,7 +94,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (flags, zap.Options, error) {
 	fs.DurationVar(&f.retryBaseDelay, "retry-base-delay", time.Second, "The first wait before a resource whose Graph call failed is tried again; it doubles, with jitter, on each failure in a row.")
 	fs.DurationVar(&f.retryMaxDelay, "retry-max-delay", 5*time.Minute, "The longest wait before a failed resource is tried again.")
 	fs.DurationVar(&f.credentialsRetry, "credentials-retry", 30*time.Second, "The first wait before credentials that Entra ID refused are tried again; it grows the longer they fail, up to an hour. Until then the refusal answers every resource of the connection without another token request.")
-	fs.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "How long in-flight reconciles may take to finish after SIGTERM.")
+	fs.DurationVar(&f.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "How long in-flight reconciles may take to finish after SIGTERM; with --sharding, also how long a replica may hold the tenants whose calls Graph may still count (up to --graph-budget-window after its last call) before it deletes its Lease. Keep it below the pod's terminationGracePeriodSeconds.")
 	fs.StringVar(&f.allowedEndpointHosts, "allowed-endpoint-hosts", "", "Comma-separated host names that a connection's endpoint and authorityHost may name besides the national clouds' (graph.microsoft.com, graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn, login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn). \"*.example.com\" allows every name under example.com. A connection naming another host is refused (EndpointNotAllowed): the operator sends its requests, with a bearer token, wherever a connection says.")
 	fs.BoolVar(&f.namespacedCABundle, "allow-namespaced-ca-bundle", false, "Let a GraphConnection set caBundle (a ClusterGraphConnection always may). CA certificates of a namespace's own make hosts with private certificates reachable.")
 	fs.StringVar(&f.secretLabelSelector, "secret-label-selector", "", "Only Secrets matching this label selector (e.g. intune.overview-operator.io/credentials=true) are watched and read; a connection naming another Secret says SecretNotFound. Default: every Secret a connection names.")
@@ -116,6 +116,10 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	setMemoryLimit(log, memlimit.FromCgroup)
+	if f.sharding.enabled && f.shutdownTimeout >= 0 && f.shutdownTimeout <= f.graphWindow {
+		log.Info("--graceful-shutdown-timeout is not longer than --graph-budget-window: a replica stopped within a window of its last call exits before it can hand its tenants over, and they wait for its Lease to expire",
+			"gracefulShutdownTimeout", f.shutdownTimeout, "graphBudgetWindow", f.graphWindow)
+	}
 	// Every Graph request carries a client-request-id, a random UUID: take its random bytes from a
 	// pool filled in batches instead of a system call each (4.6% of the CPU of a routine resync in
 	// its profile). The ids are no secret. Enabled before anything could make a UUID concurrently.

@@ -121,7 +121,7 @@ func newShards(mgr ctrl.Manager, o *ShardingOptions, pacers *graph.Pacers, count
 		LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod,
 		Counted: counted,
 		Keys:    func(ctx context.Context) []string { return connectionKeys(ctx, cache) },
-		Sending: func() int { return pacers.Sending(s.owns) },
+		Sending: func() map[string]bool { return pacers.SendingShards(s.owns) },
 		Changed: func() { s.changed() },
 		Logger:  mgr.GetLogger().WithName("sharding"),
 	})

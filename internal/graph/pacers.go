@@ -174,6 +174,16 @@ func NewPacers(l Limits, maxInFlight int) *Pacers {
 // budget window: Graph may still count them (see PacersOptions.Owns).
 func (ps *Pacers) Sending(owns func(PacerKey) bool) int { return ps.reg.Sending(owns) }
 
+// SendingShards is the shards (PacerKey.ShardID: a tenant in its cloud, all its apps) with calls
+// that owns refuses in flight or sent within the last budget window.
+func (ps *Pacers) SendingShards(owns func(PacerKey) bool) map[string]bool {
+	out := map[string]bool{}
+	for key := range ps.reg.SendingByKey(owns) {
+		out[key.ShardID()] = true
+	}
+	return out
+}
+
 // NewPacersWith returns a registry with the options o.
 func NewPacersWith(o PacersOptions) *Pacers {
 	if o.Go == nil {

@@ -107,20 +107,32 @@ func (r *Registry[K]) Len() int {
 // of theirs against their limits, and another process that took them over with a budget of its own
 // would go past them. None is sent while Owns refuses them.
 func (r *Registry[K]) Sending(owns func(K) bool) int {
+	n := 0
+	for _, calls := range r.SendingByKey(owns) {
+		n += calls
+	}
+	return n
+}
+
+// SendingByKey is Sending by key: the keys that owns refuses with calls in flight or within the
+// last window, and how many each has.
+func (r *Registry[K]) SendingByKey(owns func(K) bool) map[K]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.opts.Clock.Now()
-	n := 0
+	out := map[K]int{}
 	for key, p := range r.pacers {
 		if owns(key) {
 			continue
 		}
 		p.mu.Lock()
 		p.budget.expire(now)
-		n += max(p.calls, len(p.budget.reads.sent)) // a call in flight is in the window's log too
+		if n := max(p.calls, len(p.budget.reads.sent)); n > 0 { // a call in flight is in the window's log too
+			out[key] = n
+		}
 		p.mu.Unlock()
 	}
-	return n
+	return out
 }
 
 // For returns the handle of key's pacer.

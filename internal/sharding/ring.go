@@ -26,6 +26,11 @@ const RingLabel = "intune.overview-operator.io/shard-ring"
 // ClaimsAnnotation holds, in a replica's Lease, the keys it claims, space-separated.
 const ClaimsAnnotation = "intune.overview-operator.io/shard-claims"
 
+// LeavingAnnotation marks the Lease of a replica that is leaving the ring (SIGTERM): the others
+// give it no keys, and take each of its claims as it drops it, while it holds on to those whose
+// calls Graph may still count.
+const LeavingAnnotation = "intune.overview-operator.io/shard-leaving"
+
 // claimDelay is how soon a replica writes a claim it decided to take.
 const claimDelay = 100 * time.Millisecond
 
@@ -51,10 +56,11 @@ type Options struct {
 	Clock clock.Clock
 	// Keys returns the keys the replica knows of now: what it would send for if it owned them.
 	Keys func(context.Context) []string
-	// Sending returns how many calls of keys that Owns refuses now are in flight or may still be
-	// counted by the API (sent within its throttling window): a key leaves the replica's claim
-	// only when none is, so that its next owner starts with the API's window clear of them.
-	Sending func() int
+	// Sending returns the keys that Owns refuses now with calls in flight or that the API may
+	// still count (sent within its throttling window): a key leaves the replica's claim only when
+	// none of its calls is, so that its next owner starts with the API's window clear of them. Each
+	// key leaves on its own: one the replica never sent for leaves at once.
+	Sending func() map[string]bool
 	// Changed, if set, hears that what Owns or Leads answers has changed; it is called on the
 	// ring's goroutine and must not block.
 	Changed func()
@@ -101,6 +107,7 @@ type Ring struct {
 	renewed time.Time             // when the last write that succeeded was sent
 	next    []string              // what the next renewal claims
 	seen    map[string]observed   // the others' Leases, by name
+	leaving bool                  // set by leave: the Lease says so from its next write
 }
 
 // state is what Owns and Leads answer from.
@@ -205,7 +212,7 @@ func (r *Ring) Tick(ctx context.Context) bool {
 	members := []string{r.o.Identity}
 	claimed := map[string]bool{}
 	for id, m := range others {
-		if m.fresh {
+		if m.fresh && !m.leaving {
 			members = append(members, id)
 		}
 		for _, k := range m.claims {
@@ -228,18 +235,17 @@ func (r *Ring) Tick(ctx context.Context) bool {
 	}
 	r.publish(owned, members)
 
-	// The claim drops a key only once no call for it is in flight; it takes a key at once (a
-	// claim alone sends nothing), and the replica sends for it from the round after, once a read
-	// made after the claim was written shows no one else claims it.
+	// The claim drops a key only once no call for it is in flight or counted; it takes a key at
+	// once (a claim alone sends nothing), and the replica sends for it from the round after, once
+	// a read made after the claim was written shows no one else claims it.
 	next := slices.Sorted(maps.Keys(desired))
-	if r.o.Sending() > 0 {
-		for _, k := range r.claims {
-			if !desired[k] {
-				next = append(next, k)
-			}
+	sending := r.o.Sending()
+	for _, k := range r.claims {
+		if !desired[k] && sending[k] {
+			next = append(next, k)
 		}
-		slices.Sort(next)
 	}
+	slices.Sort(next)
 	r.next = next
 	return true
 }
@@ -303,6 +309,9 @@ func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
 		l.Annotations = map[string]string{}
 	}
 	l.Annotations[ClaimsAnnotation] = strings.Join(claims, " ")
+	if r.leaving {
+		l.Annotations[LeavingAnnotation] = "true"
+	}
 	l.Spec.HolderIdentity = ptr.To(r.o.Identity)
 	l.Spec.LeaseDurationSeconds = ptr.To(int32(r.o.LeaseDuration.Round(time.Second) / time.Second))
 	l.Spec.RenewTime = &metav1.MicroTime{Time: now}
@@ -313,6 +322,8 @@ type member struct {
 	claims []string
 	// fresh is true when its Lease was seen to change within freshness: it renews as it should.
 	fresh bool
+	// leaving is true when its Lease says it is leaving the ring: it is given no keys.
+	leaving bool
 }
 
 // freshness is how long after a member's last renewal it is given keys: three rounds, so that one
@@ -366,7 +377,8 @@ func (r *Ring) others(ctx context.Context) (map[string]member, error) {
 		if holder == r.o.Identity {
 			continue
 		}
-		out[holder] = member{claims: strings.Fields(l.Annotations[ClaimsAnnotation]), fresh: now.Sub(r.seen[l.Name].at) < r.freshness()}
+		out[holder] = member{claims: strings.Fields(l.Annotations[ClaimsAnnotation]), fresh: now.Sub(r.seen[l.Name].at) < r.freshness(),
+			leaving: l.Annotations[LeavingAnnotation] == "true"}
 	}
 	for name := range r.seen {
 		if !present[name] {
@@ -442,20 +454,29 @@ func (r *Ring) Shared() int {
 
 // leave ends the replica's part: it owns nothing from now, and deletes its Lease once none of its
 // calls is in flight or still counted by the API (Sending), so that the others take its keys at
-// their next look instead of after the lease duration. Until then it keeps renewing the Lease, with
-// its claims, so that no one takes a key whose calls Graph still counts. If the process ends first
-// (the manager's graceful shutdown timeout), the Lease expires a lease duration after its last
-// renewal.
+// their next look instead of after the lease duration. Until then it keeps renewing the Lease with
+// the claims whose calls Graph may still count, dropping each key as its last call leaves the
+// window (at once, one it never sent for), so that no one takes a key whose calls Graph still
+// counts and no one waits for a key that has none. If the process ends first (the manager's
+// graceful shutdown timeout), the Lease expires a lease duration after its last renewal.
 func (r *Ring) leave() {
 	r.state.Store(&state{})
+	r.leaving = true
 	ctx := context.Background()
-	for r.o.Sending() > 0 {
-		<-r.o.Clock.After(r.o.RetryPeriod)
-		if r.lease != nil {
-			if err := r.renew(ctx, r.claims); err != nil {
+	for said := false; ; said = true {
+		sending := r.o.Sending()
+		if len(sending) == 0 {
+			break
+		}
+		// Renewed at once (saying it leaves), then each round, and at once when a key's last call
+		// left the window.
+		claims := slices.DeleteFunc(slices.Clone(r.claims), func(k string) bool { return !sending[k] })
+		if r.lease != nil && (!said || !slices.Equal(claims, r.claims) || r.o.Clock.Since(r.renewed) >= r.o.RetryPeriod) {
+			if err := r.renew(ctx, claims); err != nil {
 				r.log.Error(err, "Could not renew the Lease while leaving")
 			}
 		}
+		<-r.o.Clock.After(min(r.o.RetryPeriod, claimDelay))
 	}
 	if r.lease == nil {
 		return
