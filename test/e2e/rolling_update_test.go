@@ -72,14 +72,12 @@ var _ = Describe("A rolling update of three replicas with --sharding", func() {
 		}
 
 		By("starting three replicas with --sharding, POD_NAME naming each")
-		// A long sync interval: no routine resync adds Graph calls during the test. A leaving
-		// replica keeps its Lease until its last calls are out of Graph's 20 s window, and a replica
-		// replaced in the middle of the changes has sent some within the last second: the default
-		// graceful shutdown timeout (15 s) ends the process first, with exit status 1 and its Lease
-		// left to expire: a gap in the defaults, open. 25 s fits the leave, and stays under the
-		// chart's terminationGracePeriodSeconds (30).
-		flags := append([]string{"--sharding", "--sharding-namespace=" + ns, "--watch-namespaces=" + ns, "--sync-interval=10m",
-			"--graceful-shutdown-timeout=25s"}, shardTimings...)
+		// A long sync interval: no routine resync adds Graph calls during the test. The default
+		// graceful shutdown timeout (30 s): a leaving replica holds a tenant until its last calls
+		// are out of Graph's 20 s window, and one replaced in the middle of the changes has sent
+		// some within the last second (the old default, 15 s, ended such a process first, with
+		// exit status 1 and its Lease left to expire).
+		flags := append([]string{"--sharding", "--sharding-namespace=" + ns, "--watch-namespaces=" + ns, "--sync-interval=10m"}, shardTimings...)
 		start := func(name string) *shardReplica {
 			return &shardReplica{name: name, op: startOperatorWithEnv(name, []string{"POD_NAME=" + name}, flags...)}
 		}
