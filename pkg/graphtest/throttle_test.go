@@ -34,6 +34,29 @@ func TestSlidingWindowIsExact(t *testing.T) {
 	}
 }
 
+// TestSlidingWindowCountsArrivals: requests are counted when they arrived, in the order they
+// arrived, whatever the order the server decides them in (after reading a body and checking a
+// token, two requests that arrived close together may be decided either way round).
+func TestSlidingWindowCountsArrivals(t *testing.T) {
+	s := time.Second
+	th := newThrottle(Limits{Window: 10 * s, AppRequests: 2, AppWrites: -1, TenantRequests: -1, TenantWrites: -1}, 1)
+	steps := []struct {
+		at       time.Duration // when the request arrived
+		wantWait time.Duration
+	}{
+		{9 * s, 0},
+		{1 * s, 0},  // arrived earlier, decided later: counted from 1s
+		{10 * s, s}, // the window holds 1s and 9s; 1s leaves it at 11s
+		{11 * s, 0}, // now the window is (1s, 11s]: 9s alone
+		{10*s + 500*time.Millisecond, 8*s + 500*time.Millisecond}, // decided after 11s: 9s and 11s fill its windows until 9s leaves at 19s
+	}
+	for _, st := range steps {
+		if got, _ := th.admit(st.at, tenantA, clientRW, false); got != st.wantWait {
+			t.Errorf("arrived at %v: wait %v, want %v", st.at, got, st.wantWait)
+		}
+	}
+}
+
 func TestThrottleClasses(t *testing.T) {
 	limits := Limits{Window: time.Second, AppRequests: 4, AppWrites: 2, TenantRequests: 6, TenantWrites: 3}
 	type call struct {
