@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -94,15 +95,40 @@ func (l *patchLogs) start(conn connectionObject) connectionObject {
 	return &intunev1alpha1.GraphConnection{ObjectMeta: meta}
 }
 
+// patchLogMax is how many entries a connection's status.pendingPatches holds (its MaxItems).
+const patchLogMax = 1024
+
+// errPatchLogFull: the connection's log holds patchLogMax PATCHes whose reports have not come.
+var errPatchLogFull = fmt.Errorf("%d PATCHes through this connection are waiting for their resources' status to show them", patchLogMax)
+
 // record writes e to conn's log and returns once a write of the connection's status holds it, or
-// with the error of the write that should have.
-func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev1alpha1.PendingPatch) error {
+// with the error of the write that should have. When it returns an error, e's PATCH is not sent,
+// and e leaves the log again (what it replaced, if anything, is back): a log the API server is slow
+// to write does not grow with the PATCHes it kept from going.
+func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev1alpha1.PendingPatch) (err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	log := l.logFor(conn)
+	before, had := log.entries[e.UID]
+	if !had && len(log.entries) >= patchLogMax {
+		return errPatchLogFull
+	}
 	log.entries[e.UID] = e
 	log.version++
 	want := log.version
+	defer func() {
+		if err == nil {
+			return
+		}
+		if cur, ok := log.entries[e.UID]; ok && cur.SentAt.Equal(&e.SentAt) {
+			if had {
+				log.entries[e.UID] = before
+			} else {
+				delete(log.entries, e.UID)
+			}
+			log.version++
+		}
+	}()
 	now := l.clock.Now()
 	burst := now.Sub(log.lastRecord) < patchLogLinger
 	log.lastRecord = now

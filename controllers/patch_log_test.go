@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -246,5 +248,77 @@ func TestPatchLogDropsWhatNothingSettles(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"in-flight", "new"}, uids); d != "" {
 		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
+	}
+}
+
+// TestPatchLogKeepsOnlyWhatMayHaveGone checks that a PATCH whose record could not be written
+// leaves the log as it found it (it is not sent, so nothing of it needs recovering), and that a
+// full log refuses a new resource's PATCH without a write until a report makes room: a log the
+// API server is slow to take does not grow with the PATCHes it held back, nor past what the
+// connection's status may hold.
+func TestPatchLogKeepsOnlyWhatMayHaveGone(t *testing.T) {
+	entry := func(uid string, value int32, sentAt time.Time) intunev1alpha1.PendingPatch {
+		return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To(value)}, SentAt: metav1.NewTime(sentAt)}
+	}
+	conn := offlineConnection("it")
+	earlier := entry("a", 1, offlineStart.Add(-time.Second)) // sent, not reported yet
+	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{earlier}
+	fail, writes := false, 0
+	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
+		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			writes++
+			if fail {
+				return context.DeadlineExceeded
+			}
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		}}).Build()
+	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
+	logs.start(conn)
+	stored := func() []intunev1alpha1.PendingPatch {
+		t.Helper()
+		got := &intunev1alpha1.GraphConnection{}
+		if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Status.PendingPatches
+	}
+
+	fail = true
+	if err := logs.record(context.Background(), conn, entry("a", 2, offlineStart)); err == nil {
+		t.Fatal("a record whose write failed returned no error")
+	}
+	if err := logs.record(context.Background(), conn, entry("b", 2, offlineStart)); err == nil {
+		t.Fatal("a record whose write failed returned no error")
+	}
+	fail = false
+	if err := logs.record(context.Background(), conn, entry("c", 3, offlineStart)); err != nil {
+		t.Fatal(err)
+	}
+	want := []intunev1alpha1.PendingPatch{earlier, entry("c", 3, offlineStart)}
+	if d := cmp.Diff(want, stored()); d != "" {
+		t.Errorf("after two failed records and one written, the connection's pendingPatches (-want +got):\n%s", d)
+	}
+
+	for i := len(want); i < patchLogMax; i++ {
+		logs.mu.Lock()
+		log := logs.logFor(conn)
+		log.entries[fmt.Sprint("filler-", i)] = entry(fmt.Sprint("filler-", i), 1, offlineStart)
+		log.version++
+		logs.mu.Unlock()
+	}
+	writes = 0
+	if err := logs.record(context.Background(), conn, entry("d", 4, offlineStart)); !errors.Is(err, errPatchLogFull) || writes != 0 {
+		t.Errorf("a new resource's record in a full log: %v after %d writes, want errPatchLogFull and none", err, writes)
+	}
+	if err := logs.record(context.Background(), conn, entry("a", 5, offlineStart)); err != nil {
+		t.Errorf("a logged resource's next record in a full log: %v, want it written", err)
+	}
+	logs.reported(logKey(conn), "c", metav1.NewTime(offlineStart))
+	if err := logs.record(context.Background(), conn, entry("d", 4, offlineStart)); err != nil {
+		t.Errorf("a new resource's record once a report made room: %v, want it written", err)
+	}
+	if n := len(stored()); n != patchLogMax {
+		t.Errorf("the connection's status holds %d PATCHes, want %d", n, patchLogMax)
 	}
 }
