@@ -102,7 +102,8 @@ type Ring struct {
 	shared atomic.Pointer[map[string][]string] // keys claimed by other rings too, with those rings
 
 	// The rest belongs to the goroutine of Start.
-	lease   *coordinationv1.Lease // as last written
+	lease   *coordinationv1.Lease // as last written; nil until written, and after a conflict until read again
+	joined  bool                  // a Lease of the replica's was written: there is one to renew and delete
 	claims  []string              // as the Lease last written holds them
 	renewed time.Time             // when the last write that succeeded was sent
 	next    []string              // what the next renewal claims
@@ -278,7 +279,7 @@ func (r *Ring) renew(ctx context.Context, claims []string) error {
 			if err := r.o.Client.Create(ctx, l); err != nil {
 				return err
 			}
-			r.lease, r.claims, r.renewed = l, claims, start
+			r.lease, r.claims, r.renewed, r.joined = l, claims, start, true
 			return nil
 		case err != nil:
 			return err
@@ -295,7 +296,7 @@ func (r *Ring) renew(ctx context.Context, claims []string) error {
 		}
 		return err
 	}
-	r.lease, r.claims, r.renewed = l, claims, start
+	r.lease, r.claims, r.renewed, r.joined = l, claims, start, true
 	return nil
 }
 
@@ -470,16 +471,24 @@ func (r *Ring) leave() {
 		}
 		// Renewed at once (saying it leaves), then each round, and at once when a key's last call
 		// left the window.
+		// A renewal that failed on a conflict (the last one of Start, cut short by the shutdown,
+		// may have been written all the same) left r.lease nil: renew reads it again.
 		claims := slices.DeleteFunc(slices.Clone(r.claims), func(k string) bool { return !sending[k] })
-		if r.lease != nil && (!said || !slices.Equal(claims, r.claims) || r.o.Clock.Since(r.renewed) >= r.o.RetryPeriod) {
+		if r.joined && (!said || r.lease == nil || !slices.Equal(claims, r.claims) || r.o.Clock.Since(r.renewed) >= r.o.RetryPeriod) {
 			if err := r.renew(ctx, claims); err != nil {
 				r.log.Error(err, "Could not renew the Lease while leaving")
 			}
 		}
 		<-r.o.Clock.After(min(r.o.RetryPeriod, claimDelay))
 	}
-	if r.lease == nil {
+	if !r.joined {
 		return
+	}
+	if r.lease == nil {
+		if err := r.renew(ctx, nil); err != nil {
+			r.log.Error(err, "Could not read the replica's Lease again to delete it: the others take its keys when it expires")
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.o.RenewDeadline)
 	defer cancel()

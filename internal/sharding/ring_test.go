@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -573,5 +574,79 @@ func TestALeavingReplicaWithCallsStillCountedKeepsItsClaim(t *testing.T) {
 	}
 	if n := b.ring.Owned(); n != 6 {
 		t.Errorf("b owns %d keys once a left, want 6", n)
+	}
+}
+
+// TestALeavingReplicaWhoseLeaseChangedDeletesIt: a renewal cut short by the shutdown may still have
+// been written, so the leaving replica's next write of its Lease meets a conflict. It reads the
+// Lease again, keeps claiming what it still sends for, and deletes the Lease once clear, so that
+// its keys move at once rather than a lease duration later.
+func TestALeavingReplicaWhoseLeaseChangedDeletesIt(t *testing.T) {
+	c := newCluster(t, tenantKeys(6))
+	a, b := c.replica("a"), c.replica("b")
+	for range 3 {
+		c.round("both", a, b)
+	}
+	aKeys := slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
+	a.mu.Lock()
+	a.inCalls[aKeys[0]] = 1
+	a.mu.Unlock()
+	leases := func() []coordinationv1.Lease {
+		var list coordinationv1.LeaseList
+		if err := c.api.List(context.Background(), &list, client.InNamespace("operator")); err != nil {
+			t.Fatal(err)
+		}
+		return list.Items
+	}
+	// The write a's shutdown cut short, which the API server took all the same.
+	for _, l := range leases() {
+		if *l.Spec.HolderIdentity == "a" {
+			l.Spec.RenewTime = &metav1.MicroTime{Time: c.clock.Now()}
+			if err := c.api.Update(context.Background(), &l); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan struct{})
+	go func() { _ = a.ring.Start(ctx); close(done) }()
+	for range 3 { // leave renews at once (a conflict), then each round
+		for !c.clock.HasWaiters() {
+			time.Sleep(time.Millisecond)
+		}
+		c.clock.Step(retryPeriod)
+	}
+	for _, l := range leases() {
+		if *l.Spec.HolderIdentity == "a" && l.Annotations[sharding.ClaimsAnnotation] != aKeys[0] {
+			t.Errorf("a's Lease, while a leaves with a call of %s, claims %q", aKeys[0], l.Annotations[sharding.ClaimsAnnotation])
+		}
+	}
+	a.mu.Lock()
+	clear(a.inCalls)
+	a.mu.Unlock()
+	for {
+		select {
+		case <-done:
+		default:
+			if c.clock.HasWaiters() {
+				c.clock.Step(retryPeriod)
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		break
+	}
+	for _, l := range leases() {
+		if *l.Spec.HolderIdentity == "a" {
+			t.Fatalf("a left the ring and its Lease is still there: %v", l.Annotations)
+		}
+	}
+	for range 2 {
+		c.round("a left", b)
+	}
+	if n := b.ring.Owned(); n != 6 {
+		t.Errorf("b owns %d keys two rounds after a left, want 6", n)
 	}
 }
