@@ -63,7 +63,9 @@ type OverviewReconciler struct {
 // Reconcile runs one pass for one resource.
 func (r *OverviewReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	obj := r.kind.newObject()
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+	// The cache's object itself, not a copy: it is the pass's base, which nothing writes to (the
+	// status is derived into the one copy below, and the patch is computed from the two).
+	if err := r.Get(ctx, req.NamespacedName, obj, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Deleted: management stops and Graph is left as it is.
 			r.forget(req.NamespacedName)
