@@ -16,6 +16,10 @@ DEPLOY_CONFIG ?= config/default
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
+# make test starts a dozen control planes at once (a suite's parallel processes each start one) on
+# two cores, beside the compiler: a kube-apiserver can take longer than envtest's 20 s default to
+# become ready, and envtest's five retries each start again from nothing.
+export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 3m
 
 GO_TEST_FLAGS ?=
 # Modules of their own, whose tests make test runs too: hack/monitoring parses the alerts and the

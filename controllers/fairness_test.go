@@ -57,9 +57,20 @@ var _ = Describe("Tenants", func() {
 		// line of writes two windows long, against the suite's 3 s sync interval. Each resource is
 		// PATCHed once, none is throttled, and the small tenant's PATCH goes within the first
 		// window, ahead of the big tenant's second.
+		// The small tenant's resource comes once the big tenant's line has started (its first
+		// PATCH), while the rest of the line is still being created: how long creating 120
+		// resources takes on a loaded machine then costs the small tenant nothing of its window.
 		big, small := newTenant(), newTenant()
-		bigOnes := createOverviews(big, 120)
+		var bigOnes []*intunev1alpha1.DeviceConfigurationUserOverview
+		created := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(created)
+			bigOnes = createOverviews(big, 120)
+		}()
+		Eventually(func() []time.Time { return patchTimes(big) }).WithTimeout(60*time.Second).ShouldNot(BeEmpty(), "the big tenant's first PATCH")
 		smallOne := createOverviews(small, 1)
+		Eventually(created).WithTimeout(2 * time.Minute).Should(BeClosed())
 		expectCondition(smallOne[0], intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
 		Eventually(func() int { return readyCount(bigOnes) }).WithTimeout(90*time.Second).WithPolling(time.Second).
 			Should(Equal(len(bigOnes)), "every resource of the line becomes Ready")
