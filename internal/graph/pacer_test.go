@@ -22,8 +22,9 @@ var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 // How the pacer paces (its lines, budget, pause, sizing, ceiling) is tested in internal/pacer on a
 // fake clock; here, what graph adds: the key of a pacer, its metric series, and Close on the wire.
 
-// A pacer that tenants no longer use is dropped with its metric series: 300 tenants that came
-// and went leave none.
+// A pacer that tenants no longer use is dropped, and its metric series some time after: 300
+// tenants that came and went leave no pacer, and no series once seriesKeep has passed. A tenant
+// that comes back within it keeps its series, which a scrape in between still finds.
 func TestPacersAndTheirSeriesAreDropped(t *testing.T) {
 	clock := pacertest.NewClock(t0)
 	starts := &pacertest.Starts{}
@@ -44,8 +45,21 @@ func TestPacersAndTheirSeriesAreDropped(t *testing.T) {
 		t.Fatalf("%d pacers and %d series while the tenants' calls are in the window, want 300 and 300", n, series)
 	}
 	clock.Step(2 * time.Second)
+	if n, series := ps.Len(), countSeries(budgetWaitSeconds, prefix); n != 0 || series != 300 {
+		t.Errorf("%d pacers and %d series just after the tenants went, want none and 300", n, series)
+	}
+	// Tenant 0 comes back before its series go.
+	clock.Step(seriesKeep - time.Minute)
+	back := ps.For(PacerKey{AuthorityHost: "https://login.microsoftonline.com", TenantID: prefix + "0", ClientID: "app"})
+	back.Submit("job", ReadJob, pacer.Job{Run: func(context.Context, *pacer.Ticket) error { return nil }})
+	starts.RunAll()
+	clock.Step(time.Minute)
+	if series := countSeries(budgetWaitSeconds, prefix); series != 1 {
+		t.Errorf("%d series %s after the tenants went, want 1: the tenant that came back", series, seriesKeep)
+	}
+	clock.Step(seriesKeep)
 	if n, series := ps.Len(), countSeries(budgetWaitSeconds, prefix); n != 0 || series != 0 {
-		t.Errorf("%d pacers and %d series left after the tenants went, want none", n, series)
+		t.Errorf("%d pacers and %d series left once every tenant has been gone for %s, want none", n, series, seriesKeep)
 	}
 }
 

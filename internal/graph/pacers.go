@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/overview-operator/overview-operator/internal/pacer"
 	"github.com/overview-operator/overview-operator/internal/workers"
 )
@@ -140,8 +138,9 @@ type Job struct {
 
 // Pacers is the registry of pacers, one per PacerKey, shared by all the clients of the operator
 // so that every resource of an app in a tenant draws on the same budget, every app of a tenant on
-// the tenant's, and the ceiling on calls in flight across all tenants. A pacer with nothing left to remember is dropped, and its metric series
-// with it. It is safe for concurrent use.
+// the tenant's, and the ceiling on calls in flight across all tenants. A pacer with nothing left to remember is dropped;
+// its tenant's metric series go seriesKeep after the tenant's last pacer did. It is safe for
+// concurrent use.
 type Pacers struct {
 	reg *pacer.Registry[PacerKey]
 }
@@ -189,6 +188,10 @@ func NewPacersWith(o PacersOptions) *Pacers {
 	if o.Go == nil {
 		o.Go = workers.New(0).Go
 	}
+	if o.Clock == nil {
+		o.Clock = pacer.RealClock()
+	}
+	series := newTenantSeries(o.Clock)
 	return &Pacers{reg: pacer.New(pacer.Options[PacerKey]{
 		Limits: o.Limits, MaxInFlight: o.MaxInFlight, Clock: o.Clock, Go: o.Go, Owns: o.Owns,
 		// Graph counts a tenant's calls across its apps (its tenant limits, a Tenant-scoped 429),
@@ -196,13 +199,10 @@ func NewPacersWith(o PacersOptions) *Pacers {
 		Tenant: func(k PacerKey) PacerKey { return PacerKey{AuthorityHost: k.AuthorityHost, TenantID: k.TenantID} },
 		App:    func(k PacerKey) PacerKey { return PacerKey{AuthorityHost: k.AuthorityHost, ClientID: k.ClientID} },
 		Waited: func(k PacerKey, kind pacer.Kind, d time.Duration) {
+			series.used(k.TenantID)
 			budgetWaitSeconds.WithLabelValues(k.TenantID, kind.String()).Observe(d.Seconds())
 		},
-		Dropped: func(k PacerKey) {
-			// Another app of the tenant may have series too: they start again with its next job.
-			budgetWaitSeconds.DeletePartialMatch(prometheus.Labels{"tenant": k.TenantID})
-			throttledTotal.DeletePartialMatch(prometheus.Labels{"tenant": k.TenantID})
-		},
+		Dropped: func(k PacerKey) { series.drop(k.TenantID) },
 	})}
 }
 
