@@ -93,8 +93,8 @@ test-fast: fmt vet ## The inner loop: the unit tests and the envtest suite, at o
 GINKGO ?= go tool ginkgo
 GINKGO_FLAGS ?=
 # Processes per suite: enough that no process holds much more than the suite's longest spec.
-CONTROLLERS_PROCS ?= 6
-E2E_PROCS ?= 4
+CONTROLLERS_PROCS ?= 4
+E2E_PROCS ?= 3
 FAULTS_PROCS ?= 2
 
 .PHONY: test-units
