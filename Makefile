@@ -78,8 +78,9 @@ lint: golangci-lint ## Run golangci-lint (.golangci.yml) over every package: lin
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: fmt vet ## Run every test: the unit tests, the envtest suite and the end-to-end suites, at once (builds the control plane and the tools the first time, at once too).
-	@$(MAKE) --no-print-directory -j4 --output-sync=target test-units test-controllers test-e2e test-faults
+test: fmt vet ## Run every test: the unit tests, then the envtest suite and the end-to-end suites at once (builds the control plane and the tools the first time).
+	@$(MAKE) --no-print-directory test-units
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-controllers test-e2e test-faults
 
 .PHONY: test-fast
 test-fast: fmt vet ## The inner loop: the unit tests and the envtest suite, at once, without the end-to-end suites.

@@ -29,7 +29,6 @@ func TestPacersAndTheirSeriesAreDropped(t *testing.T) {
 	clock := pacertest.NewClock(t0)
 	starts := &pacertest.Starts{}
 	ps := NewPacersWith(PacersOptions{Limits: Limits{Requests: 10, Writes: 1, Per: time.Second}, Clock: clock, Go: starts.Go})
-	const prefix = "come-and-go-"
 	for i := range 300 {
 		tenant := ps.For(PacerKey{AuthorityHost: "https://login.microsoftonline.com", TenantID: fmt.Sprint(prefix, i), ClientID: "app"})
 		tenant.Submit("job", ReadJob, pacer.Job{Run: func(ctx context.Context, tk *pacer.Ticket) error {
@@ -41,11 +40,11 @@ func TestPacersAndTheirSeriesAreDropped(t *testing.T) {
 		}})
 	}
 	starts.RunAll()
-	if n, series := ps.Len(), countSeries(budgetWaitSeconds, prefix); n != 300 || series != 300 {
+	if n, series := ps.Len(), countSeries(budgetWaitSeconds); n != 300 || series != 300 {
 		t.Fatalf("%d pacers and %d series while the tenants' calls are in the window, want 300 and 300", n, series)
 	}
 	clock.Step(2 * time.Second)
-	if n, series := ps.Len(), countSeries(budgetWaitSeconds, prefix); n != 0 || series != 300 {
+	if n, series := ps.Len(), countSeries(budgetWaitSeconds); n != 0 || series != 300 {
 		t.Errorf("%d pacers and %d series just after the tenants went, want none and 300", n, series)
 	}
 	// Tenant 0 comes back before its series go.
@@ -54,17 +53,20 @@ func TestPacersAndTheirSeriesAreDropped(t *testing.T) {
 	back.Submit("job", ReadJob, pacer.Job{Run: func(context.Context, *pacer.Ticket) error { return nil }})
 	starts.RunAll()
 	clock.Step(time.Minute)
-	if series := countSeries(budgetWaitSeconds, prefix); series != 1 {
+	if series := countSeries(budgetWaitSeconds); series != 1 {
 		t.Errorf("%d series %s after the tenants went, want 1: the tenant that came back", series, seriesKeep)
 	}
 	clock.Step(seriesKeep)
-	if n, series := ps.Len(), countSeries(budgetWaitSeconds, prefix); n != 0 || series != 0 {
+	if n, series := ps.Len(), countSeries(budgetWaitSeconds); n != 0 || series != 0 {
 		t.Errorf("%d pacers and %d series left once every tenant has been gone for %s, want none", n, series, seriesKeep)
 	}
 }
 
+// prefix starts the tenant ids of TestPacersAndTheirSeriesAreDropped.
+const prefix = "come-and-go-"
+
 // countSeries counts the series of c whose tenant label starts with prefix.
-func countSeries(c prometheus.Collector, prefix string) int {
+func countSeries(c prometheus.Collector) int {
 	ch := make(chan prometheus.Metric, 1024)
 	go func() { c.Collect(ch); close(ch) }()
 	n := 0
