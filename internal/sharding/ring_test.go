@@ -109,6 +109,25 @@ func (c *cluster) isDown(id string) bool {
 	return c.down[id]
 }
 
+// finishLeaving ends rep's calls and steps the clock a round at a time until rep's Start, leaving,
+// returns (closes done).
+func (c *cluster) finishLeaving(rep *replica, done <-chan struct{}) {
+	rep.mu.Lock()
+	clear(rep.inCalls)
+	rep.mu.Unlock()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+			if c.clock.HasWaiters() {
+				c.clock.Step(retryPeriod)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 // owners returns, for each key, the replicas that may send for it now.
 func (c *cluster) owners(reps ...*replica) map[string][]string {
 	out := map[string][]string{}
@@ -554,21 +573,7 @@ func TestALeavingReplicaWithCallsStillCountedKeepsItsClaim(t *testing.T) {
 			t.Errorf("b does not own %s, of which a, leaving, had no call, a lease duration after a's SIGTERM", k)
 		}
 	}
-	a.mu.Lock()
-	clear(a.inCalls)
-	a.mu.Unlock()
-	for {
-		select {
-		case <-done:
-		default:
-			if c.clock.HasWaiters() {
-				c.clock.Step(retryPeriod)
-			}
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		break
-	}
+	c.finishLeaving(a, done)
 	for range 2 {
 		c.round("a left", b)
 	}
@@ -623,21 +628,7 @@ func TestALeavingReplicaWhoseLeaseChangedDeletesIt(t *testing.T) {
 			t.Errorf("a's Lease, while a leaves with a call of %s, claims %q", aKeys[0], l.Annotations[sharding.ClaimsAnnotation])
 		}
 	}
-	a.mu.Lock()
-	clear(a.inCalls)
-	a.mu.Unlock()
-	for {
-		select {
-		case <-done:
-		default:
-			if c.clock.HasWaiters() {
-				c.clock.Step(retryPeriod)
-			}
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		break
-	}
+	c.finishLeaving(a, done)
 	for _, l := range leases() {
 		if *l.Spec.HolderIdentity == "a" {
 			t.Fatalf("a left the ring and its Lease is still there: %v", l.Annotations)
