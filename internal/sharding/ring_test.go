@@ -109,6 +109,21 @@ func (c *cluster) isDown(id string) bool {
 	return c.down[id]
 }
 
+// twoWithACallOfA is two replicas a and b that split six keys, and a's keys, the first of which a
+// has a call of in flight.
+func twoWithACallOfA(t *testing.T) (c *cluster, a, b *replica, aKeys []string) {
+	c = newCluster(t, tenantKeys(6))
+	a, b = c.replica("a"), c.replica("b")
+	for range 3 {
+		c.round("both", a, b)
+	}
+	aKeys = slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
+	a.mu.Lock()
+	a.inCalls[aKeys[0]] = 1
+	a.mu.Unlock()
+	return c, a, b, aKeys
+}
+
 // finishLeaving ends rep's calls and steps the clock a round at a time until rep's Start, leaving,
 // returns (closes done).
 func (c *cluster) finishLeaving(rep *replica, done <-chan struct{}) {
@@ -537,15 +552,7 @@ func TestAStoppedMemberIsGivenNoMoreKeys(t *testing.T) {
 // key's claim, so that b does not take that key until it is clear; the keys a has no call of it
 // drops at once, and b takes them without waiting. Then a deletes the Lease and b takes the last.
 func TestALeavingReplicaWithCallsStillCountedKeepsItsClaim(t *testing.T) {
-	c := newCluster(t, tenantKeys(6))
-	a, b := c.replica("a"), c.replica("b")
-	for range 3 {
-		c.round("both", a, b)
-	}
-	aKeys := slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
-	a.mu.Lock()
-	a.inCalls[aKeys[0]] = 1
-	a.mu.Unlock()
+	c, a, b, aKeys := twoWithACallOfA(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -587,15 +594,7 @@ func TestALeavingReplicaWithCallsStillCountedKeepsItsClaim(t *testing.T) {
 // Lease again, keeps claiming what it still sends for, and deletes the Lease once clear, so that
 // its keys move at once rather than a lease duration later.
 func TestALeavingReplicaWhoseLeaseChangedDeletesIt(t *testing.T) {
-	c := newCluster(t, tenantKeys(6))
-	a, b := c.replica("a"), c.replica("b")
-	for range 3 {
-		c.round("both", a, b)
-	}
-	aKeys := slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
-	a.mu.Lock()
-	a.inCalls[aKeys[0]] = 1
-	a.mu.Unlock()
+	c, a, b, aKeys := twoWithACallOfA(t)
 	leases := func() []coordinationv1.Lease {
 		var list coordinationv1.LeaseList
 		if err := c.api.List(context.Background(), &list, client.InNamespace("operator")); err != nil {
