@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -86,30 +87,60 @@ var connectionMetrics = newConditionTracker[string](connectionsByCondition)
 type conditionTracker[K comparable] struct {
 	gauge *prometheus.GaugeVec
 	mu    sync.Mutex
-	last  map[K][]string // the label values each object counts under
+	last  map[K]*labelValues // the label values each object counts under
+	// states holds each set of label values once, by the values joined: there are a few of them
+	// (kinds × statuses × reasons) and as many objects as the cluster holds.
+	states map[string]*labelValues
 }
 
+// labelValues are the label values of one state, shared by every object in it.
+type labelValues []string
+
 func newConditionTracker[K comparable](gauge *prometheus.GaugeVec) *conditionTracker[K] {
-	return &conditionTracker[K]{gauge: gauge, last: map[K][]string{}}
+	return &conditionTracker[K]{gauge: gauge, last: map[K]*labelValues{}, states: map[string]*labelValues{}}
 }
 
 // observe counts an object under the Ready condition in conds (Unknown, Progressing when there is
 // none), after the leading label values (the connection kind).
 func (t *conditionTracker[K]) observe(key K, conds []metav1.Condition, leading ...string) {
-	state := append(slices.Clone(leading), string(metav1.ConditionUnknown), intunev1alpha1.ReasonProgressing)
+	status, reason := string(metav1.ConditionUnknown), intunev1alpha1.ReasonProgressing
 	if c := meta.FindStatusCondition(conds, intunev1alpha1.ConditionReady); c != nil {
-		state[len(leading)], state[len(leading)+1] = string(c.Status), c.Reason
+		status, reason = string(c.Status), c.Reason
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old, ok := t.last[key]; ok {
-		if slices.Equal(old, state) {
-			return
-		}
-		t.gauge.WithLabelValues(old...).Dec()
+	old, ok := t.last[key]
+	if ok && old.is(leading, status, reason) {
+		return
+	}
+	state := t.intern(leading, status, reason)
+	if ok {
+		t.gauge.WithLabelValues(*old...).Dec()
 	}
 	t.last[key] = state
-	t.gauge.WithLabelValues(state...).Inc()
+	t.gauge.WithLabelValues(*state...).Inc()
+}
+
+// is reports whether v are leading, status and reason.
+func (v *labelValues) is(leading []string, status, reason string) bool {
+	n := len(leading)
+	return len(*v) == n+2 && slices.Equal((*v)[:n], leading) && (*v)[n] == status && (*v)[n+1] == reason
+}
+
+// intern returns the one labelValues of leading, status and reason, with strings of its own (not
+// the decoded object's, which it would keep alive). Called under t.mu.
+func (t *conditionTracker[K]) intern(leading []string, status, reason string) *labelValues {
+	values := append(slices.Clone(leading), status, reason)
+	joined := strings.Join(values, "\x00")
+	if v, ok := t.states[joined]; ok {
+		return v
+	}
+	for i := range values {
+		values[i] = strings.Clone(values[i])
+	}
+	v := labelValues(values)
+	t.states[joined] = &v
+	return &v
 }
 
 // forget stops counting a deleted object.
@@ -117,7 +148,7 @@ func (t *conditionTracker[K]) forget(key K) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old, ok := t.last[key]; ok {
-		t.gauge.WithLabelValues(old...).Dec()
+		t.gauge.WithLabelValues(*old...).Dec()
 		delete(t.last, key)
 	}
 }

@@ -46,6 +46,12 @@ func TestConditionTracker(t *testing.T) {
 				{key: "a", forget: true}},
 			want: map[string]float64{"False/SecretNotFound": 1},
 		},
+		"objects moving between states they share count where they are": {
+			steps: []step{{key: "a", conds: ready("True", "CredentialsValid")}, {key: "b", conds: ready("True", "CredentialsValid")},
+				{key: "a", conds: ready("False", "SecretNotFound")}, {key: "b", conds: ready("False", "SecretNotFound")},
+				{key: "a", conds: ready("True", "CredentialsValid")}},
+			want: map[string]float64{"True/CredentialsValid": 1, "False/SecretNotFound": 1},
+		},
 		"forgetting an object never observed changes nothing": {
 			steps: []step{{key: "a", conds: ready("True", "CredentialsValid")}, {key: "z", forget: true}},
 			want:  map[string]float64{"True/CredentialsValid": 1},

@@ -57,46 +57,74 @@ type syncResult struct {
 // costs no pass and no status write; a longer pause (a Retry-After of minutes) ends it with the
 // throttled error, so that the resource's Synced condition says until when the tenant's calls
 // wait. via is the key of the client whose line holds the job: the job calls Graph only while the
-// resource still resolves to it (stillWanted); api is the API version that client calls.
-func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via clientKey, api graphAPI, configurationID string) graph.Job {
-	wanted := func(ctx context.Context, generation int64) string {
-		return r.stillWanted(ctx, key, rec, via, generation)
+// resource still resolves to it (stillWanted); api is the API version that client calls; logged
+// are the calls that write each PATCH ahead to the connection's log (loggedCalls, without Calls:
+// each run gets its own).
+func (r *OverviewReconciler) syncJob(key types.NamespacedName, rec *record, via clientKey, api graphAPI, configurationID string, logged loggedCalls) graph.Job {
+	// One object holds what the job needs: a first sync holds a whole tenant's jobs in its line at
+	// once, and a job's closures, each with its own copy of what it captured, were most of the
+	// memory a waiting resource took.
+	j := &overviewJob{r: r, key: key, rec: rec, via: via, api: api, configurationID: configurationID, logged: logged}
+	return graph.Job{Run: j.run, Done: j.done, QuietPause: r.quietPause}
+}
+
+// overviewJob is a syncJob's state, from its submission to its end.
+type overviewJob struct {
+	r               *OverviewReconciler
+	key             types.NamespacedName
+	rec             *record
+	via             clientKey
+	api             graphAPI
+	configurationID string
+	// logged are the job's calls with each PATCH written ahead to its connection's log.
+	logged loggedCalls
+	// ctx and res are the last run's context and result, for done.
+	ctx context.Context
+	res *syncResult
+}
+
+// wanted is the job's wantedFunc: why a call of it is no longer wanted.
+func (j *overviewJob) wanted(ctx context.Context, generation int64) string {
+	return j.r.stillWanted(ctx, j.key, j.rec, j.via, generation)
+}
+
+// run is the job's graph.Job.Run.
+func (j *overviewJob) run(jctx context.Context, calls graph.Calls) error {
+	r := j.r
+	j.ctx = logf.IntoContext(jctx, lazyValues(r.log, r.kind.entity.Type, j.key, "deviceConfigurationId", j.configurationID))
+	logged := j.logged
+	logged.Calls = calls
+	j.res = r.runSafely(j.ctx, logged, j.rec, j.api, j.configurationID, j.wanted)
+	switch {
+	case j.res.applied:
+		return nil // the PATCH went: what followed it is reported, not run again
+	case !throttled(j.res.err):
+		return j.res.err
 	}
-	var (
-		ctx context.Context
-		res *syncResult
-	)
-	run := func(jctx context.Context, calls graph.Calls) error {
-		ctx = logf.IntoContext(jctx, lazyValues(r.log, r.kind.entity.Type, key, "deviceConfigurationId", configurationID))
-		res = r.runSafely(ctx, calls, rec, api, configurationID, wanted)
-		switch {
-		case res.applied:
-			return nil // the PATCH went: what followed it is reported, not run again
-		case !throttled(res.err):
-			return res.err
-		}
-		// Back in line, it would run again after the pause: only while the cluster still wants it.
-		if why := wanted(ctx, anyGeneration); why != "" {
-			_, generation, _ := r.memory.desiredOf(rec)
-			res = &syncResult{generation: generation, superseded: why}
-			return nil
-		}
-		return res.err
+	// Back in line, it would run again after the pause: only while the cluster still wants it.
+	if why := j.wanted(j.ctx, anyGeneration); why != "" {
+		_, generation, _ := r.memory.desiredOf(j.rec)
+		j.res = &syncResult{generation: generation, superseded: why}
+		return nil
 	}
-	done := func(error) {
-		if res.superseded == "" {
-			// What the job read is this generation's, through this connection, only if both still hold.
-			res.superseded = wanted(ctx, res.generation)
-		}
-		if res.superseded != "" {
-			logf.FromContext(ctx).V(1).Info("The job's result is superseded", "why", res.superseded, "generation", res.generation)
-		}
-		res.at = r.clock.Now()
-		if r.memory.deliver(key, rec, res, r.kind.entity) {
-			r.done <- event.TypedGenericEvent[reconcile.Request]{Object: reconcile.Request{NamespacedName: key}}
-		}
+	return j.res.err
+}
+
+// done is the job's graph.Job.Done: it delivers the result to the record and brings the resource
+// back to the queue.
+func (j *overviewJob) done(error) {
+	r, res := j.r, j.res
+	if res.superseded == "" {
+		// What the job read is this generation's, through this connection, only if both still hold.
+		res.superseded = j.wanted(j.ctx, res.generation)
 	}
-	return graph.Job{Run: run, Done: done, QuietPause: r.quietPause}
+	if res.superseded != "" {
+		logf.FromContext(j.ctx).V(1).Info("The job's result is superseded", "why", res.superseded, "generation", res.generation)
+	}
+	res.at = r.clock.Now()
+	if r.memory.deliver(j.key, j.rec, res, r.kind.entity) {
+		r.done <- event.TypedGenericEvent[reconcile.Request]{Object: reconcile.Request{NamespacedName: j.key}}
+	}
 }
 
 // runSafely is runSync, with a panic turned into the job's error: the resource is then retried with

@@ -84,13 +84,8 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	}
 	steady := r.steadyOf(p)
 	r.memory.queue(rec, gc.Line(), via, steady)
-	job := r.syncJob(key, rec, via, api, p.base.OverviewSpec().DeviceConfigurationID)
 	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
-	run := job.Run
-	job.Run = func(ctx context.Context, calls graph.Calls) error {
-		logged.Calls = calls
-		return run(ctx, logged)
-	}
+	job := r.syncJob(key, rec, via, api, p.base.OverviewSpec().DeviceConfigurationID, logged)
 	gc.Line().Submit(r.memory.lineKey(key), kind, job)
 	if steady != nil {
 		// A routine resync: a quiet result ends without a pass, so this one asks for the next slot.

@@ -51,7 +51,10 @@ type patchLogs struct {
 
 // patchLog is one connection's pending PATCHes, under patchLogs.mu.
 type patchLog struct {
-	conn    connectionObject // names the connection whose status holds the log
+	conn connectionObject // names the connection whose status holds the log
+	// ref is the connection by kind, namespace and name only, as the jobs' calls name it: one
+	// object for all of them, never changed.
+	ref     connectionObject
 	entries map[string]intunev1alpha1.PendingPatch
 	// version counts the changes of entries; written is the version the last successful write
 	// held, failed the version the last failed one held, with its error.
@@ -71,7 +74,7 @@ func (l *patchLogs) logFor(conn connectionObject) *patchLog {
 	key := logKey(conn)
 	log, ok := l.logs[key]
 	if !ok {
-		log = &patchLog{conn: conn, entries: map[string]intunev1alpha1.PendingPatch{}}
+		log = &patchLog{conn: conn, ref: refOf(conn), entries: map[string]intunev1alpha1.PendingPatch{}}
 		for _, e := range conn.ConnectionStatus().PendingPatches {
 			log.entries[e.UID] = e
 		}
@@ -81,13 +84,18 @@ func (l *patchLogs) logFor(conn connectionObject) *patchLog {
 }
 
 // start starts conn's log from conn's status if it has not started yet, and returns the connection
-// as a job's calls name it: its kind, namespace and name only. A job waits in its tenant's line
-// for as long as Graph makes it, a first sync holds a whole tenant's jobs there at once, and the
-// connection's status (this log among it) need not be held by each of them.
+// as a job's calls name it: its kind, namespace and name only, one object shared by all the jobs
+// of the connection, which only read it. A job waits in its tenant's line for as long as Graph
+// makes it, a first sync holds a whole tenant's jobs there at once, and neither the connection's
+// status (this log among it) nor an object of its own need be held by each of them.
 func (l *patchLogs) start(conn connectionObject) connectionObject {
 	l.mu.Lock()
-	l.logFor(conn)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	return l.logFor(conn).ref
+}
+
+// refOf returns conn by kind, namespace and name only.
+func refOf(conn connectionObject) connectionObject {
 	meta := metav1.ObjectMeta{Namespace: conn.GetNamespace(), Name: conn.GetName()}
 	if _, ok := conn.(*intunev1alpha1.ClusterGraphConnection); ok {
 		return &intunev1alpha1.ClusterGraphConnection{ObjectMeta: meta}
