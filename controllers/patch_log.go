@@ -94,6 +94,22 @@ func (l *patchLogs) start(conn connectionObject) connectionObject {
 	return l.logFor(conn).ref
 }
 
+// logOf returns the log of conn, a job's name-only connection (start): the log the job's
+// submission started or, when it was dropped since (another replica owned the connection's key for
+// a while, and wrote the log), the log started again from the connection as the cache holds it
+// now, with what the other replica left in its status. A log started from conn alone would hold
+// none of that, and its next write would replace it. Called under l.mu.
+func (l *patchLogs) logOf(ctx context.Context, conn connectionObject) (*patchLog, error) {
+	if log, ok := l.logs[logKey(conn)]; ok {
+		return log, nil
+	}
+	full := conn.DeepCopyObject().(connectionObject)
+	if err := l.client.Get(ctx, client.ObjectKeyFromObject(conn), full); err != nil {
+		return nil, err
+	}
+	return l.logFor(full), nil
+}
+
 // refOf returns conn by kind, namespace and name only.
 func refOf(conn connectionObject) connectionObject {
 	meta := metav1.ObjectMeta{Namespace: conn.GetNamespace(), Name: conn.GetName()}
@@ -116,7 +132,10 @@ var errPatchLogFull = fmt.Errorf("%d PATCHes through this connection are waiting
 func (l *patchLogs) record(ctx context.Context, conn connectionObject, e intunev1alpha1.PendingPatch) (err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	log := l.logFor(conn)
+	log, err := l.logOf(ctx, conn)
+	if err != nil {
+		return err
+	}
 	before, had := log.entries[e.UID]
 	if !had && len(log.entries) >= patchLogMax {
 		return errPatchLogFull

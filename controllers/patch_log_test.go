@@ -322,3 +322,54 @@ func TestPatchLogKeepsOnlyWhatMayHaveGone(t *testing.T) {
 		t.Errorf("the connection's status holds %d PATCHes, want %d", n, patchLogMax)
 	}
 }
+
+// TestPatchLogDroppedAndStartedAgain checks that a job whose connection's log was dropped after it
+// was submitted (another replica owned the connection's key for a while, and wrote the log) starts
+// the log again from the connection as it is, with what the other replica left in its status: a
+// job names its connection by name only, and a log started from that alone would write its own
+// entry over every other.
+func TestPatchLogDroppedAndStartedAgain(t *testing.T) {
+	entry := func(uid string, sentAt time.Time) intunev1alpha1.PendingPatch {
+		return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](1)}, SentAt: metav1.NewTime(sentAt)}
+	}
+	conn := offlineConnection("it")
+	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{entry("before", offlineStart.Add(-2*time.Second))}
+	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
+		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).Build()
+	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
+	ref := logs.start(conn) // the job's name for the connection
+
+	logs.dropUnowned(func(connectionObject) bool { return false })
+	// The other replica, owner meanwhile, PATCHed a resource and wrote its entry.
+	other := &intunev1alpha1.GraphConnection{}
+	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), other); err != nil {
+		t.Fatal(err)
+	}
+	other.Status.PendingPatches = append(other.Status.PendingPatches, entry("other", offlineStart.Add(-time.Second)))
+	if err := kube.Status().Update(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := logs.record(context.Background(), ref, entry("mine", offlineStart)); err != nil {
+		t.Fatal(err)
+	}
+	got := &intunev1alpha1.GraphConnection{}
+	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, e := range got.Status.PendingPatches {
+		uids = append(uids, e.UID)
+	}
+	if d := cmp.Diff([]string{"before", "mine", "other"}, uids); d != "" {
+		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
+	}
+
+	logs.dropUnowned(func(connectionObject) bool { return false })
+	if err := kube.Delete(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.record(context.Background(), ref, entry("gone", offlineStart)); err == nil {
+		t.Error("a record through a connection that is gone returned no error: its PATCH would go unlogged")
+	}
+}
