@@ -82,9 +82,11 @@ func (r *OverviewReconciler) submit(ctx context.Context, p *overviewPass, rec *r
 	if write {
 		kind = graph.WriteJob
 	}
+	// The connection's log starts before steadyOf asks it: after a restart, it holds what the
+	// process before this one PATCHed and never reported.
+	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
 	steady := r.steadyOf(p)
 	r.memory.queue(rec, gc.Line(), via, steady)
-	logged := loggedCalls{logs: r.patchLogs, conn: r.patchLogs.start(conn), uid: string(p.base.GetUID()), now: r.clock.Now}
 	job := r.syncJob(key, rec, via, api, p.base.OverviewSpec().DeviceConfigurationID, logged)
 	gc.Line().Submit(r.memory.lineKey(key), kind, job)
 	if steady != nil {

@@ -111,6 +111,41 @@ func TestAPatchSentBeforeARestart(t *testing.T) {
 	}
 }
 
+// TestAPatchSentBeforeARestartUnderASteadyStatus: a process PATCHed drift away and died before it
+// reported it, so the status still shows the resource steady (Ready, no drift) as it was before the
+// drift. The next process's routine resync of it must not end quietly on finding Graph as the
+// status says: the connection's log holds the PATCH, which status then shows.
+func TestAPatchSentBeforeARestartUnderASteadyStatus(t *testing.T) {
+	sentAt := offlineStart.Add(-time.Minute)
+	obj := offlineOverview(func(o *intunev1alpha1.DeviceConfigurationUserOverview) {
+		o.Spec.Overview.FailedCount = nil
+		o.Status = syncedStatus(30*time.Minute, graphOver(12))
+	})
+	g := &steadyGraph{o: graphOver(12)} // the PATCH went: Graph holds the spec again
+	w := newOffline(t, obj, &graphFns{GetOverviewFn: g.get}, offlineSetup{noConnection: true, objects: []client.Object{loggedConnection(12, sentAt)}})
+
+	res, err := w.pass() // first seen by this process: it waits for its slot
+	if err != nil || res.RequeueAfter <= 0 {
+		t.Fatalf("the first pass ended with %+v and %v", res, err)
+	}
+	w.advance(res.RequeueAfter)
+	if _, err := w.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if g.gets != 1 {
+		t.Fatalf("%d GETs, want the resync's one", g.gets)
+	}
+	if got := w.object().Status.LastAppliedTime; got == nil || got.Before(&metav1.Time{Time: sentAt.Truncate(time.Second)}) {
+		t.Errorf("lastAppliedTime %v, want the logged PATCH's time %v", got, sentAt)
+	}
+	if d := cmp.Diff([]string{"Normal Patched"}, w.events()); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+	if e, ok := w.r.patchLogs.pending(logKey(loggedConnection(0, sentAt)), string(obj.UID)); ok {
+		t.Errorf("the log still holds %+v after the report", e)
+	}
+}
+
 // TestEveryPatchIsLoggedBeforeItIsSent plays one PATCH through the reconciler with the API server
 // there, and one with it away: a PATCH goes only once the connection's status holds it.
 func TestEveryPatchIsLoggedBeforeItIsSent(t *testing.T) {
