@@ -5,19 +5,21 @@ import (
 	"slices"
 )
 
-// Assign gives each key to one of members, by rendezvous hashing with bounded loads: keys are
-// taken in an order of their own (by a hash of the key alone), and each goes to the member that
-// ranks highest for it among those holding fewer than ⌈len(keys)/len(members)⌉ keys. Every
-// member then holds the same number of keys, give or take one, and which member a key prefers
-// depends on the key and that member only. It is a pure function of the two sets: replicas that
-// see the same members and keys agree, whatever the order they list them in. No members: no key
-// is assigned.
+// Assign gives each key to one of members, by rendezvous hashing with bounded loads, keeping
+// each key with the member that holds it now (held: key → member, from the members' claims) while
+// that member has room. Every member ends with ⌊len(keys)/len(members)⌋ keys or one more, at most
+// len(keys) mod len(members) of them one more. Keys are taken in an order of their own (by a hash
+// of the key alone): first those whose holder is a member with room keep it, then each of the
+// others goes to the member that ranks highest for it among those with room. It is a pure function
+// of its inputs: replicas that see the same members, keys and holders agree, whatever the order
+// they list them in. No members: no key is assigned.
 //
-// When a member leaves, its keys go to their next choices; a few others may move too, to a
-// member they rank higher whose bound rose. When one joins, it takes its share from the others,
-// and a few keys move between them as the bound falls. TestAssignMovesFew counts both: about 5%
-// of the keys that did not have to move.
-func Assign(members, keys []string) map[string]string {
+// When a member leaves, its keys go to the others and no other key moves: each other member had
+// room for what it held, and has at least as much now. When one joins, only the keys of members
+// that held more than the new bound allows move, to the newcomer or another member with room
+// (TestAssignMovesOnlyWhatMust). Without holders (the ring's first look) the keys go to their
+// rendezvous choices within the bound.
+func Assign(members, keys []string, held map[string]string) map[string]string {
 	out := make(map[string]string, len(keys))
 	if len(members) == 0 {
 		return out
@@ -34,12 +36,20 @@ func Assign(members, keys []string) map[string]string {
 		}
 		return 0
 	})
-	bound := (len(keys) + len(members) - 1) / len(members)
-	load := make(map[string]int, len(members))
+	l := newLoads(members, len(keys))
 	for _, k := range keys {
+		if m, ok := held[k]; ok && l.room(m) {
+			out[k] = m
+			l.add(m)
+		}
+	}
+	for _, k := range keys {
+		if _, ok := out[k]; ok {
+			continue
+		}
 		best, bestScore := "", uint64(0)
 		for _, m := range members {
-			if load[m] >= bound {
+			if !l.room(m) {
 				continue
 			}
 			if s := hash64(m, k); best == "" || s > bestScore || s == bestScore && m < best {
@@ -47,9 +57,39 @@ func Assign(members, keys []string) map[string]string {
 			}
 		}
 		out[k] = best
-		load[best]++
+		l.add(best)
 	}
 	return out
+}
+
+// loads counts the keys given to each member against the bound: each may take base keys, and
+// extra of them one more.
+type loads struct {
+	n     map[string]int // -1: not a member
+	base  int
+	extra int // how many members may still take one key over base
+}
+
+func newLoads(members []string, keys int) *loads {
+	l := &loads{n: make(map[string]int, len(members)), base: keys / len(members), extra: keys % len(members)}
+	for _, m := range members {
+		l.n[m] = 0
+	}
+	return l
+}
+
+// room reports whether m is a member that may take one more key.
+func (l *loads) room(m string) bool {
+	n, ok := l.n[m]
+	return ok && (n < l.base || n == l.base && l.extra > 0)
+}
+
+// add gives m one more key; room(m) must be true.
+func (l *loads) add(m string) {
+	if l.n[m] == l.base {
+		l.extra--
+	}
+	l.n[m]++
 }
 
 // hash64 is the rendezvous score of member for key (a hash of the key alone with member ""):

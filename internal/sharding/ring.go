@@ -26,6 +26,12 @@ const RingLabel = "intune.overview-operator.io/shard-ring"
 // ClaimsAnnotation holds, in a replica's Lease, the keys it claims, space-separated.
 const ClaimsAnnotation = "intune.overview-operator.io/shard-claims"
 
+// ReleasingAnnotation holds, in a replica's Lease, the keys among its claims that it no longer
+// holds: the assignment gave them to another member, and it claims them only until none of its
+// calls for them is in flight or counted. The others take every other claimed key as held, and
+// leave it where it is while its holder has room (Assign).
+const ReleasingAnnotation = "intune.overview-operator.io/shard-releasing"
+
 // LeavingAnnotation marks the Lease of a replica that is leaving the ring (SIGTERM): the others
 // give it no keys, and take each of its claims as it drops it, while it holds on to those whose
 // calls Graph may still count.
@@ -107,6 +113,7 @@ type Ring struct {
 	claims  []string              // as the Lease last written holds them
 	renewed time.Time             // when the last write that succeeded was sent
 	next    []string              // what the next renewal claims
+	release []string              // which of next it claims only until their calls are over
 	seen    map[string]observed   // the others' Leases, by name
 	leaving bool                  // set by leave: the Lease says so from its next write
 }
@@ -212,6 +219,7 @@ func (r *Ring) Tick(ctx context.Context) bool {
 	// given no more, while its claim still holds what it had until its Lease expires.
 	members := []string{r.o.Identity}
 	claimed := map[string]bool{}
+	holders := map[string][]string{r.o.Identity: slices.DeleteFunc(slices.Clone(r.claims), func(k string) bool { return slices.Contains(r.release, k) })}
 	for id, m := range others {
 		if m.fresh && !m.leaving {
 			members = append(members, id)
@@ -219,11 +227,22 @@ func (r *Ring) Tick(ctx context.Context) bool {
 		for _, k := range m.claims {
 			claimed[k] = true
 		}
+		holders[id] = slices.DeleteFunc(slices.Clone(m.claims), func(k string) bool { return slices.Contains(m.releasing, k) })
 	}
 	slices.Sort(members)
+	// A key two members hold (one saw the other's claim late) is the first's by name, as every
+	// replica that sees both claims decides: the other lets it go.
+	held := map[string]string{}
+	for _, id := range slices.Sorted(maps.Keys(holders)) {
+		for _, k := range holders[id] {
+			if _, ok := held[k]; !ok {
+				held[k] = id
+			}
+		}
+	}
 	keys := r.o.Keys(ctx)
 	desired := map[string]bool{}
-	for k, m := range Assign(members, keys) {
+	for k, m := range Assign(members, keys, held) {
 		if m == r.o.Identity {
 			desired[k] = true
 		}
@@ -240,14 +259,17 @@ func (r *Ring) Tick(ctx context.Context) bool {
 	// once (a claim alone sends nothing), and the replica sends for it from the round after, once
 	// a read made after the claim was written shows no one else claims it.
 	next := slices.Sorted(maps.Keys(desired))
+	var release []string
 	sending := r.o.Sending()
 	for _, k := range r.claims {
 		if !desired[k] && sending[k] {
 			next = append(next, k)
+			release = append(release, k)
 		}
 	}
 	slices.Sort(next)
-	r.next = next
+	slices.Sort(release)
+	r.next, r.release = next, release
 	return true
 }
 
@@ -310,6 +332,11 @@ func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
 		l.Annotations = map[string]string{}
 	}
 	l.Annotations[ClaimsAnnotation] = strings.Join(claims, " ")
+	if release := r.releasing(claims); len(release) > 0 {
+		l.Annotations[ReleasingAnnotation] = strings.Join(release, " ")
+	} else {
+		delete(l.Annotations, ReleasingAnnotation)
+	}
 	if r.leaving {
 		l.Annotations[LeavingAnnotation] = "true"
 	}
@@ -318,9 +345,19 @@ func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
 	l.Spec.RenewTime = &metav1.MicroTime{Time: now}
 }
 
+// releasing returns the keys of claims that the replica releases: every one while it leaves.
+func (r *Ring) releasing(claims []string) []string {
+	if r.leaving {
+		return claims
+	}
+	return slices.DeleteFunc(slices.Clone(claims), func(k string) bool { return !slices.Contains(r.release, k) })
+}
+
 // member is another live member of the ring, as this replica saw it last.
 type member struct {
 	claims []string
+	// releasing are the claims it no longer holds (ReleasingAnnotation).
+	releasing []string
 	// fresh is true when its Lease was seen to change within freshness: it renews as it should.
 	fresh bool
 	// leaving is true when its Lease says it is leaving the ring: it is given no keys.
@@ -378,7 +415,8 @@ func (r *Ring) others(ctx context.Context) (map[string]member, error) {
 		if holder == r.o.Identity {
 			continue
 		}
-		out[holder] = member{claims: strings.Fields(l.Annotations[ClaimsAnnotation]), fresh: now.Sub(r.seen[l.Name].at) < r.freshness(),
+		out[holder] = member{claims: strings.Fields(l.Annotations[ClaimsAnnotation]), releasing: strings.Fields(l.Annotations[ReleasingAnnotation]),
+			fresh:   now.Sub(r.seen[l.Name].at) < r.freshness(),
 			leaving: l.Annotations[LeavingAnnotation] == "true"}
 	}
 	for name := range r.seen {

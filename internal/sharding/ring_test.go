@@ -114,9 +114,7 @@ func (c *cluster) isDown(id string) bool {
 func twoWithACallOfA(t *testing.T) (c *cluster, a, b *replica, aKeys []string) {
 	c = newCluster(t, tenantKeys(6))
 	a, b = c.replica("a"), c.replica("b")
-	for range 3 {
-		c.round("both", a, b)
-	}
+	c.settle("both", a, b)
 	aKeys = slices.DeleteFunc(slices.Clone(c.keys), func(k string) bool { return !a.ring.Owns(k) })
 	a.mu.Lock()
 	a.inCalls[aKeys[0]] = 1
@@ -184,6 +182,27 @@ func (c *cluster) round(step string, reps ...*replica) {
 	}
 	c.clock.Step(retryPeriod)
 	c.checkOneWriter(step+": a retry period later", reps...)
+}
+
+// settle runs rounds until every key has an owner and each replica owns its share (the keys over
+// the replicas, or one more), and fails the test if six rounds do not get there: the first rounds
+// of replicas that start together may each assign what the others have yet to claim.
+func (c *cluster) settle(step string, reps ...*replica) {
+	c.t.Helper()
+	for range 6 {
+		c.round(step, reps...)
+		owned, all := c.owned(reps...), 0
+		balanced := true
+		for _, r := range reps {
+			n := owned[r.id]
+			all += n
+			balanced = balanced && n >= len(c.keys)/len(reps) && n <= (len(c.keys)+len(reps)-1)/len(reps)
+		}
+		if balanced && all == len(c.keys) {
+			return
+		}
+	}
+	c.t.Fatalf("%s: not settled after six rounds: owned %v", step, c.owned(reps...))
 }
 
 func tenantKeys(n int) []string {
@@ -290,9 +309,7 @@ func killedReplica(t *testing.T, counted time.Duration) {
 	c := newCluster(t, tenantKeys(12))
 	c.counted = counted
 	a, b := c.replica("a"), c.replica("b")
-	for range 3 {
-		c.round("both", a, b)
-	}
+	c.settle("both", a, b)
 	killedAt := c.clock.Now().Add(-retryPeriod) // a's last renewal was in the last round
 	var tookOver time.Duration
 	for i := range 20 {
@@ -318,9 +335,7 @@ func killedReplica(t *testing.T, counted time.Duration) {
 func TestAReplicaThatCannotRenewStopsAtTheRenewDeadline(t *testing.T) {
 	c := newCluster(t, tenantKeys(8))
 	a, b := c.replica("a"), c.replica("b")
-	for range 3 {
-		c.round("both", a, b)
-	}
+	c.settle("both", a, b)
 	if c.owned(a, b)["a"] != 4 {
 		t.Fatalf("owned %v, want 4 each", c.owned(a, b))
 	}
@@ -357,9 +372,7 @@ func TestAReplicaThatCannotRenewStopsAtTheRenewDeadline(t *testing.T) {
 func TestALeavingReplicasKeysMoveAtOnce(t *testing.T) {
 	c := newCluster(t, tenantKeys(6))
 	a, b := c.replica("a"), c.replica("b")
-	for range 3 {
-		c.round("both", a, b)
-	}
+	c.settle("both", a, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.ring.Start(ctx); close(done) }()
@@ -501,9 +514,7 @@ func TestAnotherRingThatClaimsTheSameKeysIsNoticed(t *testing.T) {
 func TestAStoppedMemberIsGivenNoMoreKeys(t *testing.T) {
 	c := newCluster(t, tenantKeys(12))
 	a, b, cc := c.replica("a"), c.replica("b"), c.replica("c")
-	for range 3 {
-		c.round("all three", a, b, cc)
-	}
+	c.settle("all three", a, b, cc)
 	if got := c.owned(a, b, cc); got["a"] != 4 || got["b"] != 4 || got["c"] != 4 {
 		t.Fatalf("owned %v, want 4 each", got)
 	}
@@ -638,5 +649,45 @@ func TestALeavingReplicaWhoseLeaseChangedDeletesIt(t *testing.T) {
 	}
 	if n := b.ring.Owned(); n != 6 {
 		t.Errorf("b owns %d keys two rounds after a left, want 6", n)
+	}
+}
+
+// TestAKilledReplicasKeyMovesAloneWithTwoKeys replays the e2e spec's ring: three replicas, two
+// tenants, so that one replica holds none. The holder of one tenant is killed: its tenant goes to
+// the replica that held none once its Lease expired, and the other tenant stays with its holder
+// all along, in every round, whichever order the two keys hash in (with the bound alone, the
+// other tenant could move to the replica that held none, and its next hand-over come back).
+func TestAKilledReplicasKeyMovesAloneWithTwoKeys(t *testing.T) {
+	for i := range 12 {
+		c := newCluster(t, []string{fmt.Sprintf("north-%d", i), fmt.Sprintf("south-%d", i)})
+		reps := []*replica{c.replica("a"), c.replica("b"), c.replica("c")}
+		c.settle("all three", reps...)
+		owner := map[string]*replica{}
+		for _, k := range c.keys {
+			for _, r := range reps {
+				if r.ring.Owns(k) {
+					owner[k] = r
+				}
+			}
+		}
+		killed, kept := owner[c.keys[0]], c.keys[1]
+		if i%2 == 1 {
+			killed, kept = owner[c.keys[1]], c.keys[0]
+		}
+		var live []*replica
+		for _, r := range reps {
+			if r != killed {
+				live = append(live, r)
+			}
+		}
+		for round := range int(2*leaseDuration/retryPeriod) + 4 {
+			c.round("killed", live...)
+			if !owner[kept].ring.Owns(kept) {
+				t.Fatalf("keys %v: round %d after %s was killed, %s no longer owns %s (owners %v)", c.keys, round, killed.id, owner[kept].id, kept, c.owners(live...))
+			}
+		}
+		if got := c.owned(live...); got[owner[kept].id] != 1 || len(got) != 2 {
+			t.Errorf("keys %v: owned %v once %s's Lease expired, want one key each", c.keys, got, killed.id)
+		}
 	}
 }

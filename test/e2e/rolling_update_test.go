@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -86,11 +85,10 @@ var _ = Describe("A rolling update of three replicas with --sharding", func() {
 			live = append(live, start(name))
 		}
 
-		By("waiting until the ring has settled: each tenant claimed by the replica the assignment over the three gives it")
+		By("waiting until the ring has settled: each tenant claimed by one replica, one each")
+		var owners map[string]string
 		Eventually(func(g Gomega) {
-			claims := shardClaims(g, ns)
-			g.Expect(slices.Sorted(maps.Keys(claims))).To(Equal(olds), "the ring's Leases")
-			g.Expect(claimedBy(g, claims, tenants)).To(Equal(assignedTo(tenants, olds)), "the claims are the assignment over the three replicas")
+			owners = settledOwners(g, ns, tenants, olds)
 		}).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 		By("creating four drifted resources in each tenant: every one becomes Ready with one PATCH")
@@ -109,7 +107,6 @@ var _ = Describe("A rolling update of three replicas with --sharding", func() {
 		for _, r := range resources {
 			Expect(graphCalls(r.id, graphtest.UserStatusOverview, http.MethodPatch)).To(Equal(1), "PATCHes of %s", r.name)
 		}
-		owners := assignedTo(tenants, olds)
 		for _, t := range tenants {
 			reqs := tenantRequests(t.tenantID)
 			Expect(replicasOf(reqs)).To(Equal([]string{owners[t.name]}), "the replicas that sent %s's requests:\n%s", t.name, formatRequests(reqs))
@@ -254,9 +251,10 @@ var _ = Describe("A rolling update of three replicas with --sharding", func() {
 			stages = append(stages, members, append(slices.Clone(members), news[i]))
 		}
 		everyone := append(slices.Clone(olds), news...)
+		paths := ownerPaths(tenants, owners, stages)
 		for _, t := range tenants {
 			reqs := tenantRequests(t.tenantID)
-			expectRunsInTurn(reqs, t.name, ownerPath(t, tenants, stages))
+			expectRunsInTurn(reqs, t.name, paths[t.name])
 			for _, q := range reqs {
 				Expect(q.Replica).To(BeElementOf(everyone), "every request names its replica")
 				if at, ok := exited[q.Replica]; ok {
@@ -272,21 +270,32 @@ var _ = Describe("A rolling update of three replicas with --sharding", func() {
 	})
 })
 
-// ownerPath is the replica that the assignment of tenants gives t over each of stages, the ring's
-// members in turn. The assignment is of all the tenants together: with bounded loads, where one
-// goes depends on where the others went.
-func ownerPath(t *shardTenant, tenants []*shardTenant, stages [][]string) []string {
-	var path []string
-	for _, members := range stages {
-		path = append(path, assignedTo(tenants, members)[t.name])
+// ownerPaths is, by tenant name, the replica that the assignment gives each tenant over each of
+// stages, the ring's members in turn, from owners, where the tenants were when the ring settled:
+// each stage's assignment keeps a tenant with the replica the stage before gave it while that
+// replica has room, as the ring's does.
+func ownerPaths(tenants []*shardTenant, owners map[string]string, stages [][]string) map[string][]string {
+	keys := make([]string, len(tenants))
+	held := map[string]string{}
+	for i, t := range tenants {
+		keys[i] = t.key
+		held[t.key] = owners[t.name]
 	}
-	return path
+	paths := map[string][]string{}
+	for _, members := range stages {
+		held = sharding.Assign(members, keys, held)
+		for _, t := range tenants {
+			paths[t.name] = append(paths[t.name], held[t.key])
+		}
+	}
+	return paths
 }
 
 // expectRunsInTurn is expectOneRunEach for a tenant whose owner changed as path says: the runs of
-// its requests (runsOf) must follow path, skipping turns at most. With bounded loads a tenant can
-// go back to a replica that had it (its first choice was full, then had room again), and that
-// replica then rightly sends again after another did; any other return is two writers at once,
+// its requests (runsOf) must follow path, skipping turns at most. A tenant can go back to a
+// replica that had it where the stages' assignments say so (a replica that took a leaver's tenant
+// and then gave one of its two to a newcomer), and that replica then rightly sends again after
+// another did; any other return is two writers at once,
 // and a replica that path never names sent for a tenant it did not own.
 func expectRunsInTurn(reqs []graphtest.Request, tenant string, path []string) {
 	GinkgoHelper()
@@ -299,20 +308,6 @@ func expectRunsInTurn(reqs []graphtest.Request, tenant string, path []string) {
 	}
 	Expect(i).To(Equal(len(runs)), "%s's requests came from %s, which does not follow the assignment's turns %s:\n%s",
 		tenant, strings.Join(runs, " → "), strings.Join(path, " → "), formatRequests(reqs))
-}
-
-// assignedTo is the member that the assignment over members gives each tenant, by tenant name.
-func assignedTo(tenants []*shardTenant, members []string) map[string]string {
-	keys := make([]string, len(tenants))
-	for i, t := range tenants {
-		keys[i] = t.key
-	}
-	assigned := sharding.Assign(members, keys)
-	out := map[string]string{}
-	for _, t := range tenants {
-		out[t.name] = assigned[t.key]
-	}
-	return out
 }
 
 // setSuccessCount changes a resource's spec.overview.successCount.
