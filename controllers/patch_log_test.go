@@ -253,13 +253,10 @@ func TestPatchLogWritesABurstTogether(t *testing.T) {
 // report settles (a resource deleted while no process ran).
 func TestPatchLogDropsWhatNothingSettles(t *testing.T) {
 	conn := offlineConnection("it")
-	entry := func(uid string, sentAt time.Time) intunev1alpha1.PendingPatch {
-		return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](1)}, SentAt: metav1.NewTime(sentAt)}
-	}
 	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{
-		entry("deleted", offlineStart.Add(-time.Minute)),
-		entry("long-gone", offlineStart.Add(-8*24*time.Hour)),
-		entry("in-flight", offlineStart.Add(-time.Second)),
+		pendingEntry("deleted", offlineStart.Add(-time.Minute)),
+		pendingEntry("long-gone", offlineStart.Add(-8*24*time.Hour)),
+		pendingEntry("in-flight", offlineStart.Add(-time.Second)),
 	}
 	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
 		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).Build()
@@ -270,18 +267,10 @@ func TestPatchLogDropsWhatNothingSettles(t *testing.T) {
 		t.Fatal("the log did not start from what the connection's status holds")
 	}
 	logs.forget("deleted")
-	if err := logs.record(context.Background(), conn, entry("new", offlineStart)); err != nil {
+	if err := logs.record(context.Background(), conn, pendingEntry("new", offlineStart)); err != nil {
 		t.Fatal(err)
 	}
-	got := &intunev1alpha1.GraphConnection{}
-	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
-		t.Fatal(err)
-	}
-	var uids []string
-	for _, e := range got.Status.PendingPatches {
-		uids = append(uids, e.UID)
-	}
-	if d := cmp.Diff([]string{"in-flight", "new"}, uids); d != "" {
+	if d := cmp.Diff([]string{"in-flight", "new"}, storedUIDs(t, kube, conn)); d != "" {
 		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
 	}
 }
@@ -364,11 +353,8 @@ func TestPatchLogKeepsOnlyWhatMayHaveGone(t *testing.T) {
 // job names its connection by name only, and a log started from that alone would write its own
 // entry over every other.
 func TestPatchLogDroppedAndStartedAgain(t *testing.T) {
-	entry := func(uid string, sentAt time.Time) intunev1alpha1.PendingPatch {
-		return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](1)}, SentAt: metav1.NewTime(sentAt)}
-	}
 	conn := offlineConnection("it")
-	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{entry("before", offlineStart.Add(-2*time.Second))}
+	conn.Status.PendingPatches = []intunev1alpha1.PendingPatch{pendingEntry("before", offlineStart.Add(-2*time.Second))}
 	kube := fake.NewClientBuilder().WithScheme(offlineScheme).WithObjects(conn.DeepCopy()).
 		WithStatusSubresource(&intunev1alpha1.GraphConnection{}).Build()
 	logs := newPatchLogs(kube, clocktesting.NewFakePassiveClock(offlineStart))
@@ -380,14 +366,35 @@ func TestPatchLogDroppedAndStartedAgain(t *testing.T) {
 	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), other); err != nil {
 		t.Fatal(err)
 	}
-	other.Status.PendingPatches = append(other.Status.PendingPatches, entry("other", offlineStart.Add(-time.Second)))
+	other.Status.PendingPatches = append(other.Status.PendingPatches, pendingEntry("other", offlineStart.Add(-time.Second)))
 	if err := kube.Status().Update(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
 
-	if err := logs.record(context.Background(), ref, entry("mine", offlineStart)); err != nil {
+	if err := logs.record(context.Background(), ref, pendingEntry("mine", offlineStart)); err != nil {
 		t.Fatal(err)
 	}
+	if d := cmp.Diff([]string{"before", "mine", "other"}, storedUIDs(t, kube, conn)); d != "" {
+		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
+	}
+
+	logs.dropUnowned(func(connectionObject) bool { return false })
+	if err := kube.Delete(context.Background(), conn.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.record(context.Background(), ref, pendingEntry("gone", offlineStart)); err == nil {
+		t.Error("a record through a connection that is gone returned no error: its PATCH would go unlogged")
+	}
+}
+
+// pendingEntry is a log entry of the resource uid, a PATCH of successCount 1 sent at sentAt.
+func pendingEntry(uid string, sentAt time.Time) intunev1alpha1.PendingPatch {
+	return intunev1alpha1.PendingPatch{UID: uid, Fields: intunev1alpha1.OverviewFields{SuccessCount: ptr.To[int32](1)}, SentAt: metav1.NewTime(sentAt)}
+}
+
+// storedUIDs are the resources whose entries conn's status holds, in its order.
+func storedUIDs(t *testing.T, kube client.Client, conn *intunev1alpha1.GraphConnection) []string {
+	t.Helper()
 	got := &intunev1alpha1.GraphConnection{}
 	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(conn), got); err != nil {
 		t.Fatal(err)
@@ -396,15 +403,5 @@ func TestPatchLogDroppedAndStartedAgain(t *testing.T) {
 	for _, e := range got.Status.PendingPatches {
 		uids = append(uids, e.UID)
 	}
-	if d := cmp.Diff([]string{"before", "mine", "other"}, uids); d != "" {
-		t.Errorf("the connection's pendingPatches (-want +got):\n%s", d)
-	}
-
-	logs.dropUnowned(func(connectionObject) bool { return false })
-	if err := kube.Delete(context.Background(), got); err != nil {
-		t.Fatal(err)
-	}
-	if err := logs.record(context.Background(), ref, entry("gone", offlineStart)); err == nil {
-		t.Error("a record through a connection that is gone returned no error: its PATCH would go unlogged")
-	}
+	return uids
 }
