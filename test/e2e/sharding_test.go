@@ -148,6 +148,7 @@ var _ = Describe("Three replicas with --sharding and two tenants", func() {
 		for _, t := range tenants {
 			reqs := tenantRequests(t.tenantID)
 			expectOneRunEach(reqs, t.name)
+			expectHandOversClear(reqs, t.name)
 			for _, r := range reqs {
 				Expect(r.Replica == victim.name && r.Time.After(killed)).To(BeFalse(), "a request of %s from the killed replica after its death:\n%s", t.name, formatRequests(reqs))
 			}
@@ -208,6 +209,7 @@ var _ = Describe("Three replicas with --sharding and two tenants", func() {
 		for _, t := range tenants {
 			reqs := tenantRequests(t.tenantID)
 			expectOneRunEach(reqs, t.name)
+			expectHandOversClear(reqs, t.name)
 			for _, r := range reqs {
 				Expect(r.Replica).To(BeElementOf(names(replicas)), "every request names its replica")
 				Expect(r.Replica == leaver.name && r.Time.After(stopped)).To(BeFalse(), "a request of %s from the leaver after it exited:\n%s", t.name, formatRequests(reqs))
@@ -356,6 +358,30 @@ func expectOneRunEach(reqs []graphtest.Request, tenant string) {
 	for _, r := range runs {
 		Expect(seen[r]).To(BeFalse(), "%s's requests came from %s in turn (%s):\n%s", tenant, r, strings.Join(runs, " → "), formatRequests(reqs))
 		seen[r] = true
+	}
+}
+
+// handOverSlack is how much earlier than a whole Graph window after the last request of a tenant's
+// previous owner the next owner's first request may reach the emulator: the previous owner counts
+// its calls from when it sent them, the emulator from when they arrive.
+const handOverSlack = time.Second
+
+// expectHandOversClear checks that whenever a tenant's requests went from one replica to another,
+// the other's first came once Graph's window was clear of the one's last (less handOverSlack): a
+// replica takes a tenant over only after its previous owner stopped sending and its last calls
+// left the window, so that two replicas never send for a tenant at once, nor spend its budget
+// together. A tenant may come back to a replica that had it, through the same hand-over.
+func expectHandOversClear(reqs []graphtest.Request, tenant string) {
+	GinkgoHelper()
+	window := graphtest.IntuneLimits().Window
+	for i := 1; i < len(reqs); i++ {
+		from, to := reqs[i-1], reqs[i]
+		if from.Replica == to.Replica {
+			continue
+		}
+		Expect(to.Time.Sub(from.Time)).To(BeNumerically(">=", window-handOverSlack),
+			"%s went from %s to %s %v after %s's last request, within Graph's %v window (%s):\n%s", tenant, from.Replica, to.Replica,
+			to.Time.Sub(from.Time).Round(time.Millisecond), from.Replica, window, strings.Join(runsOf(reqs), " → "), formatRequests(reqs))
 	}
 }
 
