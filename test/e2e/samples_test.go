@@ -22,6 +22,9 @@ var _ = Describe("The samples", func() {
 		By("creating the Secret the sample GraphConnection names, then applying the samples as the README says")
 		Expect(env.CreateSampleSecret(ctx, ns)).To(Succeed())
 		kubectl.Run("apply", "-n", ns, "-f", "config/samples/")
+		// The samples' ClusterGraphConnection is cluster-scoped: it would stay past the namespace,
+		// a tenant in every later spec's cache (a sharded ring's keys among them).
+		DeferCleanup(func() { kubectl.Run("delete", "clustergraphconnection", "fabrikam-gcc-high", "--ignore-not-found") })
 
 		By("pointing the sample connection, which names the real Microsoft cloud, at the emulator")
 		var spec intunev1alpha1.ConnectionSpec
