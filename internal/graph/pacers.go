@@ -138,9 +138,9 @@ type Job struct {
 
 // Pacers is the registry of pacers, one per PacerKey, shared by all the clients of the operator
 // so that every resource of an app in a tenant draws on the same budget, every app of a tenant on
-// the tenant's, and the ceiling on calls in flight across all tenants. A pacer with nothing left to remember is dropped;
-// its tenant's metric series go seriesKeep after the tenant's last pacer did. It is safe for
-// concurrent use.
+// the tenant's, and the ceiling on calls in flight across all tenants. A pacer with nothing left
+// to remember is dropped; its tenant's metric series go seriesKeep after the tenant's last pacer
+// did. It is safe for concurrent use.
 type Pacers struct {
 	reg *pacer.Registry[PacerKey]
 }

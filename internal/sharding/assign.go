@@ -65,7 +65,7 @@ func Assign(members, keys []string, held map[string]string) map[string]string {
 // loads counts the keys given to each member against the bound: each may take base keys, and
 // extra of them one more.
 type loads struct {
-	n     map[string]int // -1: not a member
+	n     map[string]int // by member: a name not in it is not a member
 	base  int
 	extra int // how many members may still take one key over base
 }

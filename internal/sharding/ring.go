@@ -219,7 +219,7 @@ func (r *Ring) Tick(ctx context.Context) bool {
 	// given no more, while its claim still holds what it had until its Lease expires.
 	members := []string{r.o.Identity}
 	claimed := map[string]bool{}
-	holders := map[string][]string{r.o.Identity: slices.DeleteFunc(slices.Clone(r.claims), func(k string) bool { return slices.Contains(r.release, k) })}
+	holders := map[string][]string{r.o.Identity: without(r.claims, r.release)}
 	for id, m := range others {
 		if m.fresh && !m.leaving {
 			members = append(members, id)
@@ -227,7 +227,7 @@ func (r *Ring) Tick(ctx context.Context) bool {
 		for _, k := range m.claims {
 			claimed[k] = true
 		}
-		holders[id] = slices.DeleteFunc(slices.Clone(m.claims), func(k string) bool { return slices.Contains(m.releasing, k) })
+		holders[id] = without(m.claims, m.releasing)
 	}
 	slices.Sort(members)
 	// A key two members hold (one saw the other's claim late) is the first's by name, as every
@@ -343,6 +343,11 @@ func (r *Ring) fill(l *coordinationv1.Lease, now time.Time, claims []string) {
 	l.Spec.HolderIdentity = ptr.To(r.o.Identity)
 	l.Spec.LeaseDurationSeconds = ptr.To(int32(r.o.LeaseDuration.Round(time.Second) / time.Second))
 	l.Spec.RenewTime = &metav1.MicroTime{Time: now}
+}
+
+// without returns the keys of claims that are not in drop.
+func without(claims, drop []string) []string {
+	return slices.DeleteFunc(slices.Clone(claims), func(k string) bool { return slices.Contains(drop, k) })
 }
 
 // releasing returns the keys of claims that the replica releases: every one while it leaves.
