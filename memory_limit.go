@@ -15,8 +15,8 @@ import (
 // again when the container is at its limit. The operator keeps about 27 MiB of them resident (its
 // file-backed RSS, measured with 10,000 resources); evicted, they are read back from disk at
 // the next call into them. So the runtime's limit is the container's less the larger of 10% and
-// binaryReserve, and never less than half the container's: below that the collector would run
-// without pause rather than leave room for pages.
+// binaryReserve, but never less than half the container's: in a container that small the heap
+// would otherwise get next to nothing, and the collector would run without pause.
 const binaryReserve = 32 << 20
 
 // goMemoryLimit is the Go runtime's memory limit in a container limited to limit bytes.

@@ -53,6 +53,24 @@ type connections struct {
 
 	mu      sync.Mutex
 	clients map[string]cachedClient
+	// keys is the clientKey last made for each connection: every pass and every job asks for its
+	// resource's key (a job twice), and each record holds one; made once per version of the
+	// connection and its Secret, the records of a tenant share its two strings.
+	keys map[connectionRef]madeKey
+}
+
+// connectionRef is a connection by kind, namespace and name, as the cache's object gives them.
+type connectionRef struct {
+	kind            intunev1alpha1.ConnectionKind
+	namespace, name string
+}
+
+// madeKey is a clientKey and the versions it was made from.
+type madeKey struct {
+	uid           types.UID
+	generation    int64
+	secretVersion string
+	key           clientKey
 }
 
 // owns reports whether this replica works for the resource o of kind: it owns the key of o's
@@ -178,10 +196,21 @@ func (c *connections) keyOf(ctx context.Context, conn connectionObject) (clientK
 			return clientKey{}, err
 		}
 	}
-	return clientKey{
-		connection: connectionKey(kindOf(conn), conn.GetNamespace(), conn.GetName()),
+	ref := connectionRef{kind: kindOf(conn), namespace: conn.GetNamespace(), name: conn.GetName()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if made, ok := c.keys[ref]; ok && made.uid == conn.GetUID() && made.generation == conn.GetGeneration() && made.secretVersion == secretVersion {
+		return made.key, nil
+	}
+	key := clientKey{
+		connection: connectionKey(ref.kind, ref.namespace, ref.name),
 		version:    fmt.Sprintf("%s/%d/%s", conn.GetUID(), conn.GetGeneration(), secretVersion),
-	}, nil
+	}
+	if c.keys == nil {
+		c.keys = map[connectionRef]madeKey{}
+	}
+	c.keys[ref] = madeKey{uid: conn.GetUID(), generation: conn.GetGeneration(), secretVersion: secretVersion, key: key}
+	return key, nil
 }
 
 // build returns the client of key, the cached one when it was built from the same versions.
@@ -211,6 +240,11 @@ func (c *connections) build(ctx context.Context, conn connectionObject, key clie
 func (c *connections) forget(key string) {
 	c.mu.Lock()
 	delete(c.clients, key)
+	for ref, made := range c.keys {
+		if made.key.connection == key {
+			delete(c.keys, ref)
+		}
+	}
 	c.mu.Unlock()
 }
 
