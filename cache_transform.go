@@ -64,7 +64,7 @@ var cachedStrings = &sharedStrings{strings: map[string]string{}}
 // label keys and values, annotation keys, a connection's name, and the type, status, reason and
 // message of conditions, which the decoder allocates anew for each object: about a fifth of a
 // steady resource's memory in the cache (docs/performance-log.md, "Strings the cache holds once").
-// Strings shorter than sharedMaxLen are kept, up to sharedMax of them: a string no other object
+// Strings of up to sharedMaxLen bytes are kept, up to sharedMax of them: a string no other object
 // holds (a name, a UID, an error's message) may take a place, and once all are taken a new string
 // stays the object's own, which costs only the saving.
 type sharedStrings struct {
