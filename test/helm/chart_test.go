@@ -124,6 +124,25 @@ var _ = Describe("The Helm chart", func() {
 		Entry("with three replicas sharing the work", []string{"Role", "RoleBinding", "PodDisruptionBudget"}, []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}, replicas3),
 	)
 
+	It("leaves the Go runtime's memory limit to the operator, and keeps a memory limit for it to read, as config/default does", func() {
+		// GOMEMLIMIT from the downward API would be the container's whole limit: the heap would
+		// crowd the binary's pages out (docs/performance-log.md, "The Go runtime's limit and the
+		// binary's pages"). The operator reads the limit itself and leaves them room.
+		for source, objs := range map[string][]*unstructured.Unstructured{
+			"the chart": helmTemplate(), "config/default": kustomizeBuild(filepath.Join(root, "config", "default")),
+		} {
+			c := managerContainer(objs)
+			env, _, err := unstructured.NestedSlice(c, "env")
+			Expect(err).NotTo(HaveOccurred())
+			for _, e := range env {
+				Expect(e.(map[string]any)["name"]).NotTo(Equal("GOMEMLIMIT"), source)
+			}
+			limit, _, err := unstructured.NestedString(c, "resources", "limits", "memory")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(limit).NotTo(BeEmpty(), "%s: the container's memory limit", source)
+		}
+	})
+
 	It("passes every operator setting as the flag the operator defines", func() {
 		c := managerContainer(helmTemplate(allOn))
 		want := []any{
