@@ -230,16 +230,7 @@ func (r *Ring) Tick(ctx context.Context) bool {
 		holders[id] = without(m.claims, m.releasing)
 	}
 	slices.Sort(members)
-	// A key two members hold (one saw the other's claim late) is the first's by name, as every
-	// replica that sees both claims decides: the other lets it go.
-	held := map[string]string{}
-	for _, id := range slices.Sorted(maps.Keys(holders)) {
-		for _, k := range holders[id] {
-			if _, ok := held[k]; !ok {
-				held[k] = id
-			}
-		}
-	}
+	held := heldBy(holders)
 	keys := r.o.Keys(ctx)
 	desired := map[string]bool{}
 	for k, m := range Assign(members, keys, held) {
@@ -541,4 +532,19 @@ func (r *Ring) leave() {
 		return
 	}
 	r.log.Info("Left the ring")
+}
+
+// heldBy turns the members' claims (member → the keys it holds, less those it releases) into each
+// key's holder. A key two members hold (one saw the other's claim late) is the first's by name, as
+// every replica that sees both claims decides: the other lets it go.
+func heldBy(holders map[string][]string) map[string]string {
+	held := map[string]string{}
+	for _, id := range slices.Sorted(maps.Keys(holders)) {
+		for _, k := range holders[id] {
+			if _, ok := held[k]; !ok {
+				held[k] = id
+			}
+		}
+	}
+	return held
 }
