@@ -103,7 +103,7 @@ func NewClient(cfg Config, opts Options) (Client, error) {
 	if hosts == nil {
 		hosts = configHosts(s)
 	}
-	transport := guardedTransport{client: newHTTPClient(s.roots), hosts: hosts}
+	transport := guardedTransport{client: newHTTPClient(s.roots, opts.DialContext), hosts: hosts}
 	cred, err := newCredential(cfg.Credential.Kind, cfg.Credential.TokenFile, newCredentialFactory(cfg, s, transport))
 	if err != nil {
 		return nil, err

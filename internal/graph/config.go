@@ -1,11 +1,13 @@
 package graph
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -159,6 +161,11 @@ type Options struct {
 	// Clock is the time of the token's expiry, of ForbiddenRenewal and of
 	// RefusalHold; default the real clock.
 	Clock clock.PassiveClock
+	// DialContext opens the connections the client's requests go over; default a net.Dialer's.
+	// It changes how a host is reached, never which: Hosts is held before a request is sent.
+	// Tests give the emulator's in-memory network (graphtest's Options.InMemory) to run on
+	// testing/synctest's clock.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DefaultTimeout is the default of Options.Timeout, which the operator's and the export's

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/overview-operator/overview-operator/pkg/graphtest"
@@ -40,6 +41,25 @@ func newEmulator(t *testing.T, opts graphtest.Options) *emulator {
 	}
 	srv.Seed(testTenant, configID, seeded)
 	return &emulator{Server: srv, seeded: seeded}
+}
+
+// inBubble runs f in a testing/synctest bubble, where time moves only while every goroutine waits:
+// a test that waits out Graph's windows with the emulator on its in-memory network (InMemory) and
+// a client that dials it (withMemoryNetwork) takes no time on the wall clock, and its calls are
+// never late, however loaded the machine. At the end the bubble's clock runs on until what the
+// client keeps between calls has gone (a worker lingers 10 s, an idle connection 90 s).
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		t.Cleanup(func() { time.Sleep(2 * time.Minute) })
+		f(t)
+	})
+}
+
+// withMemoryNetwork returns opts with the client dialing the emulator's in-memory network.
+func (e *emulator) withMemoryNetwork(opts Options) Options {
+	opts.DialContext = e.DialContext
+	return opts
 }
 
 // config returns a connection to the emulator with the client secret.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,8 +39,11 @@ const maxBodySize = 1 << 20
 // own: as many stay open between two windows as the tenant's pacer may run at
 // once, so that the next window's burst finds them instead of paying a TLS
 // handshake per call.
-func newHTTPClient(roots *x509.CertPool) *http.Client {
+func newHTTPClient(roots *x509.CertPool, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if dial != nil {
+		tr.DialContext = dial
+	}
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	tr.ForceAttemptHTTP2 = true
 	tr.MaxIdleConnsPerHost = pacer.MaxTenantInFlight

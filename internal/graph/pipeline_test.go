@@ -43,7 +43,7 @@ func TestTLSVersion(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 
-	c := newHTTPClient(nil)
+	c := newHTTPClient(nil, nil)
 	tr := c.Transport.(*http.Transport)
 	if tr.TLSClientConfig.MinVersion != tls.VersionTLS12 {
 		t.Errorf("MinVersion %x, want TLS 1.2", tr.TLSClientConfig.MinVersion)

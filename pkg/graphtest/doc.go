@@ -70,6 +70,10 @@
 // as the exact PATCH body, and when, and to which overview (Request.Entity), and which replica of a
 // sharded operator sent it (Request.Replica, the HeaderReplica header).
 //
+// With Options.InMemory the server listens on an in-memory network rather than a TCP port, and a
+// client reaches it through DialContext (Client does): a test can then run the server and its
+// client in a testing/synctest bubble, where Intune's throttling windows pass in no time.
+//
 // A client built on azidentity reaches it with the authority host and Graph endpoint set to URL(),
 // instance discovery disabled, and CACertPEM() trusted:
 //

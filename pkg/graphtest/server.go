@@ -33,6 +33,12 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Addr is the listen address; default "127.0.0.1:0".
 	Addr string
+	// InMemory serves on an in-memory network instead of a TCP port (Addr is then unused): the
+	// server's URL is https://127.0.0.1:443, reached only through Server.DialContext (Client
+	// uses it). A test that runs the emulator and its client in a testing/synctest bubble needs
+	// it: a goroutine blocked on a socket keeps the bubble's clock from moving, so that a window
+	// of Graph's throttling then passes in no time.
+	InMemory bool
 	// MaxRequests bounds the request log to about this many newest entries; 0 keeps every entry.
 	// A long-running emulator (hack/graphsim) sets it so that its memory stays flat.
 	MaxRequests int
@@ -105,9 +111,11 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphtest: %w", err)
 	}
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("graphtest: %w", err)
+	var ln net.Listener = newMemoryListener()
+	if !opts.InMemory {
+		if ln, err = net.Listen("tcp", opts.Addr); err != nil {
+			return nil, fmt.Errorf("graphtest: %w", err)
+		}
 	}
 
 	s := &Server{
@@ -175,14 +183,19 @@ func (s *Server) URL() string { return s.url }
 // CACertPEM returns the PEM of the CA that signed the server certificate, which clients must trust.
 func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.certs.caPEM...) }
 
-// Client returns a new HTTP client that trusts the server's CA.
+// Client returns a new HTTP client that trusts the server's CA (and dials its in-memory network,
+// with Options.InMemory).
 func (s *Server) Client() *http.Client {
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: s.certs.caPool, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 16,
+	}
+	if s.opts.InMemory {
+		tr.DialContext = s.DialContext
+	}
 	return &http.Client{
-		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: s.certs.caPool, MinVersion: tls.VersionTLS12},
-			MaxIdleConnsPerHost: 16,
-		},
-		Timeout: time.Minute,
+		Transport: tr,
+		Timeout:   time.Minute,
 	}
 }
 

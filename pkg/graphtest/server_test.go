@@ -3,11 +3,15 @@ package graphtest
 import (
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -191,5 +195,46 @@ func TestHTTP2(t *testing.T) {
 		} else {
 			_ = resp.Body.Close()
 		}
+	}
+}
+
+// TestInMemory: a server on the in-memory network serves its client in a testing/synctest bubble,
+// where a throttling window passes as soon as every goroutine waits; its DialContext reaches it
+// alone, and a server on a TCP port has none.
+func TestInMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newTestServer(t, Options{InMemory: true, Limits: Limits{Window: 20 * time.Second, AppRequests: 2}})
+		if got, want := srv.URL(), "https://127.0.0.1:443"; got != want {
+			t.Errorf("URL %q, want %q", got, want)
+		}
+		client := srv.Client()
+		defer client.CloseIdleConnections()
+		token := mustToken(t, srv, tenantA, clientRW)
+		target := srv.URL() + overviewPath("v1.0", configA)
+		var statuses []int
+		for range 3 {
+			statuses = append(statuses, call(t, client, http.MethodGet, target, token, "", nil).status)
+		}
+		start := time.Now()
+		time.Sleep(20 * time.Second) // the bubble's clock: no time on the wall clock
+		statuses = append(statuses, call(t, client, http.MethodGet, target, token, "", nil).status)
+		if want := []int{200, 200, 429, 200}; !slices.Equal(statuses, want) {
+			t.Errorf("statuses %v, want %v: a window of 2 requests, then the next window", statuses, want)
+		}
+		if d := time.Since(start); d != 20*time.Second {
+			t.Errorf("the bubble's clock moved %v, want 20s: a call takes no time on it", d)
+		}
+
+		if _, err := srv.DialContext(t.Context(), "tcp", "127.0.0.1:8443"); err == nil {
+			t.Error("DialContext reached another address")
+		}
+		srv.Close()
+		if _, err := srv.DialContext(t.Context(), "tcp", "127.0.0.1:443"); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("DialContext of a closed server: %v, want net.ErrClosed", err)
+		}
+	})
+	tcp := newTestServer(t, Options{})
+	if _, err := tcp.DialContext(t.Context(), "tcp", strings.TrimPrefix(tcp.URL(), "https://")); err == nil {
+		t.Error("DialContext of a server on a TCP port succeeded")
 	}
 }
