@@ -32,7 +32,7 @@ const (
 )
 
 var _ = Describe("kubectl intune export", Ordered, func() {
-	const configurations = 240 // 10 pages of 25
+	const configurations = 60 // two pages of 25 and one of 10
 	var ns string
 
 	BeforeAll(func() {

@@ -72,7 +72,7 @@ var _ = Describe("A rolling update of three replicas with --sharding", func() {
 		By("starting three replicas with --sharding, POD_NAME naming each")
 		// A long sync interval: no routine resync adds Graph calls during the test. The default
 		// graceful shutdown timeout (30 s): a leaving replica holds a tenant until its last calls
-		// are out of Graph's 20 s window, and one replaced in the middle of the changes has sent
+		// are out of Graph's window (the suite's 5 s), and one replaced in the middle of the changes has sent
 		// some within the last second (the old default, 15 s, ended such a process first, with
 		// exit status 1 and its Lease left to expire).
 		flags := append([]string{"--sharding", "--sharding-namespace=" + ns, "--watch-namespaces=" + ns, "--sync-interval=10m"}, shardTimings...)

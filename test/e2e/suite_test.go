@@ -15,6 +15,7 @@ import (
 	intunev1alpha1 "github.com/overview-operator/overview-operator/api/v1alpha1"
 	"github.com/overview-operator/overview-operator/internal/localenv"
 	"github.com/overview-operator/overview-operator/internal/testutil"
+	"github.com/overview-operator/overview-operator/pkg/graphtest"
 )
 
 // The suite shares one control plane and one Graph emulator; each test makes its own namespace and
@@ -22,6 +23,20 @@ import (
 
 // root is the repository's root, relative to this package's directory (where go test runs).
 const root = "../.."
+
+// The suite's emulator keeps Intune's limits per window with its window shortened four times, to
+// 5 s, so that the specs of several replicas, whose hand-overs wait for a window to be clear of the
+// last owner's calls, wait a quarter as long; they give the operators the same window
+// (graphWindowFlag). The other specs' operators keep Intune's 20 s budget, which stays under
+// the emulator's limits.
+const emulatorTimeScale = 4
+
+var (
+	// graphWindow is the suite's emulator's throttling window.
+	graphWindow = graphtest.IntuneLimits().Window / emulatorTimeScale
+	// graphWindowFlag gives an operator the emulator's window as its budget window.
+	graphWindowFlag = "--graph-budget-window=" + graphWindow.String()
+)
 
 var (
 	env *localenv.Env
@@ -39,7 +54,7 @@ var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	Expect(localenv.UseBuilt(root)).To(Succeed())
 	var err error
-	env, err = localenv.Start(localenv.Options{Root: root})
+	env, err = localenv.Start(localenv.Options{Root: root, Emulator: graphtest.Options{TimeScale: emulatorTimeScale}})
 	Expect(err).NotTo(HaveOccurred(), "start the control plane and the Graph emulator; run make envtest to build it")
 	DeferCleanup(env.Stop)
 	kubectl = testutil.Kubectl{Runner: env.Kubectl()}
