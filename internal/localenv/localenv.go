@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -293,12 +294,44 @@ func hasFlag(flags []string, name string) bool {
 	return false
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// freeAddr returns a loopback address with a port that was free a moment ago, for a process that
+// binds it a moment later. The port is below the kernel's range of ephemeral ports: a port of that
+// range (the one a listener on port 0 gets) may be taken in between by any outgoing connection on
+// the machine, and the process then fails with "bind: address already in use"; one below it only by
+// another listener that chose the same port at the same time.
 func freeAddr() string {
+	low := ephemeralPortsLow()
+	first := max(1024, low-20000)
+	for range 100 {
+		port := first + rand.IntN(low-first)
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			_ = l.Close()
+			return l.Addr().String()
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "127.0.0.1:0"
 	}
 	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return l.Addr().String()
+}
+
+// ephemeralPortsLow is the first port of the kernel's range of ephemeral ports (Linux's
+// ip_local_port_range), or Linux's default where it cannot be read.
+func ephemeralPortsLow() int {
+	const linuxDefault = 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return linuxDefault
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return linuxDefault
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 1024 {
+		return linuxDefault
+	}
+	return low
 }
