@@ -126,8 +126,8 @@ verify: manifests generate argocd ## Fail when regenerating the CRDs, RBAC, deep
 
 .PHONY: build
 build: ## Build the manager binary into bin/manager and the kubectl plugin into bin/kubectl-intune.
-	go build -o $(LOCALBIN)/manager .
-	go build -o $(LOCALBIN)/kubectl-intune ./cmd/kubectl-intune
+	hack/go-build.sh $(LOCALBIN)/manager .
+	hack/go-build.sh $(LOCALBIN)/kubectl-intune ./cmd/kubectl-intune
 
 .PHONY: demo
 demo: envtest build ## Run the operator end to end on this machine: control plane, Graph emulator, samples (DEMO_ARGS=--exit to stop after the table).
