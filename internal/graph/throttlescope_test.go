@@ -157,40 +157,43 @@ func TestThrottleScopes(t *testing.T) {
 // "RetryAfter": null); the tenant is then paused until the pacer's window admits again, here when
 // the oldest call of the window leaves it, and a job waits until then, not a fixed time.
 func TestAThrottlingWithoutRetryAfter(t *testing.T) {
-	t.Parallel() // waits on the emulator's clock: runs beside the package's other waiting tests
-	e := newEmulator(t, graphtest.Options{})
-	pacers := NewPacers(Limits{Requests: 100, Writes: 10, Per: 2 * time.Second}, 0)
-	window := 2*time.Second + 50*time.Millisecond // Per and its margin
-	c := e.client(t, e.config(), Options{Pacers: pacers})
-	if err := c.CheckCredentials(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
-	first := time.Now()
-	if _, err := c.Get(testContext(t), UserOverview, configID); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	e.Inject(graphtest.Fault{Status: 429, Times: 1, Message: `{"_version":3,"Message":"Too many requests","CustomApiErrorPhrase":"","RetryAfter":null,"ErrorSourceService":"","HttpHeaders":"{}"}`})
-	_, err := c.Get(testContext(t), UserOverview, configID)
-	got := Classify(err)
-	if got.Class != ClassThrottled {
-		t.Fatalf("%v classified %+v, want throttled", err, got)
-	}
-	if d := got.PausedUntil.Sub(first.Add(window)); d < -50*time.Millisecond || d > 200*time.Millisecond {
-		t.Errorf("paused until %v after the first call, want a window after it (%v)", got.PausedUntil.Sub(first), window)
-	}
-	done := make(chan time.Time, 1)
-	c.Line().Submit("after", ReadJob, Job{Run: func(ctx context.Context, calls Calls) error {
-		done <- time.Now()
-		_, err := calls.Get(ctx, UserOverview, configID)
-		return err
-	}})
-	select {
-	case at := <-done:
-		if at.Before(got.PausedUntil) {
-			t.Errorf("a job ran %v before the pause ended", got.PausedUntil.Sub(at))
+	inBubble(t, func(t *testing.T) {
+		e := newEmulator(t, graphtest.Options{InMemory: true})
+		pacers := NewPacers(Limits{Requests: 100, Writes: 10, Per: 2 * time.Second}, 0)
+		window := 2*time.Second + 50*time.Millisecond // Per and its margin (2%, at least 50 ms)
+		c := e.client(t, e.config(), e.withMemoryNetwork(Options{Pacers: pacers}))
+		if err := c.CheckCredentials(testContext(t)); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the job did not run after the pause")
-	}
+		first := time.Now()
+		if _, err := c.Get(testContext(t), UserOverview, configID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		e.Inject(graphtest.Fault{Status: 429, Times: 1, Message: `{"_version":3,"Message":"Too many requests","CustomApiErrorPhrase":"","RetryAfter":null,"ErrorSourceService":"","HttpHeaders":"{}"}`})
+		_, err := c.Get(testContext(t), UserOverview, configID)
+		got := Classify(err)
+		if got.Class != ClassThrottled {
+			t.Fatalf("%v classified %+v, want throttled", err, got)
+		}
+		// On the bubble's clock a call takes no time: the pause ends exactly a window after the
+		// first call.
+		if want := first.Add(window); !got.PausedUntil.Equal(want) {
+			t.Errorf("paused until %v after the first call, want a window after it (%v)", got.PausedUntil.Sub(first), window)
+		}
+		done := make(chan time.Time, 1)
+		c.Line().Submit("after", ReadJob, Job{Run: func(ctx context.Context, calls Calls) error {
+			done <- time.Now()
+			_, err := calls.Get(ctx, UserOverview, configID)
+			return err
+		}})
+		select {
+		case at := <-done:
+			if at.Before(got.PausedUntil) {
+				t.Errorf("a job ran %v before the pause ended", got.PausedUntil.Sub(at))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the job did not run after the pause")
+		}
+	})
 }
