@@ -111,11 +111,11 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphtest: %w", err)
 	}
-	var ln net.Listener = newMemoryListener()
-	if !opts.InMemory {
-		if ln, err = net.Listen("tcp", opts.Addr); err != nil {
-			return nil, fmt.Errorf("graphtest: %w", err)
-		}
+	var ln net.Listener
+	if opts.InMemory {
+		ln = newMemoryListener()
+	} else if ln, err = net.Listen("tcp", opts.Addr); err != nil {
+		return nil, fmt.Errorf("graphtest: %w", err)
 	}
 
 	s := &Server{
