@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/modfile"
 )
 
 // TestGoBuildKeepsAnUnchangedBinarysTime: hack/go-build.sh, which make build runs, leaves a binary
@@ -52,4 +54,49 @@ func TestGoBuildKeepsAnUnchangedBinarysTime(t *testing.T) {
 	if got := build(); got.Equal(past) {
 		t.Error("a changed binary kept its old time")
 	}
+}
+
+// TestControlPlaneSharesTheOperatorsModules: every module that both the operator and the envtest
+// control plane (hack/controlplane, built by hack/build-controlplane.sh) require is required at the
+// same version, so that the control plane's build finds the packages `go vet` and `go test` compiled
+// for the operator in the build cache. A module bumped in go.mod alone fails here: run `go get
+// <module>@<version>` and `go mod tidy` in hack/controlplane too.
+func TestControlPlaneSharesTheOperatorsModules(t *testing.T) {
+	operator := moduleVersions(t, "go.mod")
+	controlPlane := moduleVersions(t, filepath.Join("hack", "controlplane", "go.mod"))
+	shared := 0
+	for path, v := range controlPlane {
+		if ov, ok := operator[path]; ok {
+			shared++
+			if ov != v {
+				t.Errorf("%s: the operator requires %s, hack/controlplane %s", path, ov, v)
+			}
+		}
+	}
+	if shared < 20 {
+		t.Errorf("only %d modules in common: the check reads the go.mod files wrong", shared)
+	}
+}
+
+// moduleVersions are the versions a go.mod requires, after its replace directives.
+func moduleVersions(t *testing.T, file string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse(file, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]string{}
+	for _, r := range f.Require {
+		versions[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range f.Replace {
+		if _, ok := versions[r.Old.Path]; ok && r.New.Version != "" {
+			versions[r.Old.Path] = r.New.Version
+		}
+	}
+	return versions
 }

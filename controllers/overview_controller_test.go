@@ -275,8 +275,13 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 		t := newTenant()
 		o := newOverview(t, t.seed(graphtest.Overview{}))
 		expectCondition(o, intunev1alpha1.ConditionReady, metav1.ConditionTrue, intunev1alpha1.ReasonUpToDate)
-		before := t.count("")
+		// Deleted just after a resync's read, so that the next resync is a whole interval away: on a
+		// loaded machine the test can see Ready so late that a resync before the delete reads Graph.
+		reads := t.count(http.MethodGet)
+		Eventually(func() int { return t.count(http.MethodGet) }).WithTimeout(3*syncInterval).WithPolling(10*time.Millisecond).
+			Should(BeNumerically(">", reads), "a resync's read")
 		Expect(k8sClient.Delete(ctx, o)).To(Succeed())
+		before := t.count("")
 		// The resync it was queued for comes within an interval, and finds it gone; what a pass does
 		// with a deleted resource is TestPassesThatCallNoGraph's.
 		Consistently(func() int { return t.count("") }).

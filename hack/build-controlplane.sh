@@ -2,6 +2,12 @@
 # Builds the envtest control plane (kube-apiserver, kubectl, etcd) from source through the Go module
 # proxy into the directory given as $1. Nothing prebuilt is downloaded, so this works on air-gapped
 # build machines that reach only a module proxy. Binaries already present at the pinned version are kept.
+#
+# The binaries are built as the operator's packages are (go's defaults: no -trimpath, cgo as the
+# machine has it), and hack/controlplane/go.mod requires the operator's versions of the modules both
+# use (TestControlPlaneSharesTheOperatorsModules): the Kubernetes libraries, golang.org/x and the
+# standard library that `go vet` or `go test` compiled for the operator come out of the build cache
+# instead of being compiled a second time with other flags or versions.
 set -euo pipefail
 
 out=$(realpath -m "${1:?usage: build-controlplane.sh OUTDIR}")
@@ -24,7 +30,7 @@ build() { # name version dir package ldflags
 	fi
 	echo "envtest: building $name $version from source (a few minutes the first time)"
 	local start=$SECONDS
-	(cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$name" "$pkg")
+	(cd "$here/$dir" && go build -ldflags "$ldflags" -o "$out/$name" "$pkg")
 	echo "$version" >"$out/.$name.version"
 	echo "envtest: built $name in $((SECONDS - start))s"
 }
