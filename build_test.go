@@ -56,25 +56,28 @@ func TestGoBuildKeepsAnUnchangedBinarysTime(t *testing.T) {
 	}
 }
 
-// TestControlPlaneSharesTheOperatorsModules: every module that both the operator and the envtest
-// control plane (hack/controlplane, built by hack/build-controlplane.sh) require is required at the
-// same version, so that the control plane's build finds the packages `go vet` and `go test` compiled
-// for the operator in the build cache. A module bumped in go.mod alone fails here: run `go get
-// <module>@<version>` and `go mod tidy` in hack/controlplane too.
-func TestControlPlaneSharesTheOperatorsModules(t *testing.T) {
+// TestToolsShareTheOperatorsModules: every module that the operator and the modules of the tools it
+// builds from source (hack/controlplane: kube-apiserver and kubectl, built by
+// hack/build-controlplane.sh; hack/tools: helm, kustomize, controller-gen, golangci-lint) both
+// require is required at the same version, so that building a tool finds the packages `go vet`
+// and `go test` compiled for the operator in the build cache. A module bumped in go.mod alone fails
+// here: run `go get <module>@<version>` and `go mod tidy` in the tool's module too (or, where the
+// tool needs a newer one, bump the operator's).
+func TestToolsShareTheOperatorsModules(t *testing.T) {
 	operator := moduleVersions(t, "go.mod")
-	controlPlane := moduleVersions(t, filepath.Join("hack", "controlplane", "go.mod"))
-	shared := 0
-	for path, v := range controlPlane {
-		if ov, ok := operator[path]; ok {
-			shared++
-			if ov != v {
-				t.Errorf("%s: the operator requires %s, hack/controlplane %s", path, ov, v)
+	for _, dir := range []string{filepath.Join("hack", "controlplane"), filepath.Join("hack", "tools")} {
+		shared := 0
+		for path, v := range moduleVersions(t, filepath.Join(dir, "go.mod")) {
+			if ov, ok := operator[path]; ok {
+				shared++
+				if ov != v {
+					t.Errorf("%s: the operator requires %s, %s %s", path, ov, dir, v)
+				}
 			}
 		}
-	}
-	if shared < 20 {
-		t.Errorf("only %d modules in common: the check reads the go.mod files wrong", shared)
+		if shared < 20 {
+			t.Errorf("%s: only %d modules in common with the operator: the check reads the go.mod files wrong", dir, shared)
+		}
 	}
 }
 

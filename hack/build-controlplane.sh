@@ -5,7 +5,7 @@
 #
 # The binaries are built as the operator's packages are (go's defaults: no -trimpath, cgo as the
 # machine has it), and hack/controlplane/go.mod requires the operator's versions of the modules both
-# use (TestControlPlaneSharesTheOperatorsModules): the Kubernetes libraries, golang.org/x and the
+# use (TestToolsShareTheOperatorsModules): the Kubernetes libraries, golang.org/x and the
 # standard library that `go vet` or `go test` compiled for the operator come out of the build cache
 # instead of being compiled a second time with other flags or versions.
 set -euo pipefail
