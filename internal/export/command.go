@@ -59,6 +59,22 @@ type flags struct {
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	f := &flags{}
+	fs := f.flagSet(stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// flagSet is the export's command line, bound to f. docs/adopting.md's table of flags is held to
+// it (TestAdoptingListsEveryFlag).
+func (f *flags) flagSet(stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("kubectl intune export", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
@@ -88,12 +104,11 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.IntVar(&f.requests, "graph-requests-per-window", graph.DefaultLimits().Requests, "the export's Graph budget: requests per --graph-budget-window")
 	fs.DurationVar(&f.window, "graph-budget-window", graph.DefaultLimits().Per, "the length of the budget's window")
 	fs.DurationVar(&f.timeout, "graph-timeout", graph.DefaultTimeout, "how long one Graph call may take")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
+	return fs
+}
+
+// check refuses a command line the export cannot work with, naming each flag at fault.
+func (f *flags) check() error {
 	// The budget and the timeout have no "use the default" value: a value the export cannot work
 	// with is refused, not replaced in silence.
 	var errs []error
@@ -106,10 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	if f.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--graph-timeout=%s must be positive", f.timeout))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return errors.Join(errs...)
 }
 
 // Run is `kubectl intune export`: args are its flags. Resources go to stdout (or --output-dir),

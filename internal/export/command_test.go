@@ -2,8 +2,13 @@ package export
 
 import (
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // The export refuses a budget or a timeout it cannot work with, naming the flag, instead of
@@ -30,5 +35,48 @@ func TestParseFlagsRefusesImpossibleValues(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestAdoptingListsEveryFlag holds docs/adopting.md's table of the export's flags to the flag set:
+// every flag is named there (as `--name`, or its shorthand `-n` beside it), and the table names
+// no flag the export does not have.
+func TestAdoptingListsEveryFlag(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "adopting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(doc), "\n## The export's flags\n")
+	if !found {
+		t.Fatal(`docs/adopting.md has no section "The export's flags"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	named := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`(--?[a-z][a-z-]*)").FindAllStringSubmatch(line, -1) {
+			named[m[1]] = true
+		}
+	}
+	fs := (&flags{}).flagSet(io.Discard)
+	defined := map[string]bool{}
+	fs.VisitAll(func(fl *pflag.Flag) {
+		defined["--"+fl.Name] = true
+		if !named["--"+fl.Name] {
+			t.Errorf("docs/adopting.md's table of flags does not name --%s (%s)", fl.Name, fl.Usage)
+		}
+		if fl.Shorthand != "" {
+			defined["-"+fl.Shorthand] = true
+		}
+	})
+	if len(defined) < 20 {
+		t.Fatalf("the flag set has only %d flags and shorthands: not the export's", len(defined))
+	}
+	for name := range named {
+		if !defined[name] {
+			t.Errorf("docs/adopting.md's table of flags names %s, which the export does not define", name)
+		}
 	}
 }

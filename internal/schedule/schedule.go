@@ -2,6 +2,11 @@
 // within the interval taken from a hash of its UID. The phase is stable across restarts, so a
 // restart or a mass import spreads the GETs evenly over the interval instead of sending them all at
 // once. The operator schedules by it, and the benchmark predicts the operator by it.
+//
+// The phases are whole slots of the interval, Slots of them: the resources whose phase falls in one
+// slot resync together, so that the process wakes once for them rather than once for each (at 1000
+// resources, 8 or 9 in each slot). What a resync costs the operator is mostly its wake-ups: the Go
+// scheduler, its system monitor and the kernel's context switches (docs/performance-log.md).
 package schedule
 
 import (
@@ -11,11 +16,17 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// phase is the resource's offset within the interval.
+// Slots is how many phases the grid has in an interval: 5 s apart at the default interval of 10
+// minutes, 1 s at the benchmark's 2 minutes. A slot of a tenant's resources is a small part of its
+// budget: a tenant whose resources Graph can read once an interval (at most 1000 reads in 20 s)
+// has at most 1/120 of them in a slot, 250 a slot at 10 minutes.
+const Slots = 120
+
+// phase is the resource's offset within the interval: the start of one of its Slots.
 func phase(uid types.UID, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(uid))
-	return time.Duration(h.Sum64() % uint64(interval))
+	return time.Duration(h.Sum64()%Slots) * (interval / Slots)
 }
 
 // Last is the latest slot of the grid at or before now.

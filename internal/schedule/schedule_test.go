@@ -48,3 +48,21 @@ func TestPhasesSpreadOverTheInterval(t *testing.T) {
 		t.Errorf("the phase of one UID changed: %v then %v", a, b)
 	}
 }
+
+func TestPhasesFallOnSlots(t *testing.T) {
+	// Resources whose phases share a slot resync at the same instant, so that the process wakes once
+	// for them: at most Slots distinct phases, each a whole slot from the interval's start.
+	interval := 2 * time.Minute
+	slot := interval / Slots
+	seen := map[time.Duration]int{}
+	for i := range 1000 {
+		offset := phase(types.UID(fmt.Sprintf("0b9c1d2e-3f4a-4b6c-8d8e-%012d", i)), interval)
+		if offset%slot != 0 || offset < 0 || offset >= interval {
+			t.Fatalf("phase %v is not the start of one of the %d slots of %v", offset, Slots, interval)
+		}
+		seen[offset]++
+	}
+	if len(seen) < Slots*9/10 || len(seen) > Slots {
+		t.Errorf("1000 resources took %d of the %d slots, want nearly all", len(seen), Slots)
+	}
+}
