@@ -417,7 +417,8 @@ var _ = Describe("A DeviceConfigurationUserOverview", func() {
 	})
 })
 
-var _ = Describe("Connections", func() {
+// Started early (SpecPriority): its spec of credentials that start to work waits out a backoff.
+var _ = Describe("Connections", SpecPriority(1), func() {
 	It("recover by themselves when Entra ID starts to accept a secret it refused at first", func() {
 		// A rotation written to the Secret before Entra ID has the new secret everywhere: refused at
 		// first, accepted a little later, with no second edit of anything in Kubernetes.
