@@ -38,9 +38,12 @@ func TestParseFlagsRefusesImpossibleValues(t *testing.T) {
 	}
 }
 
+// flagName is a flag or shorthand as docs write it, in a code span: `--name` or `-n`.
+var flagName = regexp.MustCompile("`(--?[a-z][a-z-]*)")
+
 // TestAdoptingListsEveryFlag holds docs/adopting.md's table of the export's flags to the flag set:
-// every flag is named there (as `--name`, or its shorthand `-n` beside it), and the table names
-// no flag the export does not have.
+// every flag is named there as `--name`, and the table names no flag or shorthand the export does
+// not have.
 func TestAdoptingListsEveryFlag(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "adopting.md"))
 	if err != nil {
@@ -56,7 +59,7 @@ func TestAdoptingListsEveryFlag(t *testing.T) {
 		if !strings.HasPrefix(line, "|") {
 			continue
 		}
-		for _, m := range regexp.MustCompile("`(--?[a-z][a-z-]*)").FindAllStringSubmatch(line, -1) {
+		for _, m := range flagName.FindAllStringSubmatch(line, -1) {
 			named[m[1]] = true
 		}
 	}
