@@ -129,6 +129,39 @@ func TestDocsLinksResolve(t *testing.T) {
 	}
 }
 
+// TestEveryDocsPageIsReachable follows the relative links from the README: every page under docs/
+// can be reached from it, so that no page is written and then lost to its readers.
+func TestEveryDocsPageIsReachable(t *testing.T) {
+	reached := map[string]bool{"README.md": true}
+	next := []string{"README.md"}
+	for len(next) > 0 {
+		page := next[0]
+		next = next[1:]
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range proseLines(string(b)) {
+			for _, m := range inlineLink.FindAllStringSubmatch(codeSpan.ReplaceAllString(line, ""), -1) {
+				path, _, _ := strings.Cut(m[1], "#")
+				if path == "" || strings.Contains(path, "://") || !strings.HasSuffix(path, ".md") {
+					continue
+				}
+				file := filepath.Join(filepath.Dir(page), path)
+				if !reached[file] {
+					reached[file] = true
+					next = append(next, file)
+				}
+			}
+		}
+	}
+	for _, page := range docPages(t) {
+		if !reached[page] {
+			t.Errorf("%s cannot be reached by links from README.md", page)
+		}
+	}
+}
+
 // flagsPage holds the table of the operator's flags.
 const flagsPage = "docs/flags.md"
 
