@@ -86,6 +86,20 @@ func anchors(t *testing.T, path string) map[string]bool {
 	return out
 }
 
+// relativeLinks returns the targets of a Markdown text's inline links outside code, by line
+// number, without those to other sites (://) and mail addresses.
+func relativeLinks(text string) map[int][]string {
+	out := map[int][]string{}
+	for n, line := range proseLines(text) {
+		for _, m := range inlineLink.FindAllStringSubmatch(codeSpan.ReplaceAllString(line, ""), -1) {
+			if target := m[1]; !strings.Contains(target, "://") && !strings.HasPrefix(target, "mailto:") {
+				out[n] = append(out[n], target)
+			}
+		}
+	}
+	return out
+}
+
 // TestDocsLinksResolve follows every relative link of the README and the docs: the file it names
 // exists, and a link to a heading (#fragment) of a Markdown file names one that file has.
 func TestDocsLinksResolve(t *testing.T) {
@@ -96,12 +110,8 @@ func TestDocsLinksResolve(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for n, line := range proseLines(string(b)) {
-			for _, m := range inlineLink.FindAllStringSubmatch(codeSpan.ReplaceAllString(line, ""), -1) {
-				target := m[1]
-				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
-					continue
-				}
+		for n, targets := range relativeLinks(string(b)) {
+			for _, target := range targets {
 				links++
 				path, frag, _ := strings.Cut(target, "#")
 				file := page
@@ -141,10 +151,10 @@ func TestEveryDocsPageIsReachable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range proseLines(string(b)) {
-			for _, m := range inlineLink.FindAllStringSubmatch(codeSpan.ReplaceAllString(line, ""), -1) {
-				path, _, _ := strings.Cut(m[1], "#")
-				if path == "" || strings.Contains(path, "://") || !strings.HasSuffix(path, ".md") {
+		for _, targets := range relativeLinks(string(b)) {
+			for _, target := range targets {
+				path, _, _ := strings.Cut(target, "#")
+				if !strings.HasSuffix(path, ".md") {
 					continue
 				}
 				file := filepath.Join(filepath.Dir(page), path)
